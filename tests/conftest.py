@@ -1,0 +1,164 @@
+"""Fixtures shared by the integration and browser tests.
+
+The database is real: SQLite in a temporary folder by default, PostgreSQL
+when TEST_DATABASE_URL is set (CI sets it; an unreachable server fails the
+run, it is never skipped). The schema comes from the migrations.
+"""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+TEST_BROKER_URL = os.environ.get("TEST_BROKER_URL")
+
+
+def _fresh_postgres(url: str) -> str:
+    """Drop and create the test database named in ``url``; return the url."""
+    target = sa.make_url(url)
+    admin = sa.create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"
+                ),
+                {"name": target.database},
+            )
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{target.database}"'))
+            conn.execute(sa.text(f'CREATE DATABASE "{target.database}"'))
+    except sa.exc.OperationalError as error:
+        pytest.exit(f"TEST_DATABASE_URL is set but PostgreSQL is unreachable: {error}", returncode=3)
+    finally:
+        admin.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    if TEST_DATABASE_URL:
+        return _fresh_postgres(TEST_DATABASE_URL)
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def instance_path(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("instance")
+
+
+@pytest.fixture(scope="session")
+def app_config(database_url, instance_path) -> dict:
+    from tracker.config import filesystem_broker_options
+
+    config = {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "INSTANCE_PATH": str(instance_path),
+        "SECRET_KEY": "test-secret",
+        "CELERY_BEAT_SCHEDULE_FILE": str(instance_path / "celerybeat-schedule"),
+        "TRACKER_TIMEZONE": "Asia/Shanghai",
+    }
+    if TEST_BROKER_URL:
+        config.update(CELERY_BROKER_URL=TEST_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS={})
+    else:
+        config.update(
+            CELERY_BROKER_URL="filesystem://",
+            CELERY_BROKER_TRANSPORT_OPTIONS=filesystem_broker_options(instance_path),
+        )
+    return config
+
+
+@pytest.fixture(scope="session")
+def app(app_config):
+    from flask_migrate import upgrade
+
+    from tracker import create_app
+
+    application = create_app(app_config)
+    with application.app_context():
+        upgrade()
+    return application
+
+
+def _clear(database) -> None:
+    from tracker.extensions import db as database_ext
+
+    database_ext.session.remove()
+    tables = list(reversed(database_ext.metadata.sorted_tables))
+    with database_ext.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def db(app):
+    """The database, empty at the start of the test; an app context is active."""
+    from tracker.extensions import db as database
+
+    with app.app_context():
+        _clear(database)
+        yield database
+        database.session.remove()
+
+
+@pytest.fixture
+def client(app, db):
+    return app.test_client()
+
+
+CSRF_RE = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
+
+
+def csrf_token(client) -> str:
+    """Return a CSRF token valid for ``client``'s session, read from a real page."""
+    page = client.get("/login", follow_redirects=True).get_data(as_text=True)
+    match = CSRF_RE.search(page)
+    assert match, "no CSRF token on the login page"
+    return match.group(1)
+
+
+def post_form(client, url: str, data: dict | None = None, **kwargs):
+    """POST a form the way a browser does: with the page's CSRF token."""
+    payload = {"csrf_token": csrf_token(client), **(data or {})}
+    return client.post(url, data=payload, **kwargs)
+
+
+@pytest.fixture
+def world(db):
+    """A small campus: two centres, places, and a user for every role."""
+    from tests.factories import build_world
+
+    return build_world()
+
+
+@pytest.fixture
+def login_as(client, world):
+    """Log the test client in as one of ``world``'s users, by role name or user."""
+
+    def login(who):
+        user = world.users[who] if isinstance(who, str) else who
+        response = post_form(
+            client, "/login", {"username": user.username, "password": world.password}
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return user
+
+    return login
+
+
+@pytest.fixture
+def make_ticket(world):
+    from tests.factories import make_ticket as factory
+
+    def make(**overrides):
+        return factory(world, **overrides)
+
+    return make

@@ -1,0 +1,151 @@
+"""The campus service desk: application factory."""
+
+from pathlib import Path
+
+from flask import Flask, request, session
+from flask_babel import get_locale
+from sqlalchemy import event
+
+from tracker import config as settings
+from tracker.extensions import babel, csrf, db, login, migrate
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCALES = ("zh_CN", "en")
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the Flask app from the environment, then ``overrides`` (tests)."""
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(Path(__file__).parent / "static"),
+    )
+    app.config.from_mapping(settings.load())
+    if overrides:
+        app.config.update(overrides)
+
+    db.init_app(app)
+    from tracker.models.types import render_item
+
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_item=render_item)
+    login.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(
+        app,
+        locale_selector=_select_locale,
+        timezone_selector=lambda: app.config["TRACKER_TIMEZONE"],
+        default_translation_directories=str(Path(__file__).parent / "translations"),
+    )
+    with app.app_context():
+        _configure_engine(db.engine)
+
+    from tracker import models  # noqa: F401  registers the tables
+
+    _register_login()
+    _register_blueprints(app)
+    _register_template_helpers(app)
+    _register_security_headers(app)
+
+    from tracker.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _configure_engine(engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+
+    # The web and the worker write at once on the embedded default. WAL lets
+    # readers run beside a writer; BEGIN IMMEDIATE takes the write lock at the
+    # start, so a read-then-write transaction waits (busy_timeout) instead of
+    # failing with "database is locked" when another writer got in between.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _select_locale() -> str:
+    from flask_login import current_user
+
+    chosen = session.get("locale")
+    if chosen in LOCALES:
+        return chosen
+    if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in LOCALES:
+        return current_user.locale
+    match = request.accept_languages.best_match(["zh_CN", "zh", "en"])
+    if match == "zh":
+        return "zh_CN"
+    return match or "zh_CN"
+
+
+def _register_login() -> None:
+    from tracker.domain.i18n import N_
+    from tracker.models import User
+
+    login.login_view = "auth.login"
+    login.login_message = N_("Please log in to continue.")
+    login.login_message_category = "info"
+
+    @login.user_loader
+    def _load_user(user_id: str):
+        # The cookie holds "<id>.<session token>": a changed token ends the session.
+        ident, _, token = user_id.partition(".")
+        if not ident.isdigit():
+            return None
+        user = db.session.get(User, int(ident))
+        if user is None or not user.is_active or user.session_token != token:
+            return None
+        return user
+
+
+def _register_blueprints(app: Flask) -> None:
+    from tracker.auth.views import bp as auth_bp
+    from tracker.web.admin import bp as admin_bp
+    from tracker.web.home import bp as home_bp
+    from tracker.web.queue import bp as queue_bp
+    from tracker.web.tickets import bp as tickets_bp
+
+    for blueprint in (home_bp, auth_bp, tickets_bp, queue_bp, admin_bp):
+        app.register_blueprint(blueprint)
+
+    from tracker.web import errors
+
+    errors.register(app)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from tracker.web import helpers
+
+    helpers.register(app)
+
+
+def _register_security_headers(app: Flask) -> None:
+    csp = (
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
+        "script-src 'self'; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("Content-Security-Policy", csp)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if app.config.get("TRACKER_PRODUCTION"):
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+
+__all__ = ["create_app", "get_locale"]

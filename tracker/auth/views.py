@@ -1,0 +1,68 @@
+"""Log in, log out, language and password."""
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from tracker import LOCALES
+from tracker.auth.decorators import public, require_role
+from tracker.clock import utcnow
+from tracker.errors import TrackerError
+from tracker.forms.auth import LoginForm, PasswordForm
+from tracker.services import accounts
+from tracker.web.helpers import safe_next
+
+bp = Blueprint("auth", __name__)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    next_url = safe_next(request.values.get("next"))
+    if current_user.is_authenticated:
+        return redirect(next_url or url_for("home.index"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.username.data, form.password.data, now=utcnow())
+        if user is None:
+            flash(_("Wrong user name or password."), "error")
+        else:
+            login_user(user, remember=form.remember.data)
+            return redirect(next_url or url_for("home.index"))
+    return render_template("auth/login.html", form=form, next_url=next_url)
+
+
+@bp.route("/logout", methods=["POST"])
+@public
+def logout():
+    logout_user()
+    flash(_("You are logged out."), "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/language", methods=["POST"])
+@public
+def language():
+    locale = request.form.get("locale")
+    if locale in LOCALES:
+        session["locale"] = locale
+        if current_user.is_authenticated:
+            accounts.set_locale(current_user, locale)
+    return redirect(safe_next(request.form.get("next")) or url_for("home.index"))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@require_role()
+def account():
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.change_password(current_user, current=form.current.data, new=form.new.data, now=utcnow())
+        except TrackerError as error:
+            flash(error.translated(), "error")
+        else:
+            # The session token changed with the password: log in again here.
+            login_user(current_user)
+            flash(_("Your password is changed."), "success")
+            return redirect(url_for("auth.account"))
+    return render_template("auth/account.html", form=form)

@@ -1,0 +1,137 @@
+"""Settings from the environment, read once.
+
+Nothing else in the project reads ``os.environ``. With nothing set, the
+embedded default runs on one machine with no server: SQLite and a kombu
+filesystem broker under ``instance/``, and a secret key generated there once.
+"""
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE = ROOT / "instance"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unusable; the message says which and what to do."""
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The subset of the process environment this project uses."""
+
+    values: dict
+
+    @classmethod
+    def current(cls) -> "Environment":
+        return cls(dict(os.environ))
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        value = self.values.get(name)
+        return value if value not in (None, "") else default
+
+
+def _secret_key(instance: Path) -> str:
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # Written once with owner-only permissions: sessions survive restarts.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def filesystem_broker_options(instance: Path) -> dict:
+    """Return kombu filesystem transport options with folders under ``instance``."""
+    queue = instance / "broker" / "queue"
+    processed = instance / "broker" / "processed"
+    for folder in (queue, processed):
+        folder.mkdir(parents=True, exist_ok=True)
+    return {
+        "data_folder_in": str(queue),
+        "data_folder_out": str(queue),
+        "processed_folder": str(processed),
+        "store_processed": False,
+    }
+
+
+def load(env: Environment | None = None) -> dict:
+    """Return the Flask config mapping built from the environment.
+
+    Raises ConfigError in production mode when a required value is missing
+    or the database is SQLite.
+    """
+    env = env or Environment.current()
+    instance = Path(env.get("TRACKER_INSTANCE_PATH", str(DEFAULT_INSTANCE))).resolve()
+    database_url = env.get("DATABASE_URL")
+    broker_url = env.get("CELERY_BROKER_URL")
+    tracker_env = (env.get("TRACKER_ENV") or "").lower()
+    # A server database means a real deployment unless explicitly development.
+    is_production = tracker_env == "production" or (
+        tracker_env != "development"
+        and database_url is not None
+        and not database_url.startswith("sqlite")
+    )
+
+    if is_production:
+        missing = [
+            name
+            for name, value in (
+                ("SECRET_KEY", env.get("SECRET_KEY")),
+                ("DATABASE_URL", database_url),
+                ("CELERY_BROKER_URL", broker_url),
+            )
+            if not value
+        ]
+        if missing:
+            raise ConfigError(
+                "Production mode needs these environment variables: "
+                + ", ".join(missing)
+                + ". Set them (see README.md, 'Production'), or unset "
+                "DATABASE_URL/TRACKER_ENV to run the embedded default."
+            )
+        if database_url.startswith("sqlite"):
+            raise ConfigError(
+                "Production mode refuses SQLite: set DATABASE_URL to a "
+                "PostgreSQL URL such as postgresql+psycopg://user@host/dbname."
+            )
+
+    if database_url and database_url.startswith("postgresql://"):
+        # psycopg 3 is the driver; plain postgresql:// would ask for psycopg2.
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+
+    instance.mkdir(parents=True, exist_ok=True)
+    config = {
+        "TRACKER_PRODUCTION": is_production,
+        "INSTANCE_PATH": str(instance),
+        "SECRET_KEY": env.get("SECRET_KEY") or _secret_key(instance),
+        "SQLALCHEMY_DATABASE_URI": database_url or f"sqlite:///{instance / 'tracker.db'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "CELERY_BROKER_URL": broker_url or "filesystem://",
+        "CELERY_BROKER_TRANSPORT_OPTIONS": (
+            {} if broker_url else filesystem_broker_options(instance)
+        ),
+        "CELERY_BEAT_SCHEDULE_FILE": str(instance / "celerybeat-schedule"),
+        "TRACKER_TIMEZONE": env.get("TRACKER_TIMEZONE", "Asia/Shanghai"),
+        "BABEL_DEFAULT_LOCALE": env.get("TRACKER_DEFAULT_LOCALE", "zh_CN"),
+        "BABEL_DEFAULT_TIMEZONE": env.get("TRACKER_TIMEZONE", "Asia/Shanghai"),
+        "TRACKER_BASE_URL": env.get("TRACKER_BASE_URL", "http://127.0.0.1:8000"),
+        "DEMO_PASSWORD": env.get("TRACKER_DEMO_PASSWORD"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": is_production and not _truthy(env.get("TRACKER_INSECURE_COOKIES")),
+        "REMEMBER_COOKIE_SECURE": is_production and not _truthy(env.get("TRACKER_INSECURE_COOKIES")),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "WTF_CSRF_TIME_LIMIT": None,
+        "PAGE_SIZE": 50,
+    }
+    return config

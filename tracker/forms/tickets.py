@@ -1,0 +1,97 @@
+"""Forms for filing and working tickets."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from tracker.domain.workflow import HOLD_REASON_LABELS, PRIORITY_LABELS, HoldReason, Priority
+from tracker.forms import options
+from tracker.services.tickets import DESCRIPTION_MAX, DESCRIPTION_MIN, REASON_MAX, TITLE_MAX
+
+
+def _coerce_int_or_none(value):
+    if value in (None, "", "None"):
+        return None
+    return int(value)
+
+
+class FileTicketForm(FlaskForm):
+    category_id = SelectField(
+        _l("What is it about?"),
+        coerce=_coerce_int_or_none,
+        validators=[InputRequired(message=_l("Choose a category."))],
+    )
+    location_id = SelectField(_l("Where?"), coerce=_coerce_int_or_none, validators=[Optional()])
+    location_note = StringField(
+        _l("Place details"),
+        validators=[Optional(), Length(max=200)],
+        description=_l("Room, floor or landmark if it is not in the list."),
+    )
+    description = TextAreaField(
+        _l("What is wrong?"),
+        validators=[
+            DataRequired(message=_l("Describe the problem.")),
+            Length(
+                min=DESCRIPTION_MIN,
+                max=DESCRIPTION_MAX,
+                message=_l("Write between %(min)d and %(max)d characters."),
+            ),
+        ],
+    )
+    title = StringField(
+        _l("Short title"),
+        validators=[Optional(), Length(max=TITLE_MAX)],
+        description=_l("Optional: taken from the description when empty."),
+    )
+    priority = SelectField(
+        _l("Urgency"),
+        choices=options(
+            [("", _l("As suggested for the category"))] + [(p.value, _l(PRIORITY_LABELS[p])) for p in Priority]
+        ),
+        validators=[Optional()],
+    )
+    contact_phone = StringField(_l("Phone for the technician"), validators=[Optional(), Length(max=40)])
+
+    def validate_location_id(self, field):
+        if field.data is None and not (self.location_note.data or "").strip():
+            field.errors.append(_l("Choose a place or describe it."))
+            raise ValueError()
+
+
+class ActionForm(FlaskForm):
+    """One form for every ticket action; each action reads the fields it needs."""
+
+    version = IntegerField(validators=[Optional()])
+    reason = TextAreaField(_l("Note"), validators=[Optional(), Length(max=DESCRIPTION_MAX)])
+    hold_reason = SelectField(
+        _l("Why on hold?"),
+        choices=options([("", "—")] + [(r.value, _l(HOLD_REASON_LABELS[r])) for r in HoldReason]),
+        validators=[Optional()],
+    )
+    resolution_note = TextAreaField(_l("What was done"), validators=[Optional(), Length(max=DESCRIPTION_MAX)])
+    materials_used = TextAreaField(_l("Materials used"), validators=[Optional(), Length(max=REASON_MAX)])
+    assignee_id = SelectField(_l("Technician"), coerce=_coerce_int_or_none, validators=[Optional()])
+    priority = SelectField(
+        _l("New priority"),
+        choices=options([("", "—")] + [(p.value, _l(PRIORITY_LABELS[p])) for p in Priority]),
+        validators=[Optional()],
+    )
+    next = HiddenField()
+
+
+class TicketFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Search"), validators=[Optional(), Length(max=100)])
+    state = SelectField(
+        _l("State"),
+        choices=options(
+            [("open", _l("Open")), ("resolved", _l("Resolved")), ("done", _l("Closed or cancelled")), ("all", _l("All"))]
+        ),
+        default="open",
+        validators=[Optional()],
+    )
+    centre = SelectField(_l("Centre"), validators=[Optional()])
+    page = IntegerField(validators=[Optional()], default=1)

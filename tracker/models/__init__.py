@@ -1,0 +1,19 @@
+"""Database models; importing this module registers every table."""
+
+from tracker.models.centre import Category, Centre, Location, LocationKind
+from tracker.models.ticket import EventKind, ReferenceCounter, Source, Ticket, TicketEvent
+from tracker.models.user import User, UserRole
+
+__all__ = [
+    "Category",
+    "Centre",
+    "EventKind",
+    "Location",
+    "LocationKind",
+    "ReferenceCounter",
+    "Source",
+    "Ticket",
+    "TicketEvent",
+    "User",
+    "UserRole",
+]

@@ -1,0 +1,124 @@
+"""Tickets and their append-only history."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tracker.clock import utcnow
+from tracker.domain.workflow import HoldReason, Priority, Status
+from tracker.extensions import db
+from tracker.models.types import StrEnumType, UTCDateTime
+
+
+class EventKind(StrEnum):
+    FILED = "filed"
+    ASSIGNED = "assigned"
+    STATUS_CHANGED = "status_changed"
+    COMMENTED = "commented"
+    PRIORITY_CHANGED = "priority_changed"
+    CATEGORY_CHANGED = "category_changed"
+
+
+class Source(StrEnum):
+    WEB = "web"
+    QR = "qr"
+    API = "api"
+    PHONE = "phone"
+    IMPORT = "import"
+    DEMO = "demo"
+
+
+class Ticket(db.Model):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_centre_status", "centre_id", "status"),
+        Index("ix_tickets_requester_created", "requester_id", "created_at"),
+        Index("ix_tickets_assignee_status", "assignee_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(32), unique=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), index=True)
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"), index=True)
+    location_note: Mapped[str] = mapped_column(String(200), default="")
+    priority: Mapped[Priority] = mapped_column(StrEnumType(Priority, 16))
+    status: Mapped[Status] = mapped_column(StrEnumType(Status, 16), default=Status.NEW)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text)
+    contact_phone: Mapped[str] = mapped_column(String(40), default="")
+    source: Mapped[str] = mapped_column(String(16), default="web")
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    # Where RESUME returns to, and why the ticket is on hold.
+    status_before_hold: Mapped[Status | None] = mapped_column(StrEnumType(Status, 16))
+    hold_reason: Mapped[HoldReason | None] = mapped_column(StrEnumType(HoldReason, 32))
+    resolution_note: Mapped[str] = mapped_column(Text, default="")
+    materials_used: Mapped[str] = mapped_column(Text, default="")
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Milestones: first time each happened (kept on reopen; history has all).
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    # SLA placeholders; the SLA engine (issue 3) fills and extends them.
+    sla_policy_version_id: Mapped[int | None] = mapped_column(Integer)
+    response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    is_sla_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    # Bumped on every change; a stale form (someone else acted first) is refused.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    centre = relationship("Centre")
+    category = relationship("Category")
+    location = relationship("Location")
+    requester = relationship("User", foreign_keys=[requester_id])
+    assignee = relationship("User", foreign_keys=[assignee_id])
+    events: Mapped[list["TicketEvent"]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def __repr__(self):
+        return f"<Ticket {self.reference} {self.status}>"
+
+
+class TicketEvent(db.Model):
+    """One entry of a ticket's history; rows are only ever inserted."""
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (Index("ix_ticket_events_ticket_id_id", "ticket_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    kind: Mapped[EventKind] = mapped_column(StrEnumType(EventKind, 32))
+    # None for the application itself (sweeps, auto-confirmation).
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Server time when the row was written; nobody can back-date it.
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    from_status: Mapped[Status | None] = mapped_column(StrEnumType(Status, 16))
+    to_status: Mapped[Status | None] = mapped_column(StrEnumType(Status, 16))
+    body: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+    actor = relationship("User")
+
+
+class ReferenceCounter(db.Model):
+    """Last reference number used per prefix and year."""
+
+    __tablename__ = "reference_counters"
+
+    prefix: Mapped[str] = mapped_column(String(4), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)

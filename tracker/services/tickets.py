@@ -1,0 +1,570 @@
+"""Filing tickets and moving them through their life.
+
+Every public function is one transaction: it checks, changes rows, appends
+TicketEvent rows and commits; on a refusal nothing is written. Services take
+the actor (None for the application itself) and ``now``; they never read the
+request or the login.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import Select, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from tracker.domain import workflow
+from tracker.domain.i18n import N_, Label
+from tracker.domain.roles import Role
+from tracker.domain.workflow import (
+    Action,
+    HoldReason,
+    Priority,
+    Relation,
+    Status,
+    TransitionRefused,
+)
+from tracker.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from tracker.extensions import db
+from tracker.models import (
+    Category,
+    Centre,
+    EventKind,
+    Location,
+    ReferenceCounter,
+    Ticket,
+    TicketEvent,
+    User,
+)
+
+TITLE_MAX = 200
+DESCRIPTION_MIN = 5
+DESCRIPTION_MAX = 5000
+REASON_MAX = 1000
+
+
+# ---------------------------------------------------------------- visibility
+
+
+def visible_tickets(user: User) -> Select:
+    """Return a select of the tickets ``user`` may read."""
+    query = select(Ticket)
+    if user.has_any_role(Role.LEADERSHIP, Role.ADMIN):
+        return query
+    conditions = [Ticket.requester_id == user.id]
+    centres = user.centre_ids()
+    if centres:
+        conditions.append(Ticket.centre_id.in_(centres))
+    return query.where(or_(*conditions))
+
+
+def can_view(user: User, ticket: Ticket) -> bool:
+    """Return whether ``user`` may read ``ticket``."""
+    return (
+        user.has_any_role(Role.LEADERSHIP, Role.ADMIN)
+        or ticket.requester_id == user.id
+        or ticket.centre_id in user.centre_ids()
+    )
+
+
+def get_visible(reference: str, user: User) -> Ticket:
+    """Return the ticket by reference; NotFound also when ``user`` may not see it.
+
+    Not distinguishing "absent" from "hidden" keeps references unguessable.
+    """
+    ticket = db.session.execute(
+        select(Ticket).where(Ticket.reference == reference.strip().upper())
+    ).scalar_one_or_none()
+    if ticket is None or not can_view(user, ticket):
+        raise NotFound(N_("No request %(reference)s that you can see."), reference=reference)
+    return ticket
+
+
+def relations(user: User | None, ticket: Ticket) -> frozenset[Relation]:
+    """Return how ``user`` stands to ``ticket``; None is the application itself."""
+    if user is None:
+        return frozenset({Relation.SYSTEM})
+    found = set()
+    if ticket.requester_id == user.id:
+        found.add(Relation.REQUESTER)
+    if ticket.assignee_id == user.id and user.has_role(Role.TECHNICIAN, ticket.centre_id):
+        found.add(Relation.ASSIGNEE)
+    if user.has_role(Role.TECHNICIAN, ticket.centre_id):
+        found.add(Relation.TECHNICIAN)
+    if user.has_role(Role.DISPATCHER, ticket.centre_id) or user.has_role(Role.CENTRE_HEAD, ticket.centre_id):
+        found.add(Relation.DISPATCHER)
+    return frozenset(found)
+
+
+def available_actions(user: User, ticket: Ticket) -> list[Action]:
+    """Return the actions ``user`` may take on ``ticket`` now."""
+    if not user.is_active:
+        return []
+    return workflow.allowed_actions(
+        ticket.status, relations(user, ticket), status_before_hold=ticket.status_before_hold
+    )
+
+
+def assignable_technicians(centre_id: int) -> list[User]:
+    """Return the active technicians of a centre, by name."""
+    from tracker.models import UserRole
+
+    return list(
+        db.session.execute(
+            select(User)
+            .join(UserRole)
+            .where(
+                UserRole.role == Role.TECHNICIAN,
+                UserRole.centre_id == centre_id,
+                User.is_active.is_(True),
+            )
+            .order_by(User.display_name)
+        ).scalars()
+    )
+
+
+# ---------------------------------------------------------------- filing
+
+
+@dataclass
+class NewTicket:
+    """What a requester submits."""
+
+    centre_id: int
+    category_id: int
+    description: str
+    location_id: int | None = None
+    location_note: str = ""
+    title: str = ""
+    priority: Priority | None = None
+    contact_phone: str = ""
+    source: str = "web"
+    extra: dict = field(default_factory=dict)
+
+
+def file_ticket(request: NewTicket, *, requester: User, now: datetime) -> Ticket:
+    """File a new ticket for ``requester`` and return it (committed).
+
+    Raises ValidationFailed for an unknown or inactive centre, category or
+    location, a category of another centre, or an unusable description.
+    """
+    if not requester.is_active or not requester.has_role(Role.REQUESTER):
+        raise PermissionDenied(N_("Your account may not file requests."))
+    centre = db.session.get(Centre, request.centre_id)
+    if centre is None or not centre.is_active:
+        raise ValidationFailed(N_("Choose a service centre."))
+    category = db.session.get(Category, request.category_id)
+    if category is None or not category.is_active or category.centre_id != centre.id:
+        raise ValidationFailed(N_("Choose a category of this service centre."))
+    location = None
+    if request.location_id is not None:
+        location = db.session.get(Location, request.location_id)
+        if location is None or not location.is_active:
+            raise ValidationFailed(N_("Choose a place from the list."))
+    description = (request.description or "").strip()
+    if len(description) < DESCRIPTION_MIN:
+        raise ValidationFailed(
+            N_("Describe the problem in at least %(min)d characters."), min=DESCRIPTION_MIN
+        )
+    if len(description) > DESCRIPTION_MAX:
+        raise ValidationFailed(
+            N_("The description is longer than %(max)d characters."), max=DESCRIPTION_MAX
+        )
+    priority = Priority(request.priority) if request.priority else category.default_priority
+    title = (request.title or "").strip() or _title_from(description)
+    if len(title) > TITLE_MAX:
+        raise ValidationFailed(N_("The title is longer than %(max)d characters."), max=TITLE_MAX)
+
+    try:
+        ticket = Ticket(
+            reference=_next_reference(centre.ref_prefix, now),
+            centre_id=centre.id,
+            category_id=category.id,
+            location_id=location.id if location else None,
+            location_note=(request.location_note or "").strip()[:200],
+            priority=priority,
+            status=Status.NEW,
+            title=title,
+            description=description,
+            contact_phone=(request.contact_phone or "").strip()[:40],
+            source=request.source,
+            requester_id=requester.id,
+            created_at=now,
+            updated_at=now,
+        )
+        db.session.add(ticket)
+        db.session.flush()
+        _record(
+            ticket,
+            EventKind.FILED,
+            actor=requester,
+            now=now,
+            to_status=Status.NEW,
+            data={"priority": priority.value, "category_id": category.id, "source": request.source},
+        )
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return ticket
+
+
+def _title_from(description: str) -> str:
+    first_line = description.splitlines()[0].strip()
+    return first_line if len(first_line) <= 80 else first_line[:79] + "…"
+
+
+def local_year(now: datetime) -> int:
+    """Return the year of ``now`` in the campus time zone."""
+    return now.astimezone(ZoneInfo(current_app.config["TRACKER_TIMEZONE"])).year
+
+
+def _next_reference(prefix: str, now: datetime) -> str:
+    year = local_year(now)
+    bump = (
+        update(ReferenceCounter)
+        .where(ReferenceCounter.prefix == prefix, ReferenceCounter.year == year)
+        .values(last_value=ReferenceCounter.last_value + 1)
+        .returning(ReferenceCounter.last_value)
+    )
+    value = db.session.execute(bump).scalar_one_or_none()
+    if value is None:
+        # First ticket of the year for this prefix. Two filers may race to
+        # create the counter: the loser's insert fails and it bumps instead.
+        try:
+            with db.session.begin_nested():
+                db.session.add(ReferenceCounter(prefix=prefix, year=year, last_value=1))
+            value = 1
+        except IntegrityError:
+            value = db.session.execute(bump).scalar_one()
+    return f"{prefix}-{year}-{value:06d}"
+
+
+# ---------------------------------------------------------------- changes
+
+
+def _lock(ticket_id: int, expected_version: int | None) -> Ticket:
+    """Load the ticket for update; refuse when someone changed it meanwhile."""
+    ticket = db.session.execute(
+        select(Ticket)
+        .where(Ticket.id == ticket_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if ticket is None:
+        raise NotFound()
+    if expected_version is not None and ticket.version != expected_version:
+        raise Conflict(
+            N_("Someone else changed this request a moment ago. Look at it again and retry.")
+        )
+    return ticket
+
+
+def _record(
+    ticket: Ticket,
+    kind: EventKind,
+    *,
+    actor: User | None,
+    now: datetime,
+    from_status: Status | None = None,
+    to_status: Status | None = None,
+    body: str = "",
+    data: dict | None = None,
+) -> TicketEvent:
+    event = TicketEvent(
+        ticket_id=ticket.id,
+        kind=kind,
+        actor_id=actor.id if actor is not None else None,
+        created_at=now,
+        from_status=from_status,
+        to_status=to_status,
+        body=body,
+        data=data or {},
+    )
+    db.session.add(event)
+    return event
+
+
+def _check(action: Action, ticket: Ticket, actor: User | None) -> Status:
+    if actor is not None and not actor.is_active:
+        raise PermissionDenied()
+    if actor is not None and not can_view(actor, ticket):
+        raise NotFound()
+    try:
+        return workflow.decide(
+            action,
+            ticket.status,
+            relations(actor, ticket),
+            status_before_hold=ticket.status_before_hold,
+        )
+    except TransitionRefused as refused:
+        raise Conflict(refused.message, **refused.params) from None
+
+
+def _clean_text(value: str | None, *, required_message: str | None, max_len: int = REASON_MAX) -> str:
+    text = (value or "").strip()
+    if required_message and not text:
+        raise ValidationFailed(required_message)
+    if len(text) > max_len:
+        raise ValidationFailed(N_("The text is longer than %(max)d characters."), max=max_len)
+    return text
+
+
+def transition(
+    ticket_id: int,
+    action: Action,
+    *,
+    actor: User | None,
+    now: datetime,
+    reason: str = "",
+    hold_reason: HoldReason | str | None = None,
+    resolution_note: str = "",
+    materials_used: str = "",
+    assignee_id: int | None = None,
+    priority: Priority | str | None = None,
+    expected_version: int | None = None,
+) -> Ticket:
+    """Apply ``action`` to a ticket as ``actor`` (None: the application).
+
+    Raises Conflict when the ticket's status or the actor's relation to it
+    does not allow the action, ValidationFailed for missing or bad details,
+    NotFound when the actor cannot see the ticket.
+    """
+    try:
+        ticket = _lock(ticket_id, expected_version)
+        target = _check(action, ticket, actor)
+        before = ticket.status
+        handler = _HANDLERS[action]
+        handler(
+            ticket,
+            target,
+            actor=actor,
+            now=now,
+            reason=reason,
+            hold_reason=hold_reason,
+            resolution_note=resolution_note,
+            materials_used=materials_used,
+            assignee_id=assignee_id,
+            priority=priority,
+        )
+        if action is not Action.COMMENT:
+            ticket.updated_at = now
+        if ticket.status != before:
+            _set_milestones(ticket, before, now)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return ticket
+
+
+def _set_milestones(ticket: Ticket, before: Status, now: datetime) -> None:
+    status = ticket.status
+    if status is Status.ACCEPTED and ticket.accepted_at is None:
+        ticket.accepted_at = now
+    elif status is Status.IN_PROGRESS and ticket.arrived_at is None:
+        ticket.arrived_at = now
+    elif status is Status.RESOLVED:
+        ticket.resolved_at = now
+    elif status is Status.CLOSED:
+        ticket.closed_at = now
+    elif status is Status.CANCELLED:
+        ticket.cancelled_at = now
+
+
+def _status_event(ticket, target, *, actor, now, action, body="", data=None):
+    before = ticket.status
+    ticket.status = target
+    return _record(
+        ticket,
+        EventKind.STATUS_CHANGED,
+        actor=actor,
+        now=now,
+        from_status=before,
+        to_status=target,
+        body=body,
+        data={"action": action.value, **(data or {})},
+    )
+
+
+def _assign(ticket, target, *, actor, now, assignee_id, reason, **_):
+    if assignee_id is None:
+        raise ValidationFailed(N_("Choose a technician."))
+    assignee = db.session.get(User, int(assignee_id))
+    if assignee is None or not assignee.is_active or not assignee.has_role(Role.TECHNICIAN, ticket.centre_id):
+        raise ValidationFailed(N_("Choose an active technician of this service centre."))
+    if ticket.assignee_id == assignee.id and ticket.status is Status.ASSIGNED:
+        raise Conflict(N_("This request is already assigned to %(name)s."), name=assignee.display_name)
+    note = _clean_text(reason, required_message=None)
+    previous = ticket.assignee_id
+    before = ticket.status
+    ticket.assignee_id = assignee.id
+    ticket.status = target
+    ticket.status_before_hold = None
+    ticket.hold_reason = None
+    _record(
+        ticket,
+        EventKind.ASSIGNED,
+        actor=actor,
+        now=now,
+        from_status=before,
+        to_status=target,
+        body=note,
+        data={"action": Action.ASSIGN.value, "assignee_id": assignee.id, "previous_assignee_id": previous},
+    )
+
+
+def _take(ticket, target, *, actor, now, **_):
+    before = ticket.status
+    ticket.assignee_id = actor.id
+    ticket.status = target
+    _record(
+        ticket,
+        EventKind.ASSIGNED,
+        actor=actor,
+        now=now,
+        from_status=before,
+        to_status=target,
+        data={"action": Action.TAKE.value, "assignee_id": actor.id, "previous_assignee_id": None},
+    )
+
+
+def _plain(ticket, target, *, actor, now, **kwargs):
+    action = kwargs["action"]
+    _status_event(ticket, target, actor=actor, now=now, action=action)
+
+
+def _decline(ticket, target, *, actor, now, reason, **_):
+    text = _clean_text(reason, required_message=N_("Say why you decline this request."))
+    ticket.assignee_id = None
+    _status_event(ticket, target, actor=actor, now=now, action=Action.DECLINE, body=text)
+
+
+def _hold(ticket, target, *, actor, now, hold_reason, reason, **_):
+    try:
+        code = HoldReason(hold_reason)
+    except ValueError:
+        raise ValidationFailed(N_("Choose why the request is put on hold.")) from None
+    text = _clean_text(
+        reason,
+        required_message=N_("Describe what the request is waiting for.") if code is HoldReason.OTHER else None,
+    )
+    ticket.status_before_hold = ticket.status
+    ticket.hold_reason = code
+    _status_event(
+        ticket, target, actor=actor, now=now, action=Action.HOLD, body=text, data={"hold_reason": code.value}
+    )
+
+
+def _resume(ticket, target, *, actor, now, reason, **_):
+    text = _clean_text(reason, required_message=None)
+    reason_code = ticket.hold_reason.value if ticket.hold_reason else None
+    ticket.status_before_hold = None
+    ticket.hold_reason = None
+    _status_event(
+        ticket, target, actor=actor, now=now, action=Action.RESUME, body=text, data={"hold_reason": reason_code}
+    )
+
+
+def _resolve(ticket, target, *, actor, now, resolution_note, materials_used, **_):
+    note = _clean_text(
+        resolution_note, required_message=N_("Say what was done to resolve the request."), max_len=DESCRIPTION_MAX
+    )
+    materials = _clean_text(materials_used, required_message=None)
+    ticket.resolution_note = note
+    ticket.materials_used = materials
+    _status_event(
+        ticket,
+        target,
+        actor=actor,
+        now=now,
+        action=Action.RESOLVE,
+        body=note,
+        data={"materials_used": materials} if materials else {},
+    )
+
+
+def _confirm(ticket, target, *, actor, now, reason, **_):
+    text = _clean_text(reason, required_message=None)
+    _status_event(
+        ticket, target, actor=actor, now=now, action=Action.CONFIRM, body=text,
+        data={"automatic": actor is None},
+    )
+
+
+def _reopen(ticket, target, *, actor, now, reason, **_):
+    text = _clean_text(reason, required_message=N_("Say what is still wrong."))
+    _status_event(ticket, target, actor=actor, now=now, action=Action.REOPEN, body=text)
+
+
+def _cancel(ticket, target, *, actor, now, reason, **_):
+    text = _clean_text(reason, required_message=N_("Say why the request is cancelled."))
+    ticket.status_before_hold = None
+    ticket.hold_reason = None
+    _status_event(ticket, target, actor=actor, now=now, action=Action.CANCEL, body=text)
+
+
+def _comment(ticket, target, *, actor, now, reason, **_):
+    text = _clean_text(reason, required_message=N_("Write a comment first."), max_len=DESCRIPTION_MAX)
+    _record(ticket, EventKind.COMMENTED, actor=actor, now=now, body=text)
+
+
+def _reprioritise(ticket, target, *, actor, now, priority, reason, **_):
+    try:
+        new = Priority(priority)
+    except ValueError:
+        raise ValidationFailed(N_("Choose a priority.")) from None
+    if new == ticket.priority:
+        raise ValidationFailed(
+            N_("The request already has priority %(priority)s."),
+            priority=Label(workflow.PRIORITY_LABELS[new]),
+        )
+    text = _clean_text(reason, required_message=N_("Say why the priority changes."))
+    old = ticket.priority
+    ticket.priority = new
+    _record(
+        ticket,
+        EventKind.PRIORITY_CHANGED,
+        actor=actor,
+        now=now,
+        body=text,
+        data={"from": old.value, "to": new.value},
+    )
+
+
+def _with_action(action, handler):
+    def run(ticket, target, **kwargs):
+        return handler(ticket, target, action=action, **kwargs)
+
+    return run
+
+
+_HANDLERS = {
+    Action.ASSIGN: _assign,
+    Action.TAKE: _take,
+    Action.ACCEPT: _with_action(Action.ACCEPT, _plain),
+    Action.DECLINE: _decline,
+    Action.ARRIVE: _with_action(Action.ARRIVE, _plain),
+    Action.HOLD: _hold,
+    Action.RESUME: _resume,
+    Action.RESOLVE: _resolve,
+    Action.CONFIRM: _confirm,
+    Action.REOPEN: _reopen,
+    Action.CANCEL: _cancel,
+    Action.COMMENT: _comment,
+    Action.REPRIORITISE: _reprioritise,
+}
+
+
+def add_comment(ticket_id: int, *, actor: User, body: str, now: datetime) -> Ticket:
+    """Append a comment to a ticket's history."""
+    return transition(ticket_id, Action.COMMENT, actor=actor, now=now, reason=body)
+
+
+def user_names(user_ids) -> dict[int, str]:
+    """Return display names for the given user ids (None ids are skipped)."""
+    ids = {int(i) for i in user_ids if i is not None}
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(User.id, User.display_name).where(User.id.in_(ids))).all())

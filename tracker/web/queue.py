@@ -1,0 +1,40 @@
+"""Technicians' and dispatchers' work queues."""
+
+from flask import Blueprint, render_template
+from flask_login import current_user
+
+from tracker.auth.decorators import require_role
+from tracker.auth.roles import CENTRE_MANAGERS, STAFF, Role
+from tracker.forms.tickets import ActionForm
+from tracker.services import queues
+from tracker.services import tickets as ticket_service
+
+bp = Blueprint("queue", __name__, url_prefix="/queue")
+
+
+@bp.route("/")
+@require_role(*STAFF)
+def mine():
+    return render_template(
+        "queue/mine.html",
+        mine=queues.my_work(current_user),
+        pool=queues.unassigned(current_user.centre_ids(Role.TECHNICIAN)),
+        form=ActionForm(),
+    )
+
+
+@bp.route("/dispatch")
+@require_role(*CENTRE_MANAGERS)
+def dispatch():
+    centres = current_user.centre_ids(*CENTRE_MANAGERS)
+    waiting = queues.unassigned(centres)
+    technicians = {
+        centre_id: ticket_service.assignable_technicians(centre_id) for centre_id in {t.centre_id for t in waiting}
+    }
+    return render_template(
+        "queue/dispatch.html",
+        waiting=waiting,
+        technicians=technicians,
+        load=queues.technician_load(centres),
+        form=ActionForm(),
+    )

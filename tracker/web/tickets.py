@@ -1,0 +1,199 @@
+"""Filing requests, reading them, and acting on them."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+
+from tracker.auth.decorators import require_role
+from tracker.auth.roles import READ_ALL, STAFF, Role
+from tracker.clock import utcnow
+from tracker.domain.workflow import OPEN_STATUSES, Action, Status
+from tracker.errors import TrackerError
+from tracker.extensions import db
+from tracker.forms import grouped, options
+from tracker.forms.tickets import ActionForm, FileTicketForm, TicketFilterForm
+from tracker.models import Ticket, TicketEvent
+from tracker.services import catalog
+from tracker.services import tickets as ticket_service
+from tracker.web.helpers import safe_next
+
+bp = Blueprint("tickets", __name__, url_prefix="/tickets")
+
+STATE_FILTERS = {
+    "open": OPEN_STATUSES,
+    "resolved": frozenset({Status.RESOLVED}),
+    "done": frozenset({Status.CLOSED, Status.CANCELLED}),
+}
+
+
+def _list(query, form: TicketFilterForm, template: str, **context):
+    if form.q.data:
+        term = f"%{form.q.data.strip()}%"
+        query = query.where(or_(Ticket.reference.ilike(term), Ticket.title.ilike(term)))
+    statuses = STATE_FILTERS.get(form.state.data or "open")
+    if statuses:
+        query = query.where(Ticket.status.in_(statuses))
+    if form.centre.data:
+        centre = catalog.centre_by_code(form.centre.data)
+        if centre is not None:
+            query = query.where(Ticket.centre_id == centre.id)
+    size = 50
+    page = max(form.page.data or 1, 1)
+    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    rows = db.session.execute(
+        query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(size).offset((page - 1) * size)
+    ).scalars()
+    return render_template(
+        template,
+        tickets=list(rows),
+        form=form,
+        total=total,
+        page=page,
+        pages=max((total + size - 1) // size, 1),
+        **context,
+    )
+
+
+def _filter_form() -> TicketFilterForm:
+    form = TicketFilterForm(request.args)
+    form.centre.choices = options(
+        [("", _("All centres"))] + [(c.code, c.name_for(str(get_locale()))) for c in catalog.active_centres()]
+    )
+    form.validate()
+    return form
+
+
+@bp.route("/")
+@require_role(*STAFF, *READ_ALL)
+def index():
+    return _list(ticket_service.visible_tickets(current_user), _filter_form(), "tickets/index.html", scope="all")
+
+
+@bp.route("/mine")
+@require_role(Role.REQUESTER)
+def mine():
+    query = select(Ticket).where(Ticket.requester_id == current_user.id)
+    return _list(query, _filter_form(), "tickets/index.html", scope="mine")
+
+
+@bp.route("/new")
+@require_role(Role.REQUESTER)
+def new():
+    return render_template("tickets/choose_centre.html", centres=catalog.active_centres())
+
+
+@bp.route("/new/<centre_code>", methods=["GET", "POST"])
+@require_role(Role.REQUESTER)
+def file(centre_code):
+    centre = catalog.centre_by_code(centre_code)
+    if centre is None or not centre.is_active:
+        abort(404)
+    locale = str(get_locale())
+    categories = catalog.active_categories(centre.id)
+    form = FileTicketForm()
+    form.category_id.choices = options([(None, _("Choose…"))] + [(c.id, c.name_for(locale)) for c in categories])
+    form.location_id.choices = options([(None, _("Choose…"))]) + grouped(catalog.location_choices(locale))
+    if request.method == "GET":
+        # Pre-filled by a QR code or a link: ?category=<id>&location=<id>.
+        form.category_id.data = request.args.get("category", type=int)
+        form.location_id.data = request.args.get("location", type=int)
+        form.contact_phone.data = current_user.phone or ""
+    if form.validate_on_submit():
+        try:
+            ticket = ticket_service.file_ticket(
+                ticket_service.NewTicket(
+                    centre_id=centre.id,
+                    category_id=form.category_id.data,
+                    location_id=form.location_id.data,
+                    location_note=form.location_note.data or "",
+                    description=form.description.data,
+                    title=form.title.data or "",
+                    priority=form.priority.data or None,
+                    contact_phone=form.contact_phone.data or "",
+                    source=request.args.get("source") == "qr" and "qr" or "web",
+                ),
+                requester=current_user,
+                now=utcnow(),
+            )
+        except TrackerError as error:
+            flash(error.translated(), "error")
+        else:
+            flash(_("Request %(reference)s is filed.", reference=ticket.reference), "success")
+            return redirect(url_for("tickets.detail", reference=ticket.reference))
+    elif request.method == "POST":
+        flash(_("Please correct the marked fields; nothing was saved."), "error")
+    return render_template(
+        "tickets/file.html",
+        form=form,
+        centre=centre,
+        category_priorities={c.id: c.default_priority.value for c in categories},
+    )
+
+
+@bp.route("/<reference>")
+@require_role()
+def detail(reference):
+    ticket = ticket_service.get_visible(reference, current_user)
+    events = list(
+        db.session.execute(
+            select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
+        ).scalars()
+    )
+    actions = ticket_service.available_actions(current_user, ticket)
+    form = ActionForm(version=ticket.version)
+    if Action.ASSIGN in actions:
+        form.assignee_id.choices = options(
+            [(None, _("Choose…"))]
+            + [(u.id, u.display_name) for u in ticket_service.assignable_technicians(ticket.centre_id)]
+        )
+    users = {e.actor_id for e in events} | {e.data.get("assignee_id") for e in events if e.data}
+    names = ticket_service.user_names(users)
+    return render_template(
+        "tickets/detail.html", ticket=ticket, events=events, actions=actions, form=form, names=names, Action=Action
+    )
+
+
+@bp.route("/<reference>/<action>", methods=["POST"])
+@require_role()
+def act(reference, action):
+    ticket = ticket_service.get_visible(reference, current_user)
+    try:
+        chosen = Action(action)
+    except ValueError:
+        abort(404)
+    form = ActionForm()
+    form.assignee_id.choices = options(
+        [(None, "")] + [(u.id, u.display_name) for u in ticket_service.assignable_technicians(ticket.centre_id)]
+    )
+    if not form.validate():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(str(error), "error")
+        return redirect(url_for("tickets.detail", reference=ticket.reference))
+    try:
+        ticket_service.transition(
+            ticket.id,
+            chosen,
+            actor=current_user,
+            now=utcnow(),
+            reason=form.reason.data or "",
+            hold_reason=form.hold_reason.data or None,
+            resolution_note=form.resolution_note.data or "",
+            materials_used=form.materials_used.data or "",
+            assignee_id=form.assignee_id.data,
+            priority=form.priority.data or None,
+            expected_version=form.version.data if chosen is not Action.COMMENT else None,
+        )
+    except TrackerError as error:
+        flash(error.translated(), "error")
+    else:
+        flash(_("Saved: %(action)s.", action=_(_action_label(chosen))), "success")
+    return redirect(safe_next(form.next.data) or url_for("tickets.detail", reference=ticket.reference))
+
+
+def _action_label(action: Action) -> str:
+    from tracker.domain.workflow import ACTION_LABELS
+
+    return ACTION_LABELS[action]
