@@ -61,6 +61,8 @@ def app_config(database_url, instance_path) -> dict:
         "SECRET_KEY": "test-secret",
         "CELERY_BEAT_SCHEDULE_FILE": str(instance_path / "celerybeat-schedule"),
         "TRACKER_TIMEZONE": "Asia/Shanghai",
+        # Real hashing, few rounds: a test world has a dozen users.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     }
     if TEST_BROKER_URL:
         config.update(CELERY_BROKER_URL=TEST_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS={})
@@ -78,10 +80,14 @@ def app(app_config):
 
     from tracker import create_app
 
+    from tracker.extensions import db as database
+
     application = create_app(app_config)
     with application.app_context():
         upgrade()
-    return application
+    yield application
+    with application.app_context():
+        database.engine.dispose()  # pooled connections would warn at exit
 
 
 def _clear(database) -> None:
@@ -111,7 +117,10 @@ def db(app):
 
 @pytest.fixture
 def client(app, db):
-    return app.test_client()
+    """A browser that prefers English (tests read English messages)."""
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return test_client
 
 
 CSRF_RE = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')
@@ -162,3 +171,14 @@ def make_ticket(world):
         return factory(world, **overrides)
 
     return make
+
+
+def pytest_sessionstart(session):
+    """Fail at once, never skip, when a configured test service is unreachable."""
+    if TEST_BROKER_URL and TEST_BROKER_URL.startswith("redis"):
+        import redis
+
+        try:
+            redis.Redis.from_url(TEST_BROKER_URL, socket_connect_timeout=5).ping()
+        except redis.RedisError as error:
+            pytest.exit(f"TEST_BROKER_URL is set but Redis is unreachable: {error}", returncode=3)

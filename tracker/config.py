@@ -133,5 +133,7 @@ def load(env: Environment | None = None) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "WTF_CSRF_TIME_LIMIT": None,
         "PAGE_SIZE": 50,
+        # werkzeug's default; tests use a cheap method to stay fast.
+        "PASSWORD_HASH_METHOD": "scrypt",
     }
     return config

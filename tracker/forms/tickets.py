@@ -53,10 +53,14 @@ class FileTicketForm(FlaskForm):
     )
     contact_phone = StringField(_l("Phone for the technician"), validators=[Optional(), Length(max=40)])
 
-    def validate_location_id(self, field):
-        if field.data is None and not (self.location_note.data or "").strip():
-            field.errors.append(_l("Choose a place or describe it."))
-            raise ValueError()
+    def validate(self, extra_validators=None):
+        valid = super().validate(extra_validators)
+        # Optional() ends the field's own chain when empty, so the
+        # "place or description of it" rule is checked on the whole form.
+        if self.location_id.data is None and not (self.location_note.data or "").strip():
+            self.location_id.errors = [*self.location_id.errors, _l("Choose a place or describe it.")]
+            valid = False
+        return valid
 
 
 class ActionForm(FlaskForm):

@@ -1,0 +1,177 @@
+#!/usr/bin/env python3
+"""Set up and run the campus service desk, or its tests, with one command.
+
+    python3 desk.py run     # web + Celery worker + beat on the embedded default
+    python3 desk.py test    # the whole test suite (extra args go to pytest)
+
+Needs only Python 3.11+: the first run makes a virtual environment in
+.venv/ and installs requirements*.txt into it (again whenever they change).
+"""
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+CHROMIUM = "/usr/bin/chromium"
+
+
+def say(message: str) -> None:
+    print(f"[desk] {message}", flush=True)
+
+
+def ensure_venv(*requirement_files: str) -> None:
+    """Create .venv and install the requirement files when they changed."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
+    if not PYTHON.exists():
+        say("creating the virtual environment in .venv/ …")
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+    digest = hashlib.sha256()
+    for name in requirement_files:
+        digest.update((ROOT / name).read_bytes())
+    for name in ("requirements.txt",):
+        digest.update((ROOT / name).read_bytes())
+    stamp = VENV / f".installed-{'-'.join(Path(n).stem for n in requirement_files)}"
+    if stamp.exists() and stamp.read_text() == digest.hexdigest():
+        return
+    say(f"installing {', '.join(requirement_files)} (first run or changed) …")
+    subprocess.run([str(PYTHON), "-m", "pip", "install", "--upgrade", "--quiet", "pip"], check=False)
+    args = [str(PYTHON), "-m", "pip", "install", "--quiet"]
+    for name in requirement_files:
+        args += ["-r", str(ROOT / name)]
+    subprocess.run(args, check=True)
+    stamp.write_text(digest.hexdigest())
+
+
+def flask(*args: str, env=None) -> None:
+    subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, check=True, env=env)
+
+
+def cmd_run(argv: list[str]) -> int:
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = os.environ.get("PORT", "8000")
+    ensure_venv("requirements.txt")
+    env = dict(os.environ)
+    env.setdefault("TRACKER_BASE_URL", f"http://{host}:{port}")
+    say("migrating the database …")
+    flask("db", "upgrade", env=env)
+    flask("seed-demo", "--if-empty", env=env)
+    processes = {
+        "web": [str(BIN / "gunicorn"), "--workers", "2", "--threads", "4", "--bind", f"{host}:{port}",
+                "--access-logfile", "-", "wsgi:app"],
+        "worker": [str(BIN / "celery"), "-A", "workers.celery_app", "worker", "--loglevel", "INFO",
+                   "--concurrency", "2"],
+        "beat": [str(BIN / "celery"), "-A", "workers.celery_app", "beat", "--loglevel", "INFO"],
+    }
+    return supervise(processes, env, banner=lambda: _banner(host, port))
+
+
+def _banner(host: str, port: str) -> None:
+    say("")
+    say(f"the campus service desk is running: open http://{host}:{port}/")
+    say("log in with a demo account: student, staff, tech.repairs, dispatch.repairs,")
+    say("head.repairs, leader or admin; the password was printed when the demo data")
+    say("was created (above, on the first run). A new one: python3 desk.py demo-password")
+    say("press Ctrl-C to stop web, worker and beat")
+
+
+def supervise(processes: dict[str, list[str]], env: dict, banner) -> int:
+    """Start every process; stop them all on Ctrl-C or when one of them exits."""
+    children: dict[str, subprocess.Popen] = {}
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        for name, args in processes.items():
+            # Own process group: Ctrl-C reaches us once, and we stop children in order.
+            children[name] = subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True)
+            say(f"started {name} (pid {children[name].pid})")
+        time.sleep(2)
+        banner()
+        failed = None
+        while not stopping:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    failed = name
+                    stopping = True
+                    say(f"{name} exited with code {child.returncode}; stopping the rest")
+                    break
+            time.sleep(0.5)
+    finally:
+        for name, child in children.items():
+            if child.poll() is None:
+                child.terminate()
+        deadline = time.monotonic() + 15
+        for name, child in children.items():
+            try:
+                child.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                say(f"{name} did not stop in time; killing it")
+                child.kill()
+                child.wait()
+        say("stopped")
+    return 1 if failed else 0
+
+
+def ensure_chromium() -> bool:
+    """Return whether Debian's Chromium is there, installing it where we may."""
+    if Path(CHROMIUM).exists():
+        return True
+    if shutil.which("apt-get") and os.geteuid() == 0:
+        say("installing Debian's chromium for the browser tests (apt-get) …")
+        subprocess.run(["apt-get", "update", "-qq"], check=False)
+        result = subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            check=False,
+        )
+        if result.returncode == 0 and Path(CHROMIUM).exists():
+            return True
+    return False
+
+
+def cmd_test(argv: list[str]) -> int:
+    ensure_venv("requirements.txt", "requirements-dev.txt")
+    args = [str(PYTHON), "-m", "pytest", *argv]
+    if not ensure_chromium():
+        if os.environ.get("CI"):
+            say(f"the browser tests need {CHROMIUM} and it could not be installed; on CI they must run")
+            return 2
+        say(f"browser tests skipped: no {CHROMIUM}. Install it with: sudo apt-get install chromium")
+        args += ["-m", "not browser"]
+    say("running: " + " ".join(args[2:]))
+    return subprocess.run(args, cwd=ROOT).returncode
+
+
+def cmd_demo_password(argv: list[str]) -> int:
+    ensure_venv("requirements.txt")
+    flask("demo-password", *argv)
+    return 0
+
+
+COMMANDS = {"run": cmd_run, "test": cmd_test, "demo-password": cmd_demo_password}
+
+
+def main() -> int:
+    if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS:
+        print(__doc__)
+        return 2
+    return COMMANDS[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

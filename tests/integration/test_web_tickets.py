@@ -1,0 +1,178 @@
+"""Filing and working requests through the pages, as users do."""
+
+from sqlalchemy import func, select
+
+from tests.conftest import post_form
+from tests.factories import make_ticket
+from tracker.domain.workflow import Status
+from tracker.models import Ticket, TicketEvent
+
+
+def _count(db, model):
+    return db.session.execute(select(func.count()).select_from(model)).scalar_one()
+
+
+def _form(world, **overrides):
+    data = {
+        "category_id": world.categories["water"].id,
+        "location_id": world.locations["room"].id,
+        "description": "Water is leaking under the sink in room 301.",
+        "priority": "",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_requester_files_a_request_and_sees_it_with_its_history(client, db, world, login_as):
+    login_as("requester")
+    response = post_form(client, "/tickets/new/repairs", _form(world))
+    assert response.status_code == 302
+    ticket = db.session.execute(select(Ticket)).scalar_one()
+    assert response.headers["Location"].endswith(f"/tickets/{ticket.reference}")
+    page = client.get(f"/tickets/{ticket.reference}").get_data(as_text=True)
+    assert ticket.reference in page and "Water is leaking" in page and "filed the request" in page
+    assert (ticket.status, ticket.requester_id) == (Status.NEW, world.users["requester"].id)
+    mine = client.get("/tickets/mine").get_data(as_text=True)
+    assert ticket.reference in mine
+
+
+def test_form_errors_are_shown_and_nothing_is_saved(client, db, world, login_as):
+    login_as("requester")
+    response = post_form(client, "/tickets/new/repairs", _form(world, description="", location_id=""))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "Describe the problem." in page
+    assert "Choose a place or describe it." in page
+    assert "nothing was saved" in page
+    assert _count(db, Ticket) == 0
+
+
+def test_a_category_of_another_centre_is_refused(client, db, world, login_as):
+    login_as("requester")
+    response = post_form(client, "/tickets/new/repairs", _form(world, category_id=world.categories["keys"].id))
+    assert response.status_code == 200
+    assert "Not a valid choice" in response.get_data(as_text=True)
+    assert _count(db, Ticket) == 0
+
+
+def _act(client, ticket, action, **data):
+    return post_form(client, f"/tickets/{ticket.reference}/{action}", {"version": ticket.version, **data})
+
+
+def _reload(db, ticket):
+    db.session.expire_all()
+    return db.session.get(Ticket, ticket.id)
+
+
+def test_whole_life_through_the_pages(client, db, world, login_as):
+    ticket = make_ticket(world)
+    u = world.users
+    steps = [
+        ("dispatcher", "assign", {"assignee_id": u["technician"].id}, Status.ASSIGNED),
+        ("technician", "accept", {}, Status.ACCEPTED),
+        ("technician", "arrive", {}, Status.IN_PROGRESS),
+        ("technician", "hold", {"hold_reason": "waiting_parts", "reason": "Ordered a valve"}, Status.ON_HOLD),
+        ("technician", "resume", {}, Status.IN_PROGRESS),
+        ("technician", "resolve", {"resolution_note": "Valve replaced", "materials_used": "1 valve"}, Status.RESOLVED),
+        ("requester", "confirm", {}, Status.CLOSED),
+    ]
+    for who, action, data, expected in steps:
+        post_form(client, "/logout")
+        login_as(who)
+        response = _act(client, ticket, action, **data)
+        assert response.status_code == 302
+        ticket = _reload(db, ticket)
+        assert ticket.status is expected, f"{who} {action}"
+    page = client.get(f"/tickets/{ticket.reference}").get_data(as_text=True)
+    for text in ("assigned it to", "Accept", "Arrived on site", "Put on hold", "Waiting for parts",
+                 "Ordered a valve", "Resume", "Valve replaced", "1 valve", "Confirm the fix"):
+        assert text in page, text
+    assert _count(db, TicketEvent) == 8
+
+
+def test_a_forged_post_without_csrf_token_changes_nothing(client, db, world, login_as):
+    ticket = make_ticket(world, status=Status.ASSIGNED)
+    login_as("technician")
+    response = client.post(f"/tickets/{ticket.reference}/accept", data={"version": ticket.version})
+    assert response.status_code == 400
+    assert "security token" in response.get_data(as_text=True)
+    assert _reload(db, ticket).status is Status.ASSIGNED
+    response = client.post("/tickets/new/repairs", data=_form(world))
+    assert response.status_code == 400 and _count(db, Ticket) == 1
+
+
+def test_wrong_role_and_wrong_state_are_refused_with_a_message(client, db, world, login_as):
+    ticket = make_ticket(world, status=Status.ASSIGNED)
+    login_as("requester")
+    response = _act(client, ticket, "accept")
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "You are not allowed to do “Accept” on this request." in page
+    assert _reload(db, ticket).status is Status.ASSIGNED
+
+    post_form(client, "/logout")
+    login_as("technician")
+    response = _act(client, ticket, "resolve", resolution_note="done")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "This request is “Assigned”: “Resolve” is not possible now." in page
+    assert _reload(db, ticket).status is Status.ASSIGNED
+
+
+def test_another_centre_cannot_see_or_touch_a_request(client, db, world, login_as):
+    ticket = make_ticket(world)
+    login_as("dorm_head")
+    assert client.get(f"/tickets/{ticket.reference}").status_code == 404
+    response = _act(client, ticket, "cancel", reason="not ours")
+    assert response.status_code == 404
+    assert _reload(db, ticket).status is Status.NEW
+
+
+def test_a_stale_page_does_not_overwrite_a_newer_change(client, db, world, login_as):
+    ticket = make_ticket(world, status=Status.ASSIGNED)
+    stale_version = ticket.version
+    login_as("technician")
+    _act(client, ticket, "accept")
+    post_form(client, "/logout")
+    login_as("dispatcher")
+    response = post_form(client, f"/tickets/{ticket.reference}/assign",
+                         {"version": stale_version, "assignee_id": world.users["other_technician"].id})
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Someone else changed this request" in page
+    ticket = _reload(db, ticket)
+    assert (ticket.status, ticket.assignee_id) == (Status.ACCEPTED, world.users["technician"].id)
+
+
+def test_technician_queue_lists_my_work_and_the_centre_pool(client, db, world, login_as):
+    mine = make_ticket(world, status=Status.ASSIGNED)
+    pool = make_ticket(world)
+    dorm = make_ticket(world, category="keys")
+    login_as("technician")
+    page = client.get("/queue/").get_data(as_text=True)
+    assert mine.reference in page and pool.reference in page and dorm.reference not in page
+    response = post_form(client, f"/tickets/{pool.reference}/take", {"version": pool.version, "next": "/queue/"})
+    assert response.headers["Location"].endswith("/queue/")
+    assert _reload(db, pool).status is Status.ACCEPTED
+
+
+def test_login_does_not_redirect_off_site(client, world):
+    response = post_form(client, "/login?next=https://evil.example/x",
+                         {"username": "requester", "password": world.password})
+    assert response.status_code == 302
+    assert "evil" not in response.headers["Location"]
+
+
+def test_wrong_password_is_refused_with_a_message(client, world):
+    response = post_form(client, "/login", {"username": "requester", "password": "nope"})
+    assert response.status_code == 200
+    assert "Wrong user name or password." in response.get_data(as_text=True)
+    assert client.get("/tickets/mine").status_code == 302
+
+
+def test_language_switch_is_remembered(client, db, world, login_as):
+    user = login_as("requester")
+    post_form(client, "/language", {"locale": "en", "next": "/tickets/mine"})
+    assert 'lang="en"' in client.get("/tickets/mine").get_data(as_text=True)
+    post_form(client, "/language", {"locale": "zh_CN"})
+    assert 'lang="zh-CN"' in client.get("/tickets/mine").get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(type(user), user.id).locale == "zh_CN"
