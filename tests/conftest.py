@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_BROKER_URL = os.environ.get("TEST_BROKER_URL")
@@ -115,12 +116,34 @@ def db(app):
         database.session.remove()
 
 
+class IsolatedClient(FlaskClient):
+    """A browser whose every request runs in an app context of its own.
+
+    The ``db`` fixture keeps one app context open for the whole test, and a
+    request reuses an active context: ``g`` (Flask-Login's cached user,
+    Flask-WTF's token) and the database session would then leak from one
+    request, or one client, to the next. Production gives each request a
+    fresh context; so does this client. It reads English: the messages
+    asserted in tests are the msgids.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+    def open(self, *args, **kwargs):
+        from tracker.extensions import db as database
+
+        # End the test's own transaction first: on SQLite every transaction
+        # takes the write lock (BEGIN IMMEDIATE), which would block the request.
+        database.session.rollback()
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app, db):
-    """A browser that prefers English (tests read English messages)."""
-    test_client = app.test_client()
-    test_client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return test_client
+    return IsolatedClient(app, app.response_class, use_cookies=True)
 
 
 CSRF_RE = re.compile(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"')

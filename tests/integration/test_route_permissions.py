@@ -46,6 +46,18 @@ ROUTES = {
     "queue.mine": ("GET", "/queue/", only(STAFF)),
     "queue.dispatch": ("GET", "/queue/dispatch", only(MANAGERS)),
     "admin.index": ("GET", "/admin/", only({"admin"})),
+    "admin.users": ("GET", "/admin/users", only({"admin"})),
+    "admin.user_new": ("GET", "/admin/users/new", only({"admin"})),
+    "admin.user_edit": ("GET", "/admin/users/{user_id}", only({"admin"})),
+    "admin.centres": ("GET", "/admin/centres", only({"admin"})),
+    "admin.centre_new": ("GET", "/admin/centres/new", only({"admin"})),
+    "admin.centre_edit": ("GET", "/admin/centres/{centre_id}", only({"admin"})),
+    "admin.categories": ("GET", "/admin/categories", only({"admin"})),
+    "admin.category_new": ("GET", "/admin/categories/new", only({"admin"})),
+    "admin.category_edit": ("GET", "/admin/categories/{category_id}", only({"admin"})),
+    "admin.locations": ("GET", "/admin/locations", only({"admin"})),
+    "admin.location_new": ("GET", "/admin/locations/new", only({"admin"})),
+    "admin.location_edit": ("GET", "/admin/locations/{location_id}", only({"admin"})),
 }
 
 
@@ -64,7 +76,13 @@ CASES = [(endpoint, role) for endpoint in sorted(ROUTES) for role in ROLES]
 def test_route_answers_each_role_as_its_rule_says(client, db, world, login_as, endpoint, role):
     method, template, expected = ROUTES[endpoint]
     ticket = make_ticket(world)
-    path = template.format(reference=ticket.reference)
+    path = template.format(
+        reference=ticket.reference,
+        user_id=world.users["requester"].id,
+        centre_id=world.centres["repairs"].id,
+        category_id=world.categories["water"].id,
+        location_id=world.locations["room"].id,
+    )
     if role != "anonymous":
         login_as(role)
     if method == "GET":

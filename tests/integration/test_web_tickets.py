@@ -176,3 +176,15 @@ def test_language_switch_is_remembered(client, db, world, login_as):
     assert 'lang="zh-CN"' in client.get("/tickets/mine").get_data(as_text=True)
     db.session.expire_all()
     assert db.session.get(type(user), user.id).locale == "zh_CN"
+
+
+def test_long_lists_page_through_the_requests(client, db, world, login_as):
+    tickets = [make_ticket(world) for _ in range(55)]
+    login_as("requester")
+    first = client.get("/tickets/mine").get_data(as_text=True)
+    assert "55 requests" in first and "Page 1 of 2" in first
+    second = client.get("/tickets/mine?page=2&state=open").get_data(as_text=True)
+    assert "Page 2 of 2" in second and "Previous" in second
+    # Newest first: the oldest five are on page two.
+    assert all(t.reference in second for t in tickets[:5])
+    assert tickets[-1].reference not in second

@@ -1,16 +1,22 @@
 """Users, passwords and roles."""
 
+import secrets
 from datetime import datetime
 
-from sqlalchemy import func, select
+from flask import current_app
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from tracker.domain.i18n import N_, Label
 from tracker.domain.roles import CENTRE_ROLES, ROLE_LABELS, Role
-from tracker.errors import PermissionDenied, ValidationFailed
+from tracker.errors import NotFound, PermissionDenied, ValidationFailed
 from tracker.extensions import db
 from tracker.models import Centre, User, UserRole
 
 PASSWORD_MIN = 8
+DISPLAY_NAME_MAX = 120
+EMAIL_MAX = 254
+PHONE_MAX = 40
 
 
 def authenticate(username: str, password: str, *, now: datetime) -> User | None:
@@ -22,6 +28,58 @@ def authenticate(username: str, password: str, *, now: datetime) -> User | None:
         return None
     user.last_login_at = now
     db.session.commit()
+    return user
+
+
+def search_users(
+    *,
+    q: str = "",
+    role: Role | None = None,
+    centre_id: int | None = None,
+    is_active: bool | None = None,
+    page: int = 1,
+    size: int = 50,
+) -> tuple[list[User], int]:
+    """Return one page of users in user-name order, and how many match in all.
+
+    ``q`` matches part of the user name, display name or e-mail; ``role``
+    and ``centre_id`` keep users holding that role / any role in that centre.
+    """
+    query = select(User)
+    term = (q or "").strip().lower()
+    if term:
+        # Typed % and _ are letters, not wildcards.
+        escaped = term.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+        like = f"%{escaped}%"
+        query = query.where(
+            or_(
+                func.lower(User.username).like(like, escape="!"),
+                func.lower(User.display_name).like(like, escape="!"),
+                func.lower(User.email).like(like, escape="!"),
+            )
+        )
+    if role is not None or centre_id is not None:
+        holders = select(UserRole.user_id)
+        if role is not None:
+            holders = holders.where(UserRole.role == role)
+        if centre_id is not None:
+            holders = holders.where(UserRole.centre_id == centre_id)
+        query = query.where(User.id.in_(holders))
+    if is_active is not None:
+        query = query.where(User.is_active.is_(is_active))
+    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    page = max(int(page or 1), 1)
+    rows = db.session.execute(
+        query.order_by(User.username, User.id).limit(size).offset((page - 1) * size)
+    ).scalars()
+    return list(rows), total
+
+
+def get_user(user_id: int) -> User:
+    """Return the user; raises NotFound."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(N_("No such user."))
     return user
 
 
@@ -54,18 +112,24 @@ def create_user(
     if db.session.execute(select(User.id).where(func.lower(User.username) == username)).first():
         raise ValidationFailed(N_("The user name %(username)s is taken."), username=username)
     _check_password(password)
+    display_name, email, phone = _details(display_name, email, phone)
     user = User(
         username=username,
-        display_name=(display_name or "").strip() or username,
-        email=(email or "").strip() or None,
-        phone=(phone or "").strip() or None,
+        display_name=display_name or username,
+        email=email,
+        phone=phone,
         locale=locale,
         created_at=now,
     )
-    user.set_password(password)
+    user.set_password(password, _hash_method())
     user.roles = [_role(role, centre_id) for role, centre_id in _dedupe(roles)]
     db.session.add(user)
-    db.session.commit()
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Another admin created the same name between the check and the insert.
+        db.session.rollback()
+        raise ValidationFailed(N_("The user name %(username)s is taken."), username=username) from None
     return user
 
 
@@ -81,30 +145,38 @@ def update_user(
     actor: User | None,
     now: datetime,
 ) -> User:
-    """Change a user's details, roles and (optionally) password; commit."""
+    """Change a user's details, roles and (optionally) password; commit.
+
+    Deactivating or a new password ends every session of the user. Raises
+    NotFound; ValidationFailed for bad details or roles, and when the actor
+    would deactivate themselves or drop their own administrator role.
+    """
     _require_admin(actor)
-    user = db.session.get(User, user_id)
-    if user is None:
-        raise ValidationFailed(N_("No such user."))
+    user = get_user(user_id)
+    wanted = _dedupe(roles)
     if actor is not None and user.id == actor.id:
         if not is_active:
             raise ValidationFailed(N_("You cannot deactivate your own account."))
-        if Role.ADMIN not in {r for r, _ in roles}:
+        if (Role.ADMIN, None) not in wanted:
             raise ValidationFailed(N_("You cannot remove your own administrator role."))
-    wanted = _dedupe(roles)
+    # Check everything before changing anything: a refusal leaves the row as it was.
     for role, centre_id in wanted:
-        _role(role, centre_id)  # validates
-    user.display_name = (display_name or "").strip() or user.username
-    user.email = (email or "").strip() or None
-    user.phone = (phone or "").strip() or None
+        _role(role, centre_id)
+    if new_password:
+        _check_password(new_password)
+    display_name, email, phone = _details(display_name, email, phone)
+    user.display_name = display_name or user.username
+    user.email = email
+    user.phone = phone
     if user.is_active and not is_active:
-        user.session_token = "deactivated"  # ends every session at once
-    user.is_active = is_active
+        # A fresh random token, not a fixed marker: a cookie from before the
+        # deactivation must not come back to life when the account is reactivated.
+        user.session_token = secrets.token_hex(8)
+    user.is_active = bool(is_active)
     existing = {(r.role, r.centre_id): r for r in user.roles}
     user.roles = [existing.get(key) or _role(*key) for key in wanted]
     if new_password:
-        _check_password(new_password)
-        user.set_password(new_password)
+        user.set_password(new_password, _hash_method())
     db.session.commit()
     return user
 
@@ -114,7 +186,7 @@ def change_password(user: User, *, current: str, new: str, now: datetime) -> Non
     if not user.check_password(current or ""):
         raise ValidationFailed(N_("The current password is wrong."))
     _check_password(new)
-    user.set_password(new)
+    user.set_password(new, _hash_method())
     db.session.commit()
 
 
@@ -124,15 +196,35 @@ def set_locale(user: User, locale: str) -> None:
     db.session.commit()
 
 
+def _hash_method() -> str:
+    return current_app.config["PASSWORD_HASH_METHOD"]
+
+
 def _require_admin(actor: User | None) -> None:
-    if actor is not None and not actor.has_role(Role.ADMIN):
+    if actor is not None and (not actor.is_active or not actor.has_role(Role.ADMIN)):
         raise PermissionDenied()
+
+
+def _details(display_name: str | None, email: str | None, phone: str | None) -> tuple[str, str | None, str | None]:
+    display_name = (display_name or "").strip()
+    email = (email or "").strip() or None
+    phone = (phone or "").strip() or None
+    if len(display_name) > DISPLAY_NAME_MAX:
+        raise ValidationFailed(N_("A name has at most %(max)d characters."), max=DISPLAY_NAME_MAX)
+    if email is not None and (len(email) > EMAIL_MAX or "@" not in email or any(c.isspace() for c in email)):
+        raise ValidationFailed(N_("The e-mail address is not valid."))
+    if phone is not None and len(phone) > PHONE_MAX:
+        raise ValidationFailed(N_("A phone number has at most %(max)d characters."), max=PHONE_MAX)
+    return display_name, email, phone
 
 
 def _dedupe(roles) -> list[tuple[Role, int | None]]:
     seen, result = set(), []
     for role, centre_id in roles:
-        key = (Role(role), int(centre_id) if centre_id not in (None, "") else None)
+        try:
+            key = (Role(role), int(centre_id) if centre_id not in (None, "") else None)
+        except (TypeError, ValueError):
+            raise ValidationFailed(N_("Choose roles and centres from the list.")) from None
         if key[0] not in CENTRE_ROLES:
             key = (key[0], None)
         if key not in seen:
