@@ -1,0 +1,1 @@
+"""Business rules that need no database: pure Python, no Flask or SQLAlchemy."""
