@@ -54,12 +54,15 @@ def filesystem_broker_options(instance: Path) -> dict:
     """Return kombu filesystem transport options with folders under ``instance``."""
     queue = instance / "broker" / "queue"
     processed = instance / "broker" / "processed"
-    for folder in (queue, processed):
+    # Broadcast exchanges (worker control); kombu's default is ./control.
+    control = instance / "broker" / "control"
+    for folder in (queue, processed, control):
         folder.mkdir(parents=True, exist_ok=True)
     return {
         "data_folder_in": str(queue),
         "data_folder_out": str(queue),
         "processed_folder": str(processed),
+        "control_folder": str(control),
         "store_processed": False,
     }
 
