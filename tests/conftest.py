@@ -94,6 +94,9 @@ def app(app_config):
 def _clear(database) -> None:
     from tracker.extensions import db as database_ext
 
+    from tracker.services.sla import forget_calendars
+
+    forget_calendars()  # ids are reused once the tables are emptied
     database_ext.session.remove()
     tables = list(reversed(database_ext.metadata.sorted_tables))
     with database_ext.engine.begin() as conn:
@@ -101,6 +104,9 @@ def _clear(database) -> None:
             names = ", ".join(f'"{t.name}"' for t in tables)
             conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         else:
+            # Policies and calendars point at their current versions and back:
+            # check the keys once everything is gone.
+            conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
             for table in tables:
                 conn.execute(table.delete())
 

@@ -21,6 +21,7 @@ class World:
     categories: dict[str, Category] = field(default_factory=dict)
     locations: dict[str, Location] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
+    policies: dict = field(default_factory=dict)
 
 
 def make_user(username: str, roles, *, password: str = PASSWORD, display_name: str | None = None) -> User:
@@ -35,6 +36,9 @@ def make_user(username: str, roles, *, password: str = PASSWORD, display_name: s
 
 def build_world() -> World:
     world = World(password=PASSWORD)
+    from tracker.services.sla_config import install_defaults
+
+    world.policies = install_defaults(actor=None, now=T0, china_years=range(2025, 2027))
     for code, prefix, en, zh in (
         ("repairs", "RP", "Repair and maintenance", "维修服务中心"),
         ("dorm", "DM", "Dormitory management", "宿舍管理中心"),
@@ -49,7 +53,8 @@ def build_world() -> World:
         ("keys", "dorm", "Keys and locks", "钥匙门锁", Priority.NORMAL),
     ):
         category = Category(
-            centre_id=world.centres[centre].id, code=key, name_en=en, name_zh=zh, default_priority=priority
+            centre_id=world.centres[centre].id, code=key, name_en=en, name_zh=zh, default_priority=priority,
+            sla_policy_id=world.policies["repairs" if centre == "repairs" else "standard"].id,
         )
         db.session.add(category)
         world.categories[key] = category

@@ -63,6 +63,7 @@ class Relation(StrEnum):
     ASSIGNEE = "assignee"  # currently assigned to it
     TECHNICIAN = "technician"  # technician of the ticket's centre
     DISPATCHER = "dispatcher"  # dispatcher or head of the ticket's centre
+    HEAD = "head"  # head of the ticket's centre
     SYSTEM = "system"  # the application itself (auto-confirm, imports)
 
 
@@ -80,6 +81,8 @@ class Action(StrEnum):
     CANCEL = "cancel"
     COMMENT = "comment"
     REPRIORITISE = "reprioritise"
+    RECATEGORISE = "recategorise"
+    EXTEND_HOLD = "extend_hold"
 
 
 @dataclass(frozen=True)
@@ -124,6 +127,9 @@ RULES: dict[Action, Rule] = {
         _r(Relation.REQUESTER, Relation.ASSIGNEE, Relation.TECHNICIAN, Relation.DISPATCHER),
     ),
     Action.REPRIORITISE: Rule(OPEN_STATUSES, None, _STAFF),
+    Action.RECATEGORISE: Rule(OPEN_STATUSES, None, _STAFF),
+    # Past a hold reason's cap the clock runs again unless the head approves more.
+    Action.EXTEND_HOLD: Rule(_s(Status.ON_HOLD), None, _r(Relation.HEAD)),
 }
 
 STATUS_LABELS = {
@@ -168,6 +174,8 @@ ACTION_LABELS = {
     Action.CANCEL: N_("Cancel request"),
     Action.COMMENT: N_("Comment"),
     Action.REPRIORITISE: N_("Change priority"),
+    Action.RECATEGORISE: N_("Change category"),
+    Action.EXTEND_HOLD: N_("Approve a longer hold"),
 }
 
 # The requester may cancel only before work has started on site.

@@ -2,8 +2,8 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, InputRequired, Length, Optional
+from wtforms import DecimalField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from tracker.domain.workflow import HOLD_REASON_LABELS, PRIORITY_LABELS, HoldReason, Priority
 from tracker.forms import options
@@ -80,6 +80,12 @@ class ActionForm(FlaskForm):
         _l("New priority"),
         choices=options([("", "—")] + [(p.value, _l(PRIORITY_LABELS[p])) for p in Priority]),
         validators=[Optional()],
+    )
+    category_id = SelectField(_l("New category"), coerce=_coerce_int_or_none, validators=[Optional()])
+    extra_hours = DecimalField(
+        _l("Extra hold time (hours)"),
+        places=1,
+        validators=[Optional(), NumberRange(min=0.1, max=24 * 90, message=_l("Between 0.1 and 2160 hours."))],
     )
     next = HiddenField()
 

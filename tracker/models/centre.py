@@ -56,12 +56,13 @@ class Category(Bilingual, db.Model):
     name_en: Mapped[str] = mapped_column(String(120))
     name_zh: Mapped[str] = mapped_column(String(120))
     default_priority: Mapped[Priority] = mapped_column(StrEnumType(Priority, 16), default=Priority.NORMAL)
-    # Filled by the SLA engine (issue 3); kept nullable so categories exist first.
-    sla_policy_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # The SLA policy its tickets run under; None: no SLA is measured.
+    sla_policy_id: Mapped[int | None] = mapped_column(ForeignKey("sla_policies.id"))
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     centre: Mapped[Centre] = relationship(back_populates="categories")
+    sla_policy = relationship("SlaPolicy")
 
     def __repr__(self):
         return f"<Category {self.code}>"

@@ -19,6 +19,9 @@ class EventKind(StrEnum):
     COMMENTED = "commented"
     PRIORITY_CHANGED = "priority_changed"
     CATEGORY_CHANGED = "category_changed"
+    PAUSE_EXTENDED = "pause_extended"
+    SLA_AT_RISK = "sla_at_risk"
+    SLA_BREACHED = "sla_breached"
 
 
 class Source(StrEnum):
@@ -68,10 +71,10 @@ class Ticket(db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    # SLA placeholders; the SLA engine (issue 3) fills and extends them.
-    sla_policy_version_id: Mapped[int | None] = mapped_column(Integer)
-    response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The SLA policy version the ticket runs under (None: its category has no policy).
+    sla_policy_version_id: Mapped[int | None] = mapped_column(ForeignKey("sla_policy_versions.id"))
+    # The earliest deadline of a running target, for ordering queues by urgency.
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     is_sla_breached: Mapped[bool] = mapped_column(Boolean, default=False)
 
     # Bumped on every change; a stale form (someone else acted first) is refused.
@@ -82,6 +85,7 @@ class Ticket(db.Model):
     location = relationship("Location")
     requester = relationship("User", foreign_keys=[requester_id])
     assignee = relationship("User", foreign_keys=[assignee_id])
+    slas = relationship("TicketSla", back_populates="ticket", cascade="all, delete-orphan", order_by="TicketSla.id")
     events: Mapped[list["TicketEvent"]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", cascade="all, delete-orphan"
     )

@@ -7,13 +7,14 @@ from tracker.domain.workflow import OPEN_STATUSES, Priority, Status
 from tracker.extensions import db
 from tracker.models import Ticket, User, UserRole
 
-# Most urgent first, then the oldest.
 _PRIORITY_ORDER = case(
     {Priority.URGENT.value: 0, Priority.HIGH.value: 1, Priority.NORMAL.value: 2, Priority.LOW.value: 3},
     value=Ticket.priority,
     else_=4,
 )
-URGENCY = (_PRIORITY_ORDER, Ticket.created_at)
+# The nearest running SLA deadline first (breached ones are the nearest);
+# tickets with no running clock after them, by priority, oldest first.
+URGENCY = (Ticket.next_due_at.asc().nulls_last(), _PRIORITY_ORDER, Ticket.created_at)
 
 
 def my_work(user: User, limit: int = 200) -> list[Ticket]:

@@ -26,6 +26,7 @@ from tracker.domain.workflow import (
     TransitionRefused,
 )
 from tracker.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from tracker.services import sla
 from tracker.extensions import db
 from tracker.models import (
     Category,
@@ -94,6 +95,8 @@ def relations(user: User | None, ticket: Ticket) -> frozenset[Relation]:
         found.add(Relation.TECHNICIAN)
     if user.has_role(Role.DISPATCHER, ticket.centre_id) or user.has_role(Role.CENTRE_HEAD, ticket.centre_id):
         found.add(Relation.DISPATCHER)
+    if user.has_role(Role.CENTRE_HEAD, ticket.centre_id):
+        found.add(Relation.HEAD)
     return frozenset(found)
 
 
@@ -192,6 +195,7 @@ def file_ticket(request: NewTicket, *, requester: User, now: datetime) -> Ticket
             requester_id=requester.id,
             created_at=now,
             updated_at=now,
+            sla_policy_version_id=sla.current_policy_version_id(category.sla_policy_id),
         )
         db.session.add(ticket)
         db.session.flush()
@@ -203,6 +207,7 @@ def file_ticket(request: NewTicket, *, requester: User, now: datetime) -> Ticket
             to_status=Status.NEW,
             data={"priority": priority.value, "category_id": category.id, "source": request.source},
         )
+        sla._recompute(ticket, now)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -222,11 +227,13 @@ def local_year(now: datetime) -> int:
 
 def _next_reference(prefix: str, now: datetime) -> str:
     year = local_year(now)
+    counters = ReferenceCounter.__table__
+    # A Core statement: the ORM's bulk-update bookkeeping is not needed here.
     bump = (
-        update(ReferenceCounter)
-        .where(ReferenceCounter.prefix == prefix, ReferenceCounter.year == year)
-        .values(last_value=ReferenceCounter.last_value + 1)
-        .returning(ReferenceCounter.last_value)
+        update(counters)
+        .where(counters.c.prefix == prefix, counters.c.year == year)
+        .values(last_value=counters.c.last_value + 1)
+        .returning(counters.c.last_value)
     )
     value = db.session.execute(bump).scalar_one_or_none()
     if value is None:
@@ -323,6 +330,8 @@ def transition(
     materials_used: str = "",
     assignee_id: int | None = None,
     priority: Priority | str | None = None,
+    category_id: int | None = None,
+    extra_minutes: float | None = None,
     expected_version: int | None = None,
 ) -> Ticket:
     """Apply ``action`` to a ticket as ``actor`` (None: the application).
@@ -347,11 +356,14 @@ def transition(
             materials_used=materials_used,
             assignee_id=assignee_id,
             priority=priority,
+            category_id=category_id,
+            extra_minutes=extra_minutes,
         )
         if action is not Action.COMMENT:
             ticket.updated_at = now
-        if ticket.status != before:
-            _set_milestones(ticket, before, now)
+            if ticket.status != before:
+                _set_milestones(ticket, before, now)
+            sla._recompute(ticket, now)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -533,6 +545,62 @@ def _reprioritise(ticket, target, *, actor, now, priority, reason, **_):
     )
 
 
+def _recategorise(ticket, target, *, actor, now, category_id, reason, **_):
+    category = db.session.get(Category, int(category_id)) if category_id not in (None, "") else None
+    if category is None or not category.is_active or category.centre_id != ticket.centre_id:
+        raise ValidationFailed(N_("Choose a category of this service centre."))
+    if category.id == ticket.category_id:
+        raise ValidationFailed(N_("The request already has this category."))
+    text = _clean_text(reason, required_message=N_("Say why the category changes."))
+    old_category, old_version = ticket.category_id, ticket.sla_policy_version_id
+    ticket.category_id = category.id
+    old_policy = None
+    if old_version is not None:
+        from tracker.models import SlaPolicyVersion
+
+        old_policy = db.session.get(SlaPolicyVersion, old_version).policy_id
+    # The clock keeps its start and pauses; only a different policy changes
+    # the targets it is measured against (DESIGN.md).
+    if category.sla_policy_id != old_policy:
+        ticket.sla_policy_version_id = sla.current_policy_version_id(category.sla_policy_id)
+    _record(
+        ticket,
+        EventKind.CATEGORY_CHANGED,
+        actor=actor,
+        now=now,
+        body=text,
+        data={
+            "from": old_category,
+            "to": category.id,
+            "policy_version_from": old_version,
+            "policy_version_to": ticket.sla_policy_version_id,
+        },
+    )
+
+
+EXTENSION_MAX_MINUTES = 60 * 24 * 90
+
+
+def _extend_hold(ticket, target, *, actor, now, extra_minutes, reason, **_):
+    try:
+        minutes = float(extra_minutes)
+    except (TypeError, ValueError):
+        minutes = 0.0
+    if not 0 < minutes <= EXTENSION_MAX_MINUTES:
+        raise ValidationFailed(
+            N_("Give the extra hold time in minutes, between 1 and %(max)d."), max=EXTENSION_MAX_MINUTES
+        )
+    text = _clean_text(reason, required_message=N_("Say why the request may stay on hold longer."))
+    _record(
+        ticket,
+        EventKind.PAUSE_EXTENDED,
+        actor=actor,
+        now=now,
+        body=text,
+        data={"hold_reason": ticket.hold_reason.value, "minutes": minutes},
+    )
+
+
 def _with_action(action, handler):
     def run(ticket, target, **kwargs):
         return handler(ticket, target, action=action, **kwargs)
@@ -554,6 +622,8 @@ _HANDLERS = {
     Action.CANCEL: _cancel,
     Action.COMMENT: _comment,
     Action.REPRIORITISE: _reprioritise,
+    Action.RECATEGORISE: _recategorise,
+    Action.EXTEND_HOLD: _extend_hold,
 }
 
 

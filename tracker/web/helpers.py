@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from tracker.domain import workflow
 from tracker.domain.roles import ROLE_LABELS, Role
+from tracker.domain.sla_clock import STATE_LABELS, TARGET_LABELS
 
 
 def safe_next(target: str | None) -> str | None:
@@ -55,6 +56,12 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["hold_reason_label"] = _label(workflow.HOLD_REASON_LABELS)
     app.jinja_env.filters["action_label"] = _label(workflow.ACTION_LABELS)
     app.jinja_env.filters["role_label"] = _label(ROLE_LABELS)
+    app.jinja_env.filters["target_label"] = _label(TARGET_LABELS)
+    app.jinja_env.filters["sla_state_label"] = _label(STATE_LABELS)
+    app.jinja_env.filters["duration"] = business_duration
+    from tracker.web.timeline import timeline_svg
+
+    app.jinja_env.globals["timeline_svg"] = timeline_svg
 
     @app.context_processor
     def _globals():
@@ -83,3 +90,17 @@ def _nav_items() -> list[tuple[str, str]]:
     if current_user.has_role(Role.ADMIN):
         items.append(("admin.index", gettext("Administration")))
     return items
+
+
+def business_duration(minutes: float | None) -> str:
+    """Format minutes as "2 h 05 min" (or "45 min"); negative values as their size."""
+    if minutes is None:
+        return "—"
+    total = int(round(abs(minutes)))
+    hours, mins = divmod(total, 60)
+    if hours >= 48:
+        days, hours = divmod(hours, 24)
+        return gettext("%(d)d d %(h)d h", d=days, h=hours)
+    if hours:
+        return gettext("%(h)d h %(m)02d min", h=hours, m=mins)
+    return gettext("%(m)d min", m=mins)

@@ -6,7 +6,8 @@ from flask_login import current_user
 from tracker.auth.decorators import require_role
 from tracker.auth.roles import CENTRE_MANAGERS, STAFF, Role
 from tracker.forms.tickets import ActionForm
-from tracker.services import queues
+from tracker.clock import utcnow
+from tracker.services import queues, sla
 from tracker.services import tickets as ticket_service
 
 bp = Blueprint("queue", __name__, url_prefix="/queue")
@@ -15,10 +16,13 @@ bp = Blueprint("queue", __name__, url_prefix="/queue")
 @bp.route("/")
 @require_role(*STAFF)
 def mine():
+    mine = queues.my_work(current_user)
+    pool = queues.unassigned(current_user.centre_ids(Role.TECHNICIAN))
     return render_template(
         "queue/mine.html",
-        mine=queues.my_work(current_user),
-        pool=queues.unassigned(current_user.centre_ids(Role.TECHNICIAN)),
+        mine=mine,
+        pool=pool,
+        summaries=sla.summaries([t.id for t in mine + pool], utcnow()),
         form=ActionForm(),
     )
 
@@ -34,6 +38,7 @@ def dispatch():
     return render_template(
         "queue/dispatch.html",
         waiting=waiting,
+        summaries=sla.summaries([t.id for t in waiting], utcnow()),
         technicians=technicians,
         load=queues.technician_load(centres),
         form=ActionForm(),

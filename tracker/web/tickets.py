@@ -15,7 +15,7 @@ from tracker.extensions import db
 from tracker.forms import grouped, options
 from tracker.forms.tickets import ActionForm, FileTicketForm, TicketFilterForm
 from tracker.models import Ticket, TicketEvent
-from tracker.services import catalog
+from tracker.services import catalog, sla
 from tracker.services import tickets as ticket_service
 from tracker.web.helpers import safe_next
 
@@ -42,12 +42,15 @@ def _list(query, form: TicketFilterForm, template: str, **context):
     size = 50
     page = max(form.page.data or 1, 1)
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    rows = db.session.execute(
-        query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(size).offset((page - 1) * size)
-    ).scalars()
+    rows = list(
+        db.session.execute(
+            query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(size).offset((page - 1) * size)
+        ).scalars()
+    )
     return render_template(
         template,
-        tickets=list(rows),
+        tickets=rows,
+        summaries=sla.summaries([t.id for t in rows], utcnow()),
         form=form,
         total=total,
         page=page,
@@ -148,10 +151,28 @@ def detail(reference):
             [(None, _("Choose…"))]
             + [(u.id, u.display_name) for u in ticket_service.assignable_technicians(ticket.centre_id)]
         )
+    if Action.RECATEGORISE in actions:
+        form.category_id.choices = options(
+            [(None, _("Choose…"))]
+            + [(c.id, c.name_for(str(get_locale()))) for c in catalog.active_categories(ticket.centre_id)
+               if c.id != ticket.category_id]
+        )
     users = {e.actor_id for e in events} | {e.data.get("assignee_id") for e in events if e.data}
     names = ticket_service.user_names(users)
+    now = utcnow()
+    clocks = sla.clocks_for(ticket, now, with_segments=True)
     return render_template(
-        "tickets/detail.html", ticket=ticket, events=events, actions=actions, form=form, names=names, Action=Action
+        "tickets/detail.html",
+        ticket=ticket,
+        events=events,
+        actions=actions,
+        form=form,
+        names=names,
+        Action=Action,
+        clocks=clocks,
+        now=now,
+        expected=sla.expected_answer(ticket, clocks),
+        categories={c.id: c for c in catalog.active_categories(ticket.centre_id)},
     )
 
 
@@ -166,6 +187,9 @@ def act(reference, action):
     form = ActionForm()
     form.assignee_id.choices = options(
         [(None, "")] + [(u.id, u.display_name) for u in ticket_service.assignable_technicians(ticket.centre_id)]
+    )
+    form.category_id.choices = options(
+        [(None, "")] + [(c.id, c.code) for c in catalog.active_categories(ticket.centre_id)]
     )
     if not form.validate():
         for errors in form.errors.values():
@@ -184,6 +208,8 @@ def act(reference, action):
             materials_used=form.materials_used.data or "",
             assignee_id=form.assignee_id.data,
             priority=form.priority.data or None,
+            category_id=form.category_id.data,
+            extra_minutes=form.extra_hours.data * 60 if form.extra_hours.data else None,
             expected_version=form.version.data if chosen is not Action.COMMENT else None,
         )
     except TrackerError as error:

@@ -1,0 +1,483 @@
+"""The SLA clock: each target's deadline, state and timeline, from a ticket's history.
+
+DESIGN.md, "SLA clock semantics". A policy has a chain of targets; each is
+measured on its own business calendar from its start to its milestone:
+
+- response: from filing to the first acceptance (accept or take);
+- arrival: from filing to the first arrival on site (or a resolution
+  without a visit, e.g. advice by phone);
+- resolution: from filing to the last resolution, not counting the time a
+  resolved ticket waited for its requester before a reopen;
+- confirmation: from the last resolution to the closure (the requester's
+  confirmation, or the automatic one when the target runs out).
+
+Holds pause the targets their reason's rule names, up to the rule's cap of
+wall-clock minutes per ticket; an approved extension raises the cap from
+the moment it is approved (nothing earlier changes). Past the cap the clock
+runs again. A target is met when its milestone is at or before its deadline.
+
+Everything is rebuilt from the facts every time: no state is carried over,
+so the same history always gives the same result. Pure: no Flask, no
+SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from tracker.domain.calendar import BusinessCalendar
+from tracker.domain.i18n import N_
+from tracker.domain.workflow import Priority, Status
+
+__all__ = [
+    "Clock",
+    "Fact",
+    "PauseRule",
+    "Policy",
+    "Segment",
+    "Target",
+    "TargetRule",
+    "TargetState",
+    "evaluate",
+]
+
+
+class Target(StrEnum):
+    RESPONSE = "response"
+    ARRIVAL = "arrival"
+    RESOLUTION = "resolution"
+    CONFIRMATION = "confirmation"
+
+
+TARGET_LABELS = {
+    Target.RESPONSE: N_("Response"),
+    Target.ARRIVAL: N_("Arrival on site"),
+    Target.RESOLUTION: N_("Resolution"),
+    Target.CONFIRMATION: N_("Confirmation"),
+}
+
+
+class TargetState(StrEnum):
+    PENDING = "pending"  # its clock has not started (confirmation before resolution)
+    RUNNING = "running"
+    PAUSED = "paused"
+    MET = "met"
+    BREACHED = "breached"  # milestone late, or still open past the deadline
+    CANCELLED = "cancelled"  # the ticket was cancelled before the milestone
+
+
+STATE_LABELS = {
+    TargetState.PENDING: N_("Not started"),
+    TargetState.RUNNING: N_("Running"),
+    TargetState.PAUSED: N_("Paused"),
+    TargetState.MET: N_("Met"),
+    TargetState.BREACHED: N_("Breached"),
+    TargetState.CANCELLED: N_("Cancelled"),
+}
+
+# Why a resolved ticket's resolution clock stood still before a reopen.
+AWAITING_REQUESTER = "awaiting_requester"
+
+
+@dataclass(frozen=True)
+class TargetRule:
+    """One target of a policy: minutes per priority on a calendar."""
+
+    minutes: Mapping[Priority, float]  # a priority missing here has no such target
+    calendar: BusinessCalendar
+    at_risk_share: float = 0.75
+
+
+@dataclass(frozen=True)
+class PauseRule:
+    """What a hold reason stops, and for how long at most."""
+
+    targets: frozenset[Target]
+    cap_minutes: float | None = None  # wall-clock minutes per ticket; None: no cap
+
+
+@dataclass(frozen=True)
+class Policy:
+    targets: Mapping[Target, TargetRule]
+    pauses: Mapping[str, PauseRule] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One step of a ticket's history, reduced to what the clock needs.
+
+    The first fact is the filing: its ``status`` and ``priority`` are set.
+    Later facts set what changed (None: unchanged).
+    """
+
+    at: datetime
+    status: Status | None = None
+    priority: Priority | None = None
+    hold_reason: str | None = None  # with status ON_HOLD
+    extension: tuple[str, float] | None = None  # (hold reason, extra minutes) approved
+    is_automatic: bool = False  # closed by the application (auto-confirmation)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of a target's timeline: running, paused (with reason), outside hours."""
+
+    start: datetime
+    end: datetime
+    kind: str  # "running" | "paused" | "outside_hours"
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Where one target stands at ``now``."""
+
+    target: Target
+    state: TargetState
+    priority: Priority
+    target_minutes: float
+    started_at: datetime | None
+    due_at: datetime | None  # the deadline as it stands (if resumed now, when paused)
+    at_risk_at: datetime | None
+    milestone_at: datetime | None
+    elapsed_minutes: float  # business minutes accrued up to the milestone or now
+    paused_minutes: Mapping[str, float]  # counted (within caps) wall-clock minutes per reason
+    capped_reasons: frozenset[str]  # reasons whose allowance ran out: the clock ran again
+    next_check_at: datetime | None  # when the state changes with no new fact
+    segments: tuple[Segment, ...] = ()
+
+    @property
+    def remaining_minutes(self) -> float:
+        return self.target_minutes - self.elapsed_minutes
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in (TargetState.RUNNING, TargetState.PAUSED)
+
+    def is_at_risk(self, now: datetime) -> bool:
+        """Return whether a running target has passed its at-risk share but not its deadline."""
+        return (
+            self.state is TargetState.RUNNING
+            and self.at_risk_at is not None
+            and self.at_risk_at <= now
+            and (self.due_at is None or now <= self.due_at)
+        )
+
+    @property
+    def breached_by(self) -> timedelta | None:
+        """Return how late the milestone was (or is, if still open), in real time."""
+        if self.state is not TargetState.BREACHED or self.due_at is None:
+            return None
+        end = self.milestone_at
+        return (end - self.due_at) if end is not None else None
+
+
+# ---------------------------------------------------------------- history
+
+
+@dataclass(frozen=True)
+class _Span:
+    """The ticket was in ``status`` with ``priority`` over [start, end)."""
+
+    start: datetime
+    end: datetime | None  # None: still so at ``now``
+    status: Status
+    priority: Priority
+    hold_reason: str | None
+
+
+@dataclass
+class _History:
+    spans: list[_Span]
+    extensions: list[tuple[datetime, str, float]]
+    filed_at: datetime
+    closed_automatically: bool
+
+
+_WORKED = frozenset({Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD, Status.RESOLVED, Status.CLOSED})
+_DONE = frozenset({Status.RESOLVED, Status.CLOSED})
+
+
+def _history(facts: Sequence[Fact]) -> _History:
+    if not facts or facts[0].status is None or facts[0].priority is None:
+        raise ValueError("the first fact is the filing and names its status and priority")
+    for earlier, later in zip(facts, facts[1:], strict=False):
+        if later.at < earlier.at:
+            raise ValueError(f"facts are out of order: {later.at.isoformat()} after {earlier.at.isoformat()}")
+    spans: list[_Span] = []
+    extensions = []
+    status, priority, reason = facts[0].status, facts[0].priority, facts[0].hold_reason
+    since = facts[0].at
+    closed_automatically = False
+    for fact in facts[1:]:
+        if fact.extension is not None:
+            extensions.append((fact.at, fact.extension[0], float(fact.extension[1])))
+        new_status = fact.status if fact.status is not None else status
+        new_priority = fact.priority if fact.priority is not None else priority
+        if fact.status is None:
+            new_reason = reason  # an extension or a priority change keeps the hold as it is
+        else:
+            new_reason = fact.hold_reason if new_status is Status.ON_HOLD else None
+        if fact.status is Status.CLOSED:
+            closed_automatically = fact.is_automatic
+        if (new_status, new_priority, new_reason) != (status, priority, reason):
+            if fact.at > since:
+                spans.append(_Span(since, fact.at, status, priority, reason))
+            status, priority, reason, since = new_status, new_priority, new_reason, fact.at
+    spans.append(_Span(since, None, status, priority, reason))
+    return _History(spans, extensions, facts[0].at, closed_automatically)
+
+
+def _first_instant(history: _History, statuses: frozenset[Status]) -> datetime | None:
+    for span in history.spans:
+        if span.status in statuses:
+            return span.start
+    return None
+
+
+def _last_resolution(history: _History) -> datetime | None:
+    """Return when the ticket last became resolved, if it is resolved or closed now."""
+    if history.spans[-1].status not in _DONE:
+        return None
+    resolved_at = None
+    previous = None
+    for span in history.spans:
+        # Entering "done" from an open status; a priority change while
+        # resolved splits a span without resolving it again.
+        if span.status in _DONE and (previous is None or previous.status not in _DONE):
+            resolved_at = span.start
+        previous = span
+    return resolved_at
+
+
+def _priority_at(history: _History, instant: datetime) -> Priority:
+    priority = history.spans[0].priority
+    for span in history.spans:
+        if span.start <= instant:
+            priority = span.priority
+    return priority
+
+
+# ---------------------------------------------------------------- pauses
+
+
+@dataclass
+class _Pauses:
+    """A target's counted pauses up to some instant."""
+
+    spans: list[tuple[datetime, datetime, str]] = field(default_factory=list)
+    used: dict[str, float] = field(default_factory=dict)  # counted minutes per reason
+    capped: set[str] = field(default_factory=set)  # reasons whose allowance ran out
+    is_ongoing: bool = False  # a hold that pauses this target lasts until the instant
+    expiry: datetime | None = None  # when the ongoing hold's allowance runs out (None: no cap)
+
+
+def _hold_pauses(history: _History, target: Target, policy: Policy, until: datetime) -> _Pauses:
+    """Return the pauses of ``target`` that count, before ``until``, within each reason's cap."""
+    result = _Pauses()
+    for span in history.spans:
+        if span.status is not Status.ON_HOLD or span.hold_reason is None:
+            continue
+        rule = policy.pauses.get(span.hold_reason)
+        if rule is None or target not in rule.targets:
+            continue
+        reason = span.hold_reason
+        start = span.start
+        end = min(span.end or until, until)
+        is_last = span.end is None
+        if end < start:
+            continue
+        # The allowance grows at each approved extension; split the hold there.
+        # An approval at the very end of an ongoing hold starts a (still empty) piece.
+        cuts = sorted(
+            {at for at, why, _ in history.extensions if why == reason and start < at and (at < end or is_last and at == end)}
+        )
+        pieces = list(zip([start, *cuts], [*cuts, end], strict=True))
+        for index, (piece_start, piece_end) in enumerate(pieces):
+            length = (piece_end - piece_start).total_seconds() / 60
+            last_piece = is_last and index == len(pieces) - 1
+            if rule.cap_minutes is None:
+                left = math.inf
+            else:
+                allowance = rule.cap_minutes + sum(
+                    minutes for at, why, minutes in history.extensions if why == reason and at <= piece_start
+                )
+                left = allowance - result.used.get(reason, 0.0)
+            if left <= 0:
+                result.capped.add(reason)
+                continue
+            counted = min(length, left)
+            if counted > 0:
+                result.spans.append((piece_start, piece_start + timedelta(minutes=counted), reason))
+                result.used[reason] = result.used.get(reason, 0.0) + counted
+            if counted < length:
+                result.capped.add(reason)
+            elif last_piece:
+                # Still on hold at ``until`` (maybe since this very instant)
+                # with allowance left: paused, until the allowance runs out.
+                result.is_ongoing = True
+                if left != math.inf:
+                    result.expiry = piece_start + timedelta(minutes=left)
+    return result
+
+
+def _awaiting_requester(history: _History, until: datetime) -> list[tuple[datetime, datetime, str]]:
+    """Return the stretches a resolved ticket waited before being reopened."""
+    result = []
+    for index, span in enumerate(history.spans):
+        if span.status is Status.RESOLVED and span.end is not None and span.end <= until:
+            following = history.spans[index + 1] if index + 1 < len(history.spans) else None
+            if following is not None and following.status not in _DONE:
+                result.append((span.start, span.end, AWAITING_REQUESTER))
+    return result
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def evaluate(
+    policy: Policy, facts: Sequence[Fact], now: datetime, *, with_segments: bool = False
+) -> dict[Target, Clock]:
+    """Return each applicable target's clock at ``now``.
+
+    A target is left out when the policy has none, or none for the ticket's
+    priority. ``with_segments`` also builds the timelines (for ticket pages).
+    Raises ValueError for facts out of order or without a filing first.
+    """
+    history = _history(facts)
+    final = history.spans[-1].status
+    resolution_at = _last_resolution(history)
+    milestones = {
+        Target.RESPONSE: _first_instant(history, _WORKED),
+        Target.ARRIVAL: _first_instant(history, frozenset({Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED})),
+        Target.RESOLUTION: resolution_at,
+        Target.CONFIRMATION: history.spans[-1].start if final is Status.CLOSED else None,
+    }
+    starts = {
+        Target.RESPONSE: history.filed_at,
+        Target.ARRIVAL: history.filed_at,
+        Target.RESOLUTION: history.filed_at,
+        Target.CONFIRMATION: resolution_at,
+    }
+    clocks = {}
+    for target, rule in policy.targets.items():
+        clock = _evaluate_target(
+            target, rule, policy, history, starts[target], milestones[target], final, now, with_segments
+        )
+        if clock is not None:
+            clocks[target] = clock
+    return clocks
+
+
+def _evaluate_target(
+    target: Target,
+    rule: TargetRule,
+    policy: Policy,
+    history: _History,
+    start: datetime | None,
+    milestone: datetime | None,
+    final: Status,
+    now: datetime,
+    with_segments: bool,
+) -> Clock | None:
+    cancelled_at = history.spans[-1].start if final is Status.CANCELLED else None
+    # The clock stops at the milestone, or at a cancellation before it.
+    end = milestone or cancelled_at or now
+    # A finished target keeps the priority it had when it finished.
+    priority = _priority_at(history, end)
+    minutes = rule.minutes.get(priority)
+    if minutes is None:
+        return None
+    minutes = float(minutes)
+    if start is None:
+        return Clock(target, TargetState.PENDING, priority, minutes, None, None, None, None, 0.0, {}, frozenset(), None)
+
+    held = _hold_pauses(history, target, policy, end)
+    pauses = held.spans
+    if target is Target.RESOLUTION:
+        pauses = pauses + _awaiting_requester(history, end)
+    pause_pairs = [(s, e) for s, e, _ in pauses]
+    calendar = rule.calendar
+    due_at = calendar.deadline(start, minutes, pause_pairs)
+    at_risk_at = calendar.deadline(start, minutes * rule.at_risk_share, pause_pairs)
+    elapsed = calendar.business_minutes(start, end, pause_pairs) if end > start else 0.0
+    paused_now = milestone is None and cancelled_at is None and held.is_ongoing
+
+    next_check = None
+    if milestone is not None:
+        state = TargetState.MET if milestone <= due_at else TargetState.BREACHED
+        if target is Target.CONFIRMATION and history.closed_automatically:
+            state = TargetState.MET  # closed by the clock itself when it ran out
+    elif cancelled_at is not None:
+        # Cancelling a late ticket does not hide its breach.
+        state = TargetState.BREACHED if due_at < cancelled_at else TargetState.CANCELLED
+    elif due_at < now:
+        state = TargetState.BREACHED
+    elif paused_now:
+        state = TargetState.PAUSED
+        next_check = held.expiry  # None: paused with no cap, until someone resumes
+    else:
+        state = TargetState.RUNNING
+        next_check = at_risk_at if at_risk_at > now else due_at
+
+    segments = _segments(calendar, start, end, pauses) if with_segments else ()
+    return Clock(
+        target=target,
+        state=state,
+        priority=priority,
+        target_minutes=minutes,
+        started_at=start,
+        due_at=due_at,
+        at_risk_at=at_risk_at,
+        milestone_at=milestone,
+        elapsed_minutes=elapsed,
+        paused_minutes=dict(held.used),
+        capped_reasons=frozenset(held.capped),
+        next_check_at=next_check,
+        segments=segments,
+    )
+
+
+def _segments(
+    calendar: BusinessCalendar,
+    start: datetime,
+    end: datetime,
+    pauses: Iterable[tuple[datetime, datetime, str]],
+) -> tuple[Segment, ...]:
+    """Split [start, end) into paused stretches, working time and time outside hours."""
+    if end <= start:
+        return ()
+    cuts = sorted((max(s, start), min(e, end), reason) for s, e, reason in pauses if e > start and s < end)
+    merged: list[list] = []
+    for s, e, reason in cuts:
+        if merged and s <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], e)
+        else:
+            merged.append([s, e, reason])
+    result: list[Segment] = []
+    cursor = start
+    for s, e, reason in merged:
+        if s > cursor:
+            result.extend(_working_or_not(calendar, cursor, s))
+        result.append(Segment(s, e, "paused", reason))
+        cursor = max(cursor, e)
+    if cursor < end:
+        result.extend(_working_or_not(calendar, cursor, end))
+    return tuple(result)
+
+
+def _working_or_not(calendar: BusinessCalendar, start: datetime, end: datetime) -> list[Segment]:
+    result = []
+    cursor = start
+    for open_at, close_at in calendar.working_periods(start, end):
+        if open_at > cursor:
+            result.append(Segment(cursor, open_at, "outside_hours"))
+        result.append(Segment(open_at, close_at, "running"))
+        cursor = close_at
+    if cursor < end:
+        result.append(Segment(cursor, end, "outside_hours"))
+    return result

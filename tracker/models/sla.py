@@ -1,0 +1,128 @@
+"""Business calendars and SLA policies (versioned), and each ticket's SLA targets.
+
+A version row is never changed once written: editing a calendar or a policy
+adds a version, and tickets keep the versions they started under, so past
+results never change (DESIGN.md, "History is frozen").
+"""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tracker.clock import utcnow
+from tracker.domain.sla_clock import Target, TargetState
+from tracker.domain.workflow import Priority
+from tracker.extensions import db
+from tracker.models.centre import Bilingual
+from tracker.models.types import StrEnumType, UTCDateTime
+
+
+class Calendar(Bilingual, db.Model):
+    __tablename__ = "calendars"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(48), unique=True)
+    name_en: Mapped[str] = mapped_column(String(120))
+    name_zh: Mapped[str] = mapped_column(String(120))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Follow China's statutory holidays and moved working days (imported).
+    follows_china_holidays: Mapped[bool] = mapped_column(Boolean, default=False)
+    current_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("calendar_versions.id", use_alter=True, name="fk_calendars_current_version_id")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    current_version: Mapped["CalendarVersion | None"] = relationship(foreign_keys=[current_version_id])
+
+
+class CalendarVersion(db.Model):
+    __tablename__ = "calendar_versions"
+    __table_args__ = (UniqueConstraint("calendar_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    # BusinessCalendar.from_dict's format.
+    definition: Mapped[dict] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    calendar: Mapped[Calendar] = relationship(foreign_keys=[calendar_id])
+
+
+class SlaPolicy(Bilingual, db.Model):
+    __tablename__ = "sla_policies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(48), unique=True)
+    name_en: Mapped[str] = mapped_column(String(120))
+    name_zh: Mapped[str] = mapped_column(String(120))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    current_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("sla_policy_versions.id", use_alter=True, name="fk_sla_policies_current_version_id")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    current_version: Mapped["SlaPolicyVersion | None"] = relationship(foreign_keys=[current_version_id])
+
+
+class SlaPolicyVersion(db.Model):
+    """One frozen version of a policy.
+
+    ``definition``::
+
+        {"targets": {"response": {"calendar_version_id": 3, "minutes": {"urgent": 30, ...},
+                                  "at_risk": 0.75}, ...},
+         "pauses": {"waiting_parts": {"targets": ["resolution"], "cap_minutes": 4320}, ...}}
+    """
+
+    __tablename__ = "sla_policy_versions"
+    __table_args__ = (UniqueConstraint("policy_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    policy_id: Mapped[int] = mapped_column(ForeignKey("sla_policies.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[dict] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    policy: Mapped[SlaPolicy] = relationship(foreign_keys=[policy_id])
+
+
+class TicketSla(db.Model):
+    """Where one target of one ticket stands, as last computed from its history.
+
+    Rewritten by the services after every change and by the sweep when
+    ``next_check_at`` passes; reports read it.
+    """
+
+    __tablename__ = "ticket_slas"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "target"),
+        Index("ix_ticket_slas_next_check_at", "next_check_at"),
+        Index("ix_ticket_slas_target_state_due", "target", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
+    target: Mapped[Target] = mapped_column(StrEnumType(Target, 16))
+    policy_version_id: Mapped[int] = mapped_column(ForeignKey("sla_policy_versions.id"))
+    calendar_version_id: Mapped[int] = mapped_column(ForeignKey("calendar_versions.id"))
+    priority: Mapped[Priority] = mapped_column(StrEnumType(Priority, 16))
+    target_minutes: Mapped[float] = mapped_column(Float)
+    state: Mapped[TargetState] = mapped_column(StrEnumType(TargetState, 16))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    at_risk_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    milestone_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    elapsed_minutes: Mapped[float] = mapped_column(Float, default=0.0)
+    paused_minutes: Mapped[float] = mapped_column(Float, default=0.0)
+    is_pause_capped: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the state changes with no new event (at risk, due, pause cap).
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    ticket = relationship("Ticket", back_populates="slas")

@@ -1,0 +1,352 @@
+"""SLA policies and calendars as stored, and each ticket's clocks.
+
+The clock itself is pure (``tracker.domain.sla_clock``); this module turns
+stored versions into domain values, a ticket's events into facts, and the
+result into ``ticket_slas`` rows. ``_recompute`` runs inside the caller's
+transaction after every change to a ticket, so the stored state is never
+behind the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import datetime
+
+from sqlalchemy import delete, select
+
+from tracker.domain.calendar import BusinessCalendar
+from tracker.domain.sla_clock import Clock, Fact, PauseRule, Policy, Target, TargetRule, TargetState, evaluate
+from tracker.domain.workflow import Priority, Status
+from tracker.extensions import db
+from tracker.models import Calendar, CalendarVersion, EventKind, SlaPolicyVersion, Ticket, TicketEvent, TicketSla
+
+_OPEN_STATES = (TargetState.RUNNING, TargetState.PAUSED)
+
+
+# ---------------------------------------------------------------- versions
+
+
+# Calendar versions never change, so their BusinessCalendar (with its laid
+# out working time) is built once per process. Ids are per database: a test
+# run that recreates the database clears this (``forget_calendars``).
+_calendars: dict[int, BusinessCalendar] = {}
+
+
+def calendar_version(version_id: int) -> BusinessCalendar:
+    """Return the BusinessCalendar of a stored calendar version."""
+    calendar = _calendars.get(version_id)
+    if calendar is None:
+        version = db.session.get(CalendarVersion, version_id)
+        calendar = BusinessCalendar.from_dict(version.definition)
+        if len(_calendars) > 512:
+            _calendars.clear()
+        _calendars[version_id] = calendar
+    return calendar
+
+
+def forget_calendars() -> None:
+    """Drop cached calendars (tests that recreate the database)."""
+    _calendars.clear()
+
+
+def current_calendar_version_id(code: str) -> int:
+    """Return the current version id of the calendar with ``code``."""
+    calendar = db.session.execute(select(Calendar).where(Calendar.code == code)).scalar_one()
+    return calendar.current_version_id
+
+
+def policy_of(version: SlaPolicyVersion, calendar_versions: dict[Target, int]) -> Policy:
+    """Return the domain Policy of a stored version with the given calendar versions."""
+    definition = version.definition
+    targets = {}
+    for name, rule in definition.get("targets", {}).items():
+        target = Target(name)
+        if target not in calendar_versions:
+            continue
+        targets[target] = TargetRule(
+            minutes={Priority(p): float(m) for p, m in rule["minutes"].items() if m is not None},
+            calendar=calendar_version(calendar_versions[target]),
+            at_risk_share=float(rule.get("at_risk", 0.75)),
+        )
+    pauses = {
+        reason: PauseRule(
+            targets=frozenset(Target(t) for t in rule.get("targets", [])),
+            cap_minutes=None if rule.get("cap_minutes") is None else float(rule["cap_minutes"]),
+        )
+        for reason, rule in definition.get("pauses", {}).items()
+    }
+    return Policy(targets=targets, pauses=pauses)
+
+
+def target_calendar_codes(version: SlaPolicyVersion) -> dict[Target, str]:
+    return {Target(name): rule["calendar"] for name, rule in version.definition.get("targets", {}).items()}
+
+
+# ---------------------------------------------------------------- facts
+
+
+def facts_from(events: Sequence[TicketEvent]) -> list[Fact]:
+    """Return the clock's facts from a ticket's events (in id order)."""
+    facts = []
+    for event in events:
+        kind = event.kind
+        if kind is EventKind.FILED:
+            facts.append(
+                Fact(event.created_at, status=event.to_status or Status.NEW, priority=Priority(event.data["priority"]))
+            )
+        elif kind in (EventKind.ASSIGNED, EventKind.STATUS_CHANGED):
+            data = event.data or {}
+            facts.append(
+                Fact(
+                    event.created_at,
+                    status=event.to_status,
+                    hold_reason=data.get("hold_reason") if event.to_status is Status.ON_HOLD else None,
+                    is_automatic=bool(data.get("automatic")),
+                )
+            )
+        elif kind is EventKind.PRIORITY_CHANGED:
+            facts.append(Fact(event.created_at, priority=Priority(event.data["to"])))
+        elif kind is EventKind.PAUSE_EXTENDED:
+            facts.append(
+                Fact(event.created_at, extension=(event.data["hold_reason"], float(event.data["minutes"])))
+            )
+    return facts
+
+
+def _events(ticket: Ticket) -> list[TicketEvent]:
+    return list(
+        db.session.execute(
+            select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
+        ).scalars()
+    )
+
+
+# ---------------------------------------------------------------- clocks
+
+
+def _stored_rows(ticket: Ticket) -> dict[Target, TicketSla]:
+    return {
+        row.target: row
+        for row in db.session.execute(select(TicketSla).where(TicketSla.ticket_id == ticket.id)).scalars()
+    }
+
+
+def _calendar_versions(
+    ticket: Ticket, version: SlaPolicyVersion, rows: dict[Target, TicketSla] | None = None
+) -> dict[Target, int]:
+    """Return the calendar version per target: pinned on the ticket's rows, else current."""
+    rows = _stored_rows(ticket) if rows is None else rows
+    pinned = {target: row.calendar_version_id for target, row in rows.items() if row.policy_version_id == version.id}
+    result = {}
+    for target, code in target_calendar_codes(version).items():
+        result[target] = pinned.get(target) or current_calendar_version_id(code)
+    return result
+
+
+def clocks_for(ticket: Ticket, now: datetime, *, with_segments: bool = False) -> dict[Target, Clock]:
+    """Return the ticket's clocks at ``now`` without storing them (ticket pages)."""
+    if ticket.sla_policy_version_id is None:
+        return {}
+    version = db.session.get(SlaPolicyVersion, ticket.sla_policy_version_id)
+    policy = policy_of(version, _calendar_versions(ticket, version))
+    return evaluate(policy, facts_from(_events(ticket)), now, with_segments=with_segments)
+
+
+_deferred: ContextVar[set[int] | None] = ContextVar("sla_deferred", default=None)
+
+
+@contextmanager
+def deferred():
+    """Within the block, note the tickets to recompute instead of recomputing them.
+
+    For bulk writers (demo data, imports) that replay many steps per ticket:
+    the clocks depend only on the events, so computing them once at the end
+    (``recompute_many``) stores exactly what step-by-step computing would.
+    Yields the set of noted ticket ids.
+    """
+    touched: set[int] = set()
+    token = _deferred.set(touched)
+    try:
+        yield touched
+    finally:
+        _deferred.reset(token)
+
+
+def recompute_many(ticket_ids, now: datetime, *, batch_size: int = 500, progress=None) -> int:
+    """Recompute and store the clocks of many tickets at ``now``; commit per batch."""
+    ids = sorted(ticket_ids)
+    for offset in range(0, len(ids), batch_size):
+        chunk = ids[offset : offset + batch_size]
+        for ticket in db.session.execute(select(Ticket).where(Ticket.id.in_(chunk))).scalars():
+            _recompute(ticket, now)
+        db.session.commit()
+        if progress is not None:
+            progress(min(offset + batch_size, len(ids)), len(ids))
+    return len(ids)
+
+
+def _recompute(ticket: Ticket, now: datetime) -> dict[Target, Clock]:
+    """Rebuild and store the ticket's clocks; the caller commits."""
+    noted = _deferred.get()
+    if noted is not None:
+        noted.add(ticket.id)
+        return {}
+    db.session.flush()
+    rows = _stored_rows(ticket)
+    if ticket.sla_policy_version_id is None:
+        if rows:
+            db.session.execute(delete(TicketSla).where(TicketSla.ticket_id == ticket.id))
+        ticket.next_due_at = None
+        ticket.is_sla_breached = False
+        return {}
+    version = db.session.get(SlaPolicyVersion, ticket.sla_policy_version_id)
+    calendars = _calendar_versions(ticket, version, rows)
+    clocks = evaluate(policy_of(version, calendars), facts_from(_events(ticket)), now)
+    for target, row in rows.items():
+        if target not in clocks:
+            db.session.delete(row)
+    for target, clock in clocks.items():
+        row = rows.get(target)
+        if row is None:
+            row = TicketSla(ticket_id=ticket.id, target=target)
+            db.session.add(row)
+        row.policy_version_id = version.id
+        row.calendar_version_id = calendars[target]
+        row.priority = clock.priority
+        row.target_minutes = clock.target_minutes
+        row.state = clock.state
+        row.started_at = clock.started_at
+        row.due_at = clock.due_at
+        row.at_risk_at = clock.at_risk_at
+        row.milestone_at = clock.milestone_at
+        row.elapsed_minutes = round(clock.elapsed_minutes, 4)
+        row.paused_minutes = round(sum(clock.paused_minutes.values()), 4)
+        row.is_pause_capped = bool(clock.capped_reasons)
+        row.next_check_at = clock.next_check_at
+        row.computed_at = now
+    # Open targets whose clock runs, late ones included: queues sort on this.
+    due = [
+        c.due_at
+        for c in clocks.values()
+        if c.milestone_at is None and c.state in (TargetState.RUNNING, TargetState.BREACHED) and c.due_at
+    ]
+    ticket.next_due_at = min(due) if due else None
+    ticket.is_sla_breached = any(c.state is TargetState.BREACHED for c in clocks.values())
+    return clocks
+
+
+def current_policy_version_id(policy_id: int | None) -> int | None:
+    """Return the current version of a policy (None for no policy)."""
+    if policy_id is None:
+        return None
+    from tracker.models import SlaPolicy
+
+    policy = db.session.get(SlaPolicy, policy_id)
+    if policy is None or not policy.is_active:
+        return None
+    return policy.current_version_id
+
+
+def stored_clocks(ticket_ids: Sequence[int]) -> dict[int, list[TicketSla]]:
+    """Return the stored SLA rows of many tickets at once (lists, queues)."""
+    if not ticket_ids:
+        return {}
+    result: dict[int, list[TicketSla]] = {}
+    rows = db.session.execute(
+        select(TicketSla).where(TicketSla.ticket_id.in_(list(ticket_ids))).order_by(TicketSla.id)
+    ).scalars()
+    for row in rows:
+        result.setdefault(row.ticket_id, []).append(row)
+    return result
+
+
+# ---------------------------------------------------------------- summaries
+
+
+class Summary:
+    """The SLA at a glance for lists: the most urgent open target of a ticket."""
+
+    __slots__ = ("state", "target", "due_at", "remaining_minutes")
+
+    def __init__(self, state: str, target: Target | None, due_at: datetime | None, remaining_minutes: float | None):
+        self.state = state  # "breached" | "at_risk" | "running" | "paused" | "done" | "none"
+        self.target = target
+        self.due_at = due_at
+        self.remaining_minutes = remaining_minutes
+
+
+_RANK = {"breached": 0, "at_risk": 1, "running": 2, "paused": 3, "done": 4, "none": 5}
+
+
+def summaries(ticket_ids: Sequence[int], now: datetime) -> dict[int, Summary]:
+    """Return a Summary per ticket from the stored rows (no recomputation)."""
+    result = {}
+    for ticket_id, rows in stored_clocks(ticket_ids).items():
+        best = Summary("done", None, None, None)
+        for row in rows:
+            if row.state is TargetState.BREACHED and row.milestone_at is None:
+                state = "breached"
+            elif row.state is TargetState.RUNNING:
+                due = row.due_at
+                state = "breached" if due is not None and due < now else (
+                    "at_risk" if row.at_risk_at is not None and row.at_risk_at <= now else "running"
+                )
+            elif row.state is TargetState.PAUSED:
+                state = "paused"
+            else:
+                continue
+            remaining = None
+            if row.due_at is not None and state != "paused":
+                remaining = (row.due_at - now).total_seconds() / 60
+            candidate = Summary(state, row.target, row.due_at, remaining)
+            if (_RANK[candidate.state], candidate.due_at or now) < (_RANK[best.state], best.due_at or now):
+                best = candidate
+        result[ticket_id] = best
+    for ticket_id in ticket_ids:
+        result.setdefault(ticket_id, Summary("none", None, None, None))
+    return result
+
+
+def expected_answer(ticket: Ticket, clocks: dict[Target, Clock]) -> tuple[datetime, bool] | None:
+    """Return (when a response is due, whether the ticket was filed outside its hours).
+
+    None once the response target is no longer running (or there is none).
+    """
+    response = clocks.get(Target.RESPONSE)
+    if response is None or response.state is not TargetState.RUNNING:
+        return None
+    row = db.session.execute(
+        select(TicketSla).where(TicketSla.ticket_id == ticket.id, TicketSla.target == Target.RESPONSE)
+    ).scalar_one_or_none()
+    outside = row is not None and not calendar_version(row.calendar_version_id).is_working(ticket.created_at)
+    return response.due_at, outside
+
+
+# ---------------------------------------------------------------- refreshing
+
+
+def refresh_due(now: datetime, *, batch_size: int = 500) -> int:
+    """Recompute the tickets whose stored clocks change by ``now``; commit per batch.
+
+    A target's state changes with no new event at its ``next_check_at``
+    (at risk, due, a hold's allowance running out). Returns how many tickets
+    were recomputed.
+    """
+    done = 0
+    while True:
+        ticket_ids = list(
+            db.session.execute(
+                select(TicketSla.ticket_id)
+                .where(TicketSla.next_check_at <= now)
+                .group_by(TicketSla.ticket_id)
+                .limit(batch_size)
+            ).scalars()
+        )
+        if not ticket_ids:
+            return done
+        for ticket in db.session.execute(select(Ticket).where(Ticket.id.in_(ticket_ids))).scalars():
+            _recompute(ticket, now)
+        db.session.commit()
+        done += len(ticket_ids)
