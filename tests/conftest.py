@@ -80,7 +80,6 @@ def app(app_config):
     from flask_migrate import upgrade
 
     from tracker import create_app
-
     from tracker.extensions import db as database
 
     application = create_app(app_config)
@@ -93,7 +92,6 @@ def app(app_config):
 
 def _clear(database) -> None:
     from tracker.extensions import db as database_ext
-
     from tracker.services.sla import forget_calendars
 
     forget_calendars()  # ids are reused once the tables are emptied

@@ -6,7 +6,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import post_form
 from tests.factories import T0, make_ticket
 from tracker.domain.sla_clock import Target, TargetState
 from tracker.domain.workflow import Action, HoldReason, Priority, Status

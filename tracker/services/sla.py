@@ -20,7 +20,15 @@ from tracker.domain.calendar import BusinessCalendar
 from tracker.domain.sla_clock import Clock, Fact, PauseRule, Policy, Target, TargetRule, TargetState, evaluate
 from tracker.domain.workflow import Priority, Status
 from tracker.extensions import db
-from tracker.models import Calendar, CalendarVersion, EventKind, SlaPolicyVersion, Ticket, TicketEvent, TicketSla
+from tracker.models import (
+    Calendar,
+    CalendarVersion,
+    EventKind,
+    SlaPolicyVersion,
+    Ticket,
+    TicketEvent,
+    TicketSla,
+)
 
 _OPEN_STATES = (TargetState.RUNNING, TargetState.PAUSED)
 

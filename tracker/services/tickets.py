@@ -26,7 +26,6 @@ from tracker.domain.workflow import (
     TransitionRefused,
 )
 from tracker.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from tracker.services import sla
 from tracker.extensions import db
 from tracker.models import (
     Category,
@@ -38,6 +37,7 @@ from tracker.models import (
     TicketEvent,
     User,
 )
+from tracker.services import sla
 
 TITLE_MAX = 200
 DESCRIPTION_MIN = 5

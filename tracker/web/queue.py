@@ -5,8 +5,8 @@ from flask_login import current_user
 
 from tracker.auth.decorators import require_role
 from tracker.auth.roles import CENTRE_MANAGERS, STAFF, Role
-from tracker.forms.tickets import ActionForm
 from tracker.clock import utcnow
+from tracker.forms.tickets import ActionForm
 from tracker.services import queues, sla
 from tracker.services import tickets as ticket_service
 
