@@ -11,6 +11,7 @@ from tracker.errors import TrackerError
 def register_cli(app: Flask) -> None:
     app.cli.add_command(create_user)
     app.cli.add_command(seed_demo)
+    app.cli.add_command(demo_password)
 
 
 def _parse_role(text: str) -> tuple[Role, int | None]:
@@ -79,5 +80,19 @@ def seed_demo(days, random_seed, password, if_empty):
 
     try:
         demo.seed(days=days, random_seed=random_seed, password=password, if_empty=if_empty, echo=click.echo)
-    except demo.NotEmpty as error:
+    except demo.SeedRefused as error:
         raise click.ClickException(str(error)) from None
+
+
+@click.command("demo-password")
+@click.option("--password", default=None, help="The new password (default: generated).")
+def demo_password(password):
+    """Give every demo user a new password and print it once."""
+    from tracker import demo
+
+    try:
+        count, password = demo.reset_password(password)
+    except demo.SeedRefused as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"New password for {count} demo users: {password}")
+    click.echo("Log in as student, staff, tech.repairs, dispatch.repairs, head.repairs, leader or admin.")

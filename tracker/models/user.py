@@ -44,6 +44,10 @@ class User(UserMixin, db.Model):
 
     def set_password(self, password: str, method: str = "scrypt") -> None:
         self.password_hash = generate_password_hash(password, method=method)
+        self.end_sessions()
+
+    def end_sessions(self) -> None:
+        """Invalidate every login cookie of this user."""
         self.session_token = _new_session_token()
 
     def check_password(self, password: str) -> bool:
