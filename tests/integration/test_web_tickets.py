@@ -188,3 +188,12 @@ def test_long_lists_page_through_the_requests(client, db, world, login_as):
     # Newest first: the oldest five are on page two.
     assert all(t.reference in second for t in tickets[:5])
     assert tickets[-1].reference not in second
+
+
+def test_my_requests_shows_resolved_ones_waiting_for_my_confirmation(client, db, world, login_as):
+    resolved = make_ticket(world, status=Status.RESOLVED)
+    open_one = make_ticket(world)
+    login_as("requester")
+    page = client.get("/tickets/mine").get_data(as_text=True)
+    waiting = page[page.index("Waiting for your confirmation"):page.index('class="filters"')]
+    assert resolved.reference in waiting and open_one.reference not in waiting

@@ -4,7 +4,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import Flask, request
-from flask_babel import format_datetime, get_locale, gettext
+from flask_babel import format_datetime, format_number, get_locale, gettext
 from flask_login import current_user
 
 from tracker.domain import workflow
@@ -93,14 +93,15 @@ def _nav_items() -> list[tuple[str, str]]:
 
 
 def business_duration(minutes: float | None) -> str:
-    """Format minutes as "2 h 05 min" (or "45 min"); negative values as their size."""
+    """Format minutes as "2 h 05 min", "45 min" or "1,276 h"; negative values as their size."""
     if minutes is None:
         return "—"
     total = int(round(abs(minutes)))
     hours, mins = divmod(total, 60)
-    if hours >= 48:
-        days, hours = divmod(hours, 24)
-        return gettext("%(d)d d %(h)d h", d=days, h=hours)
+    # Business time has no days: a "day" would mean 24 h on one calendar
+    # and 7 h on another. Long spans read in hours.
+    if hours >= 100:
+        return gettext("%(h)s h", h=format_number(hours))
     if hours:
         return gettext("%(h)d h %(m)02d min", h=hours, m=mins)
     return gettext("%(m)d min", m=mins)

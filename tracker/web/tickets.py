@@ -78,7 +78,13 @@ def index():
 @require_role(Role.REQUESTER)
 def mine():
     query = select(Ticket).where(Ticket.requester_id == current_user.id)
-    return _list(query, _filter_form(), "tickets/index.html", scope="mine")
+    # Resolved requests wait for the requester: show them first, whatever the filter.
+    awaiting = list(
+        db.session.execute(
+            query.where(Ticket.status == Status.RESOLVED).order_by(Ticket.resolved_at.desc()).limit(50)
+        ).scalars()
+    )
+    return _list(query, _filter_form(), "tickets/index.html", scope="mine", awaiting=awaiting)
 
 
 @bp.route("/new")
