@@ -39,6 +39,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     with app.app_context():
         _configure_engine(db.engine)
 
+    from tracker.queueing import init_celery
+
+    init_celery(app)
+
     from tracker import models  # noqa: F401  registers the tables
 
     _register_login()

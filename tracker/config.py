@@ -136,6 +136,21 @@ def load(env: Environment | None = None) -> dict:
         "REMEMBER_COOKIE_HTTPONLY": True,
         "WTF_CSRF_TIME_LIMIT": None,
         "PAGE_SIZE": 50,
+        # Workers: how often beat sweeps SLA clocks and the outbox.
+        "SLA_SWEEP_SECONDS": float(env.get("TRACKER_SLA_SWEEP_SECONDS", "2")),
+        "OUTBOX_SWEEP_SECONDS": float(env.get("TRACKER_OUTBOX_SWEEP_SECONDS", "15")),
+        "SLA_SWEEP_BATCH": int(env.get("TRACKER_SLA_SWEEP_BATCH", "2000")),
+        "OUTBOX_MAX_ATTEMPTS": int(env.get("TRACKER_OUTBOX_MAX_ATTEMPTS", "8")),
+        # E-mail: SMTP when MAIL_SERVER is set, else written as .eml files
+        # under instance/mail/ (the embedded default has no mail server).
+        "MAIL_SERVER": env.get("MAIL_SERVER"),
+        "MAIL_PORT": int(env.get("MAIL_PORT", "25")),
+        "MAIL_USE_TLS": _truthy(env.get("MAIL_USE_TLS")),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME"),
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD"),
+        "MAIL_FROM": env.get("MAIL_FROM", "service-desk@localhost"),
+        "MAIL_FOLDER": str(instance / "mail"),
+        "WEBHOOK_TIMEOUT_SECONDS": float(env.get("TRACKER_WEBHOOK_TIMEOUT", "5")),
         # werkzeug's default; tests use a cheap method to stay fast.
         "PASSWORD_HASH_METHOD": "scrypt",
     }

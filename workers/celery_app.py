@@ -1,50 +1,36 @@
-"""The Celery app: built from the Flask app, tasks run in its app context.
+"""The Celery app for workers and beat.
 
-Start with ``celery -A workers.celery_app worker`` and ``... beat``.
+    celery -A workers.celery_app worker --loglevel INFO
+    celery -A workers.celery_app beat --loglevel INFO
+
+It builds the Flask app (``create_app``) and uses the Celery app made there,
+whose tasks run inside the Flask app context and call the same services as
+the web.
 """
 
-from celery import Celery, Task
-from flask import Flask, has_app_context
-
 from tracker import create_app
+from tracker.config import ConfigError
 
+try:
+    flask_app = create_app()
+except ConfigError as error:
+    raise SystemExit(f"campus service desk worker cannot start: {error}") from None
 
-def make_celery(flask_app: Flask) -> Celery:
-    """Return a Celery app configured from ``flask_app`` whose tasks run in its context."""
-
-    class AppContextTask(Task):
-        def __call__(self, *args, **kwargs):
-            # Reuse an active context: a task called directly in a test sees
-            # the caller's session and uncommitted rows.
-            if has_app_context():
-                return self.run(*args, **kwargs)
-            with flask_app.app_context():
-                return self.run(*args, **kwargs)
-
-    config = flask_app.config
-    celery = Celery(flask_app.import_name, task_cls=AppContextTask)
-    celery.conf.update(
-        broker_url=config["CELERY_BROKER_URL"],
-        broker_transport_options=config["CELERY_BROKER_TRANSPORT_OPTIONS"],
-        broker_connection_retry_on_startup=True,
-        task_ignore_result=True,
-        task_serializer="json",
-        accept_content=["json"],
-        result_serializer="json",
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        timezone="UTC",
-        enable_utc=True,
-        beat_schedule={},
-        beat_schedule_filename=config["CELERY_BEAT_SCHEDULE_FILE"],
-        include=[],
-    )
-    celery.set_default()
-    flask_app.extensions["celery"] = celery
-    return celery
-
-
-flask_app = create_app()
-celery = make_celery(flask_app)
+celery = flask_app.extensions["celery"]
+celery.conf.include = ["workers.tasks.sla", "workers.tasks.notifications"]
+celery.conf.beat_schedule = {
+    # Cheap when nothing is due (two index probes): frequent enough that a
+    # breach is recorded within a few seconds of its deadline.
+    "sla-sweep": {
+        "task": "sla.sweep_due",
+        "schedule": flask_app.config["SLA_SWEEP_SECONDS"],
+        "options": {"expires": flask_app.config["SLA_SWEEP_SECONDS"] * 2},
+    },
+    # The safety net for notifications whose publish was lost (broker down).
+    "notifications-sweep": {
+        "task": "notifications.deliver_pending",
+        "schedule": flask_app.config["OUTBOX_SWEEP_SECONDS"],
+        "options": {"expires": flask_app.config["OUTBOX_SWEEP_SECONDS"] * 2},
+    },
+}
 app = celery

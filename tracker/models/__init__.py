@@ -1,11 +1,26 @@
 """Database models; importing this module registers every table."""
 
 from tracker.models.centre import Category, Centre, Location, LocationKind
-from tracker.models.sla import Calendar, CalendarVersion, SlaPolicy, SlaPolicyVersion, TicketSla
+from tracker.models.outbox import (
+    Channel,
+    DeliveryStatus,
+    Notification,
+    NotificationPreference,
+    Webhook,
+    WebhookFormat,
+)
+from tracker.models.sla import Calendar, CalendarVersion, Escalation, SlaPolicy, SlaPolicyVersion, TicketSla
 from tracker.models.ticket import EventKind, ReferenceCounter, Source, Ticket, TicketEvent
 from tracker.models.user import User, UserRole
 
 __all__ = [
+    "Channel",
+    "DeliveryStatus",
+    "Escalation",
+    "Notification",
+    "NotificationPreference",
+    "Webhook",
+    "WebhookFormat",
     "Calendar",
     "CalendarVersion",
     "SlaPolicy",

@@ -126,3 +126,36 @@ class TicketSla(db.Model):
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     ticket = relationship("Ticket", back_populates="slas")
+
+
+class Escalation(db.Model):
+    """One level of escalation of one target of one ticket.
+
+    Level 1 goes to the assignee (at risk), level 2 to the centre head
+    (breached, or level 1 not acknowledged in time), level 3 to leadership
+    (still breached after a while, or level 2 not acknowledged). The unique
+    key makes each level happen once, whoever sweeps and however often.
+    """
+
+    __tablename__ = "escalations"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "target", "level"),
+        Index("ix_escalations_next_action_at", "next_action_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    target: Mapped[Target] = mapped_column(StrEnumType(Target, 16))
+    level: Mapped[int] = mapped_column(Integer)
+    # Why: at_risk, breached, unacknowledged (the level below was not
+    # acknowledged in time) or still_breached.
+    reason: Mapped[str] = mapped_column(String(24))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    acknowledged_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # When the sweep must look at it again (acknowledgement deadline, or
+    # when "still breached" escalates further); None once nothing is left.
+    next_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    ticket = relationship("Ticket")
+    acknowledged_by = relationship("User")

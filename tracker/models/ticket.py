@@ -22,6 +22,8 @@ class EventKind(StrEnum):
     PAUSE_EXTENDED = "pause_extended"
     SLA_AT_RISK = "sla_at_risk"
     SLA_BREACHED = "sla_breached"
+    SLA_ESCALATED = "sla_escalated"
+    ESCALATION_ACKNOWLEDGED = "escalation_acknowledged"
 
 
 class Source(StrEnum):

@@ -184,6 +184,30 @@ def validate_policy(definition: dict) -> dict:
             cap = None
         if paused:
             result["pauses"][reason] = {"targets": sorted(paused), "cap_minutes": cap}
+    result["escalation"] = _validate_escalation(definition.get("escalation") or {})
+    return result
+
+
+def _validate_escalation(rules: dict) -> dict:
+    """Return escalation settings: minutes to acknowledge, minutes of breach before leadership, quiet calendar."""
+    result = {}
+    for name, default, message in (
+        ("ack_minutes", 30, N_("Escalations: the time to acknowledge is between 1 and %(max)d minutes.")),
+        ("leadership_after_minutes", 120,
+         N_("Escalations: the time before leadership hears of a breach is between 1 and %(max)d minutes.")),
+    ):
+        value = rules.get(name, default)
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            value = -1
+        if not 0 < value <= MINUTES_MAX:
+            raise ValidationFailed(message, max=MINUTES_MAX)
+        result[name] = value
+    quiet = rules.get("defer_non_urgent_to") or None
+    if quiet is not None and not db.session.execute(select(Calendar.id).where(Calendar.code == quiet)).first():
+        raise ValidationFailed(N_("Escalations: choose the calendar whose hours non-urgent notices wait for."))
+    result["defer_non_urgent_to"] = quiet
     return result
 
 
@@ -304,6 +328,8 @@ DEFAULT_POLICIES = {
                 "access_denied": {"targets": ["arrival", "resolution"], "cap_minutes": 1440},
                 "scheduled": {"targets": ["arrival", "resolution"], "cap_minutes": 7 * 1440},
             },
+            # Repairs answers round the clock: its notices go out at once.
+            "escalation": {"ack_minutes": 15, "leadership_after_minutes": 120, "defer_non_urgent_to": None},
         },
     },
     "standard": {
@@ -326,6 +352,8 @@ DEFAULT_POLICIES = {
                 "third_party": {"targets": ["resolution"], "cap_minutes": 10 * 1440},
                 "scheduled": {"targets": ["resolution"], "cap_minutes": 14 * 1440},
             },
+            # Office-hours centres: at-risk notices that are not urgent wait for the office.
+            "escalation": {"ack_minutes": 60, "leadership_after_minutes": 480, "defer_non_urgent_to": "office"},
         },
     },
 }

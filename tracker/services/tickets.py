@@ -37,7 +37,7 @@ from tracker.models import (
     TicketEvent,
     User,
 )
-from tracker.services import sla
+from tracker.services import outbox, sla
 
 TITLE_MAX = 200
 DESCRIPTION_MIN = 5
@@ -345,7 +345,7 @@ def transition(
         target = _check(action, ticket, actor)
         before = ticket.status
         handler = _HANDLERS[action]
-        handler(
+        event = handler(
             ticket,
             target,
             actor=actor,
@@ -364,6 +364,7 @@ def transition(
             if ticket.status != before:
                 _set_milestones(ticket, before, now)
             sla._recompute(ticket, now)
+        _notify(ticket, action, event, actor=actor, now=now)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -415,7 +416,7 @@ def _assign(ticket, target, *, actor, now, assignee_id, reason, **_):
     ticket.status = target
     ticket.status_before_hold = None
     ticket.hold_reason = None
-    _record(
+    return _record(
         ticket,
         EventKind.ASSIGNED,
         actor=actor,
@@ -431,7 +432,7 @@ def _take(ticket, target, *, actor, now, **_):
     before = ticket.status
     ticket.assignee_id = actor.id
     ticket.status = target
-    _record(
+    return _record(
         ticket,
         EventKind.ASSIGNED,
         actor=actor,
@@ -444,13 +445,13 @@ def _take(ticket, target, *, actor, now, **_):
 
 def _plain(ticket, target, *, actor, now, **kwargs):
     action = kwargs["action"]
-    _status_event(ticket, target, actor=actor, now=now, action=action)
+    return _status_event(ticket, target, actor=actor, now=now, action=action)
 
 
 def _decline(ticket, target, *, actor, now, reason, **_):
     text = _clean_text(reason, required_message=N_("Say why you decline this request."))
     ticket.assignee_id = None
-    _status_event(ticket, target, actor=actor, now=now, action=Action.DECLINE, body=text)
+    return _status_event(ticket, target, actor=actor, now=now, action=Action.DECLINE, body=text)
 
 
 def _hold(ticket, target, *, actor, now, hold_reason, reason, **_):
@@ -464,7 +465,7 @@ def _hold(ticket, target, *, actor, now, hold_reason, reason, **_):
     )
     ticket.status_before_hold = ticket.status
     ticket.hold_reason = code
-    _status_event(
+    return _status_event(
         ticket, target, actor=actor, now=now, action=Action.HOLD, body=text, data={"hold_reason": code.value}
     )
 
@@ -474,7 +475,7 @@ def _resume(ticket, target, *, actor, now, reason, **_):
     reason_code = ticket.hold_reason.value if ticket.hold_reason else None
     ticket.status_before_hold = None
     ticket.hold_reason = None
-    _status_event(
+    return _status_event(
         ticket, target, actor=actor, now=now, action=Action.RESUME, body=text, data={"hold_reason": reason_code}
     )
 
@@ -486,7 +487,7 @@ def _resolve(ticket, target, *, actor, now, resolution_note, materials_used, **_
     materials = _clean_text(materials_used, required_message=None)
     ticket.resolution_note = note
     ticket.materials_used = materials
-    _status_event(
+    return _status_event(
         ticket,
         target,
         actor=actor,
@@ -499,7 +500,7 @@ def _resolve(ticket, target, *, actor, now, resolution_note, materials_used, **_
 
 def _confirm(ticket, target, *, actor, now, reason, **_):
     text = _clean_text(reason, required_message=None)
-    _status_event(
+    return _status_event(
         ticket, target, actor=actor, now=now, action=Action.CONFIRM, body=text,
         data={"automatic": actor is None},
     )
@@ -507,19 +508,19 @@ def _confirm(ticket, target, *, actor, now, reason, **_):
 
 def _reopen(ticket, target, *, actor, now, reason, **_):
     text = _clean_text(reason, required_message=N_("Say what is still wrong."))
-    _status_event(ticket, target, actor=actor, now=now, action=Action.REOPEN, body=text)
+    return _status_event(ticket, target, actor=actor, now=now, action=Action.REOPEN, body=text)
 
 
 def _cancel(ticket, target, *, actor, now, reason, **_):
     text = _clean_text(reason, required_message=N_("Say why the request is cancelled."))
     ticket.status_before_hold = None
     ticket.hold_reason = None
-    _status_event(ticket, target, actor=actor, now=now, action=Action.CANCEL, body=text)
+    return _status_event(ticket, target, actor=actor, now=now, action=Action.CANCEL, body=text)
 
 
 def _comment(ticket, target, *, actor, now, reason, **_):
     text = _clean_text(reason, required_message=N_("Write a comment first."), max_len=DESCRIPTION_MAX)
-    _record(ticket, EventKind.COMMENTED, actor=actor, now=now, body=text)
+    return _record(ticket, EventKind.COMMENTED, actor=actor, now=now, body=text)
 
 
 def _reprioritise(ticket, target, *, actor, now, priority, reason, **_):
@@ -535,7 +536,7 @@ def _reprioritise(ticket, target, *, actor, now, priority, reason, **_):
     text = _clean_text(reason, required_message=N_("Say why the priority changes."))
     old = ticket.priority
     ticket.priority = new
-    _record(
+    return _record(
         ticket,
         EventKind.PRIORITY_CHANGED,
         actor=actor,
@@ -563,7 +564,7 @@ def _recategorise(ticket, target, *, actor, now, category_id, reason, **_):
     # the targets it is measured against (DESIGN.md).
     if category.sla_policy_id != old_policy:
         ticket.sla_policy_version_id = sla.current_policy_version_id(category.sla_policy_id)
-    _record(
+    return _record(
         ticket,
         EventKind.CATEGORY_CHANGED,
         actor=actor,
@@ -591,7 +592,7 @@ def _extend_hold(ticket, target, *, actor, now, extra_minutes, reason, **_):
             N_("Give the extra hold time in minutes, between 1 and %(max)d."), max=EXTENSION_MAX_MINUTES
         )
     text = _clean_text(reason, required_message=N_("Say why the request may stay on hold longer."))
-    _record(
+    return _record(
         ticket,
         EventKind.PAUSE_EXTENDED,
         actor=actor,
@@ -625,6 +626,42 @@ _HANDLERS = {
     Action.RECATEGORISE: _recategorise,
     Action.EXTEND_HOLD: _extend_hold,
 }
+
+
+def _notify(ticket: Ticket, action: Action, event: TicketEvent, *, actor: User | None, now: datetime) -> None:
+    """Queue the notices a change causes, in its transaction (no commit)."""
+    db.session.flush()
+    people: list[int] = []
+    kind = None
+    if action is Action.ASSIGN:
+        kind, people = "ticket_assigned", [ticket.assignee_id]
+    elif action is Action.RESOLVE:
+        kind, people = "ticket_resolved", [ticket.requester_id]
+    elif action is Action.REOPEN:
+        kind = "ticket_reopened"
+        people = [ticket.assignee_id] if ticket.assignee_id else outbox.users_with_role(
+            Role.DISPATCHER, ticket.centre_id)
+    elif action is Action.COMMENT:
+        kind = "ticket_commented"
+        if actor is not None and actor.id == ticket.requester_id:
+            people = [ticket.assignee_id] if ticket.assignee_id else []
+        else:
+            people = [ticket.requester_id]
+            if ticket.assignee_id:
+                people.append(ticket.assignee_id)
+    people = sorted({p for p in people if p is not None and (actor is None or p != actor.id)})
+    if kind is None or not people:
+        return
+    key = f"ticket:{ticket.id}:event:{event.id}"
+    payload = {"reference": ticket.reference, "title": ticket.title}
+    if action is Action.COMMENT:
+        payload["comment"] = event.body[:500]
+    outbox.queue(
+        [outbox.Notice(kind=kind, key=key, subject=f"{ticket.reference} {kind}", payload=payload,
+                       ticket_id=ticket.id, centre_id=ticket.centre_id, link=f"/tickets/{ticket.reference}")],
+        {key: people},
+        now=now,
+    )
 
 
 def add_comment(ticket_id: int, *, actor: User, body: str, now: datetime) -> Ticket:

@@ -1,0 +1,91 @@
+"""The Celery app bound to the Flask app, and publishing tasks after a commit.
+
+``init_celery`` runs in ``create_app``: the web publishes tasks with it and
+the worker (``workers/celery_app.py``) runs them. Publishing is best effort:
+when the broker is down the change is already committed and its outbox rows
+are waiting; the periodic sweep delivers them once the broker is back.
+"""
+
+import logging
+
+from celery import Celery, Task
+from flask import Flask, current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+_PENDING_KEY = "tracker_publish_after_commit"
+
+
+def init_celery(app: Flask) -> Celery:
+    """Create the Celery app for ``app``; its tasks run inside ``app``'s context."""
+
+    class AppContextTask(Task):
+        def __call__(self, *args, **kwargs):
+            # Reuse an active context: a task called directly in a test sees
+            # the caller's session and uncommitted rows.
+            if has_app_context():
+                return self.run(*args, **kwargs)
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    config = app.config
+    celery = Celery(app.import_name, task_cls=AppContextTask)
+    transport_options = dict(config["CELERY_BROKER_TRANSPORT_OPTIONS"])
+    if config["CELERY_BROKER_URL"].startswith("redis"):
+        # Fail fast when Redis is down: the web must not hang on a publish.
+        transport_options.setdefault("socket_connect_timeout", 2)
+        transport_options.setdefault("socket_timeout", 5)
+    celery.conf.update(
+        broker_url=config["CELERY_BROKER_URL"],
+        broker_transport_options=transport_options,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=2,
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        result_backend=None,
+        # A task is acknowledged after it ran: a worker killed mid-task leaves
+        # it on the queue for another worker. Tasks are safe to run twice.
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        timezone="UTC",
+        enable_utc=True,
+        beat_schedule_filename=config["CELERY_BEAT_SCHEDULE_FILE"],
+    )
+    app.extensions["celery"] = celery
+    return celery
+
+
+def publish_after_commit(task_name: str, *args, **options) -> None:
+    """Publish ``task_name`` once the current transaction commits (never if it rolls back)."""
+    from tracker.extensions import db
+
+    session = db.session()
+    session.info.setdefault(_PENDING_KEY, []).append((task_name, args, options))
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session):
+    pending = session.info.pop(_PENDING_KEY, None)
+    if not pending or not has_app_context():
+        return
+    celery = current_app.extensions.get("celery")
+    if celery is None:
+        return
+    for task_name, args, options in pending:
+        try:
+            celery.send_task(task_name, args=list(args), retry=False, **options)
+        except Exception as error:  # the broker is down or unreachable
+            # Nothing is lost: the rows are committed and the periodic
+            # sweep publishes again when the broker is back.
+            log.warning("could not publish %s%r now (%s); the periodic sweep will", task_name, args, error)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session):
+    session.info.pop(_PENDING_KEY, None)

@@ -1,0 +1,198 @@
+"""Sending one notice on its channel: e-mail or a webhook.
+
+Messages are rendered at delivery, in the recipient's language. A failure
+raises: ``PermanentFailure`` when retrying cannot help (no address), any
+other exception to be retried with backoff by the outbox.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import smtplib
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import force_locale, format_datetime, gettext
+
+from tracker.domain.i18n import N_
+from tracker.domain.sla_clock import TARGET_LABELS, Target
+from tracker.models import Channel, Notification, WebhookFormat
+
+
+class PermanentFailure(Exception):
+    """Retrying cannot deliver this notice."""
+
+
+SUBJECTS = {
+    "sla_at_risk": N_("[%(reference)s] %(target)s at risk: due %(due)s"),
+    "sla_breached": N_("[%(reference)s] %(target)s deadline passed (%(due)s)"),
+    "sla_escalated": N_("[%(reference)s] Escalated to you: %(target)s late since %(due)s"),
+    "ticket_assigned": N_("[%(reference)s] Assigned to you: %(title)s"),
+    "ticket_resolved": N_("[%(reference)s] Resolved: please confirm the fix"),
+    "ticket_reopened": N_("[%(reference)s] Reopened by the requester"),
+    "ticket_commented": N_("[%(reference)s] New comment: %(title)s"),
+    "ticket_status": N_("[%(reference)s] %(title)s"),
+}
+
+LINES = {
+    "sla_at_risk": N_("The %(target)s target of this request will be late at %(due)s unless it is acted on."),
+    "sla_breached": N_("The %(target)s target of this request was due at %(due)s and is late."),
+    "sla_escalated": N_("The %(target)s target was due at %(due)s and is still late; it is escalated to you."),
+    "ticket_assigned": N_("This request was assigned to you."),
+    "ticket_resolved": N_("The technician resolved your request. Please confirm the fix or reopen the request."),
+    "ticket_reopened": N_("The requester reopened this request."),
+    "ticket_commented": N_("There is a new comment on this request."),
+    "ticket_status": N_("The request changed."),
+}
+
+
+@dataclass
+class Message:
+    subject: str
+    text: str
+    url: str
+
+
+def render(notification: Notification) -> Message:
+    """Return the notice's subject, text and link in its recipient's language."""
+    payload = dict(notification.payload or {})
+    base = current_app.config["TRACKER_BASE_URL"].rstrip("/")
+    url = base + notification.link if notification.link else base
+    with force_locale(notification.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+        if payload.get("target"):
+            payload["target"] = gettext(TARGET_LABELS[Target(payload["target"])])
+        if payload.get("due_at"):
+            payload["due"] = format_datetime(datetime.fromisoformat(payload["due_at"]), "short")
+        payload.setdefault("due", "—")
+        payload.setdefault("title", "")
+        payload.setdefault("reference", "")
+        subject = gettext(SUBJECTS.get(notification.kind, "%(reference)s"), **_params(payload))
+        line = gettext(LINES.get(notification.kind, "%(title)s"), **_params(payload))
+        lines = [line, "", f"{payload['reference']} {payload['title']}".strip()]
+        if payload.get("comment"):
+            lines += ["", payload["comment"]]
+        lines += ["", url, "", gettext("You can choose which notices you receive on your account page.")]
+    return Message(subject=subject, text="\n".join(lines), url=url)
+
+
+def _params(payload: dict) -> dict:
+    return {k: v for k, v in payload.items() if isinstance(v, str | int | float)}
+
+
+def send(notification: Notification) -> None:
+    """Deliver one notice; raise on failure."""
+    if notification.channel is Channel.EMAIL:
+        _send_email(notification, render(notification))
+    elif notification.channel is Channel.WEBHOOK:
+        _send_webhook(notification, render(notification))
+    # In-app notices are delivered by being stored.
+
+
+# ---------------------------------------------------------------- e-mail
+
+
+def _message_id(notification: Notification) -> str:
+    # Stable per notice: a receiver that sees it twice can tell.
+    digest = hashlib.sha256(notification.idempotency_key.encode()).hexdigest()[:24]
+    return f"<{digest}.{notification.id}@service-desk>"
+
+
+def _send_email(notification: Notification, message: Message) -> None:
+    user = notification.user
+    if user is None or not user.email:
+        raise PermanentFailure("the recipient has no e-mail address")
+    config = current_app.config
+    email = EmailMessage()
+    email["Subject"] = message.subject
+    email["From"] = config["MAIL_FROM"]
+    email["To"] = user.email
+    email["Date"] = formatdate(localtime=False)
+    email["Message-ID"] = _message_id(notification)
+    email["X-Tracker-Notification"] = notification.idempotency_key
+    email.set_content(message.text)
+    if not config.get("MAIL_SERVER"):
+        # The embedded default has no mail server: keep the mail as a file.
+        folder = Path(config["MAIL_FOLDER"])
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{notification.id:08d}.eml").write_bytes(bytes(email))
+        return
+    with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=15) as smtp:
+        if config.get("MAIL_USE_TLS"):
+            smtp.starttls()
+        if config.get("MAIL_USERNAME"):
+            smtp.login(config["MAIL_USERNAME"], config.get("MAIL_PASSWORD") or "")
+        smtp.send_message(email)
+
+
+# ---------------------------------------------------------------- webhooks
+
+
+def webhook_body(notification: Notification, message: Message) -> tuple[dict, dict[str, str]]:
+    """Return the JSON body and extra headers for the notice's webhook format."""
+    hook = notification.webhook
+    if hook.format is WebhookFormat.WECOM:
+        # WeCom group robot: markdown message.
+        content = f"**{message.subject}**\n{message.text}"
+        return {"msgtype": "markdown", "markdown": {"content": content[:4000]}}, {}
+    if hook.format is WebhookFormat.DINGTALK:
+        # DingTalk group robot: markdown message with a title.
+        return {"msgtype": "markdown", "markdown": {"title": message.subject[:60], "text": message.text[:4000]}}, {}
+    body = {
+        "id": notification.id,
+        "idempotency_key": notification.idempotency_key,
+        "kind": notification.kind,
+        "created_at": notification.created_at.isoformat(),
+        "subject": message.subject,
+        "text": message.text,
+        "url": message.url,
+        "payload": notification.payload,
+    }
+    headers = {"Idempotency-Key": notification.idempotency_key}
+    if hook.secret:
+        raw = json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
+        headers["X-Tracker-Signature"] = "sha256=" + hmac.new(hook.secret.encode(), raw, hashlib.sha256).hexdigest()
+    return body, headers
+
+
+def dingtalk_signed_url(url: str, secret: str, timestamp_ms: int | None = None) -> str:
+    """Return a DingTalk robot URL with its timestamp and HMAC-SHA256 signature."""
+    timestamp = str(timestamp_ms if timestamp_ms is not None else int(time.time() * 1000))
+    digest = hmac.new(secret.encode(), f"{timestamp}\n{secret}".encode(), hashlib.sha256).digest()
+    sign = urllib.parse.quote_plus(base64.b64encode(digest))
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}timestamp={timestamp}&sign={sign}"
+
+
+def _send_webhook(notification: Notification, message: Message) -> None:
+    hook = notification.webhook
+    if hook is None or not hook.is_active:
+        raise PermanentFailure("the webhook is gone or switched off")
+    body, headers = webhook_body(notification, message)
+    url = hook.url
+    if hook.format is WebhookFormat.DINGTALK and hook.secret:
+        url = dingtalk_signed_url(url, hook.secret)
+    data = json.dumps(body, ensure_ascii=False, sort_keys=True).encode()
+    request = urllib.request.Request(
+        url, data=data, method="POST", headers={"Content-Type": "application/json; charset=utf-8", **headers}
+    )
+    timeout = current_app.config["WEBHOOK_TIMEOUT_SECONDS"]
+    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (admin-configured URL)
+        answer = response.read(65536)
+    if hook.format in (WebhookFormat.WECOM, WebhookFormat.DINGTALK):
+        # The robots answer 200 with an error code in the body.
+        try:
+            code = json.loads(answer or b"{}").get("errcode", 0)
+        except ValueError:
+            code = None
+        if code not in (0, None):
+            raise RuntimeError(f"robot answered errcode {code}: {answer[:200]!r}")

@@ -1,0 +1,380 @@
+"""The notification outbox: queue notices with a change, deliver them once.
+
+Queuing writes rows in the caller's transaction (so a notice exists exactly
+when its cause does) and asks for a delivery task after the commit.
+Delivery claims due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+several workers share the work), sends each on its channel and marks it
+sent, or schedules a retry with exponential backoff and records the error.
+A unique idempotency key per notice makes any second write of it a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from tracker.domain.roles import Role
+from tracker.extensions import db
+from tracker.models import (
+    Channel,
+    DeliveryStatus,
+    Notification,
+    NotificationPreference,
+    User,
+    UserRole,
+    Webhook,
+)
+from tracker.queueing import publish_after_commit
+
+log = logging.getLogger(__name__)
+
+
+# ---------------------------------------------------------------- kinds
+
+# What a user can choose to receive, and the default per channel.
+KINDS = {
+    "ticket_assigned": {Channel.IN_APP: True, Channel.EMAIL: True},
+    "ticket_resolved": {Channel.IN_APP: True, Channel.EMAIL: True},
+    "ticket_reopened": {Channel.IN_APP: True, Channel.EMAIL: True},
+    "ticket_commented": {Channel.IN_APP: True, Channel.EMAIL: False},
+    "ticket_status": {Channel.IN_APP: True, Channel.EMAIL: False},
+    "sla_at_risk": {Channel.IN_APP: True, Channel.EMAIL: True},
+    "sla_breached": {Channel.IN_APP: True, Channel.EMAIL: True},
+    "sla_escalated": {Channel.IN_APP: True, Channel.EMAIL: True},
+}
+USER_CHANNELS = (Channel.IN_APP, Channel.EMAIL)
+
+
+def preferences(user_ids: Iterable[int]) -> dict[tuple[int, str, Channel], bool]:
+    """Return the stored choices of these users, keyed by (user, kind, channel)."""
+    ids = list(set(user_ids))
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(NotificationPreference).where(NotificationPreference.user_id.in_(ids))
+    ).scalars()
+    return {(r.user_id, r.kind, r.channel): r.is_enabled for r in rows}
+
+
+def wants(choices: dict, user_id: int, kind: str, channel: Channel) -> bool:
+    return choices.get((user_id, kind, channel), KINDS.get(kind, {}).get(channel, False))
+
+
+def set_preferences(user: User, chosen: dict[tuple[str, Channel], bool]) -> None:
+    """Store a user's choices (kind, channel) -> enabled; commit."""
+    existing = {
+        (r.kind, r.channel): r
+        for r in db.session.execute(
+            select(NotificationPreference).where(NotificationPreference.user_id == user.id)
+        ).scalars()
+    }
+    for (kind, channel), enabled in chosen.items():
+        if kind not in KINDS or channel not in USER_CHANNELS:
+            continue
+        row = existing.get((kind, channel))
+        if row is None:
+            db.session.add(NotificationPreference(user_id=user.id, kind=kind, channel=channel, is_enabled=enabled))
+        else:
+            row.is_enabled = enabled
+    db.session.commit()
+
+
+# ---------------------------------------------------------------- recipients
+
+
+def users_with_role(role: Role, centre_id: int | None = None) -> list[int]:
+    """Return the active users holding ``role`` (in ``centre_id`` for centre roles)."""
+    query = (
+        select(User.id)
+        .join(UserRole, UserRole.user_id == User.id)
+        .where(UserRole.role == role, User.is_active.is_(True))
+    )
+    if centre_id is not None:
+        query = query.where(UserRole.centre_id == centre_id)
+    return sorted(set(db.session.execute(query).scalars()))
+
+
+def webhooks_for(kind: str, centre_id: int | None) -> list[Webhook]:
+    rows = db.session.execute(
+        select(Webhook).where(
+            Webhook.is_active.is_(True), or_(Webhook.centre_id.is_(None), Webhook.centre_id == centre_id)
+        )
+    ).scalars()
+    return [w for w in rows if kind in (w.kinds or [])]
+
+
+# ---------------------------------------------------------------- queuing
+
+
+@dataclass
+class Notice:
+    """What to tell, before it is fanned out to recipients and channels."""
+
+    kind: str
+    key: str  # unique per cause, e.g. "sla:123:response:2"
+    subject: str  # an English summary for admin lists; messages are rendered per locale
+    payload: dict = field(default_factory=dict)
+    ticket_id: int | None = None
+    centre_id: int | None = None
+    escalation_id: int | None = None
+    link: str = ""
+    not_before: datetime | None = None
+
+
+def _insert_ignoring_duplicates(rows: list[dict]) -> list[int]:
+    """Insert notification rows; a row whose idempotency key exists is skipped. Return new ids."""
+    if not rows:
+        return []
+    table = Notification.__table__
+    dialect = db.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.id)
+    ids = []
+    # Chunks keep each statement under the drivers' parameter limits.
+    for start in range(0, len(rows), 500):
+        ids.extend(db.session.execute(statement, rows[start : start + 500]).scalars().all())
+    return ids
+
+
+def queue(notices: Sequence[Notice], recipients: dict[str, list[int]], *, now: datetime) -> list[int]:
+    """Write the rows for ``notices`` to their recipients (no commit); return new row ids.
+
+    ``recipients`` maps a notice's key to user ids. Each user gets the
+    channels they chose; matching webhooks get one row per notice. In-app
+    notices are delivered by being written: they are stored as sent.
+    """
+    users = {uid for ids in recipients.values() for uid in ids}
+    choices = preferences(users)
+    locales = (
+        dict(db.session.execute(select(User.id, User.locale).where(User.id.in_(users))).all()) if users else {}
+    )
+    default_locale = current_app.config["BABEL_DEFAULT_LOCALE"]
+    webhook_cache: dict[tuple[str, int | None], list[Webhook]] = {}
+    rows = []
+    for notice in notices:
+        base = {
+            "kind": notice.kind,
+            "ticket_id": notice.ticket_id,
+            "escalation_id": notice.escalation_id,
+            "subject": notice.subject[:300],
+            "body": "",
+            "link": notice.link,
+            "payload": notice.payload,
+            "attempts": 0,
+            "created_at": now,
+            "last_error": "",
+        }
+        for user_id in recipients.get(notice.key, []):
+            for channel in USER_CHANNELS:
+                if not wants(choices, user_id, notice.kind, channel):
+                    continue
+                in_app = channel is Channel.IN_APP
+                rows.append(
+                    base
+                    | {
+                        "idempotency_key": f"{notice.key}:{channel.value}:u{user_id}",
+                        "channel": channel.value,
+                        "user_id": user_id,
+                        "webhook_id": None,
+                        "locale": locales.get(user_id) or default_locale,
+                        "status": (DeliveryStatus.SENT if in_app else DeliveryStatus.PENDING).value,
+                        "sent_at": now if in_app else None,
+                        "next_attempt_at": now if in_app else (notice.not_before or now),
+                    }
+                )
+        cache_key = (notice.kind, notice.centre_id)
+        if cache_key not in webhook_cache:
+            webhook_cache[cache_key] = webhooks_for(notice.kind, notice.centre_id)
+        for hook in webhook_cache[cache_key]:
+            rows.append(
+                base
+                | {
+                    "idempotency_key": f"{notice.key}:webhook:w{hook.id}",
+                    "channel": Channel.WEBHOOK.value,
+                    "user_id": None,
+                    "webhook_id": hook.id,
+                    "locale": default_locale,
+                    "status": DeliveryStatus.PENDING.value,
+                    "sent_at": None,
+                    "next_attempt_at": notice.not_before or now,
+                }
+            )
+    ids = _insert_ignoring_duplicates(rows)
+    if any(row["channel"] != Channel.IN_APP.value for row in rows):
+        # RETURNING gives the inserted ids only, in no promised order: the
+        # worker looks at all of them and skips what is not due or in-app.
+        for start in range(0, len(ids), 500):
+            publish_after_commit("notifications.deliver", ids[start : start + 500])
+    return ids
+
+
+# ---------------------------------------------------------------- in-app
+
+
+def unread_count(user: User) -> int:
+    return db.session.execute(
+        select(func.count())
+        .select_from(Notification)
+        .where(
+            Notification.user_id == user.id,
+            Notification.channel == Channel.IN_APP,
+            Notification.read_at.is_(None),
+        )
+    ).scalar_one()
+
+
+def inbox(user: User, limit: int = 100) -> list[Notification]:
+    return list(
+        db.session.execute(
+            select(Notification)
+            .where(Notification.user_id == user.id, Notification.channel == Channel.IN_APP)
+            .order_by(Notification.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
+def mark_read(user: User, *, now: datetime, notification_id: int | None = None) -> int:
+    """Mark one (or all) of the user's in-app notices read; commit; return how many."""
+    statement = update(Notification).where(
+        Notification.user_id == user.id,
+        Notification.channel == Channel.IN_APP,
+        Notification.read_at.is_(None),
+    )
+    if notification_id is not None:
+        statement = statement.where(Notification.id == notification_id)
+    count = db.session.execute(statement.values(read_at=now)).rowcount
+    db.session.commit()
+    return count
+
+
+# ---------------------------------------------------------------- delivery
+
+CLAIM_SECONDS = 120
+BACKOFF_BASE_SECONDS = 30
+BACKOFF_MAX_SECONDS = 6 * 3600
+
+
+@dataclass
+class DeliveryResult:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    @property
+    def claimed(self) -> int:
+        return self.sent + self.retried + self.failed
+
+
+def _due_condition(now: datetime):
+    # Pending and due, or claimed by a worker that died (its claim expired).
+    return or_(
+        and_(Notification.status == DeliveryStatus.PENDING, Notification.next_attempt_at <= now),
+        and_(Notification.status == DeliveryStatus.SENDING, Notification.claimed_until < now),
+    )
+
+
+def claim(now: datetime, *, ids: Sequence[int] | None = None, limit: int = 50) -> list[int]:
+    """Claim up to ``limit`` due notices for this worker; commit; return their ids."""
+    query = (
+        select(Notification.id)
+        .where(_due_condition(now), Notification.channel != Channel.IN_APP)
+        .order_by(Notification.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if ids is not None:
+        query = query.where(Notification.id.in_(list(ids)))
+    claimed = list(db.session.execute(query).scalars())
+    if claimed:
+        db.session.execute(
+            update(Notification)
+            .where(Notification.id.in_(claimed))
+            .values(
+                status=DeliveryStatus.SENDING,
+                claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
+                attempts=Notification.attempts + 1,
+            )
+        )
+    db.session.commit()
+    return claimed
+
+
+def backoff(attempts: int) -> timedelta:
+    """Return the wait before attempt ``attempts + 1``: 30 s doubling, at most 6 h, with jitter."""
+    seconds = min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS)
+    return timedelta(seconds=seconds * random.uniform(0.8, 1.2))
+
+
+def deliver(now_fn, *, ids: Sequence[int] | None = None, limit: int = 200) -> DeliveryResult:
+    """Deliver due notices (only ``ids`` when given) until none is left or ``limit`` is reached.
+
+    ``now_fn`` gives the current instant (deliveries take time). Each notice
+    is marked sent (or rescheduled) in its own transaction right after its
+    attempt, so a worker that dies loses at most the notice in hand, which
+    its expired claim makes due again.
+    """
+    from tracker.services import channels
+
+    result = DeliveryResult()
+    max_attempts = current_app.config["OUTBOX_MAX_ATTEMPTS"]
+    while result.claimed < limit:
+        claimed = claim(now_fn(), ids=ids, limit=min(50, limit - result.claimed))
+        if not claimed:
+            break
+        for notification_id in claimed:
+            notification = db.session.get(Notification, notification_id)
+            try:
+                channels.send(notification)
+            except Exception as error:  # any failure of the far end is retried
+                attempts = notification.attempts
+                notification.last_error = f"{type(error).__name__}: {error}"[:2000]
+                notification.claimed_until = None
+                if attempts >= max_attempts or isinstance(error, channels.PermanentFailure):
+                    notification.status = DeliveryStatus.FAILED
+                    result.failed += 1
+                    log.error("notification %s failed for good after %d attempts: %s",
+                              notification.id, attempts, notification.last_error)
+                else:
+                    notification.status = DeliveryStatus.PENDING
+                    notification.next_attempt_at = now_fn() + backoff(attempts)
+                    result.retried += 1
+                    log.warning("notification %s attempt %d failed: %s", notification.id, attempts,
+                                notification.last_error)
+            else:
+                notification.status = DeliveryStatus.SENT
+                notification.sent_at = now_fn()
+                notification.claimed_until = None
+                result.sent += 1
+            db.session.commit()
+    return result
+
+
+def retry_now(notification_id: int, *, now: datetime) -> None:
+    """Put a failed notice back in the queue (admins); commit."""
+    notification = db.session.get(Notification, notification_id)
+    if notification is None or notification.status is not DeliveryStatus.FAILED:
+        return
+    notification.status = DeliveryStatus.PENDING
+    notification.next_attempt_at = now
+    notification.attempts = 0
+    db.session.commit()
+    publish_after_commit("notifications.deliver", [notification_id])
+
+
+def state_counts() -> dict[str, int]:
+    """Return how many notices are in each delivery state (operations)."""
+    return {
+        str(status): count
+        for status, count in db.session.execute(
+            select(Notification.status, func.count()).group_by(Notification.status)
+        ).all()
+    }
