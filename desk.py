@@ -64,7 +64,7 @@ def cmd_run(argv: list[str]) -> int:
     env.setdefault("TRACKER_BASE_URL", f"http://{host}:{port}")
     say("migrating the database …")
     flask("db", "upgrade", env=env)
-    flask("seed-demo", "--if-empty", env=env)
+    password = seed_demo(env)
     processes = {
         "web": [str(BIN / "gunicorn"), "--workers", "2", "--threads", "4", "--bind", f"{host}:{port}",
                 "--access-logfile", "-", "wsgi:app"],
@@ -72,15 +72,35 @@ def cmd_run(argv: list[str]) -> int:
                    "--concurrency", "2"],
         "beat": [str(BIN / "celery"), "-A", "workers.celery_app", "beat", "--loglevel", "INFO"],
     }
-    return supervise(processes, env, banner=lambda: _banner(host, port))
+    return supervise(processes, env, banner=lambda: _banner(host, port, password))
 
 
-def _banner(host: str, port: str) -> None:
+def seed_demo(env: dict) -> str | None:
+    """Load demo data into an empty database; return the password it printed (first run only)."""
+    process = subprocess.Popen(
+        [str(BIN / "flask"), "--app", "wsgi", "seed-demo", "--if-empty"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True,
+    )
+    password = None
+    for line in process.stdout:
+        print(line, end="", flush=True)
+        if line.startswith("Password: "):
+            password = line.split(":", 1)[1].strip()
+    if process.wait() != 0:
+        raise SystemExit("loading the demo data failed (see above)")
+    return password
+
+
+def _banner(host: str, port: str, password: str | None) -> None:
     say("")
     say(f"the campus service desk is running: open http://{host}:{port}/")
     say("log in with a demo account: student, staff, tech.repairs, dispatch.repairs,")
-    say("head.repairs, leader or admin; the password was printed when the demo data")
-    say("was created (above, on the first run). A new one: python3 desk.py demo-password")
+    if password:
+        say(f"head.repairs, leader or admin; password for all of them: {password}")
+        say("(shown now only; a new one later: python3 desk.py demo-password)")
+    else:
+        say("head.repairs, leader or admin, with the password shown on the first run;")
+        say("forgot it? python3 desk.py demo-password prints a new one")
     say("press Ctrl-C to stop web, worker and beat")
 
 

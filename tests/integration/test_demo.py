@@ -191,3 +191,10 @@ def test_demo_password_gives_every_demo_user_a_new_one(client, db):
     assert count > 50 and password == "second-password-2"
     assert post_form(client, "/login", {"username": "leader", "password": "first-password-1"}).status_code == 200
     assert post_form(client, "/login", {"username": "leader", "password": "second-password-2"}).status_code == 302
+
+
+def test_replaying_history_notifies_nobody(db):
+    from tracker.models import Notification
+
+    demo.seed(days=3, password="quiet-password-1", echo=lambda *_: None)
+    assert database.session.execute(select(func.count()).select_from(Notification)).scalar_one() == 0

@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import random
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -144,6 +146,19 @@ def _insert_ignoring_duplicates(rows: list[dict]) -> list[int]:
     return ids
 
 
+_suppressed: ContextVar[bool] = ContextVar("outbox_suppressed", default=False)
+
+
+@contextmanager
+def suppressed():
+    """Within the block, queue no notices (replaying history: demo data, imports)."""
+    token = _suppressed.set(True)
+    try:
+        yield
+    finally:
+        _suppressed.reset(token)
+
+
 def queue(notices: Sequence[Notice], recipients: dict[str, list[int]], *, now: datetime) -> list[int]:
     """Write the rows for ``notices`` to their recipients (no commit); return new row ids.
 
@@ -151,6 +166,8 @@ def queue(notices: Sequence[Notice], recipients: dict[str, list[int]], *, now: d
     channels they chose; matching webhooks get one row per notice. In-app
     notices are delivered by being written: they are stored as sent.
     """
+    if _suppressed.get():
+        return []
     users = {uid for ids in recipients.values() for uid in ids}
     choices = preferences(users)
     locales = (
