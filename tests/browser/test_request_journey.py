@@ -122,6 +122,10 @@ def test_a_repair_request_goes_from_filed_to_closed_through_every_role(actors, s
     expect(ticket_status(requester)).to_have_text("New")
     expect(history(requester)).to_have_count(1)
     expect(history(requester)).to_contain_text("Requester filed the request")
+    # The service level: the repair centre answers within 30 minutes, round the clock.
+    sla_panel = requester.get_by_role("region", name="Service level")
+    expect(sla_panel.get_by_role("row", name=re.compile(r"^Response"))).to_contain_text("Running")
+    expect(requester.locator("#expected-answer")).to_contain_text("Expect a response by")
     assert_fits(requester)
     shots.take(requester, "requester-filed")
     nav(requester, "My requests").click()
@@ -164,6 +168,13 @@ def test_a_repair_request_goes_from_filed_to_closed_through_every_role(actors, s
     hold.get_by_role("button", name="Put on hold").click()
     expect(ticket_status(technician)).to_have_text("On hold")
     expect(technician.get_by_text("On hold: Waiting for parts")).to_be_visible()
+    # Waiting for parts stops the resolution clock, and the page says so.
+    expect(technician.get_by_text("the service clock is stopped meanwhile")).to_be_visible()
+    resolution = technician.get_by_role("region", name="Service level").get_by_role(
+        "row", name=re.compile(r"^Resolution")
+    )
+    expect(resolution).to_contain_text("Paused")
+    expect(resolution).to_contain_text("if resumed now")
     shots.take(technician, "technician-on-hold")
 
     actions(technician).get_by_role("button", name="Resume").click()
