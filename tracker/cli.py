@@ -1,7 +1,11 @@
-"""``flask`` commands: create users, load demo data."""
+"""``flask`` commands: create users, load demo data, set up SLA calendars and policies."""
+
+import re
+from collections import Counter
 
 import click
 from flask import Flask
+from flask.cli import with_appcontext
 
 from tracker.clock import utcnow
 from tracker.domain.roles import CENTRE_ROLES, Role
@@ -12,6 +16,11 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(create_user)
     app.cli.add_command(seed_demo)
     app.cli.add_command(demo_password)
+    app.cli.add_command(import_china_holidays)
+    app.cli.add_command(sla_defaults)
+    app.cli.add_command(sla_sweep_command)
+    app.cli.add_command(outbox_status)
+    app.cli.add_command(outbox_deliver)
 
 
 def _parse_role(text: str) -> tuple[Role, int | None]:
@@ -96,3 +105,157 @@ def demo_password(password):
         raise click.ClickException(str(error)) from None
     click.echo(f"New password for {count} demo users: {password}")
     click.echo("Log in as student, staff, tech.repairs, dispatch.repairs, head.repairs, leader or admin.")
+
+
+def _years(ctx, param, value) -> range | None:
+    """Read "2025-2027" or "2025" as a range of years."""
+    if value is None:
+        return None
+    match = re.fullmatch(r"\s*([0-9]{4})\s*(?:-\s*([0-9]{4})\s*)?", value)
+    if match is None:
+        raise click.BadParameter("write a year or a range of years, e.g. 2025-2027")
+    first, last = int(match[1]), int(match[2] or match[1])
+    if last < first:
+        raise click.BadParameter(f"{last} is before {first}")
+    if last - first >= 50:
+        raise click.BadParameter("at most 50 years at once")
+    return range(first, last + 1)
+
+
+def _echo_china_days(found) -> None:
+    """Print the imported days per year, and a WARNING line per year without data."""
+    holidays = Counter(day[:4] for day in found.holidays)
+    workdays = Counter(day[:4] for day in found.extra_workdays)
+    for year in found.years:
+        click.echo(
+            f"{year}: {holidays[str(year)]} days off, {workdays[str(year)]} weekend working days"
+        )
+    for year in found.missing_years:
+        click.echo(f"WARNING: no published holiday data for {year} in the installed chinesecalendar package")
+
+
+@click.command("import-china-holidays")
+@click.option("--calendar", "code", default="office", show_default=True, help="Code of the calendar.")
+@click.option("--years", required=True, callback=_years, help="A year or a range, e.g. 2025-2027.")
+@with_appcontext
+def import_china_holidays(code, years):
+    """Add China's statutory holidays and moved working days to a calendar.
+
+    Exits with 1 when none of the years has published data.
+    """
+    from sqlalchemy import select
+
+    from tracker.extensions import db
+    from tracker.models import Calendar
+    from tracker.services import holidays
+
+    calendar = db.session.execute(select(Calendar).where(Calendar.code == code)).scalar_one_or_none()
+    if calendar is None:
+        codes = ", ".join(db.session.execute(select(Calendar.code).order_by(Calendar.code)).scalars()) or "none"
+        raise click.ClickException(f"no calendar with code {code!r}; calendars: {codes}")
+    try:
+        version, found = holidays.import_china_holidays(calendar.id, years, actor=None, now=utcnow())
+    except TrackerError as error:
+        _echo_china_days(holidays.china_days(years))
+        raise click.ClickException(str(error)) from None
+    _echo_china_days(found)
+    if version is None:
+        click.echo(f"calendar {calendar.code} already had these days: no new version")
+    else:
+        click.echo(f"calendar {calendar.code}: version {version.number}")
+
+
+@click.command("sla-defaults")
+@click.option(
+    "--china-years", callback=_years, default=None,
+    help="Import China's holidays for these years (e.g. 2024-2026) into a newly created office calendar.",
+)
+@with_appcontext
+def sla_defaults(china_years):
+    """Create the default calendars and SLA policies where they are missing; safe to run again."""
+    from sqlalchemy import select
+
+    from tracker.extensions import db
+    from tracker.models import Calendar, SlaPolicy
+    from tracker.services import holidays, sla_config
+
+    def existing(model, codes) -> set[str]:
+        return set(db.session.execute(select(model.code).where(model.code.in_(codes))).scalars())
+
+    calendars_before = existing(Calendar, list(sla_config.DEFAULT_CALENDARS))
+    policies_before = existing(SlaPolicy, list(sla_config.DEFAULT_POLICIES))
+    try:
+        sla_config.install_defaults(actor=None, now=utcnow(), china_years=china_years)
+    except TrackerError as error:
+        raise click.ClickException(str(error)) from None
+    for code, spec in sla_config.DEFAULT_CALENDARS.items():
+        calendar = db.session.execute(select(Calendar).where(Calendar.code == code)).scalar_one()
+        number = calendar.current_version.number if calendar.current_version else 0
+        if code in calendars_before:
+            click.echo(f"calendar {code}: found (version {number})")
+            if spec["follows_china_holidays"] and china_years:
+                click.echo(
+                    f"  holidays not changed; add years with: flask import-china-holidays --calendar {code} "
+                    f"--years {china_years.start}-{china_years.stop - 1}"
+                )
+            continue
+        click.echo(f"calendar {code}: created (version {number})")
+        if spec["follows_china_holidays"] and china_years:
+            _echo_china_days(holidays.china_days(china_years))
+    for code in sla_config.DEFAULT_POLICIES:
+        policy = db.session.execute(select(SlaPolicy).where(SlaPolicy.code == code)).scalar_one()
+        number = policy.current_version.number if policy.current_version else 0
+        state = "found" if code in policies_before else "created"
+        click.echo(f"policy {code}: {state} (version {number})")
+
+
+# ---------------------------------------------------------------- operations
+
+
+@click.command("sla-sweep")
+@with_appcontext
+def sla_sweep_command():
+    """Flag SLA clocks that changed by now and act on due escalations, once."""
+    from tracker.services import sla_sweep
+
+    result = sla_sweep.sweep_due(utcnow())
+    click.echo(f"SLA sweep: {result}")
+
+
+def _recipient(notification) -> str:
+    if notification.user is not None:
+        return f"user {notification.user.username}"
+    if notification.webhook is not None:
+        return f"webhook {notification.webhook.name}"
+    return "-"
+
+
+@click.command("outbox-status")
+@with_appcontext
+def outbox_status():
+    """Print how many notices are in each delivery state, and the last 10 failures."""
+    from tracker.services import outbox
+
+    overview = outbox.overview(utcnow(), failed_limit=10)
+    for status, count in overview.counts.items():
+        click.echo(f"{status.value}: {count}")
+    minutes = int(outbox.STUCK_GRACE.total_seconds() // 60)
+    click.echo(f"stuck (due more than {minutes} min ago): {overview.stuck}")
+    if not overview.failed:
+        click.echo("no failures")
+        return
+    click.echo("last failures:")
+    for n in overview.failed:
+        error = " ".join((n.last_error or "").split())[:200]
+        click.echo(f"  #{n.id} {n.kind} {n.channel.value} to {_recipient(n)}, {n.attempts} attempts: {error}")
+
+
+@click.command("outbox-deliver")
+@click.option("--limit", default=5000, show_default=True, type=click.IntRange(min=1), help="At most this many.")
+@with_appcontext
+def outbox_deliver(limit):
+    """Deliver the due notices now (when no worker runs) and print the counts."""
+    from tracker.services import outbox
+
+    result = outbox.deliver(utcnow, limit=limit)
+    click.echo(f"outbox: {result.sent} sent, {result.retried} to retry, {result.failed} failed")

@@ -141,6 +141,8 @@ def load(env: Environment | None = None) -> dict:
         "OUTBOX_SWEEP_SECONDS": float(env.get("TRACKER_OUTBOX_SWEEP_SECONDS", "15")),
         "SLA_SWEEP_BATCH": int(env.get("TRACKER_SLA_SWEEP_BATCH", "2000")),
         "OUTBOX_MAX_ATTEMPTS": int(env.get("TRACKER_OUTBOX_MAX_ATTEMPTS", "8")),
+        # The wait after a notice's first failed attempt; it doubles per attempt (at most 6 h).
+        "OUTBOX_BACKOFF_SECONDS": float(env.get("TRACKER_OUTBOX_BACKOFF_SECONDS", "30")),
         # E-mail: SMTP when MAIL_SERVER is set, else written as .eml files
         # under instance/mail/ (the embedded default has no mail server).
         "MAIL_SERVER": env.get("MAIL_SERVER"),

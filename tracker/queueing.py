@@ -37,6 +37,10 @@ def init_celery(app: Flask) -> Celery:
         # Fail fast when Redis is down: the web must not hang on a publish.
         transport_options.setdefault("socket_connect_timeout", 2)
         transport_options.setdefault("socket_timeout", 5)
+        # One connection attempt per publish: without it kombu tries again
+        # until broker_connection_timeout, and every commit waits 2 s while
+        # Redis is down. The worker's consumer retries on its own settings.
+        transport_options.setdefault("max_retries", 0)
     celery.conf.update(
         broker_url=config["CELERY_BROKER_URL"],
         broker_transport_options=transport_options,

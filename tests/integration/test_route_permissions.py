@@ -58,7 +58,80 @@ ROUTES = {
     "admin.locations": ("GET", "/admin/locations", only({"admin"})),
     "admin.location_new": ("GET", "/admin/locations/new", only({"admin"})),
     "admin.location_edit": ("GET", "/admin/locations/{location_id}", only({"admin"})),
+    "admin.calendars": ("GET", "/admin/calendars", only({"admin"})),
+    "admin.calendar_new": ("GET", "/admin/calendars/new", only({"admin"})),
+    "admin.calendar_edit": ("GET", "/admin/calendars/{calendar_id}", only({"admin"})),
+    # The form posted here lacks the years: the admin gets the page back with the errors.
+    "admin.calendar_import_china": ("POST", "/admin/calendars/{calendar_id}/china-holidays", only({"admin"})),
+    "admin.calendar_version": ("GET", "/admin/calendars/{calendar_id}/versions/1", only({"admin"})),
+    "admin.policies": ("GET", "/admin/policies", only({"admin"})),
+    "admin.policy_new": ("GET", "/admin/policies/new", only({"admin"})),
+    "admin.policy_edit": ("GET", "/admin/policies/{policy_id}", only({"admin"})),
+    "admin.policy_version": ("GET", "/admin/policies/{policy_id}/versions/1", only({"admin"})),
 }
+
+
+# Notifications, escalations and operations. The ticket's response is at
+# risk (a sweep ran): level 1 went to the repairs dispatcher, unassigned
+# ticket, with an in-app notice; an e-mail notice and a webhook exist too.
+ESCALATION_RECEIVERS = {"technician", "dispatcher", "centre_head", "leadership"}
+ROUTES.update({
+    "notifications.index": ("GET", "/notifications", only(LOGGED_IN)),
+    "notifications.read_all": ("POST", "/notifications/read", only(LOGGED_IN, REDIRECT)),
+    # The dispatcher's own notice; everyone else gets 404, as for no notice at all.
+    "notifications.open": ("GET", "/notifications/{notification_id}/open", only({"dispatcher"}, REDIRECT, MISSING)),
+    "notifications.preferences": ("GET", "/account/notifications", only(LOGGED_IN)),
+    "escalations.index": ("GET", "/escalations/", only(ESCALATION_RECEIVERS)),
+    # Only its receivers acknowledge: the repairs dispatcher for an unassigned ticket.
+    "escalations.acknowledge": ("POST", "/escalations/{escalation_id}/acknowledge", only({"dispatcher"}, REDIRECT)),
+    "admin_ops.index": ("GET", "/admin/ops/", only({"admin"})),
+    "admin_ops.retry": ("POST", "/admin/ops/notifications/{email_notification_id}/retry", only({"admin"}, REDIRECT)),
+    "admin_ops.webhooks_list": ("GET", "/admin/ops/webhooks", only({"admin"})),
+    "admin_ops.webhook_new": ("GET", "/admin/ops/webhooks/new", only({"admin"})),
+    "admin_ops.webhook_edit": ("GET", "/admin/ops/webhooks/{webhook_id}", only({"admin"})),
+    "admin_ops.webhook_deactivate": ("POST", "/admin/ops/webhooks/{webhook_id}/deactivate", only({"admin"}, REDIRECT)),
+    "admin_ops.webhook_test": ("POST", "/admin/ops/webhooks/{webhook_id}/test", only({"admin"}, REDIRECT)),
+})
+
+
+def _ops_ids(template: str, world, ticket) -> dict:
+    """Make the rows the notification, escalation and operations routes need, when they need them."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from tests.factories import T0
+    from tracker.extensions import db
+    from tracker.models import Channel, Escalation, Notification
+    from tracker.services import sla_sweep, webhooks
+
+    ids = {}
+    if "{webhook_id}" in template:
+        hook = webhooks.create_webhook(name="Duty group", url="https://example.org/hook", format="generic",
+                                       kinds=["sla_breached"], actor=None, now=T0)
+        ids["webhook_id"] = hook.id
+    if "notification_id}" in template or "{escalation_id}" in template:
+        sla_sweep.sweep_due(T0 + timedelta(minutes=23))  # response at risk: level 1
+        dispatcher = world.users["dispatcher"].id
+        notices = {
+            n.channel: n.id
+            for n in db.session.execute(select(Notification).where(Notification.user_id == dispatcher)).scalars()
+        }
+        ids["notification_id"] = notices[Channel.IN_APP]
+        ids["email_notification_id"] = notices[Channel.EMAIL]
+        ids["escalation_id"] = db.session.execute(
+            select(Escalation.id).where(Escalation.ticket_id == ticket.id)
+        ).scalar_one()
+    return ids
+
+
+def _calendar_id(code: str) -> int:
+    from sqlalchemy import select
+
+    from tracker.extensions import db
+    from tracker.models import Calendar
+
+    return db.session.execute(select(Calendar.id).where(Calendar.code == code)).scalar_one()
 
 
 def test_every_route_has_a_rule(app):
@@ -82,6 +155,9 @@ def test_route_answers_each_role_as_its_rule_says(client, db, world, login_as, e
         centre_id=world.centres["repairs"].id,
         category_id=world.categories["water"].id,
         location_id=world.locations["room"].id,
+        calendar_id=_calendar_id("office"),
+        policy_id=world.policies["repairs"].id,
+        **_ops_ids(template, world, ticket),
     )
     if role != "anonymous":
         login_as(role)

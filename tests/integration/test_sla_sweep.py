@@ -8,9 +8,17 @@ from sqlalchemy import func, select
 from tests.factories import T0, make_ticket
 from tracker.domain.sla_clock import Target, TargetState
 from tracker.domain.workflow import Action, HoldReason, Priority, Status
-from tracker.errors import PermissionDenied
+from tracker.errors import PermissionDenied, ValidationFailed
 from tracker.extensions import db as _db
-from tracker.models import Channel, DeliveryStatus, Escalation, EventKind, Notification, TicketEvent, TicketSla
+from tracker.models import (
+    Channel,
+    DeliveryStatus,
+    Escalation,
+    EventKind,
+    Notification,
+    TicketEvent,
+    TicketSla,
+)
 from tracker.services import sla_config, sla_sweep
 from tracker.services import tickets as svc
 
@@ -155,7 +163,7 @@ def test_ticket_changes_notify_the_people_concerned(db, world):
 
 def test_a_rolled_back_change_leaves_no_notice(db, world):
     ticket = make_ticket(world)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationFailed):  # not a technician of this centre
         svc.transition(ticket.id, Action.ASSIGN, actor=world.users["dispatcher"], now=T0,
                        assignee_id=world.users["dorm_technician"].id)
     assert notices("ticket_assigned") == []

@@ -73,9 +73,14 @@ class SlaPolicyVersion(db.Model):
 
     ``definition``::
 
-        {"targets": {"response": {"calendar_version_id": 3, "minutes": {"urgent": 30, ...},
+        {"targets": {"response": {"calendar": "always", "minutes": {"urgent": 30, ...},
                                   "at_risk": 0.75}, ...},
-         "pauses": {"waiting_parts": {"targets": ["resolution"], "cap_minutes": 4320}, ...}}
+         "pauses": {"waiting_parts": {"targets": ["resolution"], "cap_minutes": 4320}, ...},
+         "escalation": {"ack_minutes": 15, "leadership_after_minutes": 120,
+                        "defer_non_urgent_to": null}}
+
+    Targets name a calendar by code; a ticket pins the calendar version
+    current when its clock started (``TicketSla.calendar_version_id``).
     """
 
     __tablename__ = "sla_policy_versions"

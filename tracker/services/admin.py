@@ -1,5 +1,8 @@
 """Administration of service centres, their categories and campus places.
 
+It also reads the business calendars and SLA policies for their pages;
+``tracker.services.sla_config`` changes them.
+
 Every public function that changes data is one transaction: it checks
 everything first, changes rows and commits; on a refusal nothing is written.
 Nothing is ever deleted: rows are deactivated (``is_active``) so that tickets
@@ -18,7 +21,18 @@ from tracker.domain.roles import Role
 from tracker.domain.workflow import Priority
 from tracker.errors import NotFound, PermissionDenied, ValidationFailed
 from tracker.extensions import db
-from tracker.models import Category, Centre, Location, LocationKind, Ticket, User
+from tracker.models import (
+    Calendar,
+    CalendarVersion,
+    Category,
+    Centre,
+    Location,
+    LocationKind,
+    SlaPolicy,
+    SlaPolicyVersion,
+    Ticket,
+    User,
+)
 
 # Codes appear in addresses and QR links: lower-case ASCII, no spaces.
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -30,6 +44,9 @@ CENTRE_NAME_MAX = 120
 CATEGORY_NAME_MAX = 120
 LOCATION_NAME_MAX = 160
 DESCRIPTION_MAX = 2000
+
+# The default of an optional change to ``update_*``: leave the value as it is.
+UNCHANGED = object()
 
 
 # ---------------------------------------------------------------- reading
@@ -45,6 +62,10 @@ class Overview:
     active_categories: int
     locations: int
     active_locations: int
+    calendars: int
+    active_calendars: int
+    policies: int
+    active_policies: int
 
 
 def overview() -> Overview:
@@ -56,7 +77,9 @@ def overview() -> Overview:
         ).one()
         return total, active
 
-    users, centres, categories, locations = (counts(m) for m in (User, Centre, Category, Location))
+    users, centres, categories, locations, calendars, policies = (
+        counts(m) for m in (User, Centre, Category, Location, Calendar, SlaPolicy)
+    )
     return Overview(
         users=users[0],
         active_users=users[1],
@@ -66,6 +89,10 @@ def overview() -> Overview:
         active_categories=categories[1],
         locations=locations[0],
         active_locations=locations[1],
+        calendars=calendars[0],
+        active_calendars=calendars[1],
+        policies=policies[0],
+        active_policies=policies[1],
     )
 
 
@@ -155,6 +182,107 @@ def descendant_ids(location_id: int) -> set[int]:
         frontier = below - found - {location_id}
         found |= frontier
     return found
+
+
+def all_calendars() -> list[Calendar]:
+    """Return every business calendar, active ones first, by code."""
+    return list(
+        db.session.execute(select(Calendar).order_by(Calendar.is_active.desc(), Calendar.code)).scalars()
+    )
+
+
+def get_calendar(calendar_id: int) -> Calendar:
+    """Return the calendar; raises NotFound."""
+    calendar = db.session.get(Calendar, calendar_id)
+    if calendar is None:
+        raise NotFound(N_("No such calendar."))
+    return calendar
+
+
+def calendar_versions(calendar_id: int) -> list[CalendarVersion]:
+    """Return the versions of a calendar, newest first."""
+    return list(
+        db.session.execute(
+            select(CalendarVersion)
+            .where(CalendarVersion.calendar_id == calendar_id)
+            .order_by(CalendarVersion.number.desc())
+        ).scalars()
+    )
+
+
+def get_calendar_version(calendar_id: int, number: int) -> CalendarVersion:
+    """Return version ``number`` of a calendar; raises NotFound."""
+    version = db.session.execute(
+        select(CalendarVersion).where(CalendarVersion.calendar_id == calendar_id, CalendarVersion.number == number)
+    ).scalar_one_or_none()
+    if version is None:
+        raise NotFound(N_("No such version."))
+    return version
+
+
+def all_policies() -> list[SlaPolicy]:
+    """Return every SLA policy, active ones first, by code."""
+    return list(
+        db.session.execute(select(SlaPolicy).order_by(SlaPolicy.is_active.desc(), SlaPolicy.code)).scalars()
+    )
+
+
+def get_policy(policy_id: int) -> SlaPolicy:
+    """Return the SLA policy; raises NotFound."""
+    policy = db.session.get(SlaPolicy, policy_id)
+    if policy is None:
+        raise NotFound(N_("No such SLA policy."))
+    return policy
+
+
+def policy_versions(policy_id: int) -> list[SlaPolicyVersion]:
+    """Return the versions of a policy, newest first."""
+    return list(
+        db.session.execute(
+            select(SlaPolicyVersion)
+            .where(SlaPolicyVersion.policy_id == policy_id)
+            .order_by(SlaPolicyVersion.number.desc())
+        ).scalars()
+    )
+
+
+def get_policy_version(policy_id: int, number: int) -> SlaPolicyVersion:
+    """Return version ``number`` of a policy; raises NotFound."""
+    version = db.session.execute(
+        select(SlaPolicyVersion).where(SlaPolicyVersion.policy_id == policy_id, SlaPolicyVersion.number == number)
+    ).scalar_one_or_none()
+    if version is None:
+        raise NotFound(N_("No such version."))
+    return version
+
+
+def categories_by_policy() -> dict[int, list[Category]]:
+    """Return the categories of each policy id, by centre then display order."""
+    result: dict[int, list[Category]] = {}
+    for category in all_categories():
+        if category.sla_policy_id is not None:
+            result.setdefault(category.sla_policy_id, []).append(category)
+    return result
+
+
+def policies_by_calendar() -> dict[str, list[SlaPolicy]]:
+    """Return, per calendar code, the policies whose current version has a target on it."""
+    result: dict[str, list[SlaPolicy]] = {}
+    for policy in all_policies():
+        version = policy.current_version
+        targets = (version.definition.get("targets") or {}) if version else {}
+        codes = {rule.get("calendar") for rule in targets.values()}
+        for code in sorted(c for c in codes if c):
+            result.setdefault(code, []).append(policy)
+    return result
+
+
+def users_by_id(ids) -> dict[int, User]:
+    """Return the users with these ids (unknown and None ids are left out)."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {user.id: user for user in db.session.execute(select(User).where(User.id.in_(wanted))).scalars()}
 
 
 # ---------------------------------------------------------------- centres
@@ -264,13 +392,15 @@ def create_category(
     name_zh: str,
     default_priority: Priority | str = Priority.NORMAL,
     sort_order: int = 0,
+    sla_policy_id: int | None = None,
     actor: User | None,
     now: datetime,
 ) -> Category:
     """Create an active category of a centre and commit.
 
-    Raises ValidationFailed for an unknown centre, a malformed code or one
-    the centre already has, a missing name or an unknown priority.
+    ``sla_policy_id`` None: its requests run without an SLA. Raises
+    ValidationFailed for an unknown centre, a malformed code or one the
+    centre already has, a missing name, an unknown priority or policy.
     """
     _require_admin(actor)
     centre = db.session.get(Centre, centre_id) if centre_id is not None else None
@@ -285,6 +415,7 @@ def create_category(
         name_zh=name_zh,
         default_priority=_priority(default_priority),
         sort_order=_sort_order(sort_order),
+        sla_policy_id=_policy_id(sla_policy_id),
         is_active=True,
     )
     db.session.add(category)
@@ -301,12 +432,15 @@ def update_category(
     default_priority: Priority | str,
     sort_order: int,
     is_active: bool,
+    sla_policy_id=UNCHANGED,
     actor: User | None,
     now: datetime,
 ) -> Category:
     """Change a category (not its centre: its tickets stay with it); commit.
 
-    Raises NotFound, ValidationFailed.
+    ``sla_policy_id`` (None: no SLA) applies to requests filed from now on;
+    those filed before keep the policy version they run under. Raises
+    NotFound, ValidationFailed.
     """
     _require_admin(actor)
     category = get_category(category_id)
@@ -314,10 +448,12 @@ def update_category(
     name_en, name_zh = _names(name_en, name_zh, CATEGORY_NAME_MAX)
     priority = _priority(default_priority)
     sort_order = _sort_order(sort_order)
+    policy_id = category.sla_policy_id if sla_policy_id is UNCHANGED else _policy_id(sla_policy_id)
     category.code = code
     category.name_en, category.name_zh = name_en, name_zh
     category.default_priority = priority
     category.sort_order = sort_order
+    category.sla_policy_id = policy_id
     category.is_active = bool(is_active)
     _commit()
     return category
@@ -331,6 +467,18 @@ def _category_code(value: str, *, centre_id: int, category_id: int | None) -> st
     if _exists(others):
         raise ValidationFailed(N_("This service centre already has a category %(code)s."), code=code)
     return code
+
+
+def _policy_id(value) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        policy = db.session.get(SlaPolicy, int(value))
+    except (TypeError, ValueError):
+        policy = None
+    if policy is None:
+        raise ValidationFailed(N_("Choose an SLA policy from the list."))
+    return policy.id
 
 
 def _priority(value) -> Priority:

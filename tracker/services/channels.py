@@ -42,6 +42,7 @@ SUBJECTS = {
     "ticket_reopened": N_("[%(reference)s] Reopened by the requester"),
     "ticket_commented": N_("[%(reference)s] New comment: %(title)s"),
     "ticket_status": N_("[%(reference)s] %(title)s"),
+    "webhook_test": N_("Test message from the campus service desk"),
 }
 
 LINES = {
@@ -53,6 +54,7 @@ LINES = {
     "ticket_reopened": N_("The requester reopened this request."),
     "ticket_commented": N_("There is a new comment on this request."),
     "ticket_status": N_("The request changed."),
+    "webhook_test": N_("%(actor)s sent this test message to the webhook “%(name)s”. If you can read it, it works."),
 }
 
 
@@ -61,14 +63,17 @@ class Message:
     subject: str
     text: str
     url: str
+    line: str = ""  # the first line of the text: what happened, without the footer
 
 
-def render(notification: Notification) -> Message:
-    """Return the notice's subject, text and link in its recipient's language."""
+def render(notification: Notification, locale: str | None = None) -> Message:
+    """Return the notice's subject, text and link in ``locale``, by default its recipient's language."""
     payload = dict(notification.payload or {})
+    payload.setdefault("name", "")
+    payload.setdefault("actor", "")
     base = current_app.config["TRACKER_BASE_URL"].rstrip("/")
     url = base + notification.link if notification.link else base
-    with force_locale(notification.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+    with force_locale(locale or notification.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
         if payload.get("target"):
             payload["target"] = gettext(TARGET_LABELS[Target(payload["target"])])
         if payload.get("due_at"):
@@ -78,11 +83,14 @@ def render(notification: Notification) -> Message:
         payload.setdefault("reference", "")
         subject = gettext(SUBJECTS.get(notification.kind, "%(reference)s"), **_params(payload))
         line = gettext(LINES.get(notification.kind, "%(title)s"), **_params(payload))
-        lines = [line, "", f"{payload['reference']} {payload['title']}".strip()]
+        lines = [line]
+        about = f"{payload['reference']} {payload['title']}".strip()
+        if about:  # a webhook's test message is about no request
+            lines += ["", about]
         if payload.get("comment"):
             lines += ["", payload["comment"]]
         lines += ["", url, "", gettext("You can choose which notices you receive on your account page.")]
-    return Message(subject=subject, text="\n".join(lines), url=url)
+    return Message(subject=subject, text="\n".join(lines), url=url, line=line)
 
 
 def _params(payload: dict) -> dict:

@@ -43,15 +43,20 @@ def china_days(years) -> ChinaDays:
             result.missing_years.append(year)
             continue
         result.years.append(year)
-        # Weekends inside a holiday period are off anyway; list weekdays only.
-        result.holidays += sorted(d.isoformat() for d in chinese_calendar.holidays if d.year == year and d.weekday() < 5)
+        # Every official day off, weekends inside a holiday period included:
+        # a calendar that works Saturdays must not work them either.
+        result.holidays += sorted(d.isoformat() for d in chinese_calendar.holidays if d.year == year)
         result.extra_workdays += sorted(d.isoformat() for d in chinese_calendar.workdays if d.year == year
                                         and d.weekday() >= 5)
     return result
 
 
 def merge(definition: dict, found: ChinaDays) -> dict:
-    """Return ``definition`` with ``found``'s days added; local closures by hand stay."""
+    """Return ``definition`` with ``found``'s days added; local closures by hand stay.
+
+    Dates are not tagged with where they came from, so a revised year's
+    withdrawn dates are not removed by a new import: edit them by hand.
+    """
     holidays = set(definition.get("holidays", [])) | set(found.holidays)
     extra = set(definition.get("extra_workdays", []))
     extra |= {d for d in found.extra_workdays if d not in holidays}
@@ -89,8 +94,18 @@ def import_china_holidays(calendar_id: int, years, *, actor: User | None, now: d
 
 
 def coverage_warnings(calendar: Calendar, today: date) -> list[int]:
-    """Return this and next year when a China-following calendar has no holidays for them."""
+    """Return this or next year when a China-following calendar lacks China's days for it.
+
+    A year is covered when the installed data knows it and every official
+    day off of it is in the calendar; hand-added closures cover nothing.
+    """
     if not calendar.follows_china_holidays or calendar.current_version is None:
         return []
-    covered = {int(d[:4]) for d in calendar.current_version.definition.get("holidays", [])}
-    return [year for year in (today.year, today.year + 1) if year not in covered]
+    holidays = set(calendar.current_version.definition.get("holidays", []))
+    known = known_years()
+    missing = []
+    for year in (today.year, today.year + 1):
+        official = {d.isoformat() for d in chinese_calendar.holidays if d.year == year}
+        if year not in known or not official <= holidays:
+            missing.append(year)
+    return missing

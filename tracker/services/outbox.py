@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,8 +23,11 @@ from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import joinedload
 
+from tracker.domain.i18n import N_
 from tracker.domain.roles import Role
+from tracker.errors import NotFound, PermissionDenied, ValidationFailed
 from tracker.extensions import db
 from tracker.models import (
     Channel,
@@ -54,6 +58,36 @@ KINDS = {
 }
 USER_CHANNELS = (Channel.IN_APP, Channel.EMAIL)
 
+KIND_LABELS = {
+    "ticket_assigned": N_("Request assigned"),
+    "ticket_resolved": N_("Request resolved"),
+    "ticket_reopened": N_("Request reopened"),
+    "ticket_commented": N_("New comment on a request"),
+    "ticket_status": N_("Other changes to a request"),
+    "sla_at_risk": N_("Deadline at risk"),
+    "sla_breached": N_("Deadline passed"),
+    "sla_escalated": N_("Late request escalated to leadership"),
+}
+assert set(KIND_LABELS) == set(KINDS)
+
+# Not a user's choice: an administrator's test of a webhook.
+TEST_KIND = "webhook_test"
+# Every kind a notice can have, for lists of notices.
+ALL_KIND_LABELS = KIND_LABELS | {TEST_KIND: N_("Webhook test message")}
+
+CHANNEL_LABELS = {
+    Channel.IN_APP: N_("In the application"),
+    Channel.EMAIL: N_("E-mail"),
+    Channel.WEBHOOK: N_("Webhook"),
+}
+
+STATUS_LABELS = {
+    DeliveryStatus.PENDING: N_("Pending"),
+    DeliveryStatus.SENDING: N_("Sending"),
+    DeliveryStatus.SENT: N_("Sent"),
+    DeliveryStatus.FAILED: N_("Failed"),
+}
+
 
 def preferences(user_ids: Iterable[int]) -> dict[tuple[int, str, Channel], bool]:
     """Return the stored choices of these users, keyed by (user, kind, channel)."""
@@ -68,6 +102,12 @@ def preferences(user_ids: Iterable[int]) -> dict[tuple[int, str, Channel], bool]
 
 def wants(choices: dict, user_id: int, kind: str, channel: Channel) -> bool:
     return choices.get((user_id, kind, channel), KINDS.get(kind, {}).get(channel, False))
+
+
+def choices_for(user: User) -> dict[tuple[str, Channel], bool]:
+    """Return what the user receives per (kind, channel): their choice, else the default."""
+    choices = preferences([user.id])
+    return {(kind, channel): wants(choices, user.id, kind, channel) for kind in KINDS for channel in USER_CHANNELS}
 
 
 def set_preferences(user: User, chosen: dict[tuple[str, Channel], bool]) -> None:
@@ -259,6 +299,27 @@ def inbox(user: User, limit: int = 100) -> list[Notification]:
     )
 
 
+def open_notice(user: User, notification_id: int, *, now: datetime) -> Notification:
+    """Mark one of the user's in-app notices read (if unread); commit; return it.
+
+    Raises NotFound when the notice is not this user's in-app notice, so
+    nobody learns whether another user's notice exists.
+    """
+    notification = db.session.execute(
+        select(Notification).where(
+            Notification.id == notification_id,
+            Notification.user_id == user.id,
+            Notification.channel == Channel.IN_APP,
+        )
+    ).scalar_one_or_none()
+    if notification is None:
+        raise NotFound()
+    if notification.read_at is None:
+        notification.read_at = now
+    db.session.commit()
+    return notification
+
+
 def mark_read(user: User, *, now: datetime, notification_id: int | None = None) -> int:
     """Mark one (or all) of the user's in-app notices read; commit; return how many."""
     statement = update(Notification).where(
@@ -276,7 +337,6 @@ def mark_read(user: User, *, now: datetime, notification_id: int | None = None) 
 # ---------------------------------------------------------------- delivery
 
 CLAIM_SECONDS = 120
-BACKOFF_BASE_SECONDS = 30
 BACKOFF_MAX_SECONDS = 6 * 3600
 
 
@@ -326,8 +386,12 @@ def claim(now: datetime, *, ids: Sequence[int] | None = None, limit: int = 50) -
 
 
 def backoff(attempts: int) -> timedelta:
-    """Return the wait before attempt ``attempts + 1``: 30 s doubling, at most 6 h, with jitter."""
-    seconds = min(BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS)
+    """Return the wait before attempt ``attempts + 1``: doubling, at most 6 h, with jitter.
+
+    The first wait is OUTBOX_BACKOFF_SECONDS (30 s unless configured).
+    """
+    base = current_app.config["OUTBOX_BACKOFF_SECONDS"]
+    seconds = min(base * 2 ** max(attempts - 1, 0), BACKOFF_MAX_SECONDS)
     return timedelta(seconds=seconds * random.uniform(0.8, 1.2))
 
 
@@ -375,16 +439,19 @@ def deliver(now_fn, *, ids: Sequence[int] | None = None, limit: int = 200) -> De
     return result
 
 
-def retry_now(notification_id: int, *, now: datetime) -> None:
-    """Put a failed notice back in the queue (admins); commit."""
+def retry_now(notification_id: int, *, now: datetime) -> bool:
+    """Put a failed notice back in the queue (admins); commit; return whether it was failed."""
     notification = db.session.get(Notification, notification_id)
     if notification is None or notification.status is not DeliveryStatus.FAILED:
-        return
+        return False
     notification.status = DeliveryStatus.PENDING
     notification.next_attempt_at = now
     notification.attempts = 0
-    db.session.commit()
+    # Registered before the commit: a publish asked for after it would wait
+    # for the session's next commit, which may never come.
     publish_after_commit("notifications.deliver", [notification_id])
+    db.session.commit()
+    return True
 
 
 def state_counts() -> dict[str, int]:
@@ -395,3 +462,88 @@ def state_counts() -> dict[str, int]:
             select(Notification.status, func.count()).group_by(Notification.status)
         ).all()
     }
+
+
+STUCK_GRACE = timedelta(minutes=5)
+
+
+def stuck_count(now: datetime, *, grace: timedelta = STUCK_GRACE) -> int:
+    """Return how many notices are overdue by more than ``grace``: due but nobody delivers them.
+
+    A notice queued a moment ago is due at once and normally gone within
+    seconds; one still waiting minutes later means no worker is running or
+    the broker lost its task (operations).
+    """
+    return db.session.execute(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.channel != Channel.IN_APP, _due_condition(now - grace))
+    ).scalar_one()
+
+
+def failed_notices(limit: int = 100) -> list[Notification]:
+    """Return the notices that failed for good, newest first, with recipient and webhook loaded."""
+    return list(
+        db.session.execute(
+            select(Notification)
+            .where(Notification.status == DeliveryStatus.FAILED)
+            .options(joinedload(Notification.user), joinedload(Notification.webhook))
+            .order_by(Notification.id.desc())
+            .limit(limit)
+        ).scalars()
+    )
+
+
+@dataclass
+class Overview:
+    counts: dict[DeliveryStatus, int]  # every state, zero included
+    stuck: int  # see stuck_count
+    failed: list[Notification]  # the latest failures, newest first
+
+
+def overview(now: datetime, *, failed_limit: int = 100) -> Overview:
+    """Return the outbox at a glance for operations: states, stuck notices, latest failures."""
+    counts = state_counts()
+    return Overview(
+        counts={status: counts.get(status.value, 0) for status in DeliveryStatus},
+        stuck=stuck_count(now),
+        failed=failed_notices(limit=failed_limit),
+    )
+
+
+def queue_test(webhook_id: int, *, actor: User | None, now: datetime) -> Notification:
+    """Queue one test message to a webhook; commit; return its notice.
+
+    Each call writes a new notice (its key is unique), delivered like any
+    other. Raises NotFound, PermissionDenied (not an administrator) and
+    ValidationFailed when the webhook is switched off.
+    """
+    if actor is not None and (not actor.is_active or not actor.has_role(Role.ADMIN)):
+        raise PermissionDenied()
+    hook = db.session.get(Webhook, webhook_id)
+    if hook is None:
+        raise NotFound(N_("No such webhook."))
+    if not hook.is_active:
+        raise ValidationFailed(N_("The webhook is switched off: switch it on before sending a test message."))
+    notification = Notification(
+        idempotency_key=f"{TEST_KIND}:w{hook.id}:{uuid.uuid4().hex}",
+        kind=TEST_KIND,
+        channel=Channel.WEBHOOK,
+        user_id=None,
+        webhook_id=hook.id,
+        subject=f"test message to webhook {hook.name}"[:300],
+        body="",
+        link="",
+        payload={"name": hook.name, "actor": actor.display_name if actor is not None else ""},
+        locale=current_app.config["BABEL_DEFAULT_LOCALE"],
+        status=DeliveryStatus.PENDING,
+        attempts=0,
+        created_at=now,
+        next_attempt_at=now,
+        last_error="",
+    )
+    db.session.add(notification)
+    db.session.flush()
+    publish_after_commit("notifications.deliver", [notification.id])
+    db.session.commit()
+    return notification

@@ -12,10 +12,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from tracker.domain.calendar import BusinessCalendar, CalendarError
-from tracker.domain.i18n import N_
+from tracker.domain.i18n import N_, Label
 from tracker.domain.roles import Role
-from tracker.domain.sla_clock import Target
-from tracker.domain.workflow import HoldReason, Priority
+from tracker.domain.sla_clock import TARGET_LABELS, Target
+from tracker.domain.workflow import HOLD_REASON_LABELS, PRIORITY_LABELS, HoldReason, Priority
 from tracker.errors import NotFound, PermissionDenied, ValidationFailed
 from tracker.extensions import db
 from tracker.models import Calendar, CalendarVersion, Category, SlaPolicy, SlaPolicyVersion, User
@@ -24,7 +24,7 @@ MINUTES_MAX = 60 * 24 * 365
 
 
 def _require_admin(actor: User | None) -> None:
-    if actor is not None and not actor.has_role(Role.ADMIN):
+    if actor is not None and (not actor.is_active or not actor.has_role(Role.ADMIN)):
         raise PermissionDenied()
 
 
@@ -78,7 +78,10 @@ def save_calendar_version(
     Returns the new version, or None when only the names changed.
     """
     _require_admin(actor)
-    calendar = db.session.get(Calendar, calendar_id)
+    # Locked: two admins saving at once get versions n and n+1, not a clash.
+    calendar = db.session.execute(
+        select(Calendar).where(Calendar.id == calendar_id).with_for_update()
+    ).scalar_one_or_none()
     if calendar is None:
         raise NotFound()
     if name_en is not None or name_zh is not None:
@@ -134,7 +137,7 @@ def validate_policy(definition: dict) -> dict:
             raise ValidationFailed(N_("Unknown target %(name)s."), name=str(name)) from None
         code = (rule or {}).get("calendar")
         if not code or not db.session.execute(select(Calendar.id).where(Calendar.code == code)).first():
-            raise ValidationFailed(N_("%(target)s: choose a calendar."), target=target.value)
+            raise ValidationFailed(N_("%(target)s: choose a calendar."), target=Label(TARGET_LABELS[target]))
         minutes = {}
         for priority in Priority:
             value = (rule.get("minutes") or {}).get(priority.value)
@@ -146,18 +149,20 @@ def validate_policy(definition: dict) -> dict:
                 value = -1
             if not 0 < value <= MINUTES_MAX:
                 raise ValidationFailed(
-                    N_("%(target)s, %(priority)s: give minutes between 1 and %(max)d."),
-                    target=target.value, priority=priority.value, max=MINUTES_MAX,
+                    N_("%(target)s, %(priority)s: give a time above 0 and up to %(max)d minutes."),
+                    target=Label(TARGET_LABELS[target]), priority=Label(PRIORITY_LABELS[priority]), max=MINUTES_MAX,
                 )
             minutes[priority.value] = value
         if not minutes:
-            raise ValidationFailed(N_("%(target)s: give the minutes for at least one priority."), target=target.value)
+            raise ValidationFailed(N_("%(target)s: give the time for at least one priority."),
+                                   target=Label(TARGET_LABELS[target]))
         try:
             at_risk = float(rule.get("at_risk", 0.75))
         except (TypeError, ValueError):
             at_risk = -1
         if not 0 < at_risk < 1:
-            raise ValidationFailed(N_("%(target)s: the at-risk share is between 1 %% and 99 %%."), target=target.value)
+            raise ValidationFailed(N_("%(target)s: the at-risk share is between 1 %% and 99 %%."),
+                                   target=Label(TARGET_LABELS[target]))
         result["targets"][target.value] = {"calendar": code, "minutes": minutes, "at_risk": at_risk}
     for reason, rule in (definition.get("pauses") or {}).items():
         try:
@@ -168,7 +173,9 @@ def validate_policy(definition: dict) -> dict:
         for name in (rule or {}).get("targets", []):
             if name not in result["targets"]:
                 raise ValidationFailed(
-                    N_("%(reason)s pauses %(target)s, which the policy does not have."), reason=reason, target=str(name)
+                    N_("“%(reason)s” pauses %(target)s, which the policy does not measure."),
+                    reason=Label(HOLD_REASON_LABELS[HoldReason(reason)]),
+                    target=Label(TARGET_LABELS[Target(name)]) if name in set(Target) else str(name),
                 )
             paused.append(name)
         cap = (rule or {}).get("cap_minutes")
@@ -178,8 +185,8 @@ def validate_policy(definition: dict) -> dict:
             except (TypeError, ValueError):
                 cap = -1
             if not 0 < cap <= MINUTES_MAX:
-                raise ValidationFailed(N_("%(reason)s: the cap is between 1 and %(max)d minutes."), reason=reason,
-                                       max=MINUTES_MAX)
+                raise ValidationFailed(N_("“%(reason)s”: the cap is above 0 and up to %(max)d minutes."),
+                                       reason=Label(HOLD_REASON_LABELS[HoldReason(reason)]), max=MINUTES_MAX)
         else:
             cap = None
         if paused:
@@ -234,7 +241,9 @@ def save_policy_version(
 ) -> SlaPolicyVersion | None:
     """Add a version of a policy when its definition changed; commit. None when unchanged."""
     _require_admin(actor)
-    policy = db.session.get(SlaPolicy, policy_id)
+    policy = db.session.execute(
+        select(SlaPolicy).where(SlaPolicy.id == policy_id).with_for_update()
+    ).scalar_one_or_none()
     if policy is None:
         raise NotFound()
     if name_en is not None or name_zh is not None:

@@ -1,10 +1,16 @@
-"""Administration: users, centres, categories, locations.
+"""Administration: users, centres, categories, locations, business calendars
+and SLA policies.
 
 Only administrators open these pages. Nothing is deleted here: rows are
-deactivated so that tickets keep their history.
+deactivated so that tickets keep their history; calendars and policies get
+a new version at every change.
 """
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from collections import Counter
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
@@ -12,23 +18,31 @@ from flask_login import current_user, login_user
 from tracker.auth.decorators import require_role
 from tracker.auth.roles import Role
 from tracker.clock import utcnow
+from tracker.domain.calendar import WEEKDAYS
 from tracker.errors import TrackerError
 from tracker.forms import grouped, options
 from tracker.forms.admin import (
     CENTRE_ROLE_ORDER,
     LOCATION_KIND_LABELS,
+    WEEKDAY_LABELS,
+    CalendarCreateForm,
+    CalendarEditForm,
     CategoryCreateForm,
     CategoryEditForm,
     CategoryFilterForm,
     CentreCreateForm,
     CentreEditForm,
+    ChinaHolidaysForm,
     LocationEditForm,
     LocationForm,
+    PolicyCreateForm,
+    PolicyEditForm,
     UserCreateForm,
     UserEditForm,
     UserFilterForm,
+    format_hours,
 )
-from tracker.services import accounts
+from tracker.services import accounts, holidays, sla_config
 from tracker.services import admin as admin_service
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -242,6 +256,7 @@ def categories():
 def category_new():
     form = CategoryCreateForm()
     form.centre_id.choices = _centre_options(_("Choose…"))
+    form.sla_policy_id.choices = _policy_options()
     if not form.is_submitted():
         form.centre_id.data = request.args.get("centre", type=int)
     if form.validate_on_submit():
@@ -253,6 +268,7 @@ def category_new():
                 name_zh=form.name_zh.data,
                 default_priority=form.default_priority.data,
                 sort_order=form.sort_order.data or 0,
+                sla_policy_id=form.sla_policy_id.data,
                 actor=current_user,
                 now=utcnow(),
             )
@@ -271,6 +287,7 @@ def category_new():
 def category_edit(category_id):
     category = admin_service.get_category(category_id)
     form = CategoryEditForm(obj=category)
+    form.sla_policy_id.choices = _policy_options()
     if not form.is_submitted():
         form.default_priority.data = category.default_priority.value
     if form.validate_on_submit():
@@ -283,6 +300,10 @@ def category_edit(category_id):
                 default_priority=form.default_priority.data,
                 sort_order=form.sort_order.data or 0,
                 is_active=form.is_active.data,
+                # A form from before the field existed leaves the policy alone.
+                sla_policy_id=(
+                    form.sla_policy_id.data if "sla_policy_id" in request.form else admin_service.UNCHANGED
+                ),
                 actor=current_user,
                 now=utcnow(),
             )
@@ -294,6 +315,14 @@ def category_edit(category_id):
     elif form.is_submitted():
         _invalid()
     return render_template("admin/category_form.html", form=form, category=category)
+
+
+def _policy_options():
+    pairs = [(None, _("— no SLA —"))]
+    for policy in admin_service.all_policies():
+        label = f"{policy.code} — {policy.name_for(_locale())}"
+        pairs.append((policy.id, label if policy.is_active else _("%(name)s (inactive)", name=label)))
+    return options(pairs)
 
 
 # ---------------------------------------------------------------- locations
@@ -399,3 +428,342 @@ def location_edit(location_id):
     elif form.is_submitted():
         _invalid()
     return render_template("admin/location_form.html", form=form, location=location)
+
+
+# ---------------------------------------------------------------- calendars
+
+
+def _campus_today() -> date:
+    return utcnow().astimezone(ZoneInfo(current_app.config["TRACKER_TIMEZONE"])).date()
+
+
+def _flash_form_errors(form) -> None:
+    """Flash the errors that belong to no one field, after the usual message."""
+    _invalid()
+    for message in form.form_errors:
+        flash(message, "error")
+
+
+def _is_stale(form, current_version_id) -> bool:
+    """Whether the page was opened on an older version than the current one."""
+    shown = (form.version_id.data or "").strip()
+    return bool(shown) and shown != str(current_version_id or "")
+
+
+@bp.route("/calendars")
+@require_role(Role.ADMIN)
+def calendars():
+    today = _campus_today()
+    rows = [(calendar, holidays.coverage_warnings(calendar, today)) for calendar in admin_service.all_calendars()]
+    return render_template("admin/calendars.html", rows=rows, used_by=admin_service.policies_by_calendar())
+
+
+@bp.route("/calendars/new", methods=["GET", "POST"])
+@require_role(Role.ADMIN)
+def calendar_new():
+    form = CalendarCreateForm()
+    if not form.is_submitted():
+        form.timezone.data = current_app.config["TRACKER_TIMEZONE"]
+        for field in form.week_fields()[:5]:
+            field.data = "08:30-12:00, 14:00-17:30"
+    if form.validate_on_submit():
+        try:
+            calendar = sla_config.create_calendar(
+                code=form.code.data,
+                name_en=form.name_en.data,
+                name_zh=form.name_zh.data,
+                definition=form.calendar_definition,
+                follows_china_holidays=form.follows_china_holidays.data,
+                note=form.note.data or "",
+                actor=current_user,
+                now=utcnow(),
+            )
+        except TrackerError as error:
+            flash(error.translated(), "error")
+        else:
+            flash(_("Calendar %(code)s is created as version 1.", code=calendar.code), "success")
+            return redirect(url_for("admin.calendar_edit", calendar_id=calendar.id))
+    elif form.is_submitted():
+        _flash_form_errors(form)
+    return render_template("admin/calendar_form.html", form=form, calendar=None)
+
+
+def _calendar_page(calendar, form, import_form):
+    versions = admin_service.calendar_versions(calendar.id)
+    today = _campus_today()
+    if not import_form.is_submitted():
+        import_form.year_from.data = today.year
+        import_form.year_to.data = today.year + 1
+    known = holidays.known_years()
+    return render_template(
+        "admin/calendar_form.html",
+        form=form,
+        calendar=calendar,
+        import_form=import_form,
+        versions=versions,
+        authors=admin_service.users_by_id(v.created_by_id for v in versions),
+        warnings=holidays.coverage_warnings(calendar, today),
+        known_first=known.start,
+        known_last=known.stop - 1,
+    )
+
+
+@bp.route("/calendars/<int:calendar_id>", methods=["GET", "POST"])
+@require_role(Role.ADMIN)
+def calendar_edit(calendar_id):
+    calendar = admin_service.get_calendar(calendar_id)
+    if request.method == "POST":
+        form = CalendarEditForm()
+    else:
+        form = CalendarEditForm(data=CalendarEditForm.data_from(calendar))
+    if form.validate_on_submit():
+        if _is_stale(form, calendar.current_version_id):
+            flash(
+                _(
+                    "Someone saved a newer version of this calendar after you opened the page; nothing was "
+                    "saved. Check version %(number)d below, then save again.",
+                    number=calendar.current_version.number,
+                ),
+                "error",
+            )
+            form.version_id.data = str(calendar.current_version_id)
+        else:
+            try:
+                version = sla_config.save_calendar_version(
+                    calendar.id,
+                    definition=form.calendar_definition,
+                    name_en=form.name_en.data,
+                    name_zh=form.name_zh.data,
+                    follows_china_holidays=form.follows_china_holidays.data,
+                    note=form.note.data or "",
+                    actor=current_user,
+                    now=utcnow(),
+                )
+            except TrackerError as error:
+                flash(error.translated(), "error")
+            else:
+                if version is None:
+                    flash(
+                        _(
+                            "Calendar %(code)s is saved. Its definition did not change: no new version, "
+                            "still version %(number)d.",
+                            code=calendar.code,
+                            number=calendar.current_version.number,
+                        ),
+                        "success",
+                    )
+                else:
+                    flash(
+                        _("Calendar %(code)s is saved as version %(number)d.", code=calendar.code,
+                          number=version.number),
+                        "success",
+                    )
+                return redirect(url_for("admin.calendars"))
+    elif form.is_submitted():
+        _flash_form_errors(form)
+    return _calendar_page(calendar, form, ChinaHolidaysForm(formdata=None))
+
+
+@bp.route("/calendars/<int:calendar_id>/china-holidays", methods=["POST"])
+@require_role(Role.ADMIN)
+def calendar_import_china(calendar_id):
+    calendar = admin_service.get_calendar(calendar_id)
+    import_form = ChinaHolidaysForm()
+    if import_form.validate_on_submit():
+        try:
+            version, found = holidays.import_china_holidays(
+                calendar.id, import_form.years(), actor=current_user, now=utcnow()
+            )
+        except TrackerError as error:
+            flash(error.translated(), "error")
+        else:
+            _flash_imported(calendar, version, found)
+            return redirect(url_for("admin.calendar_edit", calendar_id=calendar.id))
+    else:
+        _invalid()
+    form = CalendarEditForm(formdata=None, data=CalendarEditForm.data_from(calendar))
+    return _calendar_page(calendar, form, import_form)
+
+
+def _flash_imported(calendar, version, found) -> None:
+    holidays_per_year = Counter(int(day[:4]) for day in found.holidays)
+    workdays_per_year = Counter(int(day[:4]) for day in found.extra_workdays)
+    details = "; ".join(
+        _(
+            "%(year)d: %(holidays)d days off, %(workdays)d weekend working days",
+            year=year,
+            holidays=holidays_per_year[year],
+            workdays=workdays_per_year[year],
+        )
+        for year in found.years
+    )
+    if version is None:
+        flash(
+            _("Calendar %(code)s already had China's holidays for these years (%(details)s): no new version.",
+              code=calendar.code, details=details),
+            "success",
+        )
+    else:
+        flash(
+            _("China's holidays are imported into calendar %(code)s as version %(number)d (%(details)s).",
+              code=calendar.code, number=version.number, details=details),
+            "success",
+        )
+    if found.missing_years:
+        known = holidays.known_years()
+        flash(
+            _(
+                "No holiday data for %(years)s yet (the installed data covers %(first)d to %(last)d): "
+                "tickets running into those years are counted as if they had no holidays. Import them once "
+                "the State Council has published them and the package is updated.",
+                years=", ".join(str(year) for year in found.missing_years),
+                first=known.start,
+                last=known.stop - 1,
+            ),
+            "warning",
+        )
+
+
+@bp.route("/calendars/<int:calendar_id>/versions/<int:number>")
+@require_role(Role.ADMIN)
+def calendar_version(calendar_id, number):
+    calendar = admin_service.get_calendar(calendar_id)
+    version = admin_service.get_calendar_version(calendar.id, number)
+    definition = version.definition
+    week = definition.get("week") or {}
+    by_year: dict[str, list[str]] = {}
+    for day in definition.get("holidays") or []:
+        by_year.setdefault(day[:4], []).append(day)
+    return render_template(
+        "admin/calendar_version.html",
+        calendar=calendar,
+        version=version,
+        author=admin_service.users_by_id([version.created_by_id]).get(version.created_by_id),
+        week=[(_(WEEKDAY_LABELS[day]), format_hours(week.get(day))) for day in WEEKDAYS],
+        extra_hours=format_hours(definition.get("extra_workday_hours")),
+        holidays_by_year=sorted(by_year.items()),
+        extra_workdays=definition.get("extra_workdays") or [],
+    )
+
+
+# ---------------------------------------------------------------- SLA policies
+
+
+def _set_calendar_choices(form) -> None:
+    pairs = [(c.code, f"{c.code} — {c.name_for(_locale())}") for c in admin_service.all_calendars()]
+    form.set_calendar_choices(options([(None, _("Choose…")), *pairs]), options([(None, _("— send at once —")), *pairs]))
+
+
+@bp.route("/policies")
+@require_role(Role.ADMIN)
+def policies():
+    return render_template(
+        "admin/policies.html",
+        policies=admin_service.all_policies(),
+        categories=admin_service.categories_by_policy(),
+    )
+
+
+@bp.route("/policies/new", methods=["GET", "POST"])
+@require_role(Role.ADMIN)
+def policy_new():
+    form = PolicyCreateForm()
+    _set_calendar_choices(form)
+    if form.validate_on_submit():
+        try:
+            policy = sla_config.create_policy(
+                code=form.code.data,
+                name_en=form.name_en.data,
+                name_zh=form.name_zh.data,
+                definition=form.definition(),
+                note=form.note.data or "",
+                actor=current_user,
+                now=utcnow(),
+            )
+        except TrackerError as error:
+            flash(error.translated(), "error")
+        else:
+            flash(_("SLA policy %(code)s is created as version 1.", code=policy.code), "success")
+            return redirect(url_for("admin.policies"))
+    elif form.is_submitted():
+        _flash_form_errors(form)
+    return render_template("admin/policy_form.html", form=form, policy=None)
+
+
+@bp.route("/policies/<int:policy_id>", methods=["GET", "POST"])
+@require_role(Role.ADMIN)
+def policy_edit(policy_id):
+    policy = admin_service.get_policy(policy_id)
+    if request.method == "POST":
+        form = PolicyEditForm()
+    else:
+        form = PolicyEditForm(data=PolicyEditForm.data_from(policy))
+    _set_calendar_choices(form)
+    if form.validate_on_submit():
+        if _is_stale(form, policy.current_version_id):
+            flash(
+                _(
+                    "Someone saved a newer version of this policy after you opened the page; nothing was "
+                    "saved. Check version %(number)d below, then save again.",
+                    number=policy.current_version.number,
+                ),
+                "error",
+            )
+            form.version_id.data = str(policy.current_version_id)
+        else:
+            try:
+                version = sla_config.save_policy_version(
+                    policy.id,
+                    definition=form.definition(),
+                    name_en=form.name_en.data,
+                    name_zh=form.name_zh.data,
+                    note=form.note.data or "",
+                    actor=current_user,
+                    now=utcnow(),
+                )
+            except TrackerError as error:
+                flash(error.translated(), "error")
+            else:
+                if version is None:
+                    flash(
+                        _(
+                            "SLA policy %(code)s is saved. Its definition did not change: no new version, "
+                            "still version %(number)d.",
+                            code=policy.code,
+                            number=policy.current_version.number,
+                        ),
+                        "success",
+                    )
+                else:
+                    flash(
+                        _("SLA policy %(code)s is saved as version %(number)d. Requests filed from now on "
+                          "run under it; requests filed before keep their version.",
+                          code=policy.code, number=version.number),
+                        "success",
+                    )
+                return redirect(url_for("admin.policies"))
+    elif form.is_submitted():
+        _flash_form_errors(form)
+    versions = admin_service.policy_versions(policy.id)
+    return render_template(
+        "admin/policy_form.html",
+        form=form,
+        policy=policy,
+        versions=versions,
+        authors=admin_service.users_by_id(v.created_by_id for v in versions),
+        categories=admin_service.categories_by_policy().get(policy.id, []),
+    )
+
+
+@bp.route("/policies/<int:policy_id>/versions/<int:number>")
+@require_role(Role.ADMIN)
+def policy_version(policy_id, number):
+    policy = admin_service.get_policy(policy_id)
+    version = admin_service.get_policy_version(policy.id, number)
+    return render_template(
+        "admin/policy_version.html",
+        policy=policy,
+        version=version,
+        author=admin_service.users_by_id([version.created_by_id]).get(version.created_by_id),
+        calendars={c.code: c for c in admin_service.all_calendars()},
+    )

@@ -3,7 +3,7 @@
 from datetime import datetime
 from urllib.parse import urlsplit
 
-from flask import Flask, request
+from flask import Flask, g, request
 from flask_babel import format_datetime, format_number, get_locale, gettext
 from flask_login import current_user
 
@@ -20,6 +20,14 @@ def safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc:
         return None
     return target
+
+
+def url_host(url: str | None) -> str:
+    """Return the host of an address: lists show it without a path or query that may hold a key."""
+    try:
+        return urlsplit(url or "").hostname or ""
+    except ValueError:
+        return ""
 
 
 def localized(obj) -> str:
@@ -59,18 +67,38 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["target_label"] = _label(TARGET_LABELS)
     app.jinja_env.filters["sla_state_label"] = _label(STATE_LABELS)
     app.jinja_env.filters["duration"] = business_duration
+    from tracker.services import escalations, outbox, webhooks
+
+    app.jinja_env.filters["kind_label"] = _label(outbox.ALL_KIND_LABELS)
+    app.jinja_env.filters["channel_label"] = _label(outbox.CHANNEL_LABELS)
+    app.jinja_env.filters["delivery_label"] = _label(outbox.STATUS_LABELS)
+    app.jinja_env.filters["webhook_format_label"] = _label(webhooks.FORMAT_LABELS)
+    app.jinja_env.filters["escalation_level_label"] = _label(escalations.LEVEL_LABELS)
+    app.jinja_env.filters["escalation_reason_label"] = _label(escalations.REASON_LABELS)
+    app.jinja_env.filters["url_host"] = url_host
     from tracker.web.timeline import timeline_svg
 
     app.jinja_env.globals["timeline_svg"] = timeline_svg
 
     @app.context_processor
     def _globals():
+        logged_in = bool(current_user and current_user.is_authenticated)
         return {
             "current_locale": str(get_locale()),
             "Role": Role,
-            "nav_items": _nav_items() if current_user and current_user.is_authenticated else [],
+            "nav_items": _nav_items() if logged_in else [],
+            "unread_count": _unread_count() if logged_in else 0,
             "request_path": request.full_path.rstrip("?") if request else "/",
         }
+
+
+def _unread_count() -> int:
+    """Return the current user's unread in-app notices, counted once per request (header badge)."""
+    if "unread_count" not in g:
+        from tracker.services import outbox
+
+        g.unread_count = outbox.unread_count(current_user)
+    return g.unread_count
 
 
 def _nav_items() -> list[tuple[str, str]]:
@@ -87,8 +115,11 @@ def _nav_items() -> list[tuple[str, str]]:
         items.append(("queue.dispatch", gettext("Dispatch")))
     if current_user.has_any_role(*STAFF, *READ_ALL):
         items.append(("tickets.index", gettext("All requests")))
+    if current_user.has_any_role(*STAFF, Role.LEADERSHIP):
+        items.append(("escalations.index", gettext("Escalations")))
     if current_user.has_role(Role.ADMIN):
         items.append(("admin.index", gettext("Administration")))
+        items.append(("admin_ops.index", gettext("Operations")))
     return items
 
 

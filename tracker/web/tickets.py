@@ -15,7 +15,7 @@ from tracker.extensions import db
 from tracker.forms import grouped, options
 from tracker.forms.tickets import ActionForm, FileTicketForm, TicketFilterForm
 from tracker.models import Ticket, TicketEvent
-from tracker.services import catalog, sla
+from tracker.services import catalog, escalations, sla
 from tracker.services import tickets as ticket_service
 from tracker.web.helpers import safe_next
 
@@ -179,6 +179,9 @@ def detail(reference):
         now=now,
         expected=sla.expected_answer(ticket, clocks),
         categories={c.id: c for c in catalog.active_categories(ticket.centre_id)},
+        # Escalations are the staff's business: requesters see the clocks only.
+        escalations=escalations.for_ticket(ticket, current_user)
+        if current_user.has_any_role(*STAFF, *READ_ALL) else [],
     )
 
 
