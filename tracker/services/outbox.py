@@ -434,6 +434,7 @@ def deliver(now_fn, *, ids: Sequence[int] | None = None, limit: int = 200) -> De
                 notification.status = DeliveryStatus.SENT
                 notification.sent_at = now_fn()
                 notification.claimed_until = None
+                notification.last_error = ""  # earlier failures no longer matter
                 result.sent += 1
             db.session.commit()
     return result
