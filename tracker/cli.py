@@ -16,6 +16,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(create_user)
     app.cli.add_command(seed_demo)
     app.cli.add_command(demo_password)
+    app.cli.add_command(stats_rebuild)
     app.cli.add_command(import_china_holidays)
     app.cli.add_command(sla_defaults)
     app.cli.add_command(sla_sweep_command)
@@ -259,3 +260,19 @@ def outbox_deliver(limit):
 
     result = outbox.deliver(utcnow, limit=limit)
     click.echo(f"outbox: {result.sent} sent, {result.retried} to retry, {result.failed} failed")
+
+
+@click.command("stats-rebuild")
+def stats_rebuild():
+    """Recompute the dashboards' daily summary for every day (after an upgrade or a bulk load)."""
+    from tracker.services import stats
+
+    marked = stats.mark_everything()
+    click.echo(f"{marked:,} day-centre pairs to compute")
+
+    def progress(done, total):
+        if done % 2000 == 0 or done == total:
+            click.echo(f"  {done:,} of {total:,}")
+
+    stats.refresh_all(progress=progress)
+    click.echo("daily summary rebuilt")

@@ -140,6 +140,7 @@ def load(env: Environment | None = None) -> dict:
         "SLA_SWEEP_SECONDS": float(env.get("TRACKER_SLA_SWEEP_SECONDS", "2")),
         "OUTBOX_SWEEP_SECONDS": float(env.get("TRACKER_OUTBOX_SWEEP_SECONDS", "15")),
         "SLA_SWEEP_BATCH": int(env.get("TRACKER_SLA_SWEEP_BATCH", "2000")),
+        "STATS_REFRESH_SECONDS": float(env.get("TRACKER_STATS_REFRESH_SECONDS", "20")),
         "OUTBOX_MAX_ATTEMPTS": int(env.get("TRACKER_OUTBOX_MAX_ATTEMPTS", "8")),
         # The wait after a notice's first failed attempt; it doubles per attempt (at most 6 h).
         "OUTBOX_BACKOFF_SECONDS": float(env.get("TRACKER_OUTBOX_BACKOFF_SECONDS", "30")),

@@ -17,7 +17,7 @@ except ConfigError as error:
     raise SystemExit(f"campus service desk worker cannot start: {error}") from None
 
 celery = flask_app.extensions["celery"]
-celery.conf.include = ["workers.tasks.sla", "workers.tasks.notifications"]
+celery.conf.include = ["workers.tasks.sla", "workers.tasks.notifications", "workers.tasks.reports"]
 celery.conf.beat_schedule = {
     # Cheap when nothing is due (two index probes): frequent enough that a
     # breach is recorded within a few seconds of its deadline.
@@ -25,6 +25,12 @@ celery.conf.beat_schedule = {
         "task": "sla.sweep_due",
         "schedule": flask_app.config["SLA_SWEEP_SECONDS"],
         "options": {"expires": flask_app.config["SLA_SWEEP_SECONDS"] * 2},
+    },
+    # Dashboards read a daily summary: recompute the days changes marked.
+    "stats-refresh": {
+        "task": "stats.refresh",
+        "schedule": flask_app.config["STATS_REFRESH_SECONDS"],
+        "options": {"expires": flask_app.config["STATS_REFRESH_SECONDS"] * 2},
     },
     # The safety net for notifications whose publish was lost (broker down).
     "notifications-sweep": {

@@ -10,10 +10,13 @@ from tracker.models.outbox import (
     WebhookFormat,
 )
 from tracker.models.sla import Calendar, CalendarVersion, Escalation, SlaPolicy, SlaPolicyVersion, TicketSla
+from tracker.models.stats import DailyStat, StatsDirty
 from tracker.models.ticket import EventKind, ReferenceCounter, Source, Ticket, TicketEvent
 from tracker.models.user import User, UserRole
 
 __all__ = [
+    "DailyStat",
+    "StatsDirty",
     "Channel",
     "DeliveryStatus",
     "Escalation",

@@ -109,6 +109,7 @@ class TicketSla(db.Model):
         UniqueConstraint("ticket_id", "target"),
         Index("ix_ticket_slas_next_check_at", "next_check_at"),
         Index("ix_ticket_slas_target_state_due", "target", "state", "due_at"),
+        Index("ix_ticket_slas_milestone_at", "milestone_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

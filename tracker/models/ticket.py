@@ -3,7 +3,7 @@
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.clock import utcnow
@@ -41,6 +41,18 @@ class Ticket(db.Model):
         Index("ix_tickets_centre_status", "centre_id", "status"),
         Index("ix_tickets_requester_created", "requester_id", "created_at"),
         Index("ix_tickets_assignee_status", "assignee_id", "status"),
+        Index("ix_tickets_resolved_at", "resolved_at"),
+        Index("ix_tickets_closed_at", "closed_at"),
+        Index("ix_tickets_cancelled_at", "cancelled_at"),
+        Index(
+            "ix_tickets_open",
+            "centre_id",
+            "category_id",
+            "priority",
+            "created_at",
+            postgresql_where=text("is_open"),
+            sqlite_where=text("is_open"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -78,6 +90,11 @@ class Ticket(db.Model):
     # The earliest deadline of a running target, for ordering queues by urgency.
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     is_sla_breached: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A running target has used its at-risk share (set by recompute and sweep).
+    is_sla_at_risk: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Work is still owed (status in OPEN_STATUSES): the backlog, read
+    # through a partial index that holds the open tickets only.
+    is_open: Mapped[bool] = mapped_column(Boolean, default=True)
 
     # Bumped on every change; a stale form (someone else acted first) is refused.
     version: Mapped[int] = mapped_column(Integer, default=1)

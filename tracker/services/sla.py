@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 
 from tracker.domain.calendar import BusinessCalendar
 from tracker.domain.sla_clock import Clock, Fact, PauseRule, Policy, Target, TargetRule, TargetState, evaluate
-from tracker.domain.workflow import Priority, Status
+from tracker.domain.workflow import OPEN_STATUSES, Priority, Status
 from tracker.extensions import db
 from tracker.models import (
     Calendar,
@@ -201,13 +201,22 @@ def _recompute(ticket: Ticket, now: datetime) -> dict[Target, Clock]:
     if noted is not None:
         noted.add(ticket.id)
         return {}
+    from tracker.services import reports, stats
+
+    # The days the ticket's figures count on, before and after this change
+    # (read before the flush, which forgets the old values).
+    days = stats.ticket_days(ticket)
+    ticket.is_open = ticket.status in OPEN_STATUSES
     db.session.flush()
     rows = _stored_rows(ticket)
+    days |= {reports.target_outcome_day(r.state, r.milestone_at, r.due_at) for r in rows.values()}
     if ticket.sla_policy_version_id is None:
         if rows:
             db.session.execute(delete(TicketSla).where(TicketSla.ticket_id == ticket.id))
         ticket.next_due_at = None
         ticket.is_sla_breached = False
+        ticket.is_sla_at_risk = False
+        stats.mark((day, ticket.centre_id) for day in days)
         return {}
     version = db.session.get(SlaPolicyVersion, ticket.sla_policy_version_id)
     calendars = _calendar_versions(ticket, version, rows)
@@ -242,6 +251,9 @@ def _recompute(ticket: Ticket, now: datetime) -> dict[Target, Clock]:
     ]
     ticket.next_due_at = min(due) if due else None
     ticket.is_sla_breached = any(c.state is TargetState.BREACHED for c in clocks.values())
+    ticket.is_sla_at_risk = any(c.is_at_risk(now) for c in clocks.values())
+    days |= {reports.target_outcome_day(c.state, c.milestone_at, c.due_at) for c in clocks.values()}
+    stats.mark((day, ticket.centre_id) for day in days)
     return clocks
 
 

@@ -37,7 +37,7 @@ from tracker.domain.workflow import Priority
 from tracker.errors import NotFound, PermissionDenied
 from tracker.extensions import db
 from tracker.models import Escalation, EventKind, SlaPolicyVersion, Ticket, TicketEvent, TicketSla, User
-from tracker.services import outbox, sla
+from tracker.services import outbox, reports, sla, stats
 
 log = logging.getLogger(__name__)
 
@@ -161,11 +161,26 @@ def _sweep_clocks(now: datetime, batch_size: int, result: SweepResult, seen: set
             updates,
             execution_options={"synchronize_session": False},
         )
+    at_risk_tickets = {w[0] for w in wanted if w[2] == AT_RISK}
     if breached_tickets:
         db.session.execute(
             update(Ticket.__table__)
             .where(Ticket.__table__.c.id.in_(sorted(breached_tickets)))
             .values(is_sla_breached=True)
+        )
+    if at_risk_tickets:
+        db.session.execute(
+            update(Ticket.__table__)
+            .where(Ticket.__table__.c.id.in_(sorted(at_risk_tickets)))
+            .values(is_sla_at_risk=True)
+        )
+    if breached_tickets:
+        # A breach counts on the day of its deadline: that day's figures change.
+        centres = dict(db.session.execute(
+            select(Ticket.id, Ticket.centre_id).where(Ticket.id.in_(sorted(breached_tickets)))
+        ).all())
+        stats.mark(
+            (reports.local_day(w[6]), centres[w[0]]) for w in wanted if w[2] == BREACHED and w[6] is not None
         )
     # A paused target whose hold allowance ran out: rebuild from the history.
     for ticket in db.session.execute(select(Ticket).where(Ticket.id.in_(sorted(paused_tickets)))).scalars():

@@ -1,0 +1,182 @@
+"""Dashboard figures on a hand-built week with known answers.
+
+The week of Monday 2026-03-02 in Shanghai (UTC+8). Times are local.
+"""
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from tests.factories import make_ticket
+from tracker.domain.workflow import Action, HoldReason, Priority, Status
+from tracker.extensions import db as _db
+from tracker.models import StatsDirty
+from tracker.services import reports, sla_sweep, stats
+from tracker.services import tickets as svc
+
+SH = ZoneInfo("Asia/Shanghai")
+WEEK = reports.Filters(first=date(2026, 3, 2), last=date(2026, 3, 8))
+NOW = datetime(2026, 3, 20, 12, 0, tzinfo=SH)
+
+
+def at(text: str) -> datetime:
+    return datetime.strptime(text, "%m-%d %H:%M").replace(year=2026, tzinfo=SH)
+
+
+@pytest.fixture
+def week(db, world):
+    """Seven requests whose figures are worked out by hand below."""
+    u = world.users
+    tech, head = u["technician"], u["dispatcher"]
+
+    def act(ticket, action, when, **details):
+        return svc.transition(ticket.id, action, actor=details.pop("actor", tech), now=at(when), **details)
+
+    tickets = {}
+    # A: taken in 10 min, fixed by 11:00, confirmed next day: all on time.
+    a = tickets["a"] = make_ticket(world, now=at("03-02 09:00"))
+    act(a, Action.TAKE, "03-02 09:10")
+    act(a, Action.ARRIVE, "03-02 09:40")
+    act(a, Action.RESOLVE, "03-02 11:00", resolution_note="Washer")
+    act(a, Action.CONFIRM, "03-03 10:00", actor=u["requester"])
+    # B: taken an hour late (response breached at 10:30), held for parts, resolved Tuesday.
+    b = tickets["b"] = make_ticket(world, now=at("03-02 10:00"))
+    act(b, Action.TAKE, "03-02 11:00")
+    act(b, Action.ARRIVE, "03-02 11:20")
+    act(b, Action.HOLD, "03-02 11:30", hold_reason=HoldReason.WAITING_PARTS)
+    act(b, Action.RESUME, "03-03 09:00")
+    act(b, Action.RESOLVE, "03-03 10:00", resolution_note="New valve")
+    # C: resolved, then reopened: not resolved now, back in the backlog.
+    c = tickets["c"] = make_ticket(world, now=at("03-03 09:00"))
+    act(c, Action.TAKE, "03-03 09:05")
+    act(c, Action.RESOLVE, "03-03 10:00", resolution_note="Tightened")
+    act(c, Action.REOPEN, "03-03 12:00", actor=u["requester"], reason="Still drips")
+    # G: cancelled by the requester straight away.
+    g = tickets["g"] = make_ticket(world, now=at("03-04 14:00"))
+    act(g, Action.CANCEL, "03-04 14:05", actor=u["requester"], reason="Fixed it myself")
+    # D: filed at 23:30 on Sunday, local: this week (in UTC it is Sunday 15:30).
+    tickets["d"] = make_ticket(world, now=at("03-08 23:30"))
+    # E: filed at 00:30 on Monday 9th, local: next week (in UTC, still Sunday 16:30).
+    tickets["e"] = make_ticket(world, now=at("03-09 00:30"))
+    # F: the dorm (standard policy, office hours), normal priority; never touched.
+    tickets["f"] = make_ticket(world, category="keys", now=at("03-06 16:00"))
+    sla_sweep.sweep_due(NOW)
+    stats.refresh_all()
+    return tickets
+
+
+def figure_count(figure, filters=WEEK, **kw):
+    return _db.session.execute(
+        select(func.count()).select_from(reports.drilldown(figure, filters, NOW, **kw).subquery())
+    ).scalar_one()
+
+
+def test_period_figures_of_the_week(week, world):
+    rows, total = reports.figures_by(WEEK, "centre", NOW)
+    assert (total.received, total.resolved, total.closed, total.cancelled) == (6, 2, 1, 1)
+    repairs = next(r for r in rows if r.key == world.centres["repairs"].id)
+    assert repairs.received == 5  # a, b, c, g, d — not e
+    # Response: met by a and c; breached by b (taken 11:00, due 10:30), by g?
+    # No: g was cancelled in time. d is breached (due 00:00 Mon 9th? no: 23:30 + 30 min
+    # is Monday 00:00, next week). f: dorm response 240 office min from Fri 16:00 → Mon 14:30.
+    assert repairs.met["response"] == 2
+    assert repairs.breached["response"] == 1
+    assert repairs.met_percent("response") == pytest.approx(200 / 3)
+
+
+def test_every_figure_equals_the_length_of_its_list(week, world):
+    rows, total = reports.figures_by(WEEK, "centre", NOW)
+    assert figure_count("received") == total.received
+    assert figure_count("resolved") == total.resolved
+    assert figure_count("closed") == total.closed
+    assert figure_count("cancelled") == total.cancelled
+    for target in ("response", "arrival", "resolution", "confirmation"):
+        assert figure_count("met", target=target) == total.met[target], target
+        assert figure_count("breached", target=target) == total.breached[target], target
+    assert figure_count("backlog") == total.backlog
+    assert figure_count("breached_now") == total.breached_now
+    for bucket in total.ageing:
+        assert figure_count("backlog", age=bucket) == total.ageing[bucket], bucket
+
+
+def test_the_now_figures(week, world):
+    rows, total = reports.figures_by(WEEK, "centre", NOW)
+    # Open now: c (reopened), d, e, f. Awaiting confirmation: b.
+    assert total.backlog == 4
+    assert total.awaiting_confirmation == 1
+    # On the 20th: c, d, e are 11–17 days old (7–30 d); f 14 days.
+    assert total.ageing == {"0-1": 0, "1-3": 0, "3-7": 0, "7-30": 4, "30+": 0}
+    assert total.breached_now == 4  # every open one is long past some deadline
+
+
+def test_a_week_boundary_follows_campus_time_not_utc(week, world):
+    next_week = reports.Filters(first=date(2026, 3, 9), last=date(2026, 3, 15))
+    _, total = reports.figures_by(next_week, "centre", NOW)
+    assert total.received == 1  # e
+    sunday = reports.Filters(first=date(2026, 3, 8), last=date(2026, 3, 8))
+    assert reports.figures_by(sunday, "centre", NOW)[1].received == 1  # d
+
+
+def test_filters_by_centre_category_and_priority(week, world):
+    dorm = reports.Filters(first=WEEK.first, last=WEEK.last, centre_id=world.centres["dorm"].id)
+    assert reports.figures_by(dorm, "category", NOW)[1].received == 1
+    normal = reports.Filters(first=WEEK.first, last=WEEK.last, priority=Priority.NORMAL.value)
+    assert reports.figures_by(normal, "centre", NOW)[1].received == 1  # f; water is high
+
+
+def test_weekly_trend_has_every_week_and_the_same_totals(week, world):
+    month = reports.Filters(first=date(2026, 2, 23), last=date(2026, 3, 15))
+    points = reports.trend(month, "week")
+    assert [p.start for p in points] == [date(2026, 2, 23), date(2026, 3, 2), date(2026, 3, 9)]
+    assert [p.received for p in points] == [0, 6, 1]
+    assert points[1].response_met == 2 and points[1].response_breached == 1
+
+
+def test_a_change_marks_its_days_and_the_refresh_moves_the_figure(week, world):
+    c = week["c"]
+    _, before = reports.figures_by(WEEK, "centre", NOW)
+    svc.transition(c.id, Action.TAKE, actor=world.users["technician"], now=at("03-05 09:00"))
+    svc.transition(c.id, Action.RESOLVE, actor=world.users["technician"], now=at("03-05 10:00"),
+                   resolution_note="Replaced the tap")
+    assert _db.session.execute(select(func.count()).select_from(StatsDirty)).scalar_one() > 0
+    stats.refresh_all()
+    _, after = reports.figures_by(WEEK, "centre", NOW)
+    assert after.resolved == before.resolved + 1
+    assert after.backlog == before.backlog - 1
+
+
+def test_a_reopen_moves_a_resolution_out_of_its_old_day(week, world):
+    b = week["b"]  # resolved Tuesday, awaiting confirmation
+    tuesday = reports.Filters(first=date(2026, 3, 3), last=date(2026, 3, 3))
+    # Resolved on Tuesday and still resolved: b (c was resolved then too, but reopened).
+    assert reports.figures_by(tuesday, "centre", NOW)[1].resolved == 1
+    svc.transition(b.id, Action.REOPEN, actor=world.users["requester"], now=at("03-06 09:00"), reason="Leaks")
+    stats.refresh_all()
+    assert reports.figures_by(tuesday, "centre", NOW)[1].resolved == 0
+
+
+def test_rebuilding_everything_gives_the_same_figures(week, world):
+    _, before = reports.figures_by(WEEK, "centre", NOW)
+    stats.mark_everything()
+    stats.refresh_all()
+    _, after = reports.figures_by(WEEK, "centre", NOW)
+    assert after == before
+
+
+def test_unknown_drilldown_is_refused(week):
+    with pytest.raises(ValueError):
+        reports.drilldown("popularity", WEEK, NOW)
+    with pytest.raises(ValueError):
+        reports.drilldown("backlog", WEEK, NOW, age="ancient")
+
+
+def test_met_percent_without_outcomes_is_none():
+    assert reports.Figures().met_percent("response") is None
+    assert reports.Figures().satisfaction is None
+
+
+def test_status_sanity(week):
+    assert week["c"].status is Status.REOPENED
+    assert timedelta(0) < NOW - week["e"].created_at

@@ -1,0 +1,53 @@
+"""Summary tables for dashboards and reports, kept current by the workers.
+
+``daily_stats`` holds the period figures per local day, centre, category
+and (current) priority; ``stats_dirty`` lists the (day, centre) pairs a
+change affected since the last refresh. The figures' definitions are in
+``tracker/services/reports.py``; the refresh computes each day from the
+source tables with those definitions.
+"""
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from tracker.extensions import db
+from tracker.models.types import UTCDateTime
+
+# Per-target counters, in column order: <target>_met, <target>_breached.
+TARGET_COLUMNS = ("response", "arrival", "resolution", "confirmation")
+
+
+class DailyStat(db.Model):
+    __tablename__ = "daily_stats"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"), primary_key=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), primary_key=True)
+    priority: Mapped[str] = mapped_column(String(16), primary_key=True)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    resolved: Mapped[int] = mapped_column(Integer, default=0)
+    closed: Mapped[int] = mapped_column(Integer, default=0)
+    cancelled: Mapped[int] = mapped_column(Integer, default=0)
+    response_met: Mapped[int] = mapped_column(Integer, default=0)
+    response_breached: Mapped[int] = mapped_column(Integer, default=0)
+    arrival_met: Mapped[int] = mapped_column(Integer, default=0)
+    arrival_breached: Mapped[int] = mapped_column(Integer, default=0)
+    resolution_met: Mapped[int] = mapped_column(Integer, default=0)
+    resolution_breached: Mapped[int] = mapped_column(Integer, default=0)
+    confirmation_met: Mapped[int] = mapped_column(Integer, default=0)
+    confirmation_breached: Mapped[int] = mapped_column(Integer, default=0)
+    # Requesters' ratings given that day (feedback).
+    rating_sum: Mapped[int] = mapped_column(Integer, default=0)
+    rating_count: Mapped[int] = mapped_column(Integer, default=0)
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class StatsDirty(db.Model):
+    """A (local day, centre) whose daily_stats rows must be computed again."""
+
+    __tablename__ = "stats_dirty"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    centre_id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -1,0 +1,112 @@
+"""Keeping ``daily_stats`` current: mark the days a change touched, recompute them.
+
+A change marks (local day, centre) pairs in its own transaction: the days
+its ticket was filed, resolved, closed or cancelled, and the days its
+targets' outcomes count on, before and after the change (a reopen or a
+priority change can move a figure from one day to another). The workers'
+``stats.refresh`` recomputes the marked pairs from the source with the
+figures' own definitions (``reports.day_rows``), so the summary never
+drifts from what a drill-down list shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from sqlalchemy import delete, func, inspect, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from tracker.extensions import db
+from tracker.models import DailyStat, StatsDirty, Ticket
+from tracker.services import reports
+
+_TICKET_DAYS = ("created_at", "resolved_at", "closed_at", "cancelled_at")
+
+
+def mark(pairs: Iterable[tuple[date, int]]) -> None:
+    """Mark (day, centre) pairs for recomputation (no commit)."""
+    rows = [{"day": day, "centre_id": centre_id} for day, centre_id in set(pairs) if day is not None]
+    if not rows:
+        return
+    dialect = db.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    db.session.execute(insert(StatsDirty.__table__).on_conflict_do_nothing(), rows)
+
+
+def ticket_days(ticket: Ticket) -> set[date]:
+    """Return the local days a ticket's period figures count on, before and after pending changes."""
+    days = set()
+    state = inspect(ticket)
+    for name in _TICKET_DAYS:
+        history = state.attrs[name].history
+        for value in (*history.added, *history.unchanged, *history.deleted):
+            if value is not None:
+                days.add(reports.local_day(value))
+    return days
+
+
+def refresh(*, limit: int = 200) -> int:
+    """Recompute up to ``limit`` marked (day, centre) pairs; commit; return how many."""
+    query = select(StatsDirty.day, StatsDirty.centre_id).order_by(StatsDirty.day).limit(limit)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    pairs = db.session.execute(query).all()
+    if not pairs:
+        db.session.rollback()
+        return 0
+    now = _now()
+    for day, centre_id in pairs:
+        db.session.execute(
+            delete(StatsDirty).where(StatsDirty.day == day, StatsDirty.centre_id == centre_id)
+        )
+        db.session.execute(
+            delete(DailyStat).where(DailyStat.day == day, DailyStat.centre_id == centre_id)
+        )
+        rows = reports.day_rows(day, centre_id)
+        if rows:
+            db.session.execute(DailyStat.__table__.insert(), [row | {"refreshed_at": now} for row in rows])
+    db.session.commit()
+    return len(pairs)
+
+
+def refresh_all(*, progress=None) -> int:
+    """Recompute every marked pair; return how many."""
+    total = 0
+    waiting = db.session.execute(select(func.count()).select_from(StatsDirty)).scalar_one()
+    while True:
+        done = refresh(limit=200)
+        if not done:
+            return total
+        total += done
+        if progress is not None:
+            progress(total, max(waiting, total))
+
+
+def mark_everything() -> int:
+    """Mark every (day, centre) that has tickets, from the first filing to today; commit.
+
+    For a first build after an upgrade, or after bulk loads that bypassed
+    the marking (demo data, imports). Returns how many pairs were marked.
+    """
+    first = db.session.execute(select(func.min(Ticket.created_at))).scalar()
+    if first is None:
+        return 0
+    centres = list(db.session.execute(select(Ticket.centre_id).distinct()).scalars())
+    day = reports.local_day(first)
+    today = reports.local_day(_now())
+    pairs = []
+    while day <= today:
+        pairs.extend((day, centre) for centre in centres)
+        day = date.fromordinal(day.toordinal() + 1)
+    for start in range(0, len(pairs), 5000):
+        mark(pairs[start : start + 5000])
+    db.session.commit()
+    return len(pairs)
+
+
+def _now() -> datetime:
+    from tracker.clock import utcnow
+
+    return utcnow()
