@@ -27,9 +27,9 @@ def at(text: str) -> datetime:
 
 @pytest.fixture
 def week(db, world):
-    """Seven requests whose figures are worked out by hand below."""
+    """Seven requests whose figures are worked out by hand in the tests below."""
     u = world.users
-    tech, head = u["technician"], u["dispatcher"]
+    tech = u["technician"]
 
     def act(ticket, action, when, **details):
         return svc.transition(ticket.id, action, actor=details.pop("actor", tech), now=at(when), **details)
