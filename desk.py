@@ -30,7 +30,8 @@ def say(message: str) -> None:
 
 def ensure_venv(*requirement_files: str) -> None:
     """Create .venv and install the requirement files when they changed."""
-    if sys.version_info < (3, 11):
+    # Run by whatever python3 the machine has: say so instead of failing later.
+    if sys.version_info < (3, 11):  # noqa: UP036
         sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}.")
     if not PYTHON.exists():
         say("creating the virtual environment in .venv/ …")
@@ -132,7 +133,7 @@ def supervise(processes: dict[str, list[str]], env: dict, banner) -> int:
                     break
             time.sleep(0.5)
     finally:
-        for name, child in children.items():
+        for child in children.values():
             if child.poll() is None:
                 child.terminate()
         deadline = time.monotonic() + 15

@@ -117,15 +117,19 @@ def _register_blueprints(app: Flask) -> None:
     from tracker.auth.views import bp as auth_bp
     from tracker.web.admin import bp as admin_bp
     from tracker.web.admin_ops import bp as admin_ops_bp
+    from tracker.web.dashboards import bp as dashboards_bp
     from tracker.web.escalations import bp as escalations_bp
     from tracker.web.home import bp as home_bp
     from tracker.web.notifications import bp as notifications_bp
     from tracker.web.queue import bp as queue_bp
     from tracker.web.tickets import bp as tickets_bp
+    from tracker.web.weekly import bp as weekly_bp
 
     for blueprint in (home_bp, auth_bp, tickets_bp, queue_bp, notifications_bp, escalations_bp, admin_bp,
                       admin_ops_bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(weekly_bp)
+    app.register_blueprint(dashboards_bp)
 
     from tracker.web import errors
 

@@ -22,6 +22,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(sla_sweep_command)
     app.cli.add_command(outbox_status)
     app.cli.add_command(outbox_deliver)
+    app.cli.add_command(weekly_report)
 
 
 def _parse_role(text: str) -> tuple[Role, int | None]:
@@ -276,3 +277,41 @@ def stats_rebuild():
 
     stats.refresh_all(progress=progress)
     click.echo("daily summary rebuilt")
+
+
+@click.command("weekly-report")
+@click.option("--week", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Any day of the week to report on (YYYY-MM-DD); default: the last full week.")
+@click.option("--email", is_flag=True, help="Tell leadership, unless they were told of this week already.")
+@with_appcontext
+def weekly_report(week, email):
+    """Generate (or regenerate) a week's report now and print its headline figures."""
+    from tracker.services import weekly
+
+    now = utcnow()
+    day = week.date() if week is not None else weekly.last_full_week(now)
+
+    def progress(done, total):
+        click.echo(f"  step {done} of {total}")
+
+    click.echo(f"weekly report of the week of {weekly.week_of(day).isoformat()}")
+    try:
+        report = weekly.generate(day, actor=None, now=now, progress=progress, notify=email)
+    except TrackerError as error:
+        raise click.ClickException(str(error)) from None
+    if report is None:
+        raise click.ClickException("another generation of this week took over; see the report's page")
+    content = weekly.read(report.content)
+
+    def percent(value):
+        return "-" if value is None else f"{value:.1f} %"
+
+    for section in [*content.centres, content.total]:
+        f = section.figures
+        click.echo(
+            f"{section.name_en or 'Campus total'}: {f.received} received, {f.resolved} resolved, "
+            f"{f.closed} closed, {f.backlog} open; on time: response {percent(f.met_percent('response'))}, "
+            f"resolution {percent(f.met_percent('resolution'))}; missed deadlines: {sum(f.breached.values())}"
+        )
+    sent = "leadership told" if report.notified_at is not None else "leadership not told"
+    click.echo(f"stored as generation {report.generation} ({sent})")

@@ -8,6 +8,7 @@ filesystem broker under ``instance/``, and a secret key generated there once.
 import os
 import secrets
 from dataclasses import dataclass
+from datetime import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +68,37 @@ def filesystem_broker_options(instance: Path) -> dict:
     }
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _weekly_schedule(env: Environment) -> tuple[int | None, time]:
+    """Return the weekly report's weekday (0 = Monday, None = off) and local time.
+
+    Raises ConfigError for a day or time it cannot read.
+    """
+    day = (env.get("TRACKER_WEEKLY_REPORT_DAY", "mon") or "").strip().lower()
+    if day in ("off", "none", "never"):
+        weekday = None
+    elif day in WEEKDAYS or day in _WEEKDAY_NAMES:
+        weekday = WEEKDAYS.index(day[:3])
+    else:
+        raise ConfigError(
+            f"TRACKER_WEEKLY_REPORT_DAY={day!r} is not a weekday: write mon, tue, wed, thu, fri, sat, sun, "
+            "or off for no scheduled report."
+        )
+    text = (env.get("TRACKER_WEEKLY_REPORT_TIME", "08:00") or "").strip()
+    try:
+        hours, minutes = (int(part) for part in text.split(":"))
+        at = time(hours, minutes)
+    except ValueError:
+        raise ConfigError(
+            f"TRACKER_WEEKLY_REPORT_TIME={text!r} is not a time of day: write HH:MM in the campus time zone, "
+            "e.g. 08:00."
+        ) from None
+    return weekday, at
+
+
 def load(env: Environment | None = None) -> dict:
     """Return the Flask config mapping built from the environment.
 
@@ -112,6 +144,8 @@ def load(env: Environment | None = None) -> dict:
         # psycopg 3 is the driver; plain postgresql:// would ask for psycopg2.
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
 
+    weekly_weekday, weekly_time = _weekly_schedule(env)
+
     instance.mkdir(parents=True, exist_ok=True)
     config = {
         "TRACKER_PRODUCTION": is_production,
@@ -141,6 +175,11 @@ def load(env: Environment | None = None) -> dict:
         "OUTBOX_SWEEP_SECONDS": float(env.get("TRACKER_OUTBOX_SWEEP_SECONDS", "15")),
         "SLA_SWEEP_BATCH": int(env.get("TRACKER_SLA_SWEEP_BATCH", "2000")),
         "STATS_REFRESH_SECONDS": float(env.get("TRACKER_STATS_REFRESH_SECONDS", "20")),
+        # The weekly report: made for the last full week at this weekday (0 =
+        # Monday; None: never by itself) and local time, checked this often.
+        "WEEKLY_REPORT_WEEKDAY": weekly_weekday,
+        "WEEKLY_REPORT_TIME": weekly_time,
+        "WEEKLY_REPORT_CHECK_SECONDS": float(env.get("TRACKER_WEEKLY_REPORT_CHECK_SECONDS", "60")),
         "OUTBOX_MAX_ATTEMPTS": int(env.get("TRACKER_OUTBOX_MAX_ATTEMPTS", "8")),
         # The wait after a notice's first failed attempt; it doubles per attempt (at most 6 h).
         "OUTBOX_BACKOFF_SECONDS": float(env.get("TRACKER_OUTBOX_BACKOFF_SECONDS", "30")),

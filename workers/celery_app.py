@@ -32,6 +32,14 @@ celery.conf.beat_schedule = {
         "schedule": flask_app.config["STATS_REFRESH_SECONDS"],
         "options": {"expires": flask_app.config["STATS_REFRESH_SECONDS"] * 2},
     },
+    # The weekly report: a frequent cheap check rather than a crontab at the
+    # report's time, so that a beat or worker down at that time catches up,
+    # and stalled generations are taken over (weekly.run_schedule).
+    "weekly-report": {
+        "task": "reports.weekly",
+        "schedule": flask_app.config["WEEKLY_REPORT_CHECK_SECONDS"],
+        "options": {"expires": flask_app.config["WEEKLY_REPORT_CHECK_SECONDS"] * 2},
+    },
     # The safety net for notifications whose publish was lost (broker down).
     "notifications-sweep": {
         "task": "notifications.deliver_pending",

@@ -185,3 +185,15 @@ def actors(request, browser, live_system, shots):
     yield crew
     reports = request.node.stash.get(REPORTS, {})
     crew.close(failed=any(report.failed for report in reports.values()))
+
+
+def assert_fits(page) -> None:
+    """Assert the page does not scroll sideways on its screen."""
+    scroll_width, window_width = page.evaluate(
+        "() => [document.documentElement.scrollWidth, window.innerWidth]"
+    )
+    screen = page.viewport_size["width"]
+    # A mobile browser zooms out to fit wide content, which widens the window.
+    assert window_width == screen and scroll_width <= window_width, (
+        f"{page.url} scrolls sideways: {scroll_width} px of content, {window_width} px window, {screen} px screen"
+    )

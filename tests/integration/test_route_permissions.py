@@ -94,6 +94,47 @@ ROUTES.update({
 })
 
 
+# The weekly report: centre managers read it with leadership and administrators;
+# leadership and administrators (re)generate. The week of 2026-02-23 has a
+# stored report (``_weekly_report``); the form posted lacks the week, so the
+# generators are sent back to the list with the message.
+WEEKLY_READERS = MANAGERS | {"leadership", "admin"}
+ROUTES.update({
+    "weekly.index": ("GET", "/weekly/", only(WEEKLY_READERS)),
+    "weekly.report": ("GET", "/weekly/2026-02-23", only(WEEKLY_READERS)),
+    "weekly.download": ("GET", "/weekly/2026-02-23/report.xlsx", only(WEEKLY_READERS)),
+    "weekly.regenerate": ("POST", "/weekly/regenerate", only({"leadership", "admin"}, REDIRECT)),
+})
+
+
+@pytest.fixture(autouse=True)
+def _weekly_report(request):
+    """Store the report of the week of 2026-02-23 for the weekly report's routes."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is None or not callspec.params.get("endpoint", "").startswith("weekly."):
+        return
+    from datetime import date
+
+    from tests.factories import T0
+    from tracker.services import weekly
+
+    request.getfixturevalue("world")
+    weekly.generate(date(2026, 2, 23), actor=None, now=T0)
+
+
+# Dashboards: leadership and administrators read the campus; dispatchers and
+# centre heads their centre (the test world's have one each, so nothing has
+# to be chosen); every staff member reads how the figures are counted.
+DASHBOARD_READERS = MANAGERS | {"leadership", "admin"}
+ROUTES.update({
+    "dashboards.index": ("GET", "/dashboard", only({"leadership", "admin"})),
+    "dashboards.centre": ("GET", "/dashboard/centre", only(DASHBOARD_READERS)),
+    "dashboards.tickets": ("GET", "/dashboard/tickets?figure=received", only(DASHBOARD_READERS)),
+    "dashboards.tickets_export": ("GET", "/dashboard/tickets.csv?figure=backlog", only(DASHBOARD_READERS)),
+    "dashboards.export": ("GET", "/dashboard/export/centres.xlsx", only(DASHBOARD_READERS)),
+    "dashboards.definitions": ("GET", "/dashboard/definitions", only(STAFF | {"leadership", "admin"})),
+})
+
 def _ops_ids(template: str, world, ticket) -> dict:
     """Make the rows the notification, escalation and operations routes need, when they need them."""
     from datetime import timedelta

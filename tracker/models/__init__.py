@@ -13,6 +13,7 @@ from tracker.models.sla import Calendar, CalendarVersion, Escalation, SlaPolicy,
 from tracker.models.stats import DailyStat, StatsDirty
 from tracker.models.ticket import EventKind, ReferenceCounter, Source, Ticket, TicketEvent
 from tracker.models.user import User, UserRole
+from tracker.models.weekly import ReportStatus, WeeklyReport
 
 __all__ = [
     "DailyStat",
@@ -40,4 +41,6 @@ __all__ = [
     "TicketEvent",
     "User",
     "UserRole",
+    "ReportStatus",
+    "WeeklyReport",
 ]

@@ -7,7 +7,7 @@ results never change (DESIGN.md, "History is frozen").
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.clock import utcnow
@@ -107,7 +107,13 @@ class TicketSla(db.Model):
     __tablename__ = "ticket_slas"
     __table_args__ = (
         UniqueConstraint("ticket_id", "target"),
-        Index("ix_ticket_slas_next_check_at", "next_check_at"),
+        # Finished targets have no next check: leave them out of the index.
+        Index(
+            "ix_ticket_slas_next_check_at",
+            "next_check_at",
+            postgresql_where=text("next_check_at IS NOT NULL"),
+            sqlite_where=text("next_check_at IS NOT NULL"),
+        ),
         Index("ix_ticket_slas_target_state_due", "target", "state", "due_at"),
         Index("ix_ticket_slas_milestone_at", "milestone_at"),
     )
@@ -150,7 +156,8 @@ class Escalation(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    # No index of its own: the unique key starts with it.
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"))
     target: Mapped[Target] = mapped_column(StrEnumType(Target, 16))
     level: Mapped[int] = mapped_column(Integer)
     # Why: at_risk, breached, unacknowledged (the level below was not

@@ -45,9 +45,16 @@ class DailyStat(db.Model):
 
 
 class StatsDirty(db.Model):
-    """A (local day, centre) whose daily_stats rows must be computed again."""
+    """A (local day, centre) whose daily_stats rows must be computed again.
+
+    ``version`` grows with every new mark: a refresh deletes the row only if
+    nobody marked it again while it computed. ``claimed_until`` keeps two
+    refreshes off the same pair without holding a lock while computing.
+    """
 
     __tablename__ = "stats_dirty"
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     centre_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -64,3 +64,23 @@ def _whole(locale: str) -> str:
     from flask_babel import gettext
 
     return gettext("whole building")
+
+
+def all_centres() -> list[Centre]:
+    """Return every centre, the active ones first in display order (reports name past ones too)."""
+    return list(
+        db.session.execute(
+            select(Centre).order_by(Centre.is_active.desc(), Centre.sort_order, Centre.id)
+        ).scalars()
+    )
+
+
+def all_categories(centre_id: int) -> list[Category]:
+    """Return every category of a centre, the active ones first in display order."""
+    return list(
+        db.session.execute(
+            select(Category)
+            .where(Category.centre_id == centre_id)
+            .order_by(Category.is_active.desc(), Category.sort_order, Category.id)
+        ).scalars()
+    )

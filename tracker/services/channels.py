@@ -16,13 +16,13 @@ import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
 
 from flask import current_app
-from flask_babel import force_locale, format_datetime, gettext
+from flask_babel import force_locale, format_date, format_datetime, format_percent, gettext
 
 from tracker.domain.i18n import N_
 from tracker.domain.sla_clock import TARGET_LABELS, Target
@@ -43,6 +43,7 @@ SUBJECTS = {
     "ticket_commented": N_("[%(reference)s] New comment: %(title)s"),
     "ticket_status": N_("[%(reference)s] %(title)s"),
     "webhook_test": N_("Test message from the campus service desk"),
+    "weekly_report": N_("Weekly report: %(first)s – %(last)s"),
 }
 
 LINES = {
@@ -55,6 +56,7 @@ LINES = {
     "ticket_commented": N_("There is a new comment on this request."),
     "ticket_status": N_("The request changed."),
     "webhook_test": N_("%(actor)s sent this test message to the webhook “%(name)s”. If you can read it, it works."),
+    "weekly_report": N_("The weekly report for %(first)s – %(last)s is ready."),
 }
 
 
@@ -73,17 +75,22 @@ def render(notification: Notification, locale: str | None = None) -> Message:
     payload.setdefault("actor", "")
     base = current_app.config["TRACKER_BASE_URL"].rstrip("/")
     url = base + notification.link if notification.link else base
-    with force_locale(locale or notification.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+    locale = locale or notification.locale or current_app.config["BABEL_DEFAULT_LOCALE"]
+    with force_locale(locale):
         if payload.get("target"):
             payload["target"] = gettext(TARGET_LABELS[Target(payload["target"])])
         if payload.get("due_at"):
             payload["due"] = format_datetime(datetime.fromisoformat(payload["due_at"]), "short")
+        if notification.kind == "weekly_report":
+            payload.update(_week_params(payload))
         payload.setdefault("due", "—")
         payload.setdefault("title", "")
         payload.setdefault("reference", "")
         subject = gettext(SUBJECTS.get(notification.kind, "%(reference)s"), **_params(payload))
         line = gettext(LINES.get(notification.kind, "%(title)s"), **_params(payload))
         lines = [line]
+        if notification.kind == "weekly_report":
+            lines += ["", *_weekly_lines(payload, str(locale))]
         about = f"{payload['reference']} {payload['title']}".strip()
         if about:  # a webhook's test message is about no request
             lines += ["", about]
@@ -91,6 +98,38 @@ def render(notification: Notification, locale: str | None = None) -> Message:
             lines += ["", payload["comment"]]
         lines += ["", url, "", gettext("You can choose which notices you receive on your account page.")]
     return Message(subject=subject, text="\n".join(lines), url=url, line=line)
+
+
+def _week_params(payload: dict) -> dict:
+    first, last = payload.get("week_start"), payload.get("week_end")
+    return {
+        "first": format_date(date.fromisoformat(first), "medium") if first else "",
+        "last": format_date(date.fromisoformat(last), "medium") if last else "",
+    }
+
+
+def _percent(value) -> str:
+    return "—" if value is None else format_percent(value / 100, "#,##0.0%")
+
+
+def _weekly_lines(payload: dict, locale: str) -> list[str]:
+    """Return the weekly report's headline figures, a line per centre and one for the campus."""
+    lines = [gettext("The week's figures per centre:")]
+    for row in [*payload.get("headline", []), payload.get("total")]:
+        if not row:
+            continue
+        if row.get("name_en") or row.get("name_zh"):
+            name = row["name_zh"] if locale.startswith("zh") and row.get("name_zh") else row.get("name_en", "")
+        else:
+            name = gettext("Campus total")
+        lines.append(gettext(
+            "%(centre)s: %(received)d received, %(resolved)d resolved, %(backlog)d open; on time: "
+            "response %(response)s, resolution %(resolution)s; missed deadlines: %(breached)d",
+            centre=name, received=row.get("received", 0), resolved=row.get("resolved", 0),
+            backlog=row.get("backlog", 0), response=_percent(row.get("response_percent")),
+            resolution=_percent(row.get("resolution_percent")), breached=row.get("breached", 0),
+        ))
+    return lines
 
 
 def _params(payload: dict) -> dict:

@@ -20,9 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, func, or_, select, text, update
 from sqlalchemy.orm import joinedload
 
 from tracker.domain.i18n import N_
@@ -55,6 +53,8 @@ KINDS = {
     "sla_at_risk": {Channel.IN_APP: True, Channel.EMAIL: True},
     "sla_breached": {Channel.IN_APP: True, Channel.EMAIL: True},
     "sla_escalated": {Channel.IN_APP: True, Channel.EMAIL: True},
+    # To leadership, once a week: the report for the weekly work meeting.
+    "weekly_report": {Channel.IN_APP: True, Channel.EMAIL: True},
 }
 USER_CHANNELS = (Channel.IN_APP, Channel.EMAIL)
 
@@ -67,6 +67,7 @@ KIND_LABELS = {
     "sla_at_risk": N_("Deadline at risk"),
     "sla_breached": N_("Deadline passed"),
     "sla_escalated": N_("Late request escalated to leadership"),
+    "weekly_report": N_("Weekly report ready"),
 }
 assert set(KIND_LABELS) == set(KINDS)
 
@@ -173,17 +174,12 @@ class Notice:
 
 def _insert_ignoring_duplicates(rows: list[dict]) -> list[int]:
     """Insert notification rows; a row whose idempotency key exists is skipped. Return new ids."""
-    if not rows:
-        return []
-    table = Notification.__table__
-    dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.id)
-    ids = []
-    # Chunks keep each statement under the drivers' parameter limits.
-    for start in range(0, len(rows), 500):
-        ids.extend(db.session.execute(statement, rows[start : start + 500]).scalars().all())
-    return ids
+    from tracker.services import bulk
+
+    inserted = bulk.insert_ignoring_conflicts(
+        Notification.__table__, rows, conflict=["idempotency_key"], returning=["id"]
+    )
+    return [row[0] for row in inserted]
 
 
 _suppressed: ContextVar[bool] = ContextVar("outbox_suppressed", default=False)
@@ -276,15 +272,16 @@ def queue(notices: Sequence[Notice], recipients: dict[str, list[int]], *, now: d
 # ---------------------------------------------------------------- in-app
 
 
+# Written as literals, the same text as the partial indexes' predicates:
+# PostgreSQL's generic plans and SQLite use a partial index only then.
+IN_APP = text("notifications.channel = 'in_app'")
+UNREAD = text("notifications.channel = 'in_app' AND notifications.read_at IS NULL")
+STILL_DUE = text("notifications.status IN ('pending', 'sending')")
+
+
 def unread_count(user: User) -> int:
     return db.session.execute(
-        select(func.count())
-        .select_from(Notification)
-        .where(
-            Notification.user_id == user.id,
-            Notification.channel == Channel.IN_APP,
-            Notification.read_at.is_(None),
-        )
+        select(func.count()).select_from(Notification).where(Notification.user_id == user.id, UNREAD)
     ).scalar_one()
 
 
@@ -292,7 +289,7 @@ def inbox(user: User, limit: int = 100) -> list[Notification]:
     return list(
         db.session.execute(
             select(Notification)
-            .where(Notification.user_id == user.id, Notification.channel == Channel.IN_APP)
+            .where(Notification.user_id == user.id, IN_APP)
             .order_by(Notification.id.desc())
             .limit(limit)
         ).scalars()
@@ -322,11 +319,7 @@ def open_notice(user: User, notification_id: int, *, now: datetime) -> Notificat
 
 def mark_read(user: User, *, now: datetime, notification_id: int | None = None) -> int:
     """Mark one (or all) of the user's in-app notices read; commit; return how many."""
-    statement = update(Notification).where(
-        Notification.user_id == user.id,
-        Notification.channel == Channel.IN_APP,
-        Notification.read_at.is_(None),
-    )
+    statement = update(Notification).where(Notification.user_id == user.id, UNREAD)
     if notification_id is not None:
         statement = statement.where(Notification.id == notification_id)
     count = db.session.execute(statement.values(read_at=now)).rowcount
@@ -353,10 +346,10 @@ class DeliveryResult:
 
 def _due_condition(now: datetime):
     # Pending and due, or claimed by a worker that died (its claim expired).
-    return or_(
+    return and_(STILL_DUE, or_(
         and_(Notification.status == DeliveryStatus.PENDING, Notification.next_attempt_at <= now),
         and_(Notification.status == DeliveryStatus.SENDING, Notification.claimed_until < now),
-    )
+    ))
 
 
 def claim(now: datetime, *, ids: Sequence[int] | None = None, limit: int = 50) -> list[int]:

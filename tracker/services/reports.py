@@ -18,30 +18,53 @@ day after the last; an instant belongs to the local day it falls on.
 - backlog (now): requests in an open status (new, assigned, accepted, on
   site, on hold, reopened); resolved requests waiting for confirmation are
   counted apart. Ageing: time since filing, in days of 24 h.
-- breached now / at risk now: open requests with a target past its deadline
-  / past its at-risk share and not yet late.
+- breached now: open requests with a target past its deadline and no
+  milestone yet, at the instant of reading (a running target whose deadline
+  passed counts before the sweep records the breach). A target met late
+  earlier (a late response on a request now on site) is a breach of its day,
+  not a breach now.
+- at risk now: open requests with a running target past its at-risk instant
+  and not past its deadline, and not breached now.
+- measured (per target): met + breached, the tickets behind a met %.
+- waiting for a technician: open requests that are new or reopened, what
+  the Dispatch page lists.
 - satisfaction: the mean of ratings given in the period.
+
+Per technician (the request's current assignee, within the filters):
+
+- open / on hold / breached now: as above, of the requests assigned to them.
+- resolved: the "resolved" figure of the requests assigned to them.
+- on time / late: of those, the ones whose resolution target was met /
+  breached; on-time rate: on time / (on time + late). Resolved requests
+  without a resolution target are in neither.
+
+Period presets are local dates: this week is Monday to today, last week
+Monday to Sunday, last 30 days today and the 29 before, this month the 1st
+to today, last month all of it, this year 1 January to today.
 
 Period figures are read from ``daily_stats``, which the workers keep current
 from the same predicates (``day_rows``); the "now" figures from the open
 tickets' partial index. Drill-down lists use the same predicates again.
+Per-technician figures are read from the tickets directly (the summary has
+no assignee).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Select, and_, case, exists, func, or_, select, text
 
 from tracker.domain.i18n import N_
 from tracker.domain.sla_clock import Target, TargetState
 from tracker.domain.workflow import Priority, Status
 from tracker.extensions import db
-from tracker.models import DailyStat, Ticket, TicketSla
+from tracker.models import DailyStat, StatsDirty, Ticket, TicketSla
 from tracker.models.stats import TARGET_COLUMNS
 
 AGE_BUCKETS = (
@@ -109,7 +132,63 @@ def target_outcome_day(state: TargetState, milestone_at: datetime | None, due_at
     return None
 
 
-OPEN_CONDITION = Ticket.is_open.is_(True)
+# The partial index's own predicate, as a literal: the planners match it then.
+OPEN_CONDITION = text("tickets.is_open")
+UNASSIGNED_STATUSES = (Status.NEW, Status.REOPENED)
+
+
+def late_now(now: datetime):
+    """Return the condition "a target of the ticket is late at ``now``" (no milestone yet).
+
+    Read from ticket_slas, not ``Ticket.is_sla_breached``: that flag stays set
+    by a target met late, and waits for the sweep. The same rule as the
+    lists' SLA badges (``sla.summaries``).
+    """
+    return (
+        exists()
+        .where(
+            TicketSla.ticket_id == Ticket.id,
+            TicketSla.milestone_at.is_(None),
+            or_(TicketSla.state == TargetState.BREACHED,
+                and_(TicketSla.state == TargetState.RUNNING, TicketSla.due_at < now)),
+        )
+        .correlate(Ticket)
+    )
+
+
+def at_risk_now(now: datetime):
+    """Return the condition "a running target of the ticket is at risk at ``now``", late ones aside."""
+    at_risk = (
+        exists()
+        .where(
+            TicketSla.ticket_id == Ticket.id,
+            TicketSla.state == TargetState.RUNNING,
+            TicketSla.at_risk_at <= now,
+            TicketSla.due_at >= now,
+        )
+        .correlate(Ticket)
+    )
+    return and_(at_risk, ~late_now(now))
+
+
+def age_condition(bucket: str, now: datetime):
+    """Return the WHERE clause on tickets filed within an ageing bucket at ``now``.
+
+    Raises ValueError for an unknown bucket.
+    """
+    found = {b[0]: b for b in AGE_BUCKETS}.get(bucket)
+    if found is None:
+        raise ValueError(f"unknown age bucket {bucket!r}")
+    _, low, high, _ = found
+    condition = Ticket.created_at <= now - timedelta(days=low)
+    if high is not None:
+        condition = and_(condition, Ticket.created_at > now - timedelta(days=high))
+    return condition
+
+
+def count(query: Select) -> int:
+    """Return how many rows a select (a drill-down list) has."""
+    return db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
 
 
 # ---------------------------------------------------------------- one day
@@ -224,11 +303,14 @@ _SUM_COLUMNS = (
 )
 
 
-def figures_by(filters: Filters, group: str, now: datetime) -> tuple[list[Figures], Figures]:
-    """Return the figures per centre or per category (``group``), and the total."""
+def figures_by(filters: Filters, group: str, now: datetime, *, keys: Iterable[int] = ()) -> tuple[list[Figures], Figures]:
+    """Return the figures per centre or per category (``group``), and the total.
+
+    ``keys`` get a row (of zeros) even when nothing counts for them.
+    """
     group_column = {"centre": "centre_id", "category": "category_id"}[group]
     stats_key = getattr(DailyStat, group_column)
-    result: dict[int, Figures] = {}
+    result: dict[int, Figures] = {key: Figures(key=key) for key in keys}
     query = (
         select(stats_key, *(func.coalesce(func.sum(getattr(DailyStat, c)), 0) for c in _SUM_COLUMNS))
         .where(_stats_where(filters))
@@ -257,19 +339,13 @@ def _apply_sums(figures: Figures, values) -> None:
 
 def _live(filters: Filters, key_column, now: datetime) -> dict[int, dict]:
     """Return the "now" figures per key from the open tickets (and those awaiting confirmation)."""
-    buckets = []
-    for name, low, high, _ in AGE_BUCKETS:
-        newer = now - timedelta(days=low)
-        condition = Ticket.created_at <= newer if low else Ticket.created_at > now - timedelta(days=high)
-        if low and high is not None:
-            condition = and_(Ticket.created_at <= newer, Ticket.created_at > now - timedelta(days=high))
-        buckets.append(func.sum(case((condition, 1), else_=0)).label(f"age_{name}"))
+    buckets = [func.sum(case((age_condition(name, now), 1), else_=0)) for name, *_ in AGE_BUCKETS]
     query = (
         select(
             key_column,
             func.count(),
-            func.sum(case((Ticket.is_sla_breached.is_(True), 1), else_=0)),
-            func.sum(case((and_(Ticket.is_sla_at_risk.is_(True), Ticket.is_sla_breached.is_(False)), 1), else_=0)),
+            func.sum(case((late_now(now), 1), else_=0)),
+            func.sum(case((at_risk_now(now), 1), else_=0)),
             *buckets,
         )
         .where(OPEN_CONDITION, _ticket_where(filters))
@@ -286,9 +362,9 @@ def _live(filters: Filters, key_column, now: datetime) -> dict[int, dict]:
     awaiting = select(key_column, func.count()).where(
         Ticket.status == Status.RESOLVED, _ticket_where(filters)
     ).group_by(key_column)
-    for key, count in db.session.execute(awaiting):
+    for key, waiting in db.session.execute(awaiting):
         live.setdefault(key, {"backlog": 0, "breached_now": 0, "at_risk_now": 0,
-                              "ageing": {b[0]: 0 for b in AGE_BUCKETS}})["awaiting"] = count
+                              "ageing": {b[0]: 0 for b in AGE_BUCKETS}})["awaiting"] = waiting
     return live
 
 
@@ -316,7 +392,9 @@ def _add(total: Figures, figures: Figures) -> None:
 
 @dataclass
 class TrendPoint:
-    start: date
+    start: date  # the week's Monday or the month's 1st
+    first: date | None = None  # the days of the period in this bucket: start..end clipped to the period
+    last: date | None = None
     received: int = 0
     resolved: int = 0
     response_met: int = 0
@@ -349,8 +427,11 @@ def trend(filters: Filters, unit: str) -> list[TrendPoint]:
     points: dict[date, TrendPoint] = {}
     cursor = period_start(filters.first, unit)
     while cursor <= filters.last:
-        points[cursor] = TrendPoint(start=cursor)
-        cursor = cursor + timedelta(days=7) if unit == "week" else (cursor.replace(day=28) + timedelta(days=4)).replace(day=1)
+        following = cursor + timedelta(days=7) if unit == "week" else (cursor.replace(day=28) + timedelta(days=4)).replace(day=1)
+        points[cursor] = TrendPoint(
+            start=cursor, first=max(cursor, filters.first), last=min(following - timedelta(days=1), filters.last)
+        )
+        cursor = following
     for day, *values in db.session.execute(query):
         point = points[period_start(day, unit)]
         for name, value in zip(columns, values, strict=True):
@@ -361,42 +442,166 @@ def trend(filters: Filters, unit: str) -> list[TrendPoint]:
 # ---------------------------------------------------------------- drill-down
 
 DRILLDOWN_FIGURES = (
-    "received", "resolved", "closed", "cancelled", "met", "breached",
-    "backlog", "awaiting", "breached_now", "at_risk_now",
+    "received", "resolved", "closed", "cancelled", "met", "breached", "measured",
+    "backlog", "awaiting", "breached_now", "at_risk_now", "unassigned", "on_hold", "on_time", "late",
 )
+# Figures measured against one target: drilldown() needs ``target`` for these.
+TARGET_FIGURES = ("met", "breached", "measured")
+# drilldown(assignee=ANY_ASSIGNEE): assigned to anyone (the technicians' total).
+ANY_ASSIGNEE = "any"
 
 
 def drilldown(figure: str, filters: Filters, now: datetime, *, target: str | None = None,
-              age: str | None = None) -> Select:
+              age: str | None = None, assignee: int | str | None = None) -> Select:
     """Return a select of the tickets behind one figure, with the figure's own definition.
 
-    Raises ValueError for an unknown figure, target or age bucket.
+    ``assignee`` narrows any figure to the requests assigned to that user
+    (``ANY_ASSIGNEE``: to anyone). Raises ValueError for an unknown figure,
+    target or age bucket.
     """
     start, end = filters.bounds
     query = select(Ticket).where(_ticket_where(filters))
+    if assignee == ANY_ASSIGNEE:
+        query = query.where(Ticket.assignee_id.is_not(None))
+    elif assignee is not None:
+        query = query.where(Ticket.assignee_id == int(assignee))
+    newest = (Ticket.created_at.desc(), Ticket.id.desc())
+    urgent = (Ticket.next_due_at.asc().nulls_last(), Ticket.created_at, Ticket.id)
     if figure in PERIOD_FIGURES:
-        return query.where(period_condition(figure, start, end)).order_by(Ticket.created_at.desc())
-    if figure in ("met", "breached"):
-        condition = target_condition(Target(target), figure, start, end)
+        return query.where(period_condition(figure, start, end)).order_by(*newest)
+    if figure in TARGET_FIGURES:
+        if target is None:
+            raise ValueError(f"figure {figure!r} needs a target")
+        chosen = Target(target)
+        if figure == "measured":
+            condition = target_condition(chosen, "met", start, end) | target_condition(chosen, "breached", start, end)
+        else:
+            condition = target_condition(chosen, figure, start, end)
+        return query.join(TicketSla, TicketSla.ticket_id == Ticket.id).where(condition).order_by(*newest)
+    if figure in ("on_time", "late"):
         return (
-            query.join(TicketSla, TicketSla.ticket_id == Ticket.id).where(condition).order_by(Ticket.created_at.desc())
+            query.join(TicketSla, TicketSla.ticket_id == Ticket.id)
+            .where(period_condition("resolved", start, end), TicketSla.target == Target.RESOLUTION,
+                   TicketSla.state == (TargetState.MET if figure == "on_time" else TargetState.BREACHED))
+            .order_by(Ticket.resolved_at.desc(), Ticket.id.desc())
         )
     if figure == "backlog":
         query = query.where(OPEN_CONDITION)
         if age is not None:
-            bucket = {b[0]: b for b in AGE_BUCKETS}.get(age)
-            if bucket is None:
-                raise ValueError(f"unknown age bucket {age!r}")
-            _, low, high, _ = bucket
-            query = query.where(Ticket.created_at <= now - timedelta(days=low))
-            if high is not None:
-                query = query.where(Ticket.created_at > now - timedelta(days=high))
-        return query.order_by(Ticket.created_at)
+            query = query.where(age_condition(age, now))
+        return query.order_by(Ticket.created_at, Ticket.id)
     if figure == "awaiting":
-        return query.where(Ticket.status == Status.RESOLVED).order_by(Ticket.resolved_at)
+        return query.where(Ticket.status == Status.RESOLVED).order_by(Ticket.resolved_at, Ticket.id)
     if figure == "breached_now":
-        return query.where(OPEN_CONDITION, Ticket.is_sla_breached.is_(True)).order_by(Ticket.next_due_at)
+        return query.where(OPEN_CONDITION, late_now(now)).order_by(*urgent)
     if figure == "at_risk_now":
-        return query.where(OPEN_CONDITION, Ticket.is_sla_at_risk.is_(True),
-                           Ticket.is_sla_breached.is_(False)).order_by(Ticket.next_due_at)
+        return query.where(OPEN_CONDITION, at_risk_now(now)).order_by(*urgent)
+    if figure == "unassigned":
+        return query.where(OPEN_CONDITION, Ticket.status.in_(UNASSIGNED_STATUSES)).order_by(*urgent)
+    if figure == "on_hold":
+        return query.where(OPEN_CONDITION, Ticket.status == Status.ON_HOLD).order_by(*urgent)
     raise ValueError(f"unknown figure {figure!r}")
+
+
+# ---------------------------------------------------------------- per technician
+
+
+@dataclass
+class AssigneeFigures:
+    """One technician's load now and timeliness in the period (see the module docstring)."""
+
+    key: int | None = None
+    open: int = 0
+    on_hold: int = 0
+    breached_now: int = 0
+    resolved: int = 0
+    on_time: int = 0
+    late: int = 0
+
+    @property
+    def on_time_percent(self) -> float | None:
+        """Return on time / (on time + late) in percent, None when nothing counted."""
+        done = self.on_time + self.late
+        return None if done == 0 else 100.0 * self.on_time / done
+
+
+def figures_by_assignee(filters: Filters, now: datetime, *,
+                        keys: Iterable[int] = ()) -> tuple[list[AssigneeFigures], AssigneeFigures]:
+    """Return the figures per assignee (``keys`` get a row even when empty), and the total."""
+    result: dict[int, AssigneeFigures] = {key: AssigneeFigures(key=key) for key in keys}
+    load = (
+        select(
+            Ticket.assignee_id,
+            func.count(),
+            func.sum(case((Ticket.status == Status.ON_HOLD, 1), else_=0)),
+            func.sum(case((late_now(now), 1), else_=0)),
+        )
+        .where(OPEN_CONDITION, Ticket.assignee_id.is_not(None), _ticket_where(filters))
+        .group_by(Ticket.assignee_id)
+    )
+    for key, open_count, on_hold, breached in db.session.execute(load):
+        row = result.setdefault(key, AssigneeFigures(key=key))
+        row.open, row.on_hold, row.breached_now = open_count, int(on_hold or 0), int(breached or 0)
+    start, end = filters.bounds
+    done = (
+        select(
+            Ticket.assignee_id,
+            func.count(),
+            func.sum(case((TicketSla.state == TargetState.MET, 1), else_=0)),
+            func.sum(case((TicketSla.state == TargetState.BREACHED, 1), else_=0)),
+        )
+        .select_from(Ticket)
+        .outerjoin(TicketSla, and_(TicketSla.ticket_id == Ticket.id, TicketSla.target == Target.RESOLUTION))
+        .where(period_condition("resolved", start, end), Ticket.assignee_id.is_not(None), _ticket_where(filters))
+        .group_by(Ticket.assignee_id)
+    )
+    for key, resolved, on_time, late in db.session.execute(done):
+        row = result.setdefault(key, AssigneeFigures(key=key))
+        row.resolved, row.on_time, row.late = resolved, int(on_time or 0), int(late or 0)
+    total = AssigneeFigures()
+    for row in result.values():
+        for name in ("open", "on_hold", "breached_now", "resolved", "on_time", "late"):
+            setattr(total, name, getattr(total, name) + getattr(row, name))
+    return list(result.values()), total
+
+
+# ---------------------------------------------------------------- periods and freshness
+
+PERIOD_PRESETS = (
+    ("this_week", N_("This week")),
+    ("last_week", N_("Last week")),
+    ("last_30_days", N_("Last 30 days")),
+    ("this_month", N_("This month")),
+    ("last_month", N_("Last month")),
+    ("this_year", N_("This year")),
+)
+DEFAULT_PRESET = "last_30_days"
+
+
+def preset_period(name: str, today: date) -> tuple[date, date]:
+    """Return the (first, last) local dates of a preset period ending on or before ``today``.
+
+    Raises ValueError for an unknown preset.
+    """
+    if name == "this_week":
+        return period_start(today, "week"), today
+    if name == "last_week":
+        monday = period_start(today, "week") - timedelta(days=7)
+        return monday, monday + timedelta(days=6)
+    if name == "last_30_days":
+        return today - timedelta(days=29), today
+    if name == "this_month":
+        return today.replace(day=1), today
+    if name == "last_month":
+        last = today.replace(day=1) - timedelta(days=1)
+        return last.replace(day=1), last
+    if name == "this_year":
+        return today.replace(month=1, day=1), today
+    raise ValueError(f"unknown period {name!r}")
+
+
+def summary_freshness() -> tuple[datetime | None, int]:
+    """Return when the daily summary was last written, and how many (day, centre) pairs wait."""
+    refreshed = db.session.execute(select(func.max(DailyStat.refreshed_at))).scalar()
+    waiting = db.session.execute(select(func.count()).select_from(StatsDirty)).scalar_one()
+    return refreshed, waiting

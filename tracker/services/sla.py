@@ -288,13 +288,16 @@ def stored_clocks(ticket_ids: Sequence[int]) -> dict[int, list[TicketSla]]:
 class Summary:
     """The SLA at a glance for lists: the most urgent open target of a ticket."""
 
-    __slots__ = ("state", "target", "due_at", "remaining_minutes")
+    __slots__ = ("state", "target", "due_at", "remaining_minutes", "at_risk_at")
 
-    def __init__(self, state: str, target: Target | None, due_at: datetime | None, remaining_minutes: float | None):
+    def __init__(self, state: str, target: Target | None, due_at: datetime | None, remaining_minutes: float | None,
+                 at_risk_at: datetime | None = None):
         self.state = state  # "breached" | "at_risk" | "running" | "paused" | "done" | "none"
         self.target = target
         self.due_at = due_at
         self.remaining_minutes = remaining_minutes
+        # When a running target turns at risk (queues' live countdowns switch then).
+        self.at_risk_at = at_risk_at
 
 
 _RANK = {"breached": 0, "at_risk": 1, "running": 2, "paused": 3, "done": 4, "none": 5}
@@ -320,7 +323,8 @@ def summaries(ticket_ids: Sequence[int], now: datetime) -> dict[int, Summary]:
             remaining = None
             if row.due_at is not None and state != "paused":
                 remaining = (row.due_at - now).total_seconds() / 60
-            candidate = Summary(state, row.target, row.due_at, remaining)
+            candidate = Summary(state, row.target, row.due_at, remaining,
+                                row.at_risk_at if state in ("running", "at_risk") else None)
             if (_RANK[candidate.state], candidate.due_at or now) < (_RANK[best.state], best.due_at or now):
                 best = candidate
         result[ticket_id] = best

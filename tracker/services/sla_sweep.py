@@ -26,9 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select, update
 
 from tracker.domain.i18n import N_
 from tracker.domain.roles import Role
@@ -37,7 +35,7 @@ from tracker.domain.workflow import Priority
 from tracker.errors import NotFound, PermissionDenied
 from tracker.extensions import db
 from tracker.models import Escalation, EventKind, SlaPolicyVersion, Ticket, TicketEvent, TicketSla, User
-from tracker.services import outbox, reports, sla, stats
+from tracker.services import bulk, outbox, reports, sla, stats
 
 log = logging.getLogger(__name__)
 
@@ -153,31 +151,28 @@ def _sweep_clocks(now: datetime, batch_size: int, result: SweepResult, seen: set
             wanted.append((row.ticket_id, row.target, AT_RISK, "at_risk", row.policy_version_id, row.priority,
                            row.due_at))
     if updates:
-        table = TicketSla.__table__
-        db.session.execute(
-            update(table)
-            .where(table.c.id == bindparam("b_id"))
-            .values(state=bindparam("b_state"), next_check_at=bindparam("b_next"), computed_at=now),
-            updates,
-            execution_options={"synchronize_session": False},
+        bulk.update_by_id(
+            TicketSla.__table__,
+            [{"id": u["b_id"], "state": u["b_state"], "next_check_at": u["b_next"], "computed_at": now}
+             for u in updates],
         )
     at_risk_tickets = {w[0] for w in wanted if w[2] == AT_RISK}
     if breached_tickets:
         db.session.execute(
             update(Ticket.__table__)
-            .where(Ticket.__table__.c.id.in_(sorted(breached_tickets)))
+            .where(bulk.ids_in(Ticket.__table__.c.id, sorted(breached_tickets)))
             .values(is_sla_breached=True)
         )
     if at_risk_tickets:
         db.session.execute(
             update(Ticket.__table__)
-            .where(Ticket.__table__.c.id.in_(sorted(at_risk_tickets)))
+            .where(bulk.ids_in(Ticket.__table__.c.id, sorted(at_risk_tickets)))
             .values(is_sla_at_risk=True)
         )
     if breached_tickets:
         # A breach counts on the day of its deadline: that day's figures change.
         centres = dict(db.session.execute(
-            select(Ticket.id, Ticket.centre_id).where(Ticket.id.in_(sorted(breached_tickets)))
+            select(Ticket.id, Ticket.centre_id).where(bulk.ids_in(Ticket.id, sorted(breached_tickets)))
         ).all())
         stats.mark(
             (reports.local_day(w[6]), centres[w[0]]) for w in wanted if w[2] == BREACHED and w[6] is not None
@@ -241,26 +236,22 @@ def _escalate(wanted: list[tuple], now: datetime, result: SweepResult) -> None:
             "next_action_at": _next_action(level, now, due_at, rule, acknowledged=False),
         })
         context[(ticket_id, Target(target).value, level)] = (reason, priority, due_at, rule)
-    table = Escalation.__table__
-    insert = pg_insert if _is_postgres() else sqlite_insert
-    statement = (
-        insert(table)
-        .on_conflict_do_nothing(index_elements=["ticket_id", "target", "level"])
-        .returning(table.c.id, table.c.ticket_id, table.c.target, table.c.level)
+    created = bulk.insert_ignoring_conflicts(
+        Escalation.__table__, rows, conflict=["ticket_id", "target", "level"],
+        returning=["id", "ticket_id", "target", "level"],
     )
-    created = []
-    for start in range(0, len(rows), 500):
-        created.extend(db.session.execute(statement, rows[start : start + 500]).all())
     if not created:
         return
     tickets = {
         t.id: t
         for t in db.session.execute(
             select(Ticket.id, Ticket.reference, Ticket.title, Ticket.centre_id, Ticket.assignee_id,
-                   Ticket.status).where(Ticket.id.in_(sorted({c.ticket_id for c in created})))
+                   Ticket.status).where(bulk.ids_in(Ticket.id, sorted({c[1] for c in created})))
         ).all()
     }
-    heads = {}
+    heads: dict[int, list[int]] = {}
+    dispatchers: dict[int, list[int]] = {}
+    openings: dict[str, datetime | None] = {}
     leaders = None
     events, notices, recipients = [], [], {}
     for escalation_id, ticket_id, target, level in created:
@@ -268,8 +259,12 @@ def _escalate(wanted: list[tuple], now: datetime, result: SweepResult) -> None:
         ticket = tickets[ticket_id]
         if level == AT_RISK:
             result.at_risk += 1
-            people = [ticket.assignee_id] if ticket.assignee_id else outbox.users_with_role(
-                Role.DISPATCHER, ticket.centre_id)
+            if ticket.assignee_id:
+                people = [ticket.assignee_id]
+            else:
+                if ticket.centre_id not in dispatchers:
+                    dispatchers[ticket.centre_id] = outbox.users_with_role(Role.DISPATCHER, ticket.centre_id)
+                people = dispatchers[ticket.centre_id]
         elif level == BREACHED:
             if reason == "breached":
                 result.breached += 1
@@ -296,8 +291,11 @@ def _escalate(wanted: list[tuple], now: datetime, result: SweepResult) -> None:
         })
         key = f"sla:{ticket_id}:{target}:{level}"
         not_before = None
-        if level == AT_RISK and rule.get("defer_non_urgent_to") and priority != Priority.URGENT.value:
-            not_before = _next_opening(rule["defer_non_urgent_to"], now)
+        quiet = rule.get("defer_non_urgent_to")
+        if level == AT_RISK and quiet and priority != Priority.URGENT.value:
+            if quiet not in openings:
+                openings[quiet] = _next_opening(quiet, now)
+            not_before = openings[quiet]
         notices.append(outbox.Notice(
             kind=LEVEL_KIND[level],
             key=key,
@@ -311,7 +309,7 @@ def _escalate(wanted: list[tuple], now: datetime, result: SweepResult) -> None:
             not_before=not_before,
         ))
         recipients[key] = people
-    db.session.execute(TicketEvent.__table__.insert(), events)
+    bulk.insert(TicketEvent.__table__, events)
     result.notices += len(outbox.queue(notices, recipients, now=now))
 
 

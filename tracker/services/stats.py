@@ -12,9 +12,9 @@ drifts from what a drill-down list shows.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, func, inspect, select
+from sqlalchemy import delete, func, inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -26,13 +26,26 @@ _TICKET_DAYS = ("created_at", "resolved_at", "closed_at", "cancelled_at")
 
 
 def mark(pairs: Iterable[tuple[date, int]]) -> None:
-    """Mark (day, centre) pairs for recomputation (no commit)."""
-    rows = [{"day": day, "centre_id": centre_id} for day, centre_id in set(pairs) if day is not None]
+    """Mark (day, centre) pairs for recomputation (no commit).
+
+    An existing mark gets a new version, so a refresh computing it right now
+    keeps it for the next round. The row lock this takes is brief: refreshes
+    never hold one while they compute.
+    """
+    # Sorted: concurrent markers take row locks in one order, never a deadlock.
+    rows = [
+        {"day": day, "centre_id": centre_id, "version": 1}
+        for day, centre_id in sorted({p for p in pairs if p[0] is not None})
+    ]
     if not rows:
         return
     dialect = db.session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    db.session.execute(insert(StatsDirty.__table__).on_conflict_do_nothing(), rows)
+    table = StatsDirty.__table__
+    statement = insert(table).on_conflict_do_update(
+        index_elements=["day", "centre_id"], set_={"version": table.c.version + 1}
+    )
+    db.session.execute(statement, rows)
 
 
 def ticket_days(ticket: Ticket) -> set[date]:
@@ -47,28 +60,55 @@ def ticket_days(ticket: Ticket) -> set[date]:
     return days
 
 
+CLAIM_SECONDS = 600
+
+
 def refresh(*, limit: int = 200) -> int:
-    """Recompute up to ``limit`` marked (day, centre) pairs; commit; return how many."""
-    query = select(StatsDirty.day, StatsDirty.centre_id).order_by(StatsDirty.day).limit(limit)
+    """Recompute up to ``limit`` marked (day, centre) pairs; return how many.
+
+    Three short transactions: claim the pairs, write their new rows, then
+    delete the marks nobody renewed meanwhile. No lock is held while
+    computing, so changes marking days never wait for a refresh; a refresh
+    that dies leaves its claims to expire and the marks to be done again.
+    """
+    now = _now()
+    table = StatsDirty.__table__
+    query = (
+        select(table.c.day, table.c.centre_id, table.c.version)
+        .where((table.c.claimed_until.is_(None)) | (table.c.claimed_until < now))
+        .order_by(table.c.day, table.c.centre_id)
+        .limit(limit)
+    )
     if db.session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    pairs = db.session.execute(query).all()
-    if not pairs:
+    claimed = db.session.execute(query).all()
+    if not claimed:
         db.session.rollback()
         return 0
-    now = _now()
-    for day, centre_id in pairs:
+    until = now + timedelta(seconds=CLAIM_SECONDS)
+    for day, centre_id, _ in claimed:
         db.session.execute(
-            delete(StatsDirty).where(StatsDirty.day == day, StatsDirty.centre_id == centre_id)
+            update(table).where(table.c.day == day, table.c.centre_id == centre_id).values(claimed_until=until)
         )
-        db.session.execute(
-            delete(DailyStat).where(DailyStat.day == day, DailyStat.centre_id == centre_id)
-        )
+    db.session.commit()
+
+    for day, centre_id, _ in claimed:
+        db.session.execute(delete(DailyStat).where(DailyStat.day == day, DailyStat.centre_id == centre_id))
         rows = reports.day_rows(day, centre_id)
         if rows:
             db.session.execute(DailyStat.__table__.insert(), [row | {"refreshed_at": now} for row in rows])
     db.session.commit()
-    return len(pairs)
+
+    for day, centre_id, version in claimed:
+        db.session.execute(
+            delete(table).where(table.c.day == day, table.c.centre_id == centre_id, table.c.version == version)
+        )
+        # Marked again while computing: free it for the next round.
+        db.session.execute(
+            update(table).where(table.c.day == day, table.c.centre_id == centre_id).values(claimed_until=None)
+        )
+    db.session.commit()
+    return len(claimed)
 
 
 def refresh_all(*, progress=None) -> int:

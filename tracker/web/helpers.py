@@ -115,8 +115,14 @@ def _nav_items() -> list[tuple[str, str]]:
         items.append(("queue.dispatch", gettext("Dispatch")))
     if current_user.has_any_role(*STAFF, *READ_ALL):
         items.append(("tickets.index", gettext("All requests")))
+    if current_user.has_any_role(*READ_ALL):
+        items.append(("dashboards.index", gettext("Dashboard")))
+    if current_user.has_any_role(*CENTRE_MANAGERS):
+        items.append(("dashboards.centre", gettext("Centre dashboard")))
     if current_user.has_any_role(*STAFF, Role.LEADERSHIP):
         items.append(("escalations.index", gettext("Escalations")))
+    if current_user.has_any_role(*CENTRE_MANAGERS, *READ_ALL):
+        items.append(("weekly.index", gettext("Weekly report")))
     if current_user.has_role(Role.ADMIN):
         items.append(("admin.index", gettext("Administration")))
         items.append(("admin_ops.index", gettext("Operations")))

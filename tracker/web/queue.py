@@ -16,13 +16,15 @@ bp = Blueprint("queue", __name__, url_prefix="/queue")
 @bp.route("/")
 @require_role(*STAFF)
 def mine():
+    now = utcnow()
     mine = queues.my_work(current_user)
     pool = queues.unassigned(current_user.centre_ids(Role.TECHNICIAN))
     return render_template(
         "queue/mine.html",
         mine=mine,
         pool=pool,
-        summaries=sla.summaries([t.id for t in mine + pool], utcnow()),
+        summaries=sla.summaries([t.id for t in mine + pool], now),
+        now=now,
         form=ActionForm(),
     )
 
@@ -30,6 +32,7 @@ def mine():
 @bp.route("/dispatch")
 @require_role(*CENTRE_MANAGERS)
 def dispatch():
+    now = utcnow()
     centres = current_user.centre_ids(*CENTRE_MANAGERS)
     waiting = queues.unassigned(centres)
     technicians = {
@@ -38,7 +41,8 @@ def dispatch():
     return render_template(
         "queue/dispatch.html",
         waiting=waiting,
-        summaries=sla.summaries([t.id for t in waiting], utcnow()),
+        summaries=sla.summaries([t.id for t in waiting], now),
+        now=now,
         technicians=technicians,
         load=queues.technician_load(centres),
         form=ActionForm(),
