@@ -64,7 +64,7 @@ def cmd_run(argv: list[str]) -> int:
     env = dict(os.environ)
     env.setdefault("TRACKER_BASE_URL", f"http://{host}:{port}")
     say("migrating the database …")
-    flask("db", "upgrade", env=env)
+    flask("db", "upgrade", "heads", env=env)
     password = seed_demo(env)
     processes = {
         "web": [str(BIN / "gunicorn"), "--workers", "2", "--threads", "4", "--bind", f"{host}:{port}",

@@ -158,7 +158,7 @@ def load(url: str, options) -> Meta:
     bulk.recreate_database(url)
     app = create_app()
     with app.app_context():
-        upgrade()
+        upgrade(revision="heads")
         step = time.perf_counter()
         catalog = bulk.build_catalog(datetime.fromtimestamp(ref, UTC))
         print(
@@ -243,7 +243,7 @@ def upgrade_schema(url: str) -> None:
     started = time.perf_counter()
     app = create_app()
     with app.app_context():
-        upgrade()
+        upgrade(revision="heads")
         db.engine.dispose()
     with raw(url) as conn:
         after = conn.execute("SELECT version_num FROM alembic_version").fetchone()[0]

@@ -84,7 +84,7 @@ def app(app_config):
 
     application = create_app(app_config)
     with application.app_context():
-        upgrade()
+        upgrade(revision="heads")
     yield application
     with application.app_context():
         database.engine.dispose()  # pooled connections would warn at exit

@@ -115,7 +115,7 @@ def _seed(url: str, instance_path: Path) -> Seeded:
     )
     with app.app_context():
         try:
-            upgrade()
+            upgrade(revision="heads")
             world = build_world()
             assigned = make_ticket(
                 world,

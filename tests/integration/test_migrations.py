@@ -29,7 +29,7 @@ def _diff(app):
 def test_upgrade_of_an_empty_database_matches_the_models(app_config, empty_database_url):
     app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": empty_database_url})
     with app.app_context():
-        upgrade()
+        upgrade(revision="heads")
         assert _diff(app) == []
         db.engine.dispose()
 
@@ -37,9 +37,9 @@ def test_upgrade_of_an_empty_database_matches_the_models(app_config, empty_datab
 def test_downgrade_to_nothing_and_up_again(app_config, empty_database_url):
     app = create_app({**app_config, "SQLALCHEMY_DATABASE_URI": empty_database_url})
     with app.app_context():
-        upgrade()
+        upgrade(revision="heads")
         downgrade(revision="base")
         assert sa.inspect(db.engine).get_table_names() == ["alembic_version"]
-        upgrade()
+        upgrade(revision="heads")
         assert _diff(app) == []
         db.engine.dispose()

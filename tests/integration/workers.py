@@ -261,7 +261,7 @@ class System:
         self.celery = self.app.extensions["celery"]
         self._context = self.app.app_context()
         self._context.push()
-        upgrade()
+        upgrade(revision="heads")
         self.reader = sa.create_engine(self.database_url, poolclass=NullPool)
         if self.broker_url and self.broker_url == TEST_BROKER_URL:
             self._purge_shared_redis()
