@@ -9,7 +9,7 @@ source tables with those definitions.
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, String
+from sqlalchemy import Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tracker.extensions import db
@@ -21,6 +21,8 @@ TARGET_COLUMNS = ("response", "arrival", "resolution", "confirmation")
 
 class DailyStat(db.Model):
     __tablename__ = "daily_stats"
+    # "Figures as of": the newest refreshed_at, read by every dashboard page.
+    __table_args__ = (Index("ix_daily_stats_refreshed_at", "refreshed_at"),)
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"), primary_key=True)

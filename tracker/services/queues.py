@@ -1,6 +1,7 @@
 """Work queues: what a technician or a dispatcher should look at next."""
 
 from sqlalchemy import case, func, select
+from sqlalchemy.orm import joinedload
 
 from tracker.domain.roles import Role
 from tracker.domain.workflow import OPEN_STATUSES, Priority, Status
@@ -25,6 +26,8 @@ def my_work(user: User, limit: int = 200) -> list[Ticket]:
             .where(Ticket.assignee_id == user.id, Ticket.status.in_(OPEN_STATUSES))
             .order_by(*URGENCY)
             .limit(limit)
+            # The queue shows each requester: one join, not a query per row.
+            .options(joinedload(Ticket.requester))
         ).scalars()
     )
 
