@@ -1,0 +1,77 @@
+"""Rate limits: the API per token and failed logins per address and user name, with the standard headers."""
+
+import pytest
+
+from tests.conftest import post_form
+from tests.integration.api_helpers import bearer, make_token
+
+
+@pytest.fixture
+def limits(app, monkeypatch):
+    """Switch the limits on (they are off in the other tests) with fresh counters."""
+    from tracker.extensions import limiter
+
+    def set_limits(api="off", login="off"):
+        monkeypatch.setitem(app.config, "API_RATE_LIMIT", api)
+        monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT", login)
+        with app.app_context():
+            limiter.reset()
+
+    yield set_limits
+    with app.app_context():
+        limiter.reset()
+
+
+def test_the_api_answers_429_past_the_limit_with_the_headers(client, world, limits):
+    limits(api="3/minute")
+    secret = make_token(world, "requester")
+    answers = [client.get("/api/v1/centres", headers=bearer(secret)) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    first, refused = answers[0], answers[-1]
+    assert first.headers["X-RateLimit-Limit"] == "3" and first.headers["X-RateLimit-Remaining"] == "2"
+    assert int(first.headers["X-RateLimit-Reset"]) > 0
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert refused.get_json()["error"] == {
+        "code": "rate_limited", "message": "Too many requests. Wait a moment and try again."}
+    # Counted per token: another token still gets through.
+    other = make_token(world, "leadership")
+    assert client.get("/api/v1/centres", headers=bearer(other)).status_code == 200
+
+
+def test_failed_logins_are_limited_but_a_good_one_is_not_counted(client, world, limits):
+    limits(login="2/minute")
+    for _ in range(3):  # successful logins do not use the allowance
+        ok = post_form(client, "/login", {"username": "requester", "password": world.password})
+        assert ok.status_code == 302
+        post_form(client, "/logout")
+    wrong = [post_form(client, "/login", {"username": "requester", "password": "nope"}) for _ in range(3)]
+    assert [w.status_code for w in wrong] == [200, 200, 429]
+    page = wrong[-1].get_data(as_text=True)
+    assert "Too many failed attempts" in page and wrong[-1].headers["Retry-After"]
+    # Even the right password waits now; another user name from the same address does not.
+    assert post_form(client, "/login", {"username": "requester", "password": world.password}).status_code == 429
+    other = post_form(client, "/login", {"username": "leadership", "password": world.password})
+    assert other.status_code == 302
+
+
+def test_the_description_is_limited_per_address_without_a_token(client, world, limits):
+    limits(api="2/minute")
+    answers = [client.get("/api/v1/openapi.json").status_code for _ in range(3)]
+    assert answers == [200, 200, 429]
+
+
+def test_counters_live_in_memory_by_default_and_in_redis_in_production(tmp_path):
+    from tracker.config import Environment, load
+
+    embedded = load(Environment({"TRACKER_INSTANCE_PATH": str(tmp_path)}))
+    assert embedded["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert embedded["API_RATE_LIMIT"] == "120/minute" and embedded["LOGIN_RATE_LIMIT"] == "10/minute"
+    production = load(Environment({"DATABASE_URL": "postgresql://desk@db.example/desk",
+                                   "CELERY_BROKER_URL": "redis://cache.example:6379/0", "SECRET_KEY": "s3cret",
+                                   "TRACKER_INSTANCE_PATH": str(tmp_path)}))
+    assert production["RATELIMIT_STORAGE_URI"] == "redis://cache.example:6379/0"
+    own = load(Environment({"RATELIMIT_STORAGE_URI": "redis://limits.example:6379/3",
+                            "TRACKER_INSTANCE_PATH": str(tmp_path)}))
+    assert own["RATELIMIT_STORAGE_URI"] == "redis://limits.example:6379/3"
+

@@ -1,0 +1,99 @@
+"""Rate limits: the API per token, the login form per address and user name.
+
+Flask-Limiter counts; the storage is memory on the embedded default and
+Redis in production (RATELIMIT_STORAGE_URI, see tracker.config). The limits
+are read from the config at each request (API_RATE_LIMIT,
+LOGIN_RATE_LIMIT), so a deployment or a test changes them without a new
+app, and "off" switches one off. Answers carry X-RateLimit-Limit,
+-Remaining, -Reset and, once refused, Retry-After; the refusal is JSON on
+the API and a page on the login form.
+"""
+
+from flask import Flask, current_app, render_template, request
+from flask_babel import gettext
+
+from tracker.extensions import limiter
+
+OFF = ("", "off", "none", "0")
+_api_limited = False
+
+
+def _is_off(name: str) -> bool:
+    return str(current_app.config.get(name) or "").strip().lower() in OFF
+
+
+# ---------------------------------------------------------------- API
+
+
+def api_key() -> str:
+    """Count per token (its hash: the secret is not kept, even in the counter's name), else per address."""
+    from tracker.services.api_tokens import hash_secret
+
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and secret.strip():
+        return "api-token:" + hash_secret(secret.strip())[:32]
+    return "api-address:" + (request.remote_addr or "unknown")
+
+
+# Flask-Limiter parses a limit before it asks whether the request is exempt:
+# a switched-off limit still needs a string it can read.
+UNUSED = "1/second"
+
+
+def api_limit() -> str:
+    return UNUSED if api_exempt() else current_app.config.get("API_RATE_LIMIT")
+
+
+def api_exempt() -> bool:
+    return _is_off("API_RATE_LIMIT")
+
+
+# ---------------------------------------------------------------- login form
+
+
+def login_key() -> str:
+    username = (request.form.get("username") or "").strip().lower()[:64]
+    return f"login:{request.remote_addr or 'unknown'}:{username}"
+
+
+def login_limit() -> str:
+    return UNUSED if login_exempt() else current_app.config.get("LOGIN_RATE_LIMIT")
+
+
+def login_exempt() -> bool:
+    return _is_off("LOGIN_RATE_LIMIT")
+
+
+def failed_login(response) -> bool:
+    """Count an attempt only when it failed: a login that works redirects."""
+    return response.status_code != 302
+
+
+def limit_login(view):
+    """Limit failed logins per address and user name (POST only)."""
+    return limiter.limit(login_limit, key_func=login_key, methods=["POST"], exempt_when=login_exempt,
+                         deduct_when=failed_login)(view)
+
+
+# ---------------------------------------------------------------- wiring
+
+
+def register(app: Flask) -> None:
+    """Bind the limiter to ``app``, limit the API blueprint, and answer a refused page politely."""
+    from tracker.api import bp as api_bp
+    from tracker.api.errors import http_error, is_api_request
+
+    global _api_limited
+    limiter.init_app(app)
+    if not _api_limited:
+        # The limiter is one object for every app made in a process (tests make
+        # several): the blueprint's limit is added to it once.
+        limiter.limit(api_limit, key_func=api_key, exempt_when=api_exempt)(api_bp)
+        _api_limited = True
+
+    @app.errorhandler(429)
+    def too_many(error):
+        if is_api_request():
+            return http_error(error)
+        message = gettext("Too many failed attempts. Wait a minute, then try again.")
+        return render_template("errors/rate_limited.html", message=message), 429
