@@ -3,6 +3,7 @@
 
     python3 desk.py run     # web + Celery worker + beat on the embedded default
     python3 desk.py test    # the whole test suite (extra args go to pytest)
+    python3 desk.py i18n    # re-extract the messages into the catalogues (docs/i18n.md)
 
 Needs only Python 3.11+: the first run makes a virtual environment in
 .venv/ and installs requirements*.txt into it (again whenever they change).
@@ -53,6 +54,35 @@ def ensure_venv(*requirement_files: str) -> None:
     stamp.write_text(digest.hexdigest())
 
 
+TRANSLATIONS = ROOT / "tracker" / "translations"
+POT = TRANSLATIONS / "messages.pot"
+
+
+def compile_translations() -> None:
+    """Compile every catalogue (.po) whose .mo is missing or older: the .mo files are not in git."""
+    stale = [
+        po for po in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po")
+        if not po.with_suffix(".mo").exists() or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime
+    ]
+    if stale:
+        say("compiling the translations …")
+        subprocess.run([str(BIN / "pybabel"), "-q", "compile", "-d", str(TRANSLATIONS)], cwd=ROOT, check=True)
+
+
+def cmd_i18n(argv: list[str]) -> int:
+    """Extract the messages, merge them into every catalogue, compile, and list what lacks a translation."""
+    ensure_venv("requirements.txt")
+    pybabel = str(BIN / "pybabel")
+    subprocess.run([pybabel, "-q", "extract", "-F", "babel.cfg", "-k", "_l", "-k", "N_", "--sort-by-file",
+                    "--project", "campus-service-desk", "-o", str(POT), "."], cwd=ROOT, check=True)
+    # No fuzzy matching: a guessed translation of a new message is worse than none (the test finds none).
+    subprocess.run([pybabel, "-q", "update", "-i", str(POT), "-d", str(TRANSLATIONS), "--no-fuzzy-matching",
+                    "--ignore-obsolete", "-w", "100"], cwd=ROOT, check=True)
+    subprocess.run([pybabel, "compile", "--statistics", "-d", str(TRANSLATIONS)], cwd=ROOT, check=True)
+    say("translate the empty msgstr entries in tracker/translations/*/LC_MESSAGES/messages.po, then run this again")
+    return 0
+
+
 def flask(*args: str, env=None) -> None:
     subprocess.run([str(BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, check=True, env=env)
 
@@ -61,6 +91,7 @@ def cmd_run(argv: list[str]) -> int:
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "8000")
     ensure_venv("requirements.txt")
+    compile_translations()
     env = dict(os.environ)
     env.setdefault("TRACKER_BASE_URL", f"http://{host}:{port}")
     say("migrating the database …")
@@ -182,6 +213,7 @@ def ensure_chromium() -> bool:
 
 def cmd_test(argv: list[str]) -> int:
     ensure_venv("requirements.txt", "requirements-dev.txt")
+    compile_translations()
     args = [str(PYTHON), "-m", "pytest", *argv]
     if not ensure_chromium():
         if os.environ.get("CI"):
@@ -199,7 +231,7 @@ def cmd_demo_password(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"run": cmd_run, "test": cmd_test, "demo-password": cmd_demo_password}
+COMMANDS = {"run": cmd_run, "test": cmd_test, "demo-password": cmd_demo_password, "i18n": cmd_i18n}
 
 
 def main() -> int:

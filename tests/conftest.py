@@ -64,6 +64,10 @@ def app_config(database_url, instance_path) -> dict:
         "TRACKER_TIMEZONE": "Asia/Shanghai",
         # Real hashing, few rounds: a test world has a dozen users.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "ATTACHMENTS_DIR": str(instance_path / "attachments"),
+        # Rate limits are off but in their own tests (tests/integration/test_rate_limits.py).
+        "API_RATE_LIMIT": "off",
+        "LOGIN_RATE_LIMIT": "off",
     }
     if TEST_BROKER_URL:
         config.update(CELERY_BROKER_URL=TEST_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS={})
@@ -200,8 +204,31 @@ def make_ticket(world):
     return make
 
 
+def compile_translations() -> None:
+    """Compile the catalogues whose .mo is missing or stale, as desk.py does (the .mo are not in git).
+
+    Done before any app starts, so the test apps and gunicorn of the
+    browser tests read the current translations however pytest was run.
+    """
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    folder = Path(__file__).resolve().parents[1] / "tracker" / "translations"
+    for po in folder.glob("*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as source:
+            catalogue = read_po(source, locale=po.parts[-3])
+        partial = mo.with_suffix(f".mo.{os.getpid()}")
+        with partial.open("wb") as target:
+            write_mo(target, catalogue)
+        partial.replace(mo)  # atomic: a server starting meanwhile reads the old or the new file
+
+
 def pytest_sessionstart(session):
-    """Fail at once, never skip, when a configured test service is unreachable."""
+    """Compile the translations; fail at once, never skip, when a configured test service is unreachable."""
+    compile_translations()
     if TEST_BROKER_URL and TEST_BROKER_URL.startswith("redis"):
         import redis
 

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
 from flask_babel import get_locale
 from sqlalchemy import event
 
@@ -23,6 +23,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.from_mapping(settings.load())
     if overrides:
         app.config.update(overrides)
+    # Uploads are written here (and under tmp/ while checked): created at start.
+    Path(app.config["ATTACHMENTS_DIR"]).mkdir(parents=True, exist_ok=True)
 
     db.init_app(app)
     from tracker.models.types import render_item
@@ -47,6 +49,13 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     _register_login()
     _register_blueprints(app)
+    from tracker import api, ratelimit
+
+    api.register(app)  # the JSON API under /api/v1 and its OpenAPI description
+    from tracker.web.tokens import bp as tokens_bp
+
+    app.register_blueprint(tokens_bp)  # personal access tokens for the API
+    ratelimit.register(app)
     _register_template_helpers(app)
     _register_security_headers(app)
 
@@ -82,6 +91,11 @@ def _configure_engine(engine) -> None:
 def _select_locale() -> str:
     from flask_login import current_user
 
+    if has_request_context() and request.path.startswith("/api/"):
+        # The API ignores the session cookie: its own header, token owner or default.
+        from tracker.api.auth import api_locale
+
+        return api_locale()
     chosen = session.get("locale")
     if chosen in LOCALES:
         return chosen
@@ -100,6 +114,10 @@ def _register_login() -> None:
     login.login_view = "auth.login"
     login.login_message = N_("Please log in to continue.")
     login.login_message_category = "info"
+    # The message is marked with N_ only: translate it when it is flashed.
+    from flask_babel import gettext
+
+    login.localize_callback = gettext
 
     @login.user_loader
     def _load_user(user_id: str):
@@ -130,6 +148,29 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.register_blueprint(weekly_bp)
     app.register_blueprint(dashboards_bp)
+    from tracker.web.attachments import bp as attachments_bp
+
+    app.register_blueprint(attachments_bp)
+    from tracker.web.rectification import bp as rectification_bp
+
+    app.register_blueprint(rectification_bp)
+
+    from tracker.web.feedback import bp as feedback_bp
+    from tracker.web.follow_ups import bp as follow_ups_bp
+
+    app.register_blueprint(feedback_bp)
+    app.register_blueprint(follow_ups_bp)
+    from tracker.web.qr import bp as qr_bp
+
+    app.register_blueprint(qr_bp)
+
+    from tracker.web.surveys import bp as surveys_bp
+
+    app.register_blueprint(surveys_bp)
+
+    from tracker.web.imports import bp as imports_bp
+
+    app.register_blueprint(imports_bp)
 
     from tracker.web import errors
 
@@ -137,9 +178,10 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from tracker.web import helpers
+    from tracker.web import assets, helpers
 
     helpers.register(app)
+    assets.register(app)
 
 
 def _register_security_headers(app: Flask) -> None:

@@ -23,6 +23,9 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(outbox_status)
     app.cli.add_command(outbox_deliver)
     app.cli.add_command(weekly_report)
+    app.cli.add_command(follow_up_sample)
+    app.cli.add_command(rectification_sweep_command)
+    app.cli.add_command(import_tickets)
 
 
 def _parse_role(text: str) -> tuple[Role, int | None]:
@@ -279,6 +282,23 @@ def stats_rebuild():
     click.echo("daily summary rebuilt")
 
 
+@click.command("follow-up-sample")
+@click.option("--week", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Any day of the week whose closed requests to draw from (YYYY-MM-DD); default: the last full week.")
+@with_appcontext
+def follow_up_sample(week):
+    """Draw a week's sample of closed requests for follow-up calls, for the centres not drawn yet."""
+    from datetime import timedelta
+
+    from tracker.services import follow_ups
+
+    now = utcnow()
+    monday = follow_ups.sample_week(now) if week is None else week.date() - timedelta(days=week.weekday())
+    drawn = follow_ups.draw_sample(monday, now=now)
+    click.echo(f"follow-up sample of the week of {monday.isoformat()}: "
+               + (", ".join(f"centre {c}: {len(ids)}" for c, ids in drawn.items()) or "drawn already (or size 0)"))
+
+
 @click.command("weekly-report")
 @click.option("--week", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="Any day of the week to report on (YYYY-MM-DD); default: the last full week.")
@@ -315,3 +335,118 @@ def weekly_report(week, email):
         )
     sent = "leadership told" if report.notified_at is not None else "leadership not told"
     click.echo(f"stored as generation {report.generation} ({sent})")
+
+
+@click.command("rectification-sweep")
+@with_appcontext
+def rectification_sweep_command():
+    """Flag rectification items that became at risk or overdue, and tell their people, now."""
+    from tracker.services import rectification
+
+    click.echo(f"rectification sweep: {rectification.sweep_due(utcnow())}")
+
+
+def _import_files(paths) -> list[dict]:
+    """Expand files and folders (their .csv, .csv.gz and .xlsx files, sorted) into the run's file list."""
+    from pathlib import Path
+
+    from tracker.services import importer
+
+    files = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.name.lower().endswith(importer.SUFFIXES))
+            if not found:
+                raise click.BadParameter(f"{given}: no .csv, .csv.gz or .xlsx file in this folder")
+            files.extend({"name": p.name, "path": str(p.resolve())} for p in found)
+        elif path.is_file():
+            files.append({"name": path.name, "path": str(path.resolve())})
+        else:
+            raise click.BadParameter(f"{given}: no such file or folder")
+    return files
+
+
+@click.command("import-tickets")
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--mapping", "--preset", "mapping_code", required=True,
+              help="Code (or name) of a saved mapping, or a preset shipped with the application (boston-311).")
+@click.option("--dry-run", is_flag=True, help="Check every row and report; change nothing.")
+@click.option("--time-zone", default=None, help="The source's time zone, instead of the mapping's.")
+@click.option("--as-of", default=None,
+              help="Read open tickets' clocks at this local time of the source (ISO, e.g. 2016-01-13T00:00); "
+                   "default now.")
+@click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(100, 100_000))
+@click.option("--errors", "show_errors", default=20, show_default=True, help="Row errors to print.")
+@with_appcontext
+def import_tickets(paths, mapping_code, dry_run, time_zone, as_of, batch_size, show_errors):
+    """Import historical tickets from CSV, CSV.GZ or XLSX files (or folders of them) with a saved mapping.
+
+    Runs here, in this process, with its progress printed; the same source
+    row never makes two tickets. Exits with status 1 when the run failed.
+    """
+    import sys
+    from datetime import datetime
+
+    from flask_babel import force_locale
+
+    from tracker.services import importer
+
+    now = utcnow()
+    importer.ensure_builtin_mappings(now=now)
+    mapping = importer.mapping_by_code(mapping_code) or next(
+        (m for m in importer.all_mappings() if m.name == mapping_code), None)
+    if mapping is None:
+        codes = ", ".join(m.code for m in importer.all_mappings())
+        raise click.BadParameter(f"no mapping {mapping_code!r}; saved mappings: {codes}")
+    files = _import_files(paths)
+    instant = None
+    if as_of:
+        try:
+            local = datetime.fromisoformat(as_of)
+        except ValueError:
+            raise click.BadParameter(f"--as-of: {as_of!r} is not an ISO date and time") from None
+        instant = importer.ensure_aware(local, time_zone or mapping.time_zone)
+    try:
+        run = importer.create_run(mapping=mapping, files=files, dry_run=dry_run, as_of=instant,
+                                  time_zone=time_zone, actor=None, now=now)
+    except TrackerError as error:
+        raise click.ClickException(str(error)) from None
+    kind = "dry run" if dry_run else "import"
+    click.echo(f"{kind} {run.id}: {len(files)} file(s), {run.progress_total:,} bytes, mapping {mapping.code}, "
+               f"time zone {run.settings['time_zone']}, as of {run.as_of.isoformat()}")
+    shown = {"at": -1}
+    tty = sys.stderr.isatty()
+
+    def progress(current):
+        percent = current.percent
+        line = (f"{current.phase:8} {percent:3d}%  rows {current.rows_total:,}  imported {current.rows_imported:,}  "
+                f"skipped {current.rows_skipped:,}  refused {current.rows_error:,}")
+        if tty:
+            click.echo("\r" + line, nl=False, err=True)
+        elif percent // 10 != shown["at"] // 10 or percent == 100:
+            click.echo(line, err=True)
+        shown["at"] = percent
+
+    started = datetime.now()
+    done = importer.execute_run(run.id, batch_size=batch_size, progress=progress)
+    if tty:
+        click.echo("", err=True)
+    seconds = (datetime.now() - started).total_seconds()
+    if done is None:
+        raise click.ClickException(f"run {run.id} was taken by another process")
+    with force_locale("en"):
+        for error in importer.row_errors(done.id, size=show_errors):
+            click.echo(f"  {error.file_name}, row {error.row_number}: {importer.error_text(error)}")
+    if done.rows_error > show_errors:
+        click.echo(f"  ... {done.rows_error - show_errors:,} more row errors (see the run's page)")
+    report = done.report or {}
+    click.echo(f"{done.status.value}: {done.rows_total:,} rows, {done.rows_imported:,} "
+               f"{'would be imported' if dry_run else 'imported'}, {done.rows_skipped:,} imported before (skipped), "
+               f"{done.rows_error:,} refused, in {seconds:.1f} s")
+    for name, counts in sorted((report.get("sla") or {}).items()):
+        click.echo(f"  SLA {name}: " + ", ".join(f"{k} {v:,}" for k, v in sorted(counts.items())))
+    if report.get("warnings"):
+        click.echo("  warnings: " + ", ".join(f"{k} {v:,}" for k, v in sorted(report["warnings"].items())))
+    if done.status.value != "done":
+        raise click.ClickException(done.message or "the run failed")

@@ -168,6 +168,7 @@ def load(env: Environment | None = None) -> dict:
         "SESSION_COOKIE_SECURE": is_production and not _truthy(env.get("TRACKER_INSECURE_COOKIES")),
         "REMEMBER_COOKIE_SECURE": is_production and not _truthy(env.get("TRACKER_INSECURE_COOKIES")),
         "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         "PAGE_SIZE": 50,
         # Workers: how often beat sweeps SLA clocks and the outbox.
@@ -196,4 +197,132 @@ def load(env: Environment | None = None) -> dict:
         # werkzeug's default; tests use a cheap method to stay fast.
         "PASSWORD_HASH_METHOD": "scrypt",
     }
+    config.update(_attachment_settings(env, instance))
+    config.update(_rectification_settings(env))
+    config.update(_feedback_settings(env))
+    config.update(_api_settings(env, broker_url))
+    config.update(_survey_settings(env))
     return config
+
+
+def _attachment_settings(env: Environment, instance: Path) -> dict:
+    """Return where attachments are stored and how large and many they may be.
+
+    The request limit (MAX_CONTENT_LENGTH) is one file plus room for the
+    form around it: a larger body is refused with 413 before it is read.
+    """
+    max_bytes = int(env.get("TRACKER_ATTACHMENT_MAX_BYTES", str(10 * 1024 * 1024)))
+    return {
+        "ATTACHMENTS_DIR": str(Path(env.get("TRACKER_ATTACHMENTS_DIR", str(instance / "attachments"))).resolve()),
+        "ATTACHMENT_MAX_BYTES": max_bytes,
+        "ATTACHMENTS_PER_OWNER_MAX": int(env.get("TRACKER_ATTACHMENTS_PER_OWNER_MAX", "20")),
+        # A 48-megapixel phone photo passes; decoding costs about 3 bytes a pixel, twice.
+        "ATTACHMENT_MAX_PIXELS": int(env.get("TRACKER_ATTACHMENT_MAX_PIXELS", "50000000")),
+        "MAX_CONTENT_LENGTH": max_bytes + 1024 * 1024,
+    }
+
+
+def _rectification_settings(env: Environment) -> dict:
+    """Return when rectification items count as at risk, how often they are swept, and what a hotspot is.
+
+    TRACKER_RECTIFICATION_AT_RISK is a share of the time from creation to
+    the deadline ("75%") or a number of days before the deadline ("14d").
+    Raises ConfigError for a value it cannot read.
+    """
+    text = (env.get("TRACKER_RECTIFICATION_AT_RISK", "75%") or "").strip().lower()
+    share = days = None
+    try:
+        if text.endswith("%"):
+            share = float(text[:-1]) / 100
+            valid = 0 < share < 1
+        elif text.endswith("d"):
+            days = int(text[:-1])
+            valid = days > 0
+        else:
+            valid = False
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ConfigError(
+            f"TRACKER_RECTIFICATION_AT_RISK={text!r} is neither a share of the time to the deadline (e.g. 75%) "
+            "nor a number of days before it (e.g. 14d)."
+        )
+    settings = {
+        "RECTIFICATION_AT_RISK_SHARE": share,
+        "RECTIFICATION_AT_RISK_DAYS": days,
+        "RECTIFICATION_SWEEP_SECONDS": float(env.get("TRACKER_RECTIFICATION_SWEEP_SECONDS", "30")),
+        # Repeat faults: this many requests of one category at one place within the window.
+        "HOTSPOT_WINDOW_DAYS": int(env.get("TRACKER_HOTSPOT_WINDOW_DAYS", "30")),
+        "HOTSPOT_MIN_TICKETS": int(env.get("TRACKER_HOTSPOT_MIN_TICKETS", "3")),
+    }
+    if settings["HOTSPOT_WINDOW_DAYS"] < 1 or settings["HOTSPOT_MIN_TICKETS"] < 2:
+        raise ConfigError(
+            "TRACKER_HOTSPOT_WINDOW_DAYS must be at least 1 and TRACKER_HOTSPOT_MIN_TICKETS at least 2."
+        )
+    return settings
+
+
+def _feedback_settings(env: Environment) -> dict:
+    """Return how requesters' ratings, follow-ups and automatic closure behave.
+
+    Raises ConfigError for a value that is not a whole number in range.
+    """
+    names = {
+        # A rating can be changed this long after it was first given.
+        "FEEDBACK_EDIT_MINUTES": ("TRACKER_FEEDBACK_EDIT_MINUTES", "60", 0),
+        # The signed rating link in the "resolved" e-mail works this long.
+        "FEEDBACK_LINK_DAYS": ("TRACKER_FEEDBACK_LINK_DAYS", "14", 1),
+        # Closed requests drawn per centre each week for a follow-up call; 0: none.
+        "FOLLOW_UP_SAMPLE_PER_CENTRE": ("TRACKER_FOLLOW_UP_SAMPLE_PER_CENTRE", "5", 0),
+        # A follow-up is due at the close of this many working days after it opens.
+        "FOLLOW_UP_DUE_WORKING_DAYS": ("TRACKER_FOLLOW_UP_DUE_WORKING_DAYS", "3", 1),
+        # Resolved requests whose policy has no confirmation target close after this many days.
+        "AUTO_CLOSE_DAYS": ("TRACKER_AUTO_CLOSE_DAYS", "7", 1),
+    }
+    settings = {}
+    for key, (variable, default, minimum) in names.items():
+        text = (env.get(variable, default) or "").strip()
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise ConfigError(f"{variable}={text!r} is not a whole number of at least {minimum}.")
+        settings[key] = value
+    # The working days of follow-ups are counted on this business calendar (its code).
+    settings["FOLLOW_UP_CALENDAR"] = env.get("TRACKER_FOLLOW_UP_CALENDAR", "office")
+    settings["FOLLOW_UP_SAMPLE_CHECK_SECONDS"] = float(env.get("TRACKER_FOLLOW_UP_SAMPLE_CHECK_SECONDS", "300"))
+    return settings
+
+
+def _api_settings(env: Environment, broker_url: str | None) -> dict:
+    """Return the JSON API's body limit and the rate limits of the API and the login form.
+
+    A limit is written as Flask-Limiter reads it ("120/minute", "10 per
+    minute;100 per hour"); "off" switches it off. Counters live in memory on
+    the embedded default (per web process) and in Redis in production: the
+    broker's unless RATELIMIT_STORAGE_URI names another.
+    """
+    storage = env.get("RATELIMIT_STORAGE_URI")
+    if storage is None:
+        storage = broker_url if broker_url and broker_url.startswith(("redis://", "rediss://")) else "memory://"
+    return {
+        "API_RATE_LIMIT": env.get("TRACKER_API_RATE_LIMIT", "120/minute"),
+        # Failed attempts per address and user name; a successful login does not count.
+        "LOGIN_RATE_LIMIT": env.get("TRACKER_LOGIN_RATE_LIMIT", "10/minute"),
+        "RATELIMIT_STORAGE_URI": storage,
+        "API_MAX_BODY_BYTES": int(env.get("TRACKER_API_MAX_BODY_BYTES", str(64 * 1024))),
+        # Personal access tokens record their last use at most this often (a write per request is too many).
+        "API_TOKEN_TOUCH_SECONDS": float(env.get("TRACKER_API_TOKEN_TOUCH_SECONDS", "60")),
+    }
+
+
+def _survey_settings(env: Environment) -> dict:
+    """Return where uploaded survey files are kept, how large they may be, and which run in the request."""
+    return {
+        # None: the folder survey-uploads/ of INSTANCE_PATH.
+        "SURVEY_UPLOAD_DIR": env.get("TRACKER_SURVEY_UPLOAD_DIR"),
+        "SURVEY_MAX_BYTES": int(env.get("TRACKER_SURVEY_MAX_BYTES", str(50 * 1024 * 1024))),
+        # Files up to this size are checked and imported during the request; larger ones by a worker.
+        "SURVEY_INLINE_MAX_BYTES": int(env.get("TRACKER_SURVEY_INLINE_MAX_BYTES", str(256 * 1024))),
+    }

@@ -196,6 +196,9 @@ def seed(
         stats.mark_everything()
         stats.refresh_all()
         echo(f"dashboard summary built ({time.perf_counter() - started:.0f} s)")
+        from tracker.services import surveys
+
+        echo(f"survey responses: {surveys.seed_demo(now)}")
 
     result.showcase = people.showcase
     result.centres, result.categories = len(catalog.centres), len(catalog.categories)

@@ -52,3 +52,14 @@ class Conflict(TrackerError):
 
     http_status = 409
     code = "conflict"
+
+
+class ActionForbidden(Conflict):
+    """The actor may not take this action on the record, whatever its state.
+
+    A Conflict for the pages, which show the message either way; the API
+    answers 403, as for any other permission refusal.
+    """
+
+    http_status = 403
+    code = "forbidden"

@@ -1,6 +1,12 @@
 """Flask extensions, created unbound; ``create_app`` binds them."""
 
-from flask_babel import Babel
+from functools import cached_property
+
+from babel import support
+from flask_babel import Babel as _Babel
+from flask_babel import Domain, get_locale
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
@@ -26,4 +32,47 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate(render_as_batch=True, compare_type=True)
 login = LoginManager()
 csrf = CSRFProtect()
+
+
+class _CatalogueDomain(Domain):
+    """Find a catalogue by the locale's full name or by language_TERRITORY.
+
+    Babel reads "zh_CN" as zh_Hans_CN, a folder name gettext cannot match
+    with tracker/translations/zh_CN/: without this the Chinese pages show
+    the English messages.
+    """
+
+    def get_translations(self):
+        from flask_babel import _get_current_context
+
+        ctx = _get_current_context()
+        if ctx is None:
+            return support.NullTranslations()
+        cache = self.get_translations_cache(ctx)
+        locale = get_locale()
+        key = (str(locale), self.domain[0])
+        if key not in cache:
+            names = [str(locale)]
+            if locale.territory:
+                names.append(f"{locale.language}_{locale.territory}")
+            translations = support.Translations()
+            for dirname in self.translation_directories:
+                catalogue = support.Translations.load(dirname, names, self.domain[0])
+                translations.merge(catalogue)
+                # merge() leaves out the plural rule (as Flask-Babel notes).
+                if hasattr(catalogue, "plural"):
+                    translations.plural = catalogue.plural
+            cache[key] = translations
+        return cache[key]
+
+
+class Babel(_Babel):
+    @cached_property
+    def domain_instance(self):
+        return _CatalogueDomain(domain=self.domain)
+
+
 babel = Babel()
+# Limits are set on the API blueprint and the login view (tracker.ratelimit);
+# nothing else is limited. Headers: X-RateLimit-* and Retry-After.
+limiter = Limiter(key_func=get_remote_address, headers_enabled=True)

@@ -18,6 +18,10 @@ except ConfigError as error:
 
 celery = flask_app.extensions["celery"]
 celery.conf.include = ["workers.tasks.sla", "workers.tasks.notifications", "workers.tasks.reports"]
+celery.conf.include.append("workers.tasks.rectification")
+celery.conf.include.append("workers.tasks.follow_ups")
+celery.conf.include.append("workers.tasks.surveys")
+celery.conf.include.append("workers.tasks.imports")
 celery.conf.beat_schedule = {
     # Cheap when nothing is due (two index probes): frequent enough that a
     # breach is recorded within a few seconds of its deadline.
@@ -39,6 +43,20 @@ celery.conf.beat_schedule = {
         "task": "reports.weekly",
         "schedule": flask_app.config["WEEKLY_REPORT_CHECK_SECONDS"],
         "options": {"expires": flask_app.config["WEEKLY_REPORT_CHECK_SECONDS"] * 2},
+    },
+    # Rectification items' deadlines: at risk and overdue (days-long clocks,
+    # so a check every half minute is plenty; cheap when nothing is due).
+    "rectification-sweep": {
+        "task": "rectification.sweep_due",
+        "schedule": flask_app.config["RECTIFICATION_SWEEP_SECONDS"],
+        "options": {"expires": flask_app.config["RECTIFICATION_SWEEP_SECONDS"] * 2},
+    },
+    # The weekly sample of closed requests for follow-up calls: a cheap check
+    # that draws once per week and centre (follow_ups.run_schedule).
+    "follow-up-sample": {
+        "task": "follow_ups.sample",
+        "schedule": flask_app.config["FOLLOW_UP_SAMPLE_CHECK_SECONDS"],
+        "options": {"expires": flask_app.config["FOLLOW_UP_SAMPLE_CHECK_SECONDS"] * 2},
     },
     # The safety net for notifications whose publish was lost (broker down).
     "notifications-sweep": {

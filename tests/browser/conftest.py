@@ -61,6 +61,8 @@ class LiveSystem:
     url: str
     seeded: Seeded
     log_path: Path
+    # The server's environment: a test that needs a worker or a command starts it with this.
+    env: dict | None = None
 
 
 @pytest.fixture(scope="package")
@@ -82,7 +84,7 @@ def live_system(tmp_path_factory) -> LiveSystem:
     server.start()
     try:
         server.check_login(seeded.usernames["requester"], seeded.password)
-        yield LiveSystem(url=server.url, seeded=seeded, log_path=server.log_path)
+        yield LiveSystem(url=server.url, seeded=seeded, log_path=server.log_path, env=server.env)
     finally:
         server.stop()
 
@@ -161,14 +163,19 @@ class Actors:
             self.log_in(page, who)
         return page
 
-    def log_in(self, page, who: str) -> None:
+    def log_in(self, page, who: str, *, go: bool = True) -> None:
+        """Log ``who`` in through the form, in the language the page shows (``go``: open /login first)."""
         from playwright.sync_api import expect
 
-        page.goto("/login")
-        page.get_by_label("User name").fill(self.live.seeded.usernames[who])
-        page.get_by_label("Password").fill(self.live.seeded.password)
-        page.get_by_role("button", name="Log in").click()
-        expect(page.get_by_role("button", name="Log out")).to_be_visible()
+        from tests.browser.texts import texts
+
+        if go:
+            page.goto("/login")
+        t = texts("zh" if page.locator("html").get_attribute("lang") == "zh-CN" else "en")
+        page.get_by_label(t("User name")).fill(self.live.seeded.usernames[who])
+        page.get_by_label(t("Password")).fill(self.live.seeded.password)
+        page.get_by_role("button", name=t("Log in")).click()
+        expect(page.get_by_role("button", name=t("Log out"))).to_be_visible()
         self.shots.take(page, f"{who}-logged-in")
 
     def close(self, failed: bool) -> None:

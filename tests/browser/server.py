@@ -47,6 +47,7 @@ class Seeded:
     password: str
     usernames: dict[str, str]
     tickets: dict[str, str] = field(default_factory=dict)  # purpose -> reference
+    places: dict[str, int] = field(default_factory=dict)  # purpose -> location id
 
 
 def server_environment(database_url: str, instance_path: Path, broker_url: str | None = None) -> dict:
@@ -102,6 +103,7 @@ def _seed(url: str, instance_path: Path) -> Seeded:
     from tracker import create_app
     from tracker.domain.workflow import Status
     from tracker.extensions import db
+    from tracker.models import Location
     from tracker.services import stats
 
     # The rest comes from server_environment(), as for gunicorn.
@@ -117,6 +119,14 @@ def _seed(url: str, instance_path: Path) -> Seeded:
         try:
             upgrade(revision="heads")
             world = build_world()
+            # A self-service machine whose QR code names its centre and category.
+            machine = Location(
+                kind="machine", code="main-b3-wm1", name_en="Washing machine 1", name_zh="洗衣机 1号",
+                parent_id=world.locations["building"].id, centre_id=world.centres["repairs"].id,
+                category_id=world.categories["water"].id,
+            )
+            db.session.add(machine)
+            db.session.commit()
             assigned = make_ticket(
                 world,
                 status=Status.ASSIGNED,
@@ -133,6 +143,7 @@ def _seed(url: str, instance_path: Path) -> Seeded:
                 password=world.password,
                 usernames={key: user.username for key, user in world.users.items()},
                 tickets={"assigned": assigned.reference, "on_site": on_site.reference},
+                places={"machine": machine.id, "building": world.locations["building"].id},
             )
         finally:
             db.session.remove()

@@ -10,8 +10,10 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.texts import BROWSER_LOCALES, texts
+
 REFERENCE = re.compile(r"\b[A-Z]{2}-\d{4}-\d{6}\b")
-COUNT = re.compile(r"^\d+ requests?$")
+COUNT = {"en": re.compile(r"^\d+ requests?$"), "zh": re.compile(r"^\d+ 个工单$")}
 
 FORGED_POST = """async (url) => {
     // Everything a real form sends but the CSRF token.
@@ -21,8 +23,14 @@ FORGED_POST = """async (url) => {
 }"""
 
 
+ENGLISH = texts("en")
+MAIN_NAV = "|".join(texts(language)("Main") for language in ("en", "zh"))
+
+
 def nav(page: Page, name: str):
-    return page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True)
+    # The main navigation is named "Main" (主导航 in Chinese).
+    main_nav = page.get_by_role("navigation", name=re.compile(rf"^({MAIN_NAV})$"))
+    return main_nav.get_by_role("link", name=name, exact=True)
 
 
 def heading(page: Page):
@@ -33,8 +41,8 @@ def flash(page: Page):
     return page.get_by_role("status")
 
 
-def request_count(page: Page):
-    return page.get_by_text(COUNT)
+def request_count(page: Page, t=None):
+    return page.get_by_text(COUNT["zh" if t is not None and t("Log in") != "Log in" else "en"])
 
 
 def ticket_status(page: Page):
@@ -45,8 +53,8 @@ def history(page: Page):
     return page.get_by_role("main").get_by_role("list").get_by_role("listitem")
 
 
-def actions(page: Page):
-    return page.get_by_role("region", name="What next?")
+def actions(page: Page, t=ENGLISH):
+    return page.get_by_role("region", name=t("What next?"))
 
 
 def assert_fits(page: Page) -> None:
@@ -61,10 +69,10 @@ def assert_fits(page: Page) -> None:
     )
 
 
-def disclose(page: Page, name: str):
+def disclose(page: Page, name: str, t=ENGLISH):
     """Open the action whose summary reads ``name`` (if closed) and return its <details>."""
     details = (
-        actions(page)
+        actions(page, t)
         .locator("details")
         .filter(has=page.locator("summary").filter(has_text=re.compile(rf"^\s*{re.escape(name)}\s*$")))
     )
@@ -79,158 +87,184 @@ def field(scope, label: str):
     return scope.get_by_label(label, exact=True)
 
 
-def read_count(page: Page) -> int:
-    expect(request_count(page)).to_be_visible()
-    return int(request_count(page).inner_text().split()[0])
+def read_count(page: Page, t=None) -> int:
+    expect(request_count(page, t)).to_be_visible()
+    return int(request_count(page, t).inner_text().split()[0])
 
 
-def file_request(page: Page, *, centre: str, category: str, place: str, description: str, shots) -> str:
+def file_request(page: Page, *, centre: str, category: str, place: str, description: str, shots,
+                 t=ENGLISH) -> str:
     """Walk New request -> centre tile -> form -> file; return the new reference."""
-    nav(page, "New request").click()
-    expect(heading(page)).to_have_text("New request")
+    nav(page, t("New request")).click()
+    expect(heading(page)).to_have_text(t("New request"))
     page.get_by_role("link", name=centre).click()
-    expect(heading(page)).to_have_text(f"New request: {centre}")
-    page.get_by_label("What is it about?").select_option(label=category)
-    page.get_by_label("Where?").select_option(label=place)
-    page.get_by_label("What is wrong?").fill(description)
+    expect(heading(page)).to_have_text(f"{t('New request')}: {centre}")
+    page.get_by_label(t("What is it about?")).select_option(label=category)
+    page.get_by_label(t("Where?")).select_option(label=place)
+    page.get_by_label(t("What is wrong?")).fill(description)
     shots.take(page, "form-filled")
-    page.get_by_role("button", name="File the request").click()
+    page.get_by_role("button", name=t("File the request")).click()
     expect(heading(page)).to_contain_text(REFERENCE)
     return REFERENCE.search(heading(page).inner_text()).group()
 
 
-def test_a_repair_request_goes_from_filed_to_closed_through_every_role(actors, shots):
-    description = "The tap in the second-floor washroom of building 3 drips all night."
-    note = "Replaced the washer and the valve seat."
-    materials = "1 washer, 1 valve seat"
+JOURNEYS = [
+    pytest.param("en", "phone", id="en-phone"),
+    pytest.param("zh", "phone", id="zh-phone"),
+    pytest.param("en", "desktop", id="en-desktop"),
+    pytest.param("zh", "desktop", id="zh-desktop"),
+]
+# The test world's names in each language.
+WORLD = {
+    "en": {"centre": "Repair and maintenance", "category": "Water and plumbing", "place": "Room 301"},
+    "zh": {"centre": "维修服务中心", "category": "水暖", "place": "301室"},
+}
 
-    # The requester files it from a phone.
-    requester = actors.open("requester", "phone")
-    expect(heading(requester)).to_have_text("My requests")
+
+@pytest.mark.parametrize("language, device", JOURNEYS)
+def test_a_repair_request_goes_from_filed_to_closed_through_every_role(language, device, actors, shots):
+    """Requester and technician on ``device``; centre head and leadership at a desk; all in ``language``."""
+    t = texts(language)
+    browser_locale = BROWSER_LOCALES[language]
+    names = WORLD[language]
+    description = {"en": "The tap in the second-floor washroom of building 3 drips all night.",
+                   "zh": "3号楼二楼卫生间的水龙头整夜滴水。"}[language]
+    note = {"en": "Replaced the washer and the valve seat.", "zh": "更换了垫圈和阀座。"}[language]
+    materials = {"en": "1 washer, 1 valve seat", "zh": "垫圈 1 个，阀座 1 个"}[language]
+    hold_note = {"en": "Ordered a valve seat.", "zh": "已订购阀座。"}[language]
+
+    # The requester files it.
+    requester = actors.open("requester", device, locale=browser_locale)
+    expect(requester.locator("html")).to_have_attribute("lang", "zh-CN" if language == "zh" else "en")
+    expect(heading(requester)).to_have_text(t("My requests"))
     assert_fits(requester)
-    before = read_count(requester)
-    reference = file_request(
-        requester,
-        centre="Repair and maintenance",
-        category="Water and plumbing",
-        place="Room 301",
-        description=description,
-        shots=shots,
-    )
+    before = read_count(requester, t)
+    reference = file_request(requester, centre=names["centre"], category=names["category"], place=names["place"],
+                             description=description, shots=shots, t=t)
     assert reference.startswith("RP-")
-    expect(flash(requester)).to_have_text(f"Request {reference} is filed.")
-    expect(ticket_status(requester)).to_have_text("New")
+    expect(flash(requester)).to_have_text(t("Request %(reference)s is filed.", reference=reference))
+    expect(ticket_status(requester)).to_have_text(t("New"))
     expect(history(requester)).to_have_count(1)
-    expect(history(requester)).to_contain_text("Requester filed the request")
+    expect(history(requester)).to_contain_text(f"Requester {t('filed the request')}")
     # The service level: the repair centre answers within 30 minutes, round the clock.
-    sla_panel = requester.get_by_role("region", name="Service level")
-    expect(sla_panel.get_by_role("row", name=re.compile(r"^Response"))).to_contain_text("Running")
-    expect(requester.locator("#expected-answer")).to_contain_text("Expect a response by")
+    sla_panel = requester.get_by_role("region", name=t("Service level"))
+    expect(sla_panel.get_by_role("row", name=re.compile(rf"^{t('Response')}"))).to_contain_text(t("Running"))
+    expect(requester.locator("#expected-answer")).to_contain_text(t("Expect a response by %(when)s.").split("%(when)s")[0].strip())
     assert_fits(requester)
     shots.take(requester, "requester-filed")
-    nav(requester, "My requests").click()
+    nav(requester, t("My requests")).click()
     expect(requester.get_by_role("link", name=reference, exact=True)).to_be_visible()
-    expect(request_count(requester)).to_have_text(f"{before + 1} requests")
+    expect(request_count(requester, t)).to_have_text(t("%(num)d requests", num=before + 1))
     assert_fits(requester)
     shots.take(requester, "requester-my-requests")
     requester.get_by_role("link", name=reference, exact=True).click()
-    expect(ticket_status(requester)).to_have_text("New")
+    expect(ticket_status(requester)).to_have_text(t("New"))
 
-    # The dispatcher, at a desk, gives it to the technician.
-    dispatcher = actors.open("dispatcher", "desktop")
-    expect(heading(dispatcher)).to_have_text("Dispatch")
-    card = dispatcher.get_by_role("listitem").filter(has_text=reference)
-    card.get_by_label("Technician").select_option(label="Technician")
-    shots.take(dispatcher, "dispatcher-chose-technician")
-    card.get_by_role("button", name="Assign").click()
-    expect(flash(dispatcher)).to_have_text("Saved: Assign.")
+    # The centre head, at a desk, gives it to the technician.
+    head = actors.open("centre_head", "desktop", locale=browser_locale)
+    expect(heading(head)).to_have_text(t("Dispatch"))
+    card = head.get_by_role("listitem").filter(has_text=reference)
+    card.get_by_label(t("Technician")).select_option(label="Technician")
+    shots.take(head, "centre-head-chose-technician")
+    card.get_by_role("button", name=t("Assign")).click()
+    expect(flash(head)).to_have_text(t("Saved: %(action)s.", action=t("Assign")))
     expect(card).to_have_count(0)
-    shots.take(dispatcher, "dispatcher-assigned")
+    shots.take(head, "centre-head-assigned")
 
-    # The technician works it from a phone.
-    technician = actors.open("technician", "phone")
-    expect(heading(technician)).to_have_text("My queue")
+    # The technician works it.
+    technician = actors.open("technician", device, locale=browser_locale)
+    expect(heading(technician)).to_have_text(t("My queue"))
     assert_fits(technician)
     technician.get_by_role("link", name=reference, exact=True).click()
-    expect(ticket_status(technician)).to_have_text("Assigned")
+    expect(ticket_status(technician)).to_have_text(t("Assigned"))
     assert_fits(technician)
     shots.take(technician, "technician-opened")
     for button, status in (("Accept", "Accepted"), ("Arrived on site", "On site")):
-        actions(technician).get_by_role("button", name=button, exact=True).click()
-        expect(ticket_status(technician)).to_have_text(status)
+        actions(technician, t).get_by_role("button", name=t(button), exact=True).click()
+        expect(ticket_status(technician)).to_have_text(t(status))
         shots.take(technician, f"technician-{button}")
 
-    hold = disclose(technician, "Put on hold")
-    field(hold, "Why on hold?").select_option(label="Waiting for parts")
-    field(hold, "Note").fill("Ordered a valve seat.")
+    hold = disclose(technician, t("Put on hold"), t)
+    field(hold, t("Why on hold?")).select_option(label=t("Waiting for parts"))
+    field(hold, t("Note")).fill(hold_note)
     assert_fits(technician)
     shots.take(technician, "technician-hold-form")
-    hold.get_by_role("button", name="Put on hold").click()
-    expect(ticket_status(technician)).to_have_text("On hold")
-    expect(technician.get_by_text("On hold: Waiting for parts")).to_be_visible()
+    hold.get_by_role("button", name=t("Put on hold")).click()
+    expect(ticket_status(technician)).to_have_text(t("On hold"))
+    expect(technician.get_by_text(t("On hold: %(reason)s", reason=t("Waiting for parts")))).to_be_visible()
     # Waiting for parts stops the resolution clock, and the page says so.
-    expect(technician.get_by_text("the service clock is stopped meanwhile")).to_be_visible()
-    resolution = technician.get_by_role("region", name="Service level").get_by_role(
-        "row", name=re.compile(r"^Resolution")
+    expect(technician.get_by_text(t("the service clock is stopped meanwhile."))).to_be_visible()
+    resolution = technician.get_by_role("region", name=t("Service level")).get_by_role(
+        "row", name=re.compile(rf"^{t('Resolution')}")
     )
-    expect(resolution).to_contain_text("Paused")
-    expect(resolution).to_contain_text("if resumed now")
+    expect(resolution).to_contain_text(t("Paused"))
+    expect(resolution).to_contain_text(t("if resumed now"))
     shots.take(technician, "technician-on-hold")
 
-    actions(technician).get_by_role("button", name="Resume").click()
-    expect(ticket_status(technician)).to_have_text("On site")
-    resolve = disclose(technician, "Resolve")
-    field(resolve, "What was done").fill(note)
-    field(resolve, "Materials used").fill(materials)
+    actions(technician, t).get_by_role("button", name=t("Resume")).click()
+    expect(ticket_status(technician)).to_have_text(t("On site"))
+    resolve = disclose(technician, t("Resolve"), t)
+    field(resolve, t("What was done")).fill(note)
+    field(resolve, t("Materials used")).fill(materials)
     assert_fits(technician)
     shots.take(technician, "technician-resolve-form")
-    resolve.get_by_role("button", name="Resolve").click()
-    expect(ticket_status(technician)).to_have_text("Resolved")
-    expect(actions(technician)).to_have_count(0)
+    resolve.get_by_role("button", name=t("Resolve")).click()
+    expect(ticket_status(technician)).to_have_text(t("Resolved"))
+    expect(actions(technician, t)).to_have_count(0)
     shots.take(technician, "technician-resolved")
 
     # The requester finds it among the resolved ones and confirms the fix.
-    nav(requester, "My requests").click()
-    expect(heading(requester)).to_have_text("My requests")
-    requester.get_by_label("State").select_option(label="Resolved")
-    requester.get_by_role("button", name="Show").click()
+    nav(requester, t("My requests")).click()
+    expect(heading(requester)).to_have_text(t("My requests"))
+    requester.get_by_label(t("State")).select_option(label=t("Resolved"))
+    requester.get_by_role("button", name=t("Show")).click()
     requester.get_by_role("link", name=reference, exact=True).click()
-    expect(ticket_status(requester)).to_have_text("Resolved")
+    expect(ticket_status(requester)).to_have_text(t("Resolved"))
     shots.take(requester, "requester-sees-resolved")
-    actions(requester).get_by_role("button", name="Confirm the fix").click()
-    expect(ticket_status(requester)).to_have_text("Closed")
+    actions(requester, t).get_by_role("button", name=t("Confirm the fix")).click()
+    expect(ticket_status(requester)).to_have_text(t("Closed"))
     expect(history(requester)).to_have_count(8)
     steps = [" ".join(text.split()) for text in history(requester).all_inner_texts()]
+
+    def moved(who, action, before, after, rest=""):
+        return rf"{who} {re.escape(t(action))}: {re.escape(t(before))} → {re.escape(t(after))}{rest}"
+
     expected = [
-        r"Requester filed the request",
-        r"Dispatcher assigned it to Technician",
-        r"Technician Accept: Assigned → Accepted",
-        r"Technician Arrived on site: Accepted → On site",
-        r"Technician Put on hold: On site → On hold \(Waiting for parts\) Ordered a valve seat\.",
-        r"Technician Resume: On hold → On site",
-        rf"Technician Resolve: On site → Resolved {re.escape(note)} Materials used: {re.escape(materials)}",
-        r"Requester Confirm the fix: Resolved → Closed",
+        rf"Requester {re.escape(t('filed the request'))}",
+        rf"Centre-Head {re.escape(t('assigned it to %(name)s', name='Technician'))}",
+        moved("Technician", "Accept", "Assigned", "Accepted"),
+        moved("Technician", "Arrived on site", "Accepted", "On site"),
+        moved("Technician", "Put on hold", "On site", "On hold",
+              rf" \({re.escape(t('Waiting for parts'))}\) {re.escape(hold_note)}"),
+        moved("Technician", "Resume", "On hold", "On site"),
+        moved("Technician", "Resolve", "On site", "Resolved",
+              rf" {re.escape(note)} {re.escape(t('Materials used'))}: {re.escape(materials)}"),
+        moved("Requester", "Confirm the fix", "Resolved", "Closed"),
     ]
     for step, pattern in zip(steps, expected, strict=True):
         assert re.search(pattern, step), f"history step {step!r} does not read {pattern!r}"
     assert_fits(requester)
     shots.take(requester, "requester-closed")
 
-    # Leadership can find and read it, and do nothing to it.
-    leader = actors.open("leadership", "desktop")
-    expect(heading(leader)).to_have_text("All requests")
-    leader.get_by_label("Search", exact=True).fill(reference)
-    leader.get_by_label("State").select_option(label="All")
-    leader.get_by_role("button", name="Show").click()
-    expect(request_count(leader)).to_have_text("1 request")
+    # Leadership finds and reads it, and can do nothing to it.
+    leader = actors.open("leadership", "desktop", locale=browser_locale)
+    expect(heading(leader)).to_have_text(t("All requests"))
+    leader.get_by_label(t("Search"), exact=True).fill(reference)
+    leader.get_by_label(t("State")).select_option(label=t("All"))
+    leader.get_by_role("button", name=t("Show")).click()
+    expect(request_count(leader, t)).to_have_text(t("%(num)d request", num=1))
     leader.get_by_role("link", name=reference, exact=True).click()
-    expect(ticket_status(leader)).to_have_text("Closed")
+    expect(ticket_status(leader)).to_have_text(t("Closed"))
     expect(history(leader)).to_have_count(8)
-    expect(actions(leader)).to_have_count(0)
+    expect(actions(leader, t)).to_have_count(0)
     main = leader.get_by_role("main")
     expect(main.get_by_role("button")).to_have_count(0)
     expect(main.get_by_role("textbox")).to_have_count(0)
     shots.take(leader, "leadership-reads")
+    # ... and sees it counted on the dashboard.
+    nav(leader, t("Dashboard")).click()
+    expect(heading(leader)).to_have_text(t("Dashboard"))
+    shots.take(leader, "leadership-dashboard")
 
 
 def test_an_empty_request_form_says_what_is_missing_and_files_nothing(actors, shots):
@@ -314,11 +348,11 @@ def test_key_pages_fit_the_screen(device, actors, shots, live_system):
 
 
 def test_a_request_filed_in_chinese_is_taken_from_the_centre_pool(actors, shots):
+    t = texts("zh")
     requester = actors.open("other_requester", "phone", locale="zh-CN", log_in=False)
     requester.goto("/login")
     expect(requester.locator("html")).to_have_attribute("lang", "zh-CN")
-    # TODO(issue 7): find controls by their Chinese labels and assert the
-    # Chinese texts once the zh_CN catalogue exists; the msgids show till then.
+    expect(heading(requester)).to_have_text(t("Log in"))
     actors.log_in(requester, "other_requester")
     expect(requester.locator("html")).to_have_attribute("lang", "zh-CN")
     reference = file_request(
@@ -328,18 +362,21 @@ def test_a_request_filed_in_chinese_is_taken_from_the_centre_pool(actors, shots)
         place="301室",
         description="宿舍301室的门锁坏了，钥匙插不进去。",
         shots=shots,
+        t=t,
     )
     assert reference.startswith("DM-")
-    expect(history(requester)).to_contain_text("filed the request")
+    expect(history(requester)).to_contain_text(t("filed the request"))
     assert_fits(requester)
     shots.take(requester, "filed")
 
     technician = actors.open("dorm_technician", "phone", locale="zh-CN")
     expect(technician.locator("html")).to_have_attribute("lang", "zh-CN")
-    technician.get_by_role("listitem").filter(has_text=reference).get_by_role("button", name="Take").click()
-    expect(flash(technician)).to_have_text("Saved: Take.")
+    expect(heading(technician)).to_have_text(t("My queue"))
+    technician.get_by_role("listitem").filter(has_text=reference).get_by_role("button", name=t("Take")).click()
+    expect(flash(technician)).to_have_text(t("Saved: %(action)s.", action=t("Take")))
     technician.get_by_role("link", name=reference, exact=True).click()
-    expect(ticket_status(technician)).to_have_text("Accepted")
+    expect(ticket_status(technician)).to_have_text(t("Accepted"))
+    expect(history(technician).last).to_contain_text(t("took the request"))
     assert_fits(technician)
     shots.take(technician, "taken")
 

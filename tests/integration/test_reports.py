@@ -4,6 +4,7 @@ The week of Monday 2026-03-02 in Shanghai (UTC+8). Times are local.
 """
 
 from datetime import date, datetime, timedelta
+from unittest import mock
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,7 +14,7 @@ from tests.factories import make_ticket
 from tracker.domain.workflow import Action, HoldReason, Priority, Status
 from tracker.extensions import db as _db
 from tracker.models import StatsDirty
-from tracker.services import reports, sla_sweep, stats
+from tracker.services import closure, reports, sla_sweep, stats
 from tracker.services import tickets as svc
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -62,7 +63,9 @@ def week(db, world):
     tickets["e"] = make_ticket(world, now=at("03-09 00:30"))
     # F: the dorm (standard policy, office hours), normal priority; never touched.
     tickets["f"] = make_ticket(world, category="keys", now=at("03-06 16:00"))
-    sla_sweep.sweep_due(NOW)
+    # B stays resolved and unconfirmed: no automatic closure in this sweep (test_feedback.py has it).
+    with mock.patch.object(closure, "PER_SWEEP", 0):
+        sla_sweep.sweep_due(NOW)
     stats.refresh_all()
     return tickets
 
@@ -163,6 +166,27 @@ def test_rebuilding_everything_gives_the_same_figures(week, world):
     stats.refresh_all()
     _, after = reports.figures_by(WEEK, "centre", NOW)
     assert after == before
+
+
+def test_a_lists_length_comes_from_the_summary_only_while_it_is_current(week, world):
+    centre = world.centres["repairs"].id
+    cases = [(f, None) for f in reports.PERIOD_FIGURES] + [
+        (f, t) for f in reports.TARGET_FIGURES for t in ("response", "arrival", "resolution", "confirmation")
+    ]
+    for filters in (WEEK, reports.Filters(first=WEEK.first, last=WEEK.last, centre_id=centre)):
+        for figure, target in cases:
+            listed = reports.count(reports.drilldown(figure, filters, NOW, target=target))
+            assert reports.drilldown_count(figure, filters, NOW, target=target) == listed, (figure, target)
+    # A change the workers have not counted yet: the summary is stale, so the list is counted.
+    c = week["c"]  # reopened on Tuesday
+    svc.transition(c.id, Action.TAKE, actor=world.users["technician"], now=at("03-05 09:00"))
+    svc.transition(c.id, Action.RESOLVE, actor=world.users["technician"], now=at("03-05 10:00"),
+                   resolution_note="Replaced the tap")
+    _db.session.commit()
+    assert reports.figures_by(WEEK, "centre", NOW)[1].resolved == 2  # the summary, before the refresh
+    assert reports.drilldown_count("resolved", WEEK, NOW) == reports.count(reports.drilldown("resolved", WEEK, NOW)) == 3
+    stats.refresh_all()
+    assert reports.drilldown_count("resolved", WEEK, NOW) == 3
 
 
 def test_unknown_drilldown_is_refused(week):

@@ -37,6 +37,9 @@ ROUTES = {
     "auth.account": ("GET", "/account", only(LOGGED_IN)),
     "tickets.index": ("GET", "/tickets/", only(STAFF | {"leadership", "admin"})),
     "tickets.mine": ("GET", "/tickets/mine", only(REQUESTERS)),
+    # The list's files, with its filters: whoever reads the list.
+    "tickets.export": ("GET", "/tickets/export.json?state=all", only(STAFF | {"leadership", "admin"})),
+    "tickets.events_export": ("GET", "/tickets/events.csv?state=all", only(STAFF | {"leadership", "admin"})),
     "tickets.new": ("GET", "/tickets/new", only(REQUESTERS)),
     "tickets.file": ("GET", "/tickets/new/repairs", only(REQUESTERS)),
     # The ticket is the requester's, in repairs: every repairs role and the
@@ -107,6 +110,40 @@ ROUTES.update({
 })
 
 
+# Imports of historical tickets: administrators only. Mapping 1 is the
+# built-in Boston 311 one and run 1 a dry run of a small file
+# (``_import_run``). The forms posted lack their fields: the administrator
+# gets the page back (400) with the errors; a dry run made real and a
+# mapping's copy redirect.
+ROUTES.update({
+    "imports.index": ("GET", "/admin/imports/", only({"admin"})),
+    "imports.start": ("POST", "/admin/imports/", only({"admin"}, BAD)),
+    "imports.run": ("GET", "/admin/imports/runs/1", only({"admin"})),
+    "imports.run_status": ("GET", "/admin/imports/runs/1.json", only({"admin"})),
+    "imports.run_again": ("POST", "/admin/imports/runs/1/again", only({"admin"}, REDIRECT)),
+    "imports.errors_export": ("GET", "/admin/imports/runs/1/errors.csv", only({"admin"})),
+    "imports.mapping_new": ("GET", "/admin/imports/mappings/new", only({"admin"})),
+    "imports.mapping_edit": ("GET", "/admin/imports/mappings/1", only({"admin"})),
+    "imports.mapping_duplicate": ("POST", "/admin/imports/mappings/1/duplicate", only({"admin"}, REDIRECT)),
+})
+
+
+@pytest.fixture(autouse=True)
+def _import_run(request):
+    """Install the built-in mappings and record a dry run (run 1) for the import routes."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is None or not callspec.params.get("endpoint", "").startswith("imports."):
+        return
+    from tests.factories import T0
+    from tracker.services import importer
+
+    request.getfixturevalue("world")
+    source = request.getfixturevalue("tmp_path") / "cases.csv"
+    source.write_text("id,opened\n1,2026-01-05 09:00\n")
+    importer.ensure_builtin_mappings(now=T0)
+    importer.create_run(mapping=importer.mapping_by_code("boston-311"), files=[{"name": "cases.csv",
+                        "path": str(source)}], dry_run=True, actor=None, now=T0)
+
 @pytest.fixture(autouse=True)
 def _weekly_report(request):
     """Store the report of the week of 2026-02-23 for the weekly report's routes."""
@@ -134,6 +171,41 @@ ROUTES.update({
     "dashboards.export": ("GET", "/dashboard/export/centres.xlsx", only(DASHBOARD_READERS)),
     "dashboards.definitions": ("GET", "/dashboard/definitions", only(STAFF | {"leadership", "admin"})),
 })
+
+# Ratings and follow-ups. The rating link is public, like the login page:
+# whoever holds a valid link opens it, logged in or not (``_feedback_ids``
+# signs one for a resolved request). Rating on the page: the form posted
+# lacks the rating, so everyone who sees the request is sent back to it with
+# the message. Follow-ups: heads read their centres', leadership and
+# administrators all; only a head of the request's centre records one (the
+# form posted lacks the result: back to the list with the message).
+ROUTES.update({
+    "feedback.give": ("POST", "/tickets/{reference}/feedback", only(LOGGED_IN, REDIRECT)),
+    "feedback.link": ("GET", "/feedback/{feedback_token}", everyone(OK)),
+    "follow_ups.index": ("GET", "/follow-ups", only({"centre_head", "leadership", "admin"})),
+    "follow_ups.record": ("POST", "/follow-ups/{follow_up_id}/record", only({"centre_head"}, REDIRECT)),
+})
+
+
+def _feedback_ids(template: str, world) -> dict:
+    """Sign a rating link, or open a follow-up (a rating of 1), when the route needs one."""
+    from datetime import timedelta
+
+    from tests.factories import T0
+    from tracker.clock import utcnow
+    from tracker.domain.workflow import Status
+    from tracker.services import feedback, follow_ups
+
+    ids = {}
+    if "{feedback_token}" in template:
+        resolved = make_ticket(world, status=Status.RESOLVED)
+        ids["feedback_token"] = feedback.link_token(resolved.id, resolved.requester_id, issued_at=utcnow())
+    if "{follow_up_id}" in template:
+        resolved = make_ticket(world, status=Status.RESOLVED)
+        feedback.give(resolved.id, rating=1, actor=world.users["requester"], now=T0 + timedelta(hours=2))
+        ids["follow_up_id"] = follow_ups.for_ticket(resolved.id)[0].id
+    return ids
+
 
 def _ops_ids(template: str, world, ticket) -> dict:
     """Make the rows the notification, escalation and operations routes need, when they need them."""
@@ -166,6 +238,187 @@ def _ops_ids(template: str, world, ticket) -> dict:
     return ids
 
 
+# QR codes (issue 7): those who put up the stickers print them.
+QR_PRINTERS = MANAGERS | {"admin"}
+ROUTES.update({
+    "qr.index": ("GET", "/qr/", only(QR_PRINTERS)),
+    "qr.sheet": ("GET", "/qr/sheets/{building_id}", only(QR_PRINTERS)),
+    "qr.png": ("GET", "/qr/places/{location_id}.png", only(QR_PRINTERS)),
+})
+
+
+# The rectification ledger (docs/rectification.md). The item is of repairs
+# (``_api_ids`` opens it): the repairs staff and the campus-wide readers see
+# it, requesters see no item. Dispatchers, centre heads and leadership open
+# items; the backlog dashboard and repeat faults are for managers and the
+# campus-wide readers. The comment posted lacks its text and the upload its
+# file: whoever may read the item is sent back to it with the message
+# (tests/integration/test_rectification.py checks who may act).
+RECTIFICATION_READERS = STAFF | {"leadership", "admin"}
+RECTIFICATION_MANAGERS = MANAGERS | {"leadership", "admin"}
+ROUTES.update({
+    "rectification.index": ("GET", "/rectification/", only(RECTIFICATION_READERS)),
+    "rectification.export": ("GET", "/rectification/items.csv?figure=active", only(RECTIFICATION_READERS)),
+    "rectification.new": ("GET", "/rectification/new", only(MANAGERS | {"leadership"})),
+    "rectification.detail": ("GET", "/rectification/{item_reference}", only(RECTIFICATION_READERS)),
+    "rectification.act": ("POST", "/rectification/{item_reference}/comment",
+                          only(RECTIFICATION_READERS, REDIRECT)),
+    "rectification.evidence": ("POST", "/rectification/{item_reference}/evidence",
+                               only(RECTIFICATION_READERS, REDIRECT)),
+    "rectification.dashboard": ("GET", "/rectification/dashboard", only(RECTIFICATION_MANAGERS)),
+    "rectification.dashboard_export": ("GET", "/rectification/dashboard/export/backlog.xlsx",
+                                       only(RECTIFICATION_MANAGERS)),
+    "rectification.hotspot": ("GET", "/rectification/hotspot?location={location_id}&category={category_id}",
+                              only(RECTIFICATION_MANAGERS)),
+})
+
+
+# Attachments (docs/attachments.md): a file is seen by whoever sees its
+# record; anyone else gets 404, as for no file at all (the attachment is the
+# requester's photo on their repairs ticket, ``_attachment_ids``; the dorm
+# roles' 404s are in test_attachments.py). The upload posted lacks its file:
+# everyone who sees the ticket is sent back to it with the message.
+ROUTES.update({
+    "attachments.download": ("GET", "/attachments/{attachment_id}", only(LOGGED_IN)),
+    "attachments.thumbnail": ("GET", "/attachments/{attachment_id}/thumbnail", only(LOGGED_IN)),
+    "attachments.add_to_ticket": ("POST", "/tickets/{reference}/attachments", only(LOGGED_IN, REDIRECT)),
+})
+
+
+def _attachment_ids(template: str, world, ticket) -> dict:
+    """Attach a photo to the ticket, as its requester, when the route needs one."""
+    if "{attachment_id}" not in template:
+        return {}
+    import io
+
+    from werkzeug.datastructures import FileStorage
+
+    from tests.factories import T0
+    from tests.integration.test_attachments import jpeg
+    from tracker.services import attachments
+
+    photo = FileStorage(io.BytesIO(jpeg(size=(64, 64))), filename="tap.jpg")
+    saved = attachments.save_upload(photo, owner_type="ticket", owner_id=ticket.id,
+                                    actor=world.users["requester"], now=T0)
+    return {"attachment_id": saved.id}
+
+
+# Surveys (docs/surveys.md): centre heads for their centres, leadership and
+# administrators for all; no one else sees survey data. The import is the
+# repairs head's and the response is of repairs (``_survey_ids``). Opening
+# an item from responses is for those who open items: not administrators.
+SURVEY_READERS = {"centre_head", "leadership", "admin"}
+ROUTES.update({
+    "surveys.index": ("GET", "/surveys/", only(SURVEY_READERS)),
+    "surveys.response": ("GET", "/surveys/responses/{survey_response_id}", only(SURVEY_READERS)),
+    "surveys.upload": ("GET", "/surveys/import", only(SURVEY_READERS)),
+    "surveys.imports": ("GET", "/surveys/imports", only(SURVEY_READERS)),
+    "surveys.mapping": ("GET", "/surveys/imports/{survey_import_id}/mapping", only(SURVEY_READERS)),
+    "surveys.run": ("GET", "/surveys/imports/{survey_import_id}", only(SURVEY_READERS)),
+    "surveys.new_item": ("GET", "/surveys/to-item?response={survey_response_id}",
+                         only({"centre_head", "leadership"})),
+})
+
+
+def _survey_ids(template: str, world) -> dict:
+    """Import one response of repairs, as the repairs head, when the route needs it."""
+    if "{survey_" not in template:
+        return {}
+    import io
+
+    from tests.factories import T0
+    from tracker.services import surveys
+
+    data = b"Centre,Score,Comment\nrepairs,2,The lift in building 3 stops between floors.\n"
+    item = surveys.upload(io.BytesIO(data), "survey.csv", "Route survey", actor=world.users["centre_head"], now=T0)
+    surveys.start_run(item.id, columns={"centre": "Centre", "score": "Score", "comment": "Comment"},
+                      settings={}, dry_run=False, actor=world.users["centre_head"], now=T0, inline=True)
+    response = surveys.filtered(world.users["leadership"], surveys.Filters())
+    from tracker.extensions import db
+
+    return {"survey_import_id": item.id, "survey_response_id": db.session.execute(response).scalars().first().id}
+
+
+# The JSON API (docs/api.md), called with a personal access token of the
+# role's user carrying all its roles; anonymous sends none (401). The page
+# session never authenticates it. The ticket is the requester's, in repairs;
+# the rectification item is of repairs (requesters read none).
+NO_TOKEN = 401
+API_READERS = STAFF | {"leadership", "admin"}
+
+
+def by_token(allowed: set[str], status=OK, others=FORBIDDEN):
+    return {role: (NO_TOKEN if role == "anonymous" else status if role in allowed else others) for role in ROLES}
+
+
+ROUTES.update({
+    "api.openapi": ("GET", "/api/v1/openapi.json", everyone(OK)),
+    "api.centres_list": ("GET", "/api/v1/centres", by_token(LOGGED_IN)),
+    "api.categories_list": ("GET", "/api/v1/categories", by_token(LOGGED_IN)),
+    "api.locations_list": ("GET", "/api/v1/locations", by_token(LOGGED_IN)),
+    "api.tickets_list": ("GET", "/api/v1/tickets", by_token(LOGGED_IN)),
+    "api.ticket_file": ("POST", "/api/v1/tickets", by_token(REQUESTERS, 201)),
+    "api.ticket_read": ("GET", "/api/v1/tickets/{reference}", by_token(LOGGED_IN)),
+    # Taking from the pool is a technician's move; the others see the ticket but may not.
+    "api.ticket_act": ("POST", "/api/v1/tickets/{reference}/actions/take", by_token({"technician"})),
+    "api.ticket_comments": ("GET", "/api/v1/tickets/{reference}/comments", by_token(LOGGED_IN)),
+    "api.ticket_comment": ("POST", "/api/v1/tickets/{reference}/comments",
+                           by_token(LOGGED_IN - {"leadership", "admin"}, 201)),
+    "api.figures": ("GET", "/api/v1/figures", by_token(MANAGERS | {"leadership", "admin"})),
+    "api.rectification_list": ("GET", "/api/v1/rectification-items", by_token(LOGGED_IN)),
+    "api.rectification_read": ("GET", "/api/v1/rectification-items/{item_reference}",
+                               by_token(API_READERS, OK, MISSING)),
+    "tokens.index": ("GET", "/account/tokens/", only(LOGGED_IN)),
+    # The requester's token: anyone else is sent back with "no such token" (and it stays valid).
+    "tokens.revoke": ("POST", "/account/tokens/{token_id}/revoke", only(LOGGED_IN, REDIRECT)),
+})
+API_BODIES = {
+    "api.ticket_file": lambda world: {"centre_id": world.centres["repairs"].id,
+                                      "category_id": world.categories["water"].id,
+                                      "description": "The tap in room 301 drips."},
+    "api.ticket_comment": lambda world: {"body": "a comment"},
+}
+
+
+def _api_ids(template: str, world, ticket) -> dict:
+    """Open a rectification item or make the requester a token, when the route needs one."""
+    from datetime import date, timedelta
+
+    from tests.factories import T0
+    from tracker.services import api_tokens, rectification
+
+    ids = {}
+    if "{item_reference}" in template:
+        item = rectification.create_item(
+            rectification.NewItem(centre_id=world.centres["repairs"].id, title="Broken vending machines",
+                                  description="Raised at the spring inspection.",
+                                  responsible_id=world.users["centre_head"].id, due_on=date(2026, 6, 30)),
+            actor=world.users["centre_head"], now=T0 + timedelta(hours=1))
+        ids["item_reference"] = item.reference
+    if "{token_id}" in template:
+        token, _secret = api_tokens.create_token(world.users["requester"], name="portal", scopes=["requester"],
+                                                 now=T0)
+        ids["token_id"] = token.id
+    return ids
+
+
+def _api_call(client, world, endpoint: str, method: str, path: str, role: str):
+    """Call the API as ``role``'s user with a token of all their roles (none for anonymous)."""
+    from tests.factories import T0
+    from tracker.services import api_tokens
+
+    headers = {}
+    if role != "anonymous":
+        user = world.users[role]
+        _token, secret = api_tokens.create_token(user, name="route test", now=T0,
+                                                 scopes=sorted({r.role.value for r in user.roles}))
+        headers["Authorization"] = f"Bearer {secret}"
+    if method == "GET":
+        return client.get(path, headers=headers)
+    body = API_BODIES.get(endpoint, lambda world: {})(world)
+    return client.post(path, json=body, headers=headers)
+
+
 def _calendar_id(code: str) -> int:
     from sqlalchemy import select
 
@@ -196,16 +449,24 @@ def test_route_answers_each_role_as_its_rule_says(client, db, world, login_as, e
         centre_id=world.centres["repairs"].id,
         category_id=world.categories["water"].id,
         location_id=world.locations["room"].id,
+        building_id=world.locations["building"].id,
         calendar_id=_calendar_id("office"),
         policy_id=world.policies["repairs"].id,
         **_ops_ids(template, world, ticket),
+        **_feedback_ids(template, world),
+        **_api_ids(template, world, ticket),
+        **_survey_ids(template, world),
+        **_attachment_ids(template, world, ticket),
     )
-    if role != "anonymous":
-        login_as(role)
-    if method == "GET":
-        response = client.get(path)
+    if path.startswith("/api/"):
+        response = _api_call(client, world, endpoint, method, path, role)
     else:
-        response = post_form(client, path, {"reason": "a comment"})
+        if role != "anonymous":
+            login_as(role)
+        if method == "GET":
+            response = client.get(path)
+        else:
+            response = post_form(client, path, {"reason": "a comment"})
     response.close()  # static files stream from an open file
     db.session.expire_all()
     want = expected[role]

@@ -67,7 +67,11 @@ def test_the_report_shows_the_dashboard_figures_of_the_week(week, world):
     assert (total.received, total.resolved, total.closed, total.cancelled) == (6, 2, 1, 1)
     repairs = content.centres[0]
     assert repairs.figures.met_percent("response") == pytest.approx(200 / 3)
-    assert repairs.figures.satisfaction is None and content.rectification is None
+    assert repairs.figures.satisfaction is None
+    # No rectification item in this world: the ledger's section is there, all zero.
+    assert content.rectification["total"] == {"opened": 0, "verified": 0, "on_time": 0, "rejected": 0, "active": 0,
+                                              "overdue": 0, "by_status": {"open": 0, "in_progress": 0,
+                                                                          "awaiting_verification": 0}}
     # The week before: its period figures (its "now" figures are this report's).
     before = {f.key: f for f in before_rows}
     period = ("received", "resolved", "closed", "cancelled", "met", "breached", "rating_sum", "rating_count")
@@ -217,7 +221,7 @@ def test_the_email_gives_the_headline_figures_per_centre(week, world):
     assert any(line.startswith("Dormitory management: 1 received, 0 resolved, 1 open") for line in lines)
     assert any(line.startswith("Campus total: 6 received, 2 resolved, 4 open") for line in lines)
     chinese = channels.render(email, locale="zh_CN")
-    assert any(line.startswith("维修服务中心: 5") for line in chinese.text.splitlines())
+    assert any(line.startswith("维修服务中心：受理 5 个") for line in chinese.text.splitlines())
 
 
 def test_a_week_not_over_is_refused_and_nothing_is_stored(week, world):
@@ -350,7 +354,7 @@ def test_the_pages_show_the_report_to_its_readers(week, world, client, login_as)
     cells = re.findall(r'<td class="num">([^<]*)</td>', summary)
     assert cells[:7] == ["5", "2", "1", "66.7 %", "66.7 %", "3", "3"]
     assert week["b"].reference in page  # a breach listed
-    assert "Rectification items are not recorded in the service desk yet" in page
+    assert 'id="rectification-summary"' in page  # the ledger's section (tests/integration/test_rectification.py)
     # Any day of the week leads to its Monday.
     response = client.get("/weekly/2026-03-05")
     assert response.status_code == 302 and response.headers["Location"].endswith("/weekly/2026-03-02")
@@ -443,7 +447,8 @@ def test_the_worker_makes_the_report_at_its_time_and_mails_leadership_once(make_
 
     [mail] = system.wait_until("the leadership mail of the weekly report", lambda: smtp_sink.received(key),
                                timeout=60)
-    assert mail["to"] == leader_email and "Weekly report" in mail["subject"]
+    # The leader never chose a language: the default's (zh_CN) subject.
+    assert mail["to"] == leader_email and mail["subject"].startswith("周报：")
     # Some more checks (two of them may run at once, in the two processes): nothing new.
     checks = sum(1 for t in worker.tasks("reports.weekly") if t["what"] == "succeeded")
     worker.wait_for_log(r"Task reports\.weekly\[[^\]]+\] succeeded", count=checks + 3)

@@ -9,6 +9,7 @@ from tracker.auth.decorators import public, require_role
 from tracker.clock import utcnow
 from tracker.errors import TrackerError
 from tracker.forms.auth import LoginForm, PasswordForm
+from tracker.ratelimit import limit_login
 from tracker.services import accounts
 from tracker.web.helpers import safe_next
 
@@ -17,6 +18,7 @@ bp = Blueprint("auth", __name__)
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
+@limit_login  # failed attempts per address and user name (tracker.ratelimit)
 def login():
     next_url = safe_next(request.values.get("next"))
     if current_user.is_authenticated:
@@ -28,6 +30,10 @@ def login():
             flash(_("Wrong user name or password."), "error")
         else:
             login_user(user, remember=form.remember.data)
+            if user.locale in LOCALES:
+                # A language chosen with the switch on any device follows the user to this one
+                # (and replaces the one the previous user of a shared PC left in the session).
+                session["locale"] = user.locale
             return redirect(next_url or url_for("home.index"))
     return render_template("auth/login.html", form=form, next_url=next_url)
 

@@ -194,6 +194,10 @@ class TransitionRefused(Exception):
         self.params = params
 
 
+class TransitionForbidden(TransitionRefused):
+    """The actor's relations to the ticket do not allow the action, whatever its status."""
+
+
 def decide(
     action: Action,
     status: Status,
@@ -213,7 +217,7 @@ def decide(
             N_("Work has started on site; ask the service centre to cancel this request.")
         )
     if not allowed:
-        raise TransitionRefused(
+        raise TransitionForbidden(
             N_("You are not allowed to do “%(action)s” on this request."),
             action=Label(ACTION_LABELS[action]),
         )

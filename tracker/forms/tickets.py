@@ -2,6 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import DecimalField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
@@ -52,6 +53,8 @@ class FileTicketForm(FlaskForm):
         validators=[Optional()],
     )
     contact_phone = StringField(_l("Phone for the technician"), validators=[Optional(), Length(max=40)])
+    # Checked on its content by services.attachments, not here.
+    photo = FileField(_l("Photo of the problem"))
 
     def validate(self, extra_validators=None):
         valid = super().validate(extra_validators)

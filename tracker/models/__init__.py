@@ -1,6 +1,18 @@
 """Database models; importing this module registers every table."""
 
+from tracker.models.api_token import ApiToken
+from tracker.models.attachment import Attachment
 from tracker.models.centre import Category, Centre, Location, LocationKind
+from tracker.models.feedback import (
+    Feedback,
+    FeedbackChannel,
+    FollowUp,
+    FollowUpKind,
+    FollowUpResult,
+    FollowUpSample,
+    FollowUpStatus,
+)
+from tracker.models.imports import ImportMapping, ImportRowError, ImportRun, RunStatus
 from tracker.models.outbox import (
     Channel,
     DeliveryStatus,
@@ -9,13 +21,28 @@ from tracker.models.outbox import (
     Webhook,
     WebhookFormat,
 )
+from tracker.models.rectification import (
+    RectificationAlert,
+    RectificationEvent,
+    RectificationEventKind,
+    RectificationItem,
+    RectificationItemTicket,
+)
 from tracker.models.sla import Calendar, CalendarVersion, Escalation, SlaPolicy, SlaPolicyVersion, TicketSla
 from tracker.models.stats import DailyStat, StatsDirty
+from tracker.models.survey import (
+    ImportStatus,
+    SurveyImport,
+    SurveyImportError,
+    SurveyMapping,
+    SurveyResponse,
+)
 from tracker.models.ticket import EventKind, ReferenceCounter, Source, Ticket, TicketEvent
 from tracker.models.user import User, UserRole
 from tracker.models.weekly import ReportStatus, WeeklyReport
 
 __all__ = [
+    "ApiToken",
     "DailyStat",
     "StatsDirty",
     "Channel",
@@ -43,4 +70,26 @@ __all__ = [
     "UserRole",
     "ReportStatus",
     "WeeklyReport",
+    "RectificationAlert",
+    "RectificationEvent",
+    "RectificationEventKind",
+    "RectificationItem",
+    "RectificationItemTicket",
+    "Attachment",
+    "ImportMapping",
+    "ImportRowError",
+    "ImportRun",
+    "RunStatus",
+    "Feedback",
+    "FeedbackChannel",
+    "FollowUp",
+    "FollowUpKind",
+    "FollowUpResult",
+    "FollowUpSample",
+    "FollowUpStatus",
+    "ImportStatus",
+    "SurveyImport",
+    "SurveyImportError",
+    "SurveyMapping",
+    "SurveyResponse",
 ]

@@ -24,6 +24,11 @@ class EventKind(StrEnum):
     SLA_BREACHED = "sla_breached"
     SLA_ESCALATED = "sla_escalated"
     ESCALATION_ACKNOWLEDGED = "escalation_acknowledged"
+    ATTACHMENT_ADDED = "attachment_added"
+    FEEDBACK_GIVEN = "feedback_given"
+    FEEDBACK_EDITED = "feedback_edited"
+    FOLLOW_UP_OPENED = "follow_up_opened"
+    FOLLOW_UP_RECORDED = "follow_up_recorded"
 
 
 class Source(StrEnum):
@@ -44,6 +49,35 @@ class Ticket(db.Model):
         Index("ix_tickets_resolved_at", "resolved_at"),
         Index("ix_tickets_closed_at", "closed_at"),
         Index("ix_tickets_cancelled_at", "cancelled_at"),
+        # Resolved requests waiting for their requester: automatic closure
+        # probes it by resolution time (services/closure.py).
+        Index(
+            "ix_tickets_awaiting_confirmation",
+            "resolved_at",
+            postgresql_where=text("status = 'resolved'"),
+            sqlite_where=text("status = 'resolved'"),
+        ),
+        # The dashboards' "awaiting confirmation" per centre, category and
+        # priority, read from the index alone (reports._live).
+        Index(
+            "ix_tickets_awaiting_by_centre",
+            "centre_id",
+            "category_id",
+            "priority",
+            postgresql_where=text("status = 'resolved'"),
+            sqlite_where=text("status = 'resolved'"),
+        ),
+        # Each technician's open load on the centre dashboard, from the index alone.
+        Index(
+            "ix_tickets_open_by_assignee",
+            "centre_id",
+            "assignee_id",
+            "status",
+            "category_id",
+            "priority",
+            postgresql_where=text("is_open"),
+            sqlite_where=text("is_open"),
+        ),
         Index(
             "ix_tickets_open",
             "centre_id",
@@ -95,6 +129,9 @@ class Ticket(db.Model):
     # Work is still owed (status in OPEN_STATUSES): the backlog, read
     # through a partial index that holds the open tickets only.
     is_open: Mapped[bool] = mapped_column(Boolean, default=True)
+    # "<source system>:<row id>" of an imported ticket (None otherwise):
+    # importing the same source row again never makes a second ticket.
+    source_key: Mapped[str | None] = mapped_column(String(120), unique=True, index=True)
 
     # Bumped on every change; a stale form (someone else acted first) is refused.
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -27,6 +27,7 @@ from flask_babel import force_locale, format_date, format_datetime, format_perce
 from tracker.domain.i18n import N_
 from tracker.domain.sla_clock import TARGET_LABELS, Target
 from tracker.models import Channel, Notification, WebhookFormat
+from tracker.services import feedback
 
 
 class PermanentFailure(Exception):
@@ -37,6 +38,7 @@ SUBJECTS = {
     "sla_at_risk": N_("[%(reference)s] %(target)s at risk: due %(due)s"),
     "sla_breached": N_("[%(reference)s] %(target)s deadline passed (%(due)s)"),
     "sla_escalated": N_("[%(reference)s] Escalated to you: %(target)s late since %(due)s"),
+    "ticket_filed": N_("[%(reference)s] New request: %(title)s"),
     "ticket_assigned": N_("[%(reference)s] Assigned to you: %(title)s"),
     "ticket_resolved": N_("[%(reference)s] Resolved: please confirm the fix"),
     "ticket_reopened": N_("[%(reference)s] Reopened by the requester"),
@@ -44,12 +46,22 @@ SUBJECTS = {
     "ticket_status": N_("[%(reference)s] %(title)s"),
     "webhook_test": N_("Test message from the campus service desk"),
     "weekly_report": N_("Weekly report: %(first)s – %(last)s"),
+    "rectification_assigned": N_("[%(reference)s] Rectification item for you: %(title)s"),
+    "rectification_submitted": N_("[%(reference)s] Awaiting your verification: %(title)s"),
+    "rectification_rejected": N_("[%(reference)s] Fix rejected: %(title)s"),
+    "rectification_verified": N_("[%(reference)s] Verified: %(title)s"),
+    "rectification_at_risk": N_("[%(reference)s] Rectification due %(due)s is at risk"),
+    "rectification_overdue": N_("[%(reference)s] Rectification overdue since %(due)s"),
+    "follow_up_due": N_("[%(reference)s] Rated %(rating)s of 5: follow up by %(due)s"),
+    # follow_up_due of the weekly sample (not a kind of its own).
+    "follow_up_sample": N_("%(count)s closed requests to call back by %(due)s"),
 }
 
 LINES = {
     "sla_at_risk": N_("The %(target)s target of this request will be late at %(due)s unless it is acted on."),
     "sla_breached": N_("The %(target)s target of this request was due at %(due)s and is late."),
     "sla_escalated": N_("The %(target)s target was due at %(due)s and is still late; it is escalated to you."),
+    "ticket_filed": N_("A new request came in for your centre."),
     "ticket_assigned": N_("This request was assigned to you."),
     "ticket_resolved": N_("The technician resolved your request. Please confirm the fix or reopen the request."),
     "ticket_reopened": N_("The requester reopened this request."),
@@ -57,6 +69,14 @@ LINES = {
     "ticket_status": N_("The request changed."),
     "webhook_test": N_("%(actor)s sent this test message to the webhook “%(name)s”. If you can read it, it works."),
     "weekly_report": N_("The weekly report for %(first)s – %(last)s is ready."),
+    "rectification_assigned": N_("You are responsible for this rectification item, due %(due)s."),
+    "rectification_submitted": N_("The fix of this rectification item was submitted: verify it or reject it."),
+    "rectification_rejected": N_("Leadership rejected the fix of this rectification item: it is back in progress."),
+    "rectification_verified": N_("Leadership verified the fix of this rectification item: it is closed."),
+    "rectification_at_risk": N_("This rectification item is due %(due)s and is not done yet."),
+    "rectification_overdue": N_("This rectification item was due %(due)s and is not verified yet."),
+    "follow_up_due": N_("The requester rated this request %(rating)s of 5. Visit them and record the follow-up."),
+    "follow_up_sample": N_("%(count)s requests closed last week were drawn for a follow-up call. Record each call."),
 }
 
 
@@ -83,11 +103,16 @@ def render(notification: Notification, locale: str | None = None) -> Message:
             payload["due"] = format_datetime(datetime.fromisoformat(payload["due_at"]), "short")
         if notification.kind == "weekly_report":
             payload.update(_week_params(payload))
+        if payload.get("due_on"):  # rectification items are due at the end of a local day
+            payload["due"] = format_date(date.fromisoformat(payload["due_on"]), "medium")
         payload.setdefault("due", "—")
         payload.setdefault("title", "")
         payload.setdefault("reference", "")
-        subject = gettext(SUBJECTS.get(notification.kind, "%(reference)s"), **_params(payload))
-        line = gettext(LINES.get(notification.kind, "%(title)s"), **_params(payload))
+        wording = notification.kind
+        if wording == "follow_up_due" and payload.get("count") is not None:
+            wording = "follow_up_sample"
+        subject = gettext(SUBJECTS.get(wording, "%(reference)s"), **_params(payload))
+        line = gettext(LINES.get(wording, "%(title)s"), **_params(payload))
         lines = [line]
         if notification.kind == "weekly_report":
             lines += ["", *_weekly_lines(payload, str(locale))]
@@ -96,6 +121,9 @@ def render(notification: Notification, locale: str | None = None) -> Message:
             lines += ["", about]
         if payload.get("comment"):
             lines += ["", payload["comment"]]
+        rating_path = feedback.link_path(notification)
+        if rating_path:  # the requester's own e-mail only: the link rates without a login
+            lines += ["", gettext("Rate the service from 1 to 5 (no login needed):"), base + rating_path]
         lines += ["", url, "", gettext("You can choose which notices you receive on your account page.")]
     return Message(subject=subject, text="\n".join(lines), url=url, line=line)
 
@@ -129,6 +157,13 @@ def _weekly_lines(payload: dict, locale: str) -> list[str]:
             backlog=row.get("backlog", 0), response=_percent(row.get("response_percent")),
             resolution=_percent(row.get("resolution_percent")), breached=row.get("breached", 0),
         ))
+    ledger = payload.get("rectification")
+    if ledger:
+        lines += ["", gettext(
+            "Rectification items: %(opened)d opened, %(verified)d verified (%(on_time)d on time), "
+            "%(rejected)d rejected; %(active)d on the backlog, %(overdue)d overdue",
+            **{k: ledger.get(k, 0) for k in ("opened", "verified", "on_time", "rejected", "active", "overdue")},
+        )]
     return lines
 
 

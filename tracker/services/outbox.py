@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 # What a user can choose to receive, and the default per channel.
 KINDS = {
+    # To the centre's dispatchers: a request came in (the API and the page alike).
+    "ticket_filed": {Channel.IN_APP: True, Channel.EMAIL: False},
     "ticket_assigned": {Channel.IN_APP: True, Channel.EMAIL: True},
     "ticket_resolved": {Channel.IN_APP: True, Channel.EMAIL: True},
     "ticket_reopened": {Channel.IN_APP: True, Channel.EMAIL: True},
@@ -55,10 +57,20 @@ KINDS = {
     "sla_escalated": {Channel.IN_APP: True, Channel.EMAIL: True},
     # To leadership, once a week: the report for the weekly work meeting.
     "weekly_report": {Channel.IN_APP: True, Channel.EMAIL: True},
+    # Rectification items: to their responsible person, centre heads and leadership.
+    "rectification_assigned": {Channel.IN_APP: True, Channel.EMAIL: True},
+    "rectification_submitted": {Channel.IN_APP: True, Channel.EMAIL: True},
+    "rectification_rejected": {Channel.IN_APP: True, Channel.EMAIL: True},
+    "rectification_verified": {Channel.IN_APP: True, Channel.EMAIL: False},
+    "rectification_at_risk": {Channel.IN_APP: True, Channel.EMAIL: True},
+    "rectification_overdue": {Channel.IN_APP: True, Channel.EMAIL: True},
+    # To a centre's heads: a low rating to visit, or the week's sample to call.
+    "follow_up_due": {Channel.IN_APP: True, Channel.EMAIL: True},
 }
 USER_CHANNELS = (Channel.IN_APP, Channel.EMAIL)
 
 KIND_LABELS = {
+    "ticket_filed": N_("New request in your centre"),
     "ticket_assigned": N_("Request assigned"),
     "ticket_resolved": N_("Request resolved"),
     "ticket_reopened": N_("Request reopened"),
@@ -68,6 +80,13 @@ KIND_LABELS = {
     "sla_breached": N_("Deadline passed"),
     "sla_escalated": N_("Late request escalated to leadership"),
     "weekly_report": N_("Weekly report ready"),
+    "rectification_assigned": N_("Rectification item given to you"),
+    "rectification_submitted": N_("Rectification item awaiting verification"),
+    "rectification_rejected": N_("Rectification item rejected"),
+    "rectification_verified": N_("Rectification item verified"),
+    "rectification_at_risk": N_("Rectification deadline at risk"),
+    "rectification_overdue": N_("Rectification item overdue"),
+    "follow_up_due": N_("Follow-up to make"),
 }
 assert set(KIND_LABELS) == set(KINDS)
 

@@ -28,7 +28,12 @@ day after the last; an instant belongs to the local day it falls on.
 - measured (per target): met + breached, the tickets behind a met %.
 - waiting for a technician: open requests that are new or reopened, what
   the Dispatch page lists.
-- satisfaction: the mean of ratings given in the period.
+- satisfaction: the mean of the ratings (1–5) requesters gave in the period:
+  rating_sum / rating_count, a rating counting on the local day it was
+  first given (a change within the edit window keeps that day; its new
+  value counts). "—" when no rating was given.
+- rated: the requests behind satisfaction, those whose rating was given
+  in the period (the list's length is rating_count).
 
 Per technician (the request's current assignee, within the filters):
 
@@ -58,13 +63,14 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Select, and_, case, exists, func, or_, select, text
+from sqlalchemy import Select, and_, case, func, or_, select, text
+from sqlalchemy.orm import aliased
 
 from tracker.domain.i18n import N_
 from tracker.domain.sla_clock import Target, TargetState
 from tracker.domain.workflow import Priority, Status
 from tracker.extensions import db
-from tracker.models import DailyStat, StatsDirty, Ticket, TicketSla
+from tracker.models import DailyStat, Feedback, StatsDirty, Ticket, TicketSla
 from tracker.models.stats import TARGET_COLUMNS
 
 AGE_BUCKETS = (
@@ -135,6 +141,8 @@ def target_outcome_day(state: TargetState, milestone_at: datetime | None, due_at
 # The partial index's own predicate, as a literal: the planners match it then.
 OPEN_CONDITION = text("tickets.is_open")
 UNASSIGNED_STATUSES = (Status.NEW, Status.REOPENED)
+# Resolved, waiting for the requester (ix_tickets_awaiting_by_centre's predicate).
+AWAITING_CONDITION = text("tickets.status = 'resolved'")
 
 
 def late_now(now: datetime):
@@ -143,32 +151,55 @@ def late_now(now: datetime):
     Read from ticket_slas, not ``Ticket.is_sla_breached``: that flag stays set
     by a target met late, and waits for the sweep. The same rule as the
     lists' SLA badges (``sla.summaries``).
+
+    Both "now" conditions are uncorrelated sets of ticket ids: PostgreSQL
+    builds each once (hashed) instead of probing every open ticket's targets,
+    which took seconds at a million tickets (docs/dashboards.md). The late
+    ones are found from ``Ticket.next_due_at`` (indexed): the earliest
+    deadline of the targets with no milestone that run or are breached
+    (``sla._recompute``), so a ticket with a late target has it in the past.
     """
-    return (
-        exists()
+    candidate = aliased(Ticket)
+    return _one_of(
+        select(TicketSla.ticket_id)
+        .join(candidate, candidate.id == TicketSla.ticket_id)
         .where(
-            TicketSla.ticket_id == Ticket.id,
+            candidate.next_due_at < now,
             TicketSla.milestone_at.is_(None),
             or_(TicketSla.state == TargetState.BREACHED,
                 and_(TicketSla.state == TargetState.RUNNING, TicketSla.due_at < now)),
         )
-        .correlate(Ticket)
     )
+
+
+# ix_ticket_slas_running_at_risk's own predicate, as a literal (see OPEN_CONDITION).
+RUNNING_CONDITION = text("ticket_slas.state = 'running'")
 
 
 def at_risk_now(now: datetime):
-    """Return the condition "a running target of the ticket is at risk at ``now``", late ones aside."""
-    at_risk = (
-        exists()
-        .where(
-            TicketSla.ticket_id == Ticket.id,
-            TicketSla.state == TargetState.RUNNING,
-            TicketSla.at_risk_at <= now,
-            TicketSla.due_at >= now,
-        )
-        .correlate(Ticket)
+    """Return the condition "a running target of the ticket is at risk at ``now``", late ones aside.
+
+    The running targets past their at-risk instant are read once, from
+    their partial index (see ``late_now``).
+    """
+    at_risk = _one_of(
+        select(TicketSla.ticket_id).where(RUNNING_CONDITION, TicketSla.at_risk_at <= now, TicketSla.due_at >= now)
     )
     return and_(at_risk, ~late_now(now))
+
+
+def _one_of(ids: Select):
+    """Return the condition "the ticket is one of ``ids``", a set built once.
+
+    On PostgreSQL as ``id = ANY(ARRAY(subquery))``: the array is computed
+    once, then read through the primary key. A plain IN lets the planner,
+    misjudging how many targets are at risk (it cannot see that running
+    targets' at-risk instants are mostly ahead), walk every open ticket in
+    deadline order probing each one: seconds for an empty list.
+    """
+    if db.session.get_bind().dialect.name != "postgresql":
+        return Ticket.id.in_(ids)
+    return Ticket.id == func.any(func.array(ids.scalar_subquery()))
 
 
 def age_condition(bucket: str, now: datetime):
@@ -216,9 +247,24 @@ def day_rows(day: date, centre_id: int) -> list[dict]:
             .where(Ticket.centre_id == centre_id, TicketSla.state == state, instant >= start, instant < end)
             .group_by(*key_columns, TicketSla.target)
         )
+        if outcome == "breached":
+            # Every target, spelled out: PostgreSQL then reads one day of
+            # ix_ticket_slas_target_state_due per target (target leads that
+            # index) instead of scanning all of ticket_slas for each refreshed
+            # (day, centre) pair, about 0.3 s each at a million tickets
+            # (docs/dashboards.md).
+            query = query.where(TicketSla.target.in_(list(Target)))
         for category_id, priority, target, count in db.session.execute(query):
             rows[(category_id, Priority(priority).value)][f"{Target(target).value}_{outcome}"] = count
-    # TODO(issue 6): ratings given that day fill rating_sum and rating_count.
+    # Satisfaction: the ratings first given that day, by the request's category and priority now.
+    ratings = (
+        select(*key_columns, func.sum(Feedback.rating), func.count())
+        .join(Ticket, Ticket.id == Feedback.ticket_id)
+        .where(Ticket.centre_id == centre_id, Feedback.given_at >= start, Feedback.given_at < end)
+        .group_by(*key_columns)
+    )
+    for category_id, priority, rating_sum, rating_count in db.session.execute(ratings):
+        rows[(category_id, Priority(priority).value)].update(rating_sum=int(rating_sum), rating_count=rating_count)
     zeros = dict.fromkeys(_SUM_COLUMNS, 0)
     return [
         {"day": day, "centre_id": centre_id, "category_id": category_id, "priority": priority, **zeros, **values}
@@ -340,28 +386,27 @@ def _apply_sums(figures: Figures, values) -> None:
 def _live(filters: Filters, key_column, now: datetime) -> dict[int, dict]:
     """Return the "now" figures per key from the open tickets (and those awaiting confirmation)."""
     buckets = [func.sum(case((age_condition(name, now), 1), else_=0)) for name, *_ in AGE_BUCKETS]
-    query = (
-        select(
-            key_column,
-            func.count(),
-            func.sum(case((late_now(now), 1), else_=0)),
-            func.sum(case((at_risk_now(now), 1), else_=0)),
-            *buckets,
-        )
-        .where(OPEN_CONDITION, _ticket_where(filters))
-        .group_by(key_column)
+    # The backlog and its ageing read only the open tickets' partial index
+    # (its columns are all they need); the late and at-risk ones, a few, are
+    # counted apart from their own sets.
+    query = select(key_column, func.count(), *buckets).where(OPEN_CONDITION, _ticket_where(filters)).group_by(
+        key_column
     )
     live: dict[int, dict] = {}
-    for key, backlog, breached, at_risk, *ages in db.session.execute(query):
+    for key, backlog, *ages in db.session.execute(query):
         live[key] = {
             "backlog": backlog,
-            "breached_now": int(breached or 0),
-            "at_risk_now": int(at_risk or 0),
+            "breached_now": 0,
+            "at_risk_now": 0,
             "ageing": {b[0]: int(a or 0) for b, a in zip(AGE_BUCKETS, ages, strict=True)},
         }
-    awaiting = select(key_column, func.count()).where(
-        Ticket.status == Status.RESOLVED, _ticket_where(filters)
-    ).group_by(key_column)
+    for name, condition in (("breached_now", late_now(now)), ("at_risk_now", at_risk_now(now))):
+        counted = select(key_column, func.count()).where(OPEN_CONDITION, condition, _ticket_where(filters))
+        for key, number in db.session.execute(counted.group_by(key_column)):
+            # setdefault: a request reopened between the two reads.
+            live.setdefault(key, {"backlog": 0, "breached_now": 0, "at_risk_now": 0,
+                                  "ageing": {b[0]: 0 for b in AGE_BUCKETS}})[name] = number
+    awaiting = select(key_column, func.count()).where(AWAITING_CONDITION, _ticket_where(filters)).group_by(key_column)
     for key, waiting in db.session.execute(awaiting):
         live.setdefault(key, {"backlog": 0, "breached_now": 0, "at_risk_now": 0,
                               "ageing": {b[0]: 0 for b in AGE_BUCKETS}})["awaiting"] = waiting
@@ -444,6 +489,7 @@ def trend(filters: Filters, unit: str) -> list[TrendPoint]:
 DRILLDOWN_FIGURES = (
     "received", "resolved", "closed", "cancelled", "met", "breached", "measured",
     "backlog", "awaiting", "breached_now", "at_risk_now", "unassigned", "on_hold", "on_time", "late",
+    "rated",
 )
 # Figures measured against one target: drilldown() needs ``target`` for these.
 TARGET_FIGURES = ("met", "breached", "measured")
@@ -500,7 +546,52 @@ def drilldown(figure: str, filters: Filters, now: datetime, *, target: str | Non
         return query.where(OPEN_CONDITION, Ticket.status.in_(UNASSIGNED_STATUSES)).order_by(*urgent)
     if figure == "on_hold":
         return query.where(OPEN_CONDITION, Ticket.status == Status.ON_HOLD).order_by(*urgent)
+    if figure == "rated":
+        return (
+            query.join(Feedback, Feedback.ticket_id == Ticket.id)
+            .where(Feedback.given_at >= start, Feedback.given_at < end)
+            .order_by(Feedback.given_at.desc(), Ticket.id.desc())
+        )
     raise ValueError(f"unknown figure {figure!r}")
+
+
+# The drill-down figures the daily summary holds (its columns: summary_columns).
+SUMMARY_FIGURES = frozenset({*PERIOD_FIGURES, *TARGET_FIGURES})
+
+
+def summary_columns(figure: str, target: str | None) -> list[str]:
+    """Return the daily_stats columns whose sum is a summary figure."""
+    if figure in PERIOD_FIGURES:
+        return [figure]
+    outcomes = ("met", "breached") if figure == "measured" else (figure,)
+    return [f"{Target(target).value}_{outcome}" for outcome in outcomes]
+
+
+def drilldown_count(figure: str, filters: Filters, now: datetime, *, target: str | None = None,
+                    age: str | None = None, assignee: int | str | None = None) -> int:
+    """Return how many requests ``drilldown`` lists for these arguments.
+
+    A period figure is read from ``daily_stats`` when no (day, centre) of the
+    period waits for a refresh: the summary then holds exactly what the
+    list's predicates count (the same definitions, ``day_rows``), and a long
+    period costs a few thousand summary rows instead of a count over
+    hundreds of thousands of requests. Otherwise, and for every other
+    figure, the list itself is counted. Raises ValueError as ``drilldown``.
+    """
+    query = drilldown(figure, filters, now, target=target, age=age, assignee=assignee)
+    if assignee is not None or figure not in SUMMARY_FIGURES or not _summary_current(filters):
+        return count(query)
+    columns = [func.coalesce(func.sum(getattr(DailyStat, name)), 0) for name in summary_columns(figure, target)]
+    total = sum(columns[1:], columns[0])
+    return int(db.session.execute(select(total).where(_stats_where(filters))).scalar_one())
+
+
+def _summary_current(filters: Filters) -> bool:
+    """Return whether no (day, centre) of the period (and centre) is marked for a refresh."""
+    waiting = select(StatsDirty.day).where(StatsDirty.day >= filters.first, StatsDirty.day <= filters.last)
+    if filters.centre_id is not None:
+        waiting = waiting.where(StatsDirty.centre_id == filters.centre_id)
+    return db.session.execute(waiting.limit(1)).first() is None
 
 
 # ---------------------------------------------------------------- per technician
@@ -529,19 +620,22 @@ def figures_by_assignee(filters: Filters, now: datetime, *,
                         keys: Iterable[int] = ()) -> tuple[list[AssigneeFigures], AssigneeFigures]:
     """Return the figures per assignee (``keys`` get a row even when empty), and the total."""
     result: dict[int, AssigneeFigures] = {key: AssigneeFigures(key=key) for key in keys}
+    # As in _live: the load from ix_tickets_open_by_assignee alone, the late ones apart.
     load = (
-        select(
-            Ticket.assignee_id,
-            func.count(),
-            func.sum(case((Ticket.status == Status.ON_HOLD, 1), else_=0)),
-            func.sum(case((late_now(now), 1), else_=0)),
-        )
+        select(Ticket.assignee_id, func.count(), func.sum(case((Ticket.status == Status.ON_HOLD, 1), else_=0)))
         .where(OPEN_CONDITION, Ticket.assignee_id.is_not(None), _ticket_where(filters))
         .group_by(Ticket.assignee_id)
     )
-    for key, open_count, on_hold, breached in db.session.execute(load):
+    for key, open_count, on_hold in db.session.execute(load):
         row = result.setdefault(key, AssigneeFigures(key=key))
-        row.open, row.on_hold, row.breached_now = open_count, int(on_hold or 0), int(breached or 0)
+        row.open, row.on_hold = open_count, int(on_hold or 0)
+    late = (
+        select(Ticket.assignee_id, func.count())
+        .where(OPEN_CONDITION, late_now(now), Ticket.assignee_id.is_not(None), _ticket_where(filters))
+        .group_by(Ticket.assignee_id)
+    )
+    for key, breached in db.session.execute(late):
+        result.setdefault(key, AssigneeFigures(key=key)).breached_now = breached
     start, end = filters.bounds
     done = (
         select(

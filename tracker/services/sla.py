@@ -88,6 +88,39 @@ def policy_of(version: SlaPolicyVersion, calendar_versions: dict[Target, int]) -
     return Policy(targets=targets, pauses=pauses)
 
 
+# Imported tickets measured against their source's own due time
+# (services/importer.py) run under this policy; their filing event carries
+# the due time as ``data["source_due_at"]`` (ISO 8601, UTC).
+SOURCE_DEADLINE_POLICY = "source-deadline"
+
+
+def source_deadline_policy(policy: Policy, filed_at: datetime, due_at: datetime | None) -> Policy:
+    """Return ``policy`` with one resolution target due exactly at ``due_at`` (none without one).
+
+    The source's deadline is a wall-clock instant: its minutes are the real
+    minutes from filing to it, on the policy's round-the-clock calendar.
+    """
+    rule = policy.targets.get(Target.RESOLUTION)
+    if rule is None or due_at is None or due_at < filed_at:
+        return Policy(targets={}, pauses=policy.pauses)
+    minutes = (due_at - filed_at).total_seconds() / 60
+    resolution = TargetRule(minutes=dict.fromkeys(Priority, minutes), calendar=rule.calendar,
+                            at_risk_share=rule.at_risk_share)
+    return Policy(targets={Target.RESOLUTION: resolution}, pauses=policy.pauses)
+
+
+def ticket_policy(version: SlaPolicyVersion, calendar_versions: dict[Target, int],
+                  events: Sequence[TicketEvent]) -> Policy:
+    """Return the Policy a ticket runs under: its version's, or its source's own deadline."""
+    policy = policy_of(version, calendar_versions)
+    if version.policy.code != SOURCE_DEADLINE_POLICY:
+        return policy
+    filed = events[0] if events and events[0].kind is EventKind.FILED else None
+    due = (filed.data or {}).get("source_due_at") if filed is not None else None
+    return source_deadline_policy(policy, filed.created_at if filed else None,
+                                  datetime.fromisoformat(due) if due else None)
+
+
 def target_calendar_codes(version: SlaPolicyVersion) -> dict[Target, str]:
     return {Target(name): rule["calendar"] for name, rule in version.definition.get("targets", {}).items()}
 
@@ -158,8 +191,9 @@ def clocks_for(ticket: Ticket, now: datetime, *, with_segments: bool = False) ->
     if ticket.sla_policy_version_id is None:
         return {}
     version = db.session.get(SlaPolicyVersion, ticket.sla_policy_version_id)
-    policy = policy_of(version, _calendar_versions(ticket, version))
-    return evaluate(policy, facts_from(_events(ticket)), now, with_segments=with_segments)
+    events = _events(ticket)
+    policy = ticket_policy(version, _calendar_versions(ticket, version), events)
+    return evaluate(policy, facts_from(events), now, with_segments=with_segments)
 
 
 _deferred: ContextVar[set[int] | None] = ContextVar("sla_deferred", default=None)
@@ -220,7 +254,8 @@ def _recompute(ticket: Ticket, now: datetime) -> dict[Target, Clock]:
         return {}
     version = db.session.get(SlaPolicyVersion, ticket.sla_policy_version_id)
     calendars = _calendar_versions(ticket, version, rows)
-    clocks = evaluate(policy_of(version, calendars), facts_from(_events(ticket)), now)
+    events = _events(ticket)
+    clocks = evaluate(ticket_policy(version, calendars, events), facts_from(events), now)
     for target, row in rows.items():
         if target not in clocks:
             db.session.delete(row)

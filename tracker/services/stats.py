@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tracker.extensions import db
-from tracker.models import DailyStat, StatsDirty, Ticket
+from tracker.models import DailyStat, Feedback, StatsDirty, Ticket
 from tracker.services import reports
 
 _TICKET_DAYS = ("created_at", "resolved_at", "closed_at", "cancelled_at")
@@ -57,6 +57,16 @@ def ticket_days(ticket: Ticket) -> set[date]:
         for value in (*history.added, *history.unchanged, *history.deleted):
             if value is not None:
                 days.add(reports.local_day(value))
+    # A rating counts under the request's category and priority now: a change
+    # of either moves it between rows of the day it was given. (Their history
+    # may be flushed away by now, and rated requests rarely change: mark it always.)
+    if ticket.id is not None:
+        with db.session.no_autoflush:
+            given_at = db.session.execute(
+                select(Feedback.given_at).where(Feedback.ticket_id == ticket.id)
+            ).scalar_one_or_none()
+        if given_at is not None:
+            days.add(reports.local_day(given_at))
     return days
 
 

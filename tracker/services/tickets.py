@@ -6,6 +6,7 @@ the actor (None for the application itself) and ``now``; they never read the
 request or the login.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -23,9 +24,10 @@ from tracker.domain.workflow import (
     Priority,
     Relation,
     Status,
+    TransitionForbidden,
     TransitionRefused,
 )
-from tracker.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from tracker.errors import ActionForbidden, Conflict, NotFound, PermissionDenied, ValidationFailed
 from tracker.extensions import db
 from tracker.models import (
     Category,
@@ -146,9 +148,12 @@ class NewTicket:
     extra: dict = field(default_factory=dict)
 
 
-def file_ticket(request: NewTicket, *, requester: User, now: datetime) -> Ticket:
+def file_ticket(request: NewTicket, *, requester: User, now: datetime,
+                before_commit: Callable[[Ticket], None] | None = None) -> Ticket:
     """File a new ticket for ``requester`` and return it (committed).
 
+    ``before_commit(ticket)`` adds to the same transaction (no commit):
+    services.attachments stores the photo sent with the request there.
     Raises ValidationFailed for an unknown or inactive centre, category or
     location, a category of another centre, or an unusable description.
     """
@@ -208,11 +213,28 @@ def file_ticket(request: NewTicket, *, requester: User, now: datetime) -> Ticket
             data={"priority": priority.value, "category_id": category.id, "source": request.source},
         )
         sla._recompute(ticket, now)
+        _notify_filed(ticket, now=now)
+        if before_commit is not None:
+            before_commit(ticket)
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
     return ticket
+
+
+def _notify_filed(ticket: Ticket, *, now: datetime) -> None:
+    """Tell the centre's dispatchers (its heads when it has none) that a request came in; no commit."""
+    people = outbox.users_with_role(Role.DISPATCHER, ticket.centre_id) or outbox.users_with_role(
+        Role.CENTRE_HEAD, ticket.centre_id)
+    key = f"ticket:{ticket.id}:filed"
+    outbox.queue(
+        [outbox.Notice(kind="ticket_filed", key=key, subject=f"{ticket.reference} ticket_filed",
+                       payload={"reference": ticket.reference, "title": ticket.title},
+                       ticket_id=ticket.id, centre_id=ticket.centre_id, link=f"/tickets/{ticket.reference}")],
+        {key: [p for p in people if p != ticket.requester_id]},
+        now=now,
+    )
 
 
 def _title_from(description: str) -> str:
@@ -305,6 +327,8 @@ def _check(action: Action, ticket: Ticket, actor: User | None) -> Status:
             relations(actor, ticket),
             status_before_hold=ticket.status_before_hold,
         )
+    except TransitionForbidden as refused:
+        raise ActionForbidden(refused.message, **refused.params) from None
     except TransitionRefused as refused:
         raise Conflict(refused.message, **refused.params) from None
 
@@ -500,9 +524,13 @@ def _resolve(ticket, target, *, actor, now, resolution_note, materials_used, **_
 
 def _confirm(ticket, target, *, actor, now, reason, **_):
     text = _clean_text(reason, required_message=None)
+    data = {"automatic": actor is None}
+    if actor is None and ticket.resolved_at is not None:
+        # The history says how long the request waited: "closed automatically after 3 days".
+        data["waited_minutes"] = round((now - ticket.resolved_at).total_seconds() / 60)
     return _status_event(
         ticket, target, actor=actor, now=now, action=Action.CONFIRM, body=text,
-        data={"automatic": actor is None},
+        data=data,
     )
 
 

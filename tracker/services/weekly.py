@@ -133,13 +133,20 @@ def recent(limit: int = 104) -> list[WeeklyReport]:
     )
 
 
-def rectification_progress(week_start: date) -> dict | None:
-    """Return the rectification items' progress in the week, for the report.
+def rectification_progress(week_start: date, *, now: datetime | None = None) -> dict | None:
+    """Return the rectification items' progress in the week, for the report (stored JSON).
 
-    TODO(issue 6): rectification items do not exist yet; the report says so
-    while this returns None.
+    Opened, verified and rejected in the week; active and overdue as of
+    ``now`` (the generation; by default the end of the week), per centre;
+    the items overdue and those due within two weeks. The definitions are
+    ``rectification_reports``'s, as on the backlog dashboard.
     """
-    return None
+    from tracker.services import rectification_reports
+
+    week = week_of(week_start)
+    if now is None:
+        now = reports.day_bounds(week, week + timedelta(days=6))[1]
+    return rectification_reports.weekly_progress(week, now)
 
 
 # ---------------------------------------------------------------- generating
@@ -440,7 +447,7 @@ def _build(week: date, now: datetime, run: _Run) -> dict:
         "oldest_shown": OLDEST_SHOWN,
         "centres": sections,
         "total": {"figures": _stored(total), "previous": _stored(before_total, period_only=True)},
-        "rectification": rectification_progress(week),
+        "rectification": rectification_progress(week, now=now),
     }
 
 
@@ -642,6 +649,14 @@ def headline(section: Section) -> dict:
     }
 
 
+def _rectification_headline(progress: dict | None) -> dict | None:
+    """Return the ledger's campus figures the e-mail gives (None before the ledger existed)."""
+    if not progress:
+        return None
+    total = progress["total"]
+    return {key: total[key] for key in ("opened", "verified", "on_time", "rejected", "active", "overdue")}
+
+
 def _queue_notices(content: dict, *, now: datetime) -> None:
     """Queue the week's notice to every leader (no commit); the week's key makes it once."""
     week = content["week_start"]
@@ -655,6 +670,7 @@ def _queue_notices(content: dict, *, now: datetime) -> None:
             "week_end": content["week_end"],
             "headline": [headline(s) for s in report.centres],
             "total": headline(report.total),
+            "rectification": _rectification_headline(content.get("rectification")),
         },
         link=f"/weekly/{week}",
     )
@@ -702,7 +718,8 @@ def _sheets(content: Content, locale: str) -> list:
         row = [section.name_for(locale), f.received, f.resolved, f.closed, f.cancelled]
         for t in targets:
             row += [f.met[t], f.breached[t], _percent(f.met_percent(t))]
-        satisfaction = None if f.satisfaction is None else round(f.satisfaction, 2)
+        # One decimal, as on the dashboards and their files: the same figure everywhere.
+        satisfaction = None if f.satisfaction is None else round(f.satisfaction, 1)
         row += [f.backlog, f.awaiting_confirmation, f.breached_now, satisfaction, f.rating_count,
                 p.received, p.resolved, _percent(p.met_percent("response")), _percent(p.met_percent("resolution"))]
         return row
@@ -730,10 +747,45 @@ def _sheets(content: Content, locale: str) -> list:
          gettext("yes") if o.is_sla_breached else gettext("no")]
         for s in content.centres for o in s.oldest_open
     ]
-    rectification = [[gettext("Rectification items are not recorded in the service desk yet.")]]
+    rectification_headers, rectification = _rectification_rows(content.rectification, locale)
     return [
         (gettext("Summary"), summary_headers, summary),
         (gettext("Breaches"), breach_headers, breaches),
         (gettext("Oldest open"), open_headers, oldest),
-        (gettext("Rectification"), [gettext("Progress")], rectification),
+        (gettext("Rectification"), rectification_headers, rectification),
     ]
+
+
+def _rectification_rows(progress: dict | None, locale: str) -> tuple[list[str], list[list]]:
+    """Return the report's rectification section as one sheet: per centre, then the items overdue and due soon."""
+    from tracker.domain.rectification import STATUS_LABELS as ITEM_STATUS_LABELS
+    from tracker.domain.rectification import ItemStatus
+
+    if not progress:
+        return [gettext("Progress")], [[gettext("Rectification items are not recorded in the service desk yet.")]]
+    headers = [gettext("Centre"), gettext("Opened"), gettext("Verified"), gettext("Verified on time"),
+               gettext("Rejected"), gettext("Active at generation"), gettext("Overdue at generation")]
+
+    def name(section: dict) -> str:
+        if locale.startswith("zh") and section.get("name_zh"):
+            return section["name_zh"]
+        return section.get("name_en") or section.get("name_zh") or ""
+
+    def figures(row: dict) -> list:
+        return [row["opened"], row["verified"], row["on_time"], row["rejected"], row["active"], row["overdue"]]
+
+    rows = [[name(c), *figures(c)] for c in progress["centres"]]
+    rows.append([gettext("Campus total"), *figures(progress["total"])])
+    centres = {c["id"]: name(c) for c in progress["centres"]}
+    for title, listed in ((gettext("Overdue"), progress["overdue_items"]),
+                          (gettext("Due within two weeks"), progress["due_soon_items"])):
+        rows.append([])
+        rows.append([title, gettext("Reference"), gettext("Title"), gettext("Status"), gettext("Responsible"),
+                     gettext("Deadline"), gettext("Progress %")])
+        for item in listed["items"]:
+            rows.append([centres.get(item["centre_id"], ""), item["reference"], item["title"],
+                         gettext(ITEM_STATUS_LABELS[ItemStatus(item["status"])]), item["responsible"],
+                         date.fromisoformat(item["due_on"]), item["progress_percent"]])
+        if listed["total"] > len(listed["items"]):
+            rows.append(["", "", gettext("… and %(count)d more", count=listed["total"] - len(listed["items"]))])
+    return headers, rows

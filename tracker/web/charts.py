@@ -226,3 +226,75 @@ def percent_bars(*, chart_id: str, title: str, desc: str, rows: list[tuple[str, 
             )
     parts.append(f'<line class="chart-axis" x1="{left}" x2="{left}" y1="{top}" y2="{bottom}"/>')
     return _frame(chart_id, title, desc, height, parts)
+
+
+def bars_and_count_line(*, chart_id: str, title: str, desc: str, categories: list[str], bars: list[Series],
+                        line: Series, count_label: str) -> Markup:
+    """Return grouped count bars per category with one count line (a running total) on the same axis."""
+    legend, legend_height = _legend([(s.label, s.css, "bar") for s in bars] + [(line.label, line.css, "line")], 8)
+    left, right = 60, WIDTH - 16
+    top = 8 + legend_height + 26
+    bottom = top + 240
+    height = bottom + 44
+    plot_width, plot_height = right - left, bottom - top
+    n = max(len(categories), 1)
+    biggest = max([v for s in [*bars, line] for v in s.values if v is not None] or [0])
+    axis_max, step = _nice_max(biggest)
+    parts = list(legend)
+    tick = 0.0
+    while tick <= axis_max + 1e-9:
+        y = bottom - tick / axis_max * plot_height
+        parts.append(f'<line class="chart-grid" x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}"/>')
+        parts.append(f'<text class="tick" x="{left - 8}" y="{y + 7:.1f}" text-anchor="end">{tick:g}</text>')
+        tick += step
+    parts.append(f'<line class="chart-axis" x1="{left}" x2="{right}" y1="{bottom}" y2="{bottom}"/>')
+    parts.append(f'<line class="chart-axis" x1="{left}" x2="{left}" y1="{top}" y2="{bottom}"/>')
+    middle = (top + bottom) / 2
+    parts.append(
+        f'<text class="axis-title" x="18" y="{middle}" text-anchor="middle" '
+        f'transform="rotate(-90 18 {middle})">{escape(count_label)}</text>'
+    )
+    group = plot_width / n
+    bar = min(group * 0.8 / max(len(bars), 1), 56)
+    numbered = all(_text_width(_fmt(v), SMALL) <= bar + 6 for s in bars for v in s.values if v is not None)
+    for index in range(n):
+        start = left + index * group + (group - bar * len(bars)) / 2
+        for number, series in enumerate(bars):
+            value = series.values[index] if index < len(series.values) else None
+            if value is None:
+                continue
+            x = start + number * bar
+            h = value / axis_max * plot_height
+            href = series.hrefs[index] if index < len(series.hrefs) else None
+            shape = (
+                f'<rect class="{series.css}" x="{x:.1f}" y="{bottom - h:.1f}" width="{bar - 2:.1f}" '
+                f'height="{h:.1f}"><title>{escape(series.label)} · {escape(categories[index])}: '
+                f'{_fmt(value)}</title></rect>'
+            )
+            if numbered:
+                shape += (
+                    f'<text class="value" x="{x + (bar - 2) / 2:.1f}" y="{bottom - h - 6:.1f}" '
+                    f'text-anchor="middle">{_fmt(value)}</text>'
+                )
+            parts.append(_link(shape, href))
+    points = [
+        (left + (index + 0.5) * group, bottom - value / axis_max * plot_height, value, index)
+        for index, value in enumerate(line.values) if value is not None
+    ]
+    if len(points) > 1:
+        path = " ".join(f"{x:.1f},{y:.1f}" for x, y, _v, _i in points)
+        parts.append(f'<polyline class="{line.css}" points="{path}"/>')
+    for x, y, value, index in points:
+        href = line.hrefs[index] if index < len(line.hrefs) else None
+        marker = _marker(line.css, x, y).replace(
+            "/>", f"><title>{escape(line.label)} · {escape(categories[index])}: {_fmt(value)}</title></circle>"
+        ) if not line.css.endswith("b") else _marker(line.css, x, y)
+        parts.append(_link(marker, href))
+    widest = max([_text_width(c, FONT) for c in categories] or [0])
+    every = max(1, math.ceil((widest + 12) / group))
+    for index, label in enumerate(categories):
+        if index % every:
+            continue
+        x = left + (index + 0.5) * group
+        parts.append(f'<text class="tick" x="{x:.1f}" y="{bottom + 30}" text-anchor="middle">{escape(label)}</text>')
+    return _frame(chart_id, title, desc, height, parts)

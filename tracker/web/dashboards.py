@@ -32,7 +32,7 @@ from tracker.extensions import db
 from tracker.forms import options
 from tracker.forms.dashboards import DashboardFilterForm
 from tracker.models import Category, Centre, Ticket
-from tracker.services import catalog, reports, sla
+from tracker.services import catalog, follow_ups, reports, sla
 from tracker.services import tickets as ticket_service
 from tracker.services.exports import csv_lines, xlsx_bytes
 from tracker.web import charts
@@ -329,8 +329,7 @@ SUMMARY_COLUMNS = [
     Column(N_("Breached now"), lambda f: f.breached_now, figure="breached_now"),
     Column(N_("At risk now"), lambda f: f.at_risk_now, figure="at_risk_now"),
     Column(N_("Awaiting confirmation"), lambda f: f.awaiting_confirmation, figure="awaiting", screen=False),
-    # TODO(issue 6): link the ratings behind the mean once feedback is stored.
-    Column(N_("Satisfaction (1–5)"), lambda f: f.satisfaction, kind="mean"),
+    Column(N_("Satisfaction (1–5)"), lambda f: f.satisfaction, kind="mean", figure="rated"),
 ]
 AGEING_COLUMNS = [*_ages(), Column(N_("Open backlog"), lambda f: f.backlog, figure="backlog")]
 TREND_COLUMNS = [
@@ -605,6 +604,7 @@ def centre():
         several_centres=len(choices) > 1,
         met_chart=_met_chart(categories),
         trends=_trends(scope),
+        follow_ups=follow_ups.counts(scope.centre.id, scope.filters.first, scope.filters.last, now),
         **_freshness(),
     )
 
@@ -671,10 +671,11 @@ FIGURE_LABELS = {
     "on_hold": N_("On hold"),
     "on_time": N_("Resolved on time"),
     "late": N_("Resolved late"),
+    "rated": N_("Rated (the ratings behind satisfaction)"),
 }
 # The figures that describe the period (the others are "now").
 PERIOD_BOUND = frozenset({"received", "resolved", "closed", "cancelled", "met", "breached", "measured",
-                          "on_time", "late"})
+                          "on_time", "late", "rated"})
 
 
 @dataclass
@@ -740,9 +741,11 @@ def tickets():
     scope = _scope(now, strict=True)
     drill = _drill(scope)
     query = _drill_query(scope, drill, now)
-    total = reports.count(query)
+    total = reports.drilldown_count(drill.figure, scope.filters, now, target=drill.target, age=drill.age,
+                                    assignee=drill.assignee)
     page = max(request.args.get("page", 1, type=int) or 1, 1)
-    rows = list(db.session.execute(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).scalars())
+    page_rows = query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE).options(joinedload(Ticket.assignee))
+    rows = list(db.session.execute(page_rows).scalars())
     args = scope.args(figure=drill.figure, target=drill.target, age=drill.age, assignee=drill.assignee)
     related = []
     if drill.figure in reports.TARGET_FIGURES:

@@ -16,6 +16,9 @@ def safe_next(target: str | None) -> str | None:
     """Return ``target`` if it is a path on this site, else None (no open redirects)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
+    # Browsers drop tabs and newlines inside addresses: "/\t/evil.example" would become "//evil.example".
+    if any(ord(char) < 0x21 or ord(char) == 0x7F for char in target):
+        return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
         return None
@@ -76,6 +79,10 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["escalation_level_label"] = _label(escalations.LEVEL_LABELS)
     app.jinja_env.filters["escalation_reason_label"] = _label(escalations.REASON_LABELS)
     app.jinja_env.filters["url_host"] = url_host
+    from tracker.services import follow_ups
+
+    app.jinja_env.filters["follow_up_kind_label"] = _label(follow_ups.KIND_LABELS)
+    app.jinja_env.filters["follow_up_result_label"] = _label(follow_ups.RESULT_LABELS)
     from tracker.web.timeline import timeline_svg
 
     app.jinja_env.globals["timeline_svg"] = timeline_svg
@@ -123,6 +130,14 @@ def _nav_items() -> list[tuple[str, str]]:
         items.append(("escalations.index", gettext("Escalations")))
     if current_user.has_any_role(*CENTRE_MANAGERS, *READ_ALL):
         items.append(("weekly.index", gettext("Weekly report")))
+    if current_user.has_any_role(*STAFF, *READ_ALL):
+        items.append(("rectification.index", gettext("Rectification")))
+    if current_user.has_any_role(Role.CENTRE_HEAD, *READ_ALL):
+        items.append(("follow_ups.index", gettext("Follow-ups")))
+    if current_user.has_any_role(Role.CENTRE_HEAD, *READ_ALL):
+        items.append(("surveys.index", gettext("Surveys")))
+    if current_user.has_any_role(*CENTRE_MANAGERS, Role.ADMIN):
+        items.append(("qr.index", gettext("QR codes")))
     if current_user.has_role(Role.ADMIN):
         items.append(("admin.index", gettext("Administration")))
         items.append(("admin_ops.index", gettext("Operations")))

@@ -1,6 +1,16 @@
 """Filing requests, reading them, and acting on them."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -14,9 +24,11 @@ from tracker.errors import TrackerError
 from tracker.extensions import db
 from tracker.forms import grouped, options
 from tracker.forms.tickets import ActionForm, FileTicketForm, TicketFilterForm
-from tracker.models import Ticket, TicketEvent
-from tracker.services import catalog, escalations, sla
+from tracker.models import Category, Ticket, TicketEvent
+from tracker.services import attachments as attachment_service
+from tracker.services import catalog, escalations, exports, sla
 from tracker.services import tickets as ticket_service
+from tracker.web import feedback as feedback_views
 from tracker.web.helpers import safe_next
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
@@ -28,7 +40,8 @@ STATE_FILTERS = {
 }
 
 
-def _list(query, form: TicketFilterForm, template: str, **context):
+def _filtered(query, form: TicketFilterForm):
+    """Return ``query`` narrowed by the list's filters (the list and its exports share them)."""
     if form.q.data:
         term = f"%{form.q.data.strip()}%"
         query = query.where(or_(Ticket.reference.ilike(term), Ticket.title.ilike(term)))
@@ -39,6 +52,11 @@ def _list(query, form: TicketFilterForm, template: str, **context):
         centre = catalog.centre_by_code(form.centre.data)
         if centre is not None:
             query = query.where(Ticket.centre_id == centre.id)
+    return query
+
+
+def _list(query, form: TicketFilterForm, template: str, **context):
+    query = _filtered(query, form)
     size = 50
     page = max(form.page.data or 1, 1)
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
@@ -90,7 +108,13 @@ def mine():
 @bp.route("/new")
 @require_role(Role.REQUESTER)
 def new():
-    return render_template("tickets/choose_centre.html", centres=catalog.active_centres())
+    # A QR code of a place without a centre lands here: the place goes on to the form.
+    carry = {}
+    if request.args.get("location", type=int):
+        carry["location"] = request.args.get("location", type=int)
+    if request.args.get("source") == "qr":
+        carry["source"] = "qr"
+    return render_template("tickets/choose_centre.html", centres=catalog.active_centres(), carry=carry)
 
 
 @bp.route("/new/<centre_code>", methods=["GET", "POST"])
@@ -103,15 +127,22 @@ def file(centre_code):
     categories = catalog.active_categories(centre.id)
     form = FileTicketForm()
     form.category_id.choices = options([(None, _("Choose…"))] + [(c.id, c.name_for(locale)) for c in categories])
-    form.location_id.choices = options([(None, _("Choose…"))]) + grouped(catalog.location_choices(locale))
+    places = catalog.location_choices(locale)
+    form.location_id.choices = options([(None, _("Choose…"))]) + grouped(places)
     if request.method == "GET":
-        # Pre-filled by a QR code or a link: ?category=<id>&location=<id>.
-        form.category_id.data = request.args.get("category", type=int)
-        form.location_id.data = request.args.get("location", type=int)
+        # Pre-filled by a QR code or a link: ?category=<id>&location=<id>;
+        # a category of another centre or an unknown place is left out.
+        category_id = request.args.get("category", type=int)
+        location_id = request.args.get("location", type=int)
+        form.category_id.data = category_id if any(c.id == category_id for c in categories) else None
+        form.location_id.data = (
+            location_id if any(value == location_id for _label, group in places for value, _name in group) else None
+        )
         form.contact_phone.data = current_user.phone or ""
     if form.validate_on_submit():
         try:
-            ticket = ticket_service.file_ticket(
+            # Filed and attached in one transaction: a refused photo files nothing.
+            ticket = attachment_service.file_ticket_with_photo(
                 ticket_service.NewTicket(
                     centre_id=centre.id,
                     category_id=form.category_id.data,
@@ -123,6 +154,7 @@ def file(centre_code):
                     contact_phone=form.contact_phone.data or "",
                     source=request.args.get("source") == "qr" and "qr" or "web",
                 ),
+                form.photo.data,
                 requester=current_user,
                 now=utcnow(),
             )
@@ -182,6 +214,9 @@ def detail(reference):
         # Escalations are the staff's business: requesters see the clocks only.
         escalations=escalations.for_ticket(ticket, current_user)
         if current_user.has_any_role(*STAFF, *READ_ALL) else [],
+        attachments=attachment_service.attachments_of("ticket", ticket.id),
+        may_attach=attachment_service.may_attach(current_user, "ticket", ticket),
+        **feedback_views.ticket_context(ticket, current_user, now),
     )
 
 
@@ -232,3 +267,77 @@ def _action_label(action: Action) -> str:
     from tracker.domain.workflow import ACTION_LABELS
 
     return ACTION_LABELS[action]
+
+
+# ---------------------------------------------------------------- exports of the list
+
+EXPORT_FORMATS = {
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "json": "application/json",
+    "ndjson": "application/x-ndjson",
+}
+
+
+@bp.route("/export.<fmt>")
+@require_role(*STAFF, *READ_ALL)
+def export(fmt):
+    """The list's tickets (its filters, every page) as CSV, xlsx, JSON or NDJSON, streamed."""
+    return _export(fmt, "tickets", exports.TICKET_COLUMNS, exports.ticket_records, _ticket_labels())
+
+
+@bp.route("/events.<fmt>")
+@require_role(*STAFF, *READ_ALL)
+def events_export(fmt):
+    """The history of the list's tickets (its filters, every page): one row per event, streamed."""
+    return _export(fmt, "ticket-events", exports.EVENT_COLUMNS, exports.event_records, _event_labels())
+
+
+def _export(fmt: str, stem: str, columns, records, labels):
+    if fmt not in EXPORT_FORMATS:
+        abort(404)
+    form = _filter_form()
+    query = _filtered(ticket_service.visible_tickets(current_user), form)
+    filename = f"{stem}-{utcnow():%Y%m%d-%H%M}.{fmt}"
+    headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
+    if fmt == "json":
+        body = exports.json_array_lines(records(query))
+    elif fmt == "ndjson":
+        body = exports.ndjson_lines(records(query))
+    else:
+        titles = [_(header) for _key, header in columns]
+        rows = exports.table_rows(records(query), columns, labels)
+        if fmt == "csv":
+            body = exports.csv_lines(titles, rows)
+        else:
+            body = exports.xlsx_chunks([(_("Requests") if stem == "tickets" else _("History"), titles, rows)])
+    return Response(stream_with_context(body), mimetype=EXPORT_FORMATS[fmt], headers=headers)
+
+
+def _ticket_labels() -> dict:
+    """Spreadsheet cells in the reader's language: names, not codes (JSON keeps the codes)."""
+    from tracker.domain.workflow import PRIORITY_LABELS, STATUS_LABELS
+
+    locale = str(get_locale())
+    centres = {c.code: c.name_for(locale) for c in catalog.all_centres()}
+    categories = dict(db.session.execute(select(Category.code, Category.name_en if not locale.startswith("zh")
+                                                else Category.name_zh)).all())
+    priorities = {p.value: _(label) for p, label in PRIORITY_LABELS.items()}
+    statuses = {s.value: _(label) for s, label in STATUS_LABELS.items()}
+    return {
+        "centre": lambda code: centres.get(code, code),
+        "category": lambda code: categories.get(code, code),
+        "priority": lambda value: priorities.get(value, value),
+        "status": lambda value: statuses.get(value, value),
+        "is_sla_breached": lambda value: _("yes") if value else "",
+    }
+
+
+def _event_labels() -> dict:
+    from tracker.domain.workflow import STATUS_LABELS
+
+    statuses = {s.value: _(label) for s, label in STATUS_LABELS.items()}
+    return {
+        "from_status": lambda value: statuses.get(value, value or ""),
+        "to_status": lambda value: statuses.get(value, value or ""),
+    }

@@ -19,4 +19,4 @@ def sweep_due() -> dict:
     else:
         log.debug("sla sweep: nothing due (%.1f ms)", result.seconds * 1000)
     return {"clocks": result.clocks, "at_risk": result.at_risk, "breached": result.breached,
-            "escalated": result.escalated, "notices": result.notices}
+            "escalated": result.escalated, "notices": result.notices, "closed": result.closed}
