@@ -28,8 +28,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import Select, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Select, or_, select
 
 from tracker.domain import rectification as domain
 from tracker.domain.i18n import N_
@@ -56,7 +55,6 @@ from tracker.models import (
     RectificationEventKind,
     RectificationItem,
     RectificationItemTicket,
-    ReferenceCounter,
     Ticket,
     User,
     UserRole,
@@ -444,24 +442,7 @@ def create_item(new: NewItem, *, actor: User, now: datetime,
 
 
 def _next_reference(now: datetime) -> str:
-    year = reports.local_day(now).year
-    counters = ReferenceCounter.__table__
-    bump = (
-        update(counters)
-        .where(counters.c.prefix == COUNTER_PREFIX, counters.c.year == year)
-        .values(last_value=counters.c.last_value + 1)
-        .returning(counters.c.last_value)
-    )
-    value = db.session.execute(bump).scalar_one_or_none()
-    if value is None:
-        # The year's first item; a concurrent first one loses the insert and bumps.
-        try:
-            with db.session.begin_nested():
-                db.session.add(ReferenceCounter(prefix=COUNTER_PREFIX, year=year, last_value=1))
-            value = 1
-        except IntegrityError:
-            value = db.session.execute(bump).scalar_one()
-    return f"{REFERENCE_PREFIX}-{year}-{value:04d}"
+    return ticket_service.next_reference(REFERENCE_PREFIX, now, counter=COUNTER_PREFIX, digits=4)
 
 
 def _link(item: RectificationItem, tickets: list[Ticket], *, actor: User | None, now: datetime) -> list[Ticket]:

@@ -248,26 +248,37 @@ def local_year(now: datetime) -> int:
 
 
 def _next_reference(prefix: str, now: datetime) -> str:
+    return next_reference(prefix, now)
+
+
+def next_reference(prefix: str, now: datetime, *, counter: str | None = None, digits: int = 6) -> str:
+    """Return the next "<prefix>-<year>-<number>" of the campus year of ``now``.
+
+    ``counter`` names the counter row when it differs from the prefix (the
+    rectification ledger counts under "#RC" so no centre prefix can clash).
+    Never commits: the number is taken in the caller's transaction.
+    """
+    counter = counter or prefix
     year = local_year(now)
     counters = ReferenceCounter.__table__
     # A Core statement: the ORM's bulk-update bookkeeping is not needed here.
     bump = (
         update(counters)
-        .where(counters.c.prefix == prefix, counters.c.year == year)
+        .where(counters.c.prefix == counter, counters.c.year == year)
         .values(last_value=counters.c.last_value + 1)
         .returning(counters.c.last_value)
     )
     value = db.session.execute(bump).scalar_one_or_none()
     if value is None:
-        # First ticket of the year for this prefix. Two filers may race to
+        # First of the year for this counter. Two filers may race to
         # create the counter: the loser's insert fails and it bumps instead.
         try:
             with db.session.begin_nested():
-                db.session.add(ReferenceCounter(prefix=prefix, year=year, last_value=1))
+                db.session.add(ReferenceCounter(prefix=counter, year=year, last_value=1))
             value = 1
         except IntegrityError:
             value = db.session.execute(bump).scalar_one()
-    return f"{prefix}-{year}-{value:06d}"
+    return f"{prefix}-{year}-{value:0{digits}d}"
 
 
 # ---------------------------------------------------------------- changes
