@@ -498,19 +498,10 @@ def _notify(item: RectificationItem, kind: str, people: Iterable[int | None], *,
 
 
 def _lock(item_id: int, expected_version: int | None) -> RectificationItem:
-    item = db.session.execute(
-        select(RectificationItem)
-        .where(RectificationItem.id == item_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if item is None:
-        raise NotFound()
-    if expected_version is not None and item.version != expected_version:
-        raise Conflict(
-            N_("Someone else changed this rectification item a moment ago. Look at it again and retry.")
-        )
-    return item
+    return ticket_service.lock_versioned(
+        RectificationItem, item_id, expected_version,
+        stale=N_("Someone else changed this rectification item a moment ago. Look at it again and retry."),
+    )
 
 
 def _check(action: Action, item: RectificationItem, actor: User | None) -> ItemStatus:

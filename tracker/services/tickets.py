@@ -286,19 +286,29 @@ def next_reference(prefix: str, now: datetime, *, counter: str | None = None, di
 
 def _lock(ticket_id: int, expected_version: int | None) -> Ticket:
     """Load the ticket for update; refuse when someone changed it meanwhile."""
-    ticket = db.session.execute(
-        select(Ticket)
-        .where(Ticket.id == ticket_id)
+    return lock_versioned(
+        Ticket, ticket_id, expected_version,
+        stale=N_("Someone else changed this request a moment ago. Look at it again and retry."),
+    )
+
+
+def lock_versioned(model, row_id: int, expected_version: int | None, *, stale: str):
+    """Load a row with a ``version`` column for update (fresh from the database).
+
+    Raises NotFound when it is gone and Conflict with ``stale`` when its
+    version is no longer the one the form was built from. Never commits.
+    """
+    row = db.session.execute(
+        select(model)
+        .where(model.id == row_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
-    if ticket is None:
+    if row is None:
         raise NotFound()
-    if expected_version is not None and ticket.version != expected_version:
-        raise Conflict(
-            N_("Someone else changed this request a moment ago. Look at it again and retry.")
-        )
-    return ticket
+    if expected_version is not None and row.version != expected_version:
+        raise Conflict(stale)
+    return row
 
 
 def _record(
