@@ -104,8 +104,17 @@ def day_bounds(first: date, last: date) -> tuple[datetime, datetime]:
 # ---------------------------------------------------------------- definitions
 
 
+# The instant each period figure counts on (its local day).
+PERIOD_INSTANTS = {
+    "received": Ticket.created_at,
+    "resolved": Ticket.resolved_at,
+    "closed": Ticket.closed_at,
+    "cancelled": Ticket.cancelled_at,
+}
+
+
 def period_condition(figure: str, start: datetime, end: datetime):
-    """Return the WHERE clause on tickets for a period figure."""
+    """Return the WHERE clause on tickets for a period figure (its instant in [start, end))."""
     if figure == "received":
         return and_(Ticket.created_at >= start, Ticket.created_at < end)
     if figure == "resolved":
@@ -227,49 +236,89 @@ def count(query: Select) -> int:
 
 def day_rows(day: date, centre_id: int) -> list[dict]:
     """Return the daily_stats rows of one local day and centre, computed from the source."""
-    start, end = day_bounds(day, day)
-    rows: dict[tuple[int, str], dict] = defaultdict(dict)
-    key_columns = (Ticket.category_id, Ticket.priority)
-    for figure in PERIOD_FIGURES:
-        query = (
-            select(*key_columns, func.count())
-            .where(Ticket.centre_id == centre_id, period_condition(figure, start, end))
-            .group_by(*key_columns)
-        )
-        for category_id, priority, count in db.session.execute(query):
-            rows[(category_id, Priority(priority).value)][figure] = count
-    for outcome in ("met", "breached"):
-        instant = TicketSla.milestone_at if outcome == "met" else TicketSla.due_at
-        state = TargetState.MET if outcome == "met" else TargetState.BREACHED
-        query = (
-            select(*key_columns, TicketSla.target, func.count())
-            .join(Ticket, Ticket.id == TicketSla.ticket_id)
-            .where(Ticket.centre_id == centre_id, TicketSla.state == state, instant >= start, instant < end)
-            .group_by(*key_columns, TicketSla.target)
-        )
-        if outcome == "breached":
-            # Every target, spelled out: PostgreSQL then reads one day of
-            # ix_ticket_slas_target_state_due per target (target leads that
-            # index) instead of scanning all of ticket_slas for each refreshed
-            # (day, centre) pair, about 0.3 s each at a million tickets
-            # (docs/dashboards.md).
-            query = query.where(TicketSla.target.in_(list(Target)))
-        for category_id, priority, target, count in db.session.execute(query):
-            rows[(category_id, Priority(priority).value)][f"{Target(target).value}_{outcome}"] = count
-    # Satisfaction: the ratings first given that day, by the request's category and priority now.
-    ratings = (
-        select(*key_columns, func.sum(Feedback.rating), func.count())
-        .join(Ticket, Ticket.id == Feedback.ticket_id)
-        .where(Ticket.centre_id == centre_id, Feedback.given_at >= start, Feedback.given_at < end)
-        .group_by(*key_columns)
-    )
-    for category_id, priority, rating_sum, rating_count in db.session.execute(ratings):
-        rows[(category_id, Priority(priority).value)].update(rating_sum=int(rating_sum), rating_count=rating_count)
+    return pair_rows([(day, centre_id)])
+
+
+# Days further apart than this are counted by separate queries: a refresh of
+# yesterday and of one day two years ago reads two days, not two years.
+_CLUSTER_GAP_DAYS = 7
+
+
+def pair_rows(pairs: Iterable[tuple[date, int]]) -> list[dict]:
+    """Return the daily_stats rows of the given (local day, centre) pairs, computed from the source.
+
+    Set-based: each run of nearby days is read with one query per figure
+    over the whole run, using the figures' own predicates on the run's
+    bounds (``period_condition``, ``target_condition``), and every row is
+    counted on the local day its instant falls on. That is exactly what the
+    same predicates count on each day's bounds, at a cost of a few queries
+    per run instead of seven per pair (a rebuild after a large import marks
+    tens of thousands of pairs).
+    """
+    wanted = set(pairs)
+    rows: dict[tuple[date, int, int, str], dict] = defaultdict(dict)
+    for first, last in _day_runs(sorted({day for day, _ in wanted})):
+        centres = sorted({centre for day, centre in wanted if first <= day <= last})
+        _count_run(first, last, centres, wanted, rows)
     zeros = dict.fromkeys(_SUM_COLUMNS, 0)
     return [
         {"day": day, "centre_id": centre_id, "category_id": category_id, "priority": priority, **zeros, **values}
-        for (category_id, priority), values in rows.items()
+        for (day, centre_id, category_id, priority), values in rows.items()
     ]
+
+
+def _day_runs(days: list[date]) -> list[tuple[date, date]]:
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and (day - runs[-1][1]).days <= _CLUSTER_GAP_DAYS:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
+def _count_run(first: date, last: date, centres: list[int], wanted: set, rows: dict) -> None:
+    start, end = day_bounds(first, last)
+    zone = campus_zone()
+    days: dict[datetime, date] = {}  # instants repeat (imports, batch closes): convert each once
+
+    def add(instant, centre_id, category_id, priority, column, amount=1):
+        day = days.get(instant)
+        if day is None:
+            day = days[instant] = instant.astimezone(zone).date()
+        if (day, centre_id) in wanted:
+            values = rows[(day, centre_id, category_id, Priority(priority).value)]
+            values[column] = values.get(column, 0) + amount
+
+    keys = (Ticket.centre_id, Ticket.category_id, Ticket.priority)
+    in_centres = Ticket.centre_id.in_(centres)
+    for figure in PERIOD_FIGURES:
+        instant = PERIOD_INSTANTS[figure]
+        query = select(*keys, instant).where(in_centres, period_condition(figure, start, end))
+        for centre_id, category_id, priority, at in db.session.execute(query):
+            add(at, centre_id, category_id, priority, figure)
+    for outcome in ("met", "breached"):
+        instant = TicketSla.milestone_at if outcome == "met" else TicketSla.due_at
+        # Every target, spelled out: PostgreSQL then reads the period of
+        # ix_ticket_slas_target_state_due per target (target leads that
+        # index) instead of scanning all of ticket_slas (docs/dashboards.md).
+        condition = or_(*(target_condition(target, outcome, start, end) for target in Target))
+        query = (
+            select(*keys, TicketSla.target, instant)
+            .join(Ticket, Ticket.id == TicketSla.ticket_id)
+            .where(in_centres, condition)
+        )
+        for centre_id, category_id, priority, target, at in db.session.execute(query):
+            add(at, centre_id, category_id, priority, f"{Target(target).value}_{outcome}")
+    # Satisfaction: the ratings first given that day, by the request's category and priority now.
+    ratings = (
+        select(*keys, Feedback.given_at, Feedback.rating)
+        .join(Ticket, Ticket.id == Feedback.ticket_id)
+        .where(in_centres, Feedback.given_at >= start, Feedback.given_at < end)
+    )
+    for centre_id, category_id, priority, at, rating in db.session.execute(ratings):
+        add(at, centre_id, category_id, priority, "rating_sum", int(rating))
+        add(at, centre_id, category_id, priority, "rating_count")
 
 
 # ---------------------------------------------------------------- filters

@@ -5,7 +5,7 @@ its ticket was filed, resolved, closed or cancelled, and the days its
 targets' outcomes count on, before and after the change (a reopen or a
 priority change can move a figure from one day to another). The workers'
 ``stats.refresh`` recomputes the marked pairs from the source with the
-figures' own definitions (``reports.day_rows``), so the summary never
+figures' own definitions (``reports.pair_rows``, set-based), so the summary never
 drifts from what a drill-down list shows.
 """
 
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, func, inspect, select, update
+from sqlalchemy import bindparam, delete, func, inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -96,27 +96,28 @@ def refresh(*, limit: int = 200) -> int:
         db.session.rollback()
         return 0
     until = now + timedelta(seconds=CLAIM_SECONDS)
-    for day, centre_id, _ in claimed:
-        db.session.execute(
-            update(table).where(table.c.day == day, table.c.centre_id == centre_id).values(claimed_until=until)
-        )
+    keys = [{"d": day, "c": centre_id} for day, centre_id, _ in claimed]
+    this_pair = (table.c.day == bindparam("d")) & (table.c.centre_id == bindparam("c"))
+    connection = db.session.connection()  # executemany: one round of statements per batch
+    connection.execute(update(table).where(this_pair).values(claimed_until=until), keys)
     db.session.commit()
 
-    for day, centre_id, _ in claimed:
-        db.session.execute(delete(DailyStat).where(DailyStat.day == day, DailyStat.centre_id == centre_id))
-        rows = reports.day_rows(day, centre_id)
-        if rows:
-            db.session.execute(DailyStat.__table__.insert(), [row | {"refreshed_at": now} for row in rows])
+    stat = DailyStat.__table__
+    db.session.connection().execute(
+        delete(stat).where(stat.c.day == bindparam("d"), stat.c.centre_id == bindparam("c")), keys
+    )
+    rows = reports.pair_rows([(day, centre_id) for day, centre_id, _ in claimed])
+    if rows:
+        db.session.execute(DailyStat.__table__.insert(), [row | {"refreshed_at": now} for row in rows])
     db.session.commit()
 
-    for day, centre_id, version in claimed:
-        db.session.execute(
-            delete(table).where(table.c.day == day, table.c.centre_id == centre_id, table.c.version == version)
-        )
-        # Marked again while computing: free it for the next round.
-        db.session.execute(
-            update(table).where(table.c.day == day, table.c.centre_id == centre_id).values(claimed_until=None)
-        )
+    connection = db.session.connection()
+    connection.execute(
+        delete(table).where(this_pair, table.c.version == bindparam("v")),
+        [{"d": day, "c": centre_id, "v": version} for day, centre_id, version in claimed],
+    )
+    # Marked again while computing: free it for the next round.
+    connection.execute(update(table).where(this_pair).values(claimed_until=None), keys)
     db.session.commit()
     return len(claimed)
 
@@ -126,7 +127,8 @@ def refresh_all(*, progress=None) -> int:
     total = 0
     waiting = db.session.execute(select(func.count()).select_from(StatsDirty)).scalar_one()
     while True:
-        done = refresh(limit=200)
+        # Large batches: the pairs are read as runs of days, a few queries each.
+        done = refresh(limit=2000)
         if not done:
             return total
         total += done
