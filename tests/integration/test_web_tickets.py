@@ -1,9 +1,11 @@
 """Filing and working requests through the pages, as users do."""
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
 from tests.conftest import post_form
-from tests.factories import make_ticket
+from tests.factories import T0, make_ticket
 from tracker.domain.workflow import Status
 from tracker.models import Ticket, TicketEvent
 
@@ -152,6 +154,38 @@ def test_technician_queue_lists_my_work_and_the_centre_pool(client, db, world, l
     response = post_form(client, f"/tickets/{pool.reference}/take", {"version": pool.version, "next": "/queue/"})
     assert response.headers["Location"].endswith("/queue/")
     assert _reload(db, pool).status is Status.ACCEPTED
+
+
+def test_long_queues_page_through_the_requests_most_urgent_first(client, db, world, login_as):
+    # 53 assigned to the technician and 52 waiting: filed a minute apart, so
+    # the earlier filed is due earlier and more urgent.
+    assigned = [make_ticket(world, status=Status.ASSIGNED, now=T0 + timedelta(minutes=n)) for n in range(53)]
+    waiting = [make_ticket(world, now=T0 + timedelta(hours=2, minutes=n)) for n in range(52)]
+    login_as("technician")
+
+    def references(page, tickets):
+        return [t.reference for t in tickets if f">{t.reference}<" in page]
+
+    first = client.get("/queue/").get_data(as_text=True)
+    assert '<span class="badge">53</span>' in first and '<span class="badge">52</span>' in first
+    assert "1–50 of 53, most urgent first" in first and "1–50 of 52, most urgent first" in first
+    assert references(first, assigned) == [t.reference for t in assigned[:50]]
+    assert references(first, waiting) == [t.reference for t in waiting[:50]]
+    # The second page of my requests keeps the waiting list where it was.
+    second = client.get("/queue/?page=2&pool=1").get_data(as_text=True)
+    assert "51–53 of 53" in second
+    assert references(second, assigned) == [t.reference for t in assigned[50:]]
+    assert references(second, waiting) == [t.reference for t in waiting[:50]]
+    assert 'name="next" value="/queue/?page=2&amp;pool=1"' in second
+    # Past the end: the last page; nonsense: the first.
+    assert "51–52 of 52" in client.get("/queue/?pool=9").get_data(as_text=True)
+    assert "1–50 of 53" in client.get("/queue/?page=x").get_data(as_text=True)
+
+    post_form(client, "/logout")
+    login_as("dispatcher")
+    dispatch = client.get("/queue/dispatch?page=2").get_data(as_text=True)
+    assert '<span class="badge">52</span>' in dispatch and "51–52 of 52" in dispatch
+    assert references(dispatch, waiting) == [t.reference for t in waiting[50:]]
 
 
 def test_login_does_not_redirect_off_site(client, world):

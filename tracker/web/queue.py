@@ -1,6 +1,6 @@
 """Technicians' and dispatchers' work queues."""
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, request
 from flask_login import current_user
 
 from tracker.auth.decorators import require_role
@@ -13,17 +13,22 @@ from tracker.services import tickets as ticket_service
 bp = Blueprint("queue", __name__, url_prefix="/queue")
 
 
+def _page_arg(name: str) -> int:
+    """Return the page number a query argument asks for; 1 when absent or not a number."""
+    return max(request.args.get(name, 1, type=int), 1)
+
+
 @bp.route("/")
 @require_role(*STAFF)
 def mine():
     now = utcnow()
-    mine = queues.my_work(current_user)
-    pool = queues.unassigned(current_user.centre_ids(Role.TECHNICIAN))
+    mine = queues.my_work(current_user, page=_page_arg("page"))
+    pool = queues.unassigned(current_user.centre_ids(Role.TECHNICIAN), page=_page_arg("pool"))
     return render_template(
         "queue/mine.html",
         mine=mine,
         pool=pool,
-        summaries=sla.summaries([t.id for t in mine + pool], now),
+        summaries=sla.summaries([t.id for t in mine.items + pool.items], now),
         now=now,
         form=ActionForm(),
     )
@@ -34,14 +39,15 @@ def mine():
 def dispatch():
     now = utcnow()
     centres = current_user.centre_ids(*CENTRE_MANAGERS)
-    waiting = queues.unassigned(centres)
+    waiting = queues.unassigned(centres, page=_page_arg("page"))
     technicians = {
-        centre_id: ticket_service.assignable_technicians(centre_id) for centre_id in {t.centre_id for t in waiting}
+        centre_id: ticket_service.assignable_technicians(centre_id)
+        for centre_id in {t.centre_id for t in waiting.items}
     }
     return render_template(
         "queue/dispatch.html",
         waiting=waiting,
-        summaries=sla.summaries([t.id for t in waiting], now),
+        summaries=sla.summaries([t.id for t in waiting.items], now),
         now=now,
         technicians=technicians,
         load=queues.technician_load(centres),
