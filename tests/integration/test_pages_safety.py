@@ -135,8 +135,17 @@ def test_production_cookies_are_secure_http_only_and_same_site(app_config, world
     assert cookies["SESSION_COOKIE_SECURE"] and cookies["REMEMBER_COOKIE_SECURE"]
     app = create_app({**app_config, **cookies})
     client = IsolatedClient(app, app.response_class, use_cookies=True)
-    response = post_form(client, "/login", {"username": world.users["requester"].username,
-                                            "password": world.password, "remember": "y"})
+    try:
+        response = post_form(client, "/login", {"username": world.users["requester"].username,
+                                                "password": world.password, "remember": "y"})
+    finally:
+        # This second app has its own engine and pool: close its connection
+        # now, not whenever the collector finds it (a psycopg ResourceWarning
+        # in some later test on PostgreSQL).
+        with app.app_context():
+            from tracker.extensions import db
+
+            db.engine.dispose()
     assert response.status_code == 302
     headers = [h for h in response.headers.getlist("Set-Cookie") if h.startswith(f"{cookie}=")]
     assert headers, f"no {cookie} cookie set"
