@@ -230,3 +230,39 @@ def test_the_set_based_recount_equals_each_days_own_lists(week, world):
     # Asking for one pair gives exactly that pair's rows.
     tuesday = [r for r in rows if r["day"] == date(2026, 3, 3) and r["centre_id"] == world.centres["repairs"].id]
     assert sorted(reports.day_rows(date(2026, 3, 3), world.centres["repairs"].id), key=str) == sorted(tuesday, key=str)
+
+
+def test_the_technicians_figures_read_from_their_summary_equal_the_tickets(week, world):
+    # Read once from daily_assignee_stats (the summary is current after the
+    # fixture's refresh) and once from the tickets (the summary bypassed):
+    # the same for every filter.
+    repairs = world.centres["repairs"].id
+    cases = [
+        WEEK,
+        reports.Filters(first=WEEK.first, last=WEEK.last, centre_id=repairs),
+        reports.Filters(first=WEEK.first, last=WEEK.last, centre_id=repairs, category_id=world.categories["water"].id),
+        reports.Filters(first=WEEK.first, last=WEEK.last, priority=Priority.HIGH.value),
+        reports.Filters(first=date(2026, 3, 3), last=date(2026, 3, 3)),
+    ]
+
+    def table(filters):
+        rows, total = reports.figures_by_assignee(filters, NOW)
+        return {r.key: (r.resolved, r.on_time, r.late) for r in rows}, (total.resolved, total.on_time, total.late)
+
+    for filters in cases:
+        assert reports._summary_current(filters)
+        from_summary = table(filters)
+        with mock.patch.object(reports, "_summary_current", return_value=False):
+            from_tickets = table(filters)
+        assert from_summary == from_tickets, filters
+    # a and b resolved, by the technician; a on time, b late (its resolution came a day later).
+    assert table(WEEK)[1][0] == 2
+    # A change the workers have not counted: the summary is bypassed until they have.
+    c = week["c"]  # reopened; resolved again now
+    svc.transition(c.id, Action.TAKE, actor=world.users["technician"], now=at("03-05 09:00"))
+    svc.transition(c.id, Action.RESOLVE, actor=world.users["technician"], now=at("03-05 10:00"),
+                   resolution_note="Replaced the tap")
+    _db.session.commit()
+    assert table(WEEK)[1][0] == 3
+    stats.refresh_all()
+    assert reports._summary_current(WEEK) and table(WEEK)[1][0] == 3

@@ -29,7 +29,7 @@ from tracker.models.rectification import (
     RectificationItemTicket,
 )
 from tracker.models.sla import Calendar, CalendarVersion, Escalation, SlaPolicy, SlaPolicyVersion, TicketSla
-from tracker.models.stats import DailyStat, StatsDirty
+from tracker.models.stats import DailyAssigneeStat, DailyStat, StatsDirty
 from tracker.models.survey import (
     ImportStatus,
     SurveyImport,
@@ -43,6 +43,7 @@ from tracker.models.weekly import ReportStatus, WeeklyReport
 
 __all__ = [
     "ApiToken",
+    "DailyAssigneeStat",
     "DailyStat",
     "StatsDirty",
     "Channel",

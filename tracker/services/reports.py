@@ -50,8 +50,9 @@ to today, last month all of it, this year 1 January to today.
 Period figures are read from ``daily_stats``, which the workers keep current
 from the same predicates (``day_rows``); the "now" figures from the open
 tickets' partial index. Drill-down lists use the same predicates again.
-Per-technician figures are read from the tickets directly (the summary has
-no assignee).
+Per-technician "resolved / on time / late" are read from
+``daily_assignee_stats`` (kept with ``daily_stats``) while it is current,
+else from the tickets; their load now from the open tickets.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ from tracker.domain.i18n import N_
 from tracker.domain.sla_clock import Target, TargetState
 from tracker.domain.workflow import Priority, Status
 from tracker.extensions import db
-from tracker.models import DailyStat, Feedback, StatsDirty, Ticket, TicketSla
+from tracker.models import DailyAssigneeStat, DailyStat, Feedback, StatsDirty, Ticket, TicketSla
 from tracker.models.stats import TARGET_COLUMNS
 
 AGE_BUCKETS = (
@@ -319,6 +320,43 @@ def _count_run(first: date, last: date, centres: list[int], wanted: set, rows: d
     for centre_id, category_id, priority, at, rating in db.session.execute(ratings):
         add(at, centre_id, category_id, priority, "rating_sum", int(rating))
         add(at, centre_id, category_id, priority, "rating_count")
+
+
+def assignee_pair_rows(pairs: Iterable[tuple[date, int]]) -> list[dict]:
+    """Return the daily_assignee_stats rows of the given (local day, centre) pairs, from the source.
+
+    The technicians' "resolved / on time / late" (see the module docstring),
+    read as ``pair_rows`` reads the period figures: one query per run of days.
+    """
+    wanted = set(pairs)
+    counts: dict[tuple, list[int]] = defaultdict(lambda: [0, 0, 0])
+    zone = campus_zone()
+    for first, last in _day_runs(sorted({day for day, _ in wanted})):
+        centres = sorted({centre for day, centre in wanted if first <= day <= last})
+        start, end = day_bounds(first, last)
+        query = (
+            select(Ticket.centre_id, Ticket.assignee_id, Ticket.category_id, Ticket.priority, Ticket.resolved_at,
+                   TicketSla.state)
+            .select_from(Ticket)
+            .outerjoin(TicketSla, and_(TicketSla.ticket_id == Ticket.id, TicketSla.target == Target.RESOLUTION))
+            .where(Ticket.centre_id.in_(centres), period_condition("resolved", start, end),
+                   Ticket.assignee_id.is_not(None))
+        )
+        for centre_id, assignee_id, category_id, priority, at, state in db.session.execute(query):
+            day = at.astimezone(zone).date()
+            if (day, centre_id) not in wanted:
+                continue
+            row = counts[(day, centre_id, assignee_id, category_id, Priority(priority).value)]
+            row[0] += 1
+            if state == TargetState.MET:
+                row[1] += 1
+            elif state == TargetState.BREACHED:
+                row[2] += 1
+    return [
+        {"day": day, "centre_id": centre_id, "assignee_id": assignee_id, "category_id": category_id,
+         "priority": priority, "resolved": resolved, "on_time": on_time, "late": late}
+        for (day, centre_id, assignee_id, category_id, priority), (resolved, on_time, late) in counts.items()
+    ]
 
 
 # ---------------------------------------------------------------- filters
@@ -685,22 +723,38 @@ def figures_by_assignee(filters: Filters, now: datetime, *,
     )
     for key, breached in db.session.execute(late):
         result.setdefault(key, AssigneeFigures(key=key)).breached_now = breached
-    start, end = filters.bounds
-    done = (
-        select(
-            Ticket.assignee_id,
-            func.count(),
-            func.sum(case((TicketSla.state == TargetState.MET, 1), else_=0)),
-            func.sum(case((TicketSla.state == TargetState.BREACHED, 1), else_=0)),
+    if _summary_current(filters):
+        # The summary holds exactly what the query below counts (assignee_pair_rows).
+        stat = DailyAssigneeStat
+        clauses = [stat.day >= filters.first, stat.day <= filters.last]
+        if filters.centre_id is not None:
+            clauses.append(stat.centre_id == filters.centre_id)
+        if filters.category_id is not None:
+            clauses.append(stat.category_id == filters.category_id)
+        if filters.priority:
+            clauses.append(stat.priority == filters.priority)
+        done = (
+            select(stat.assignee_id, func.sum(stat.resolved), func.sum(stat.on_time), func.sum(stat.late))
+            .where(*clauses)
+            .group_by(stat.assignee_id)
         )
-        .select_from(Ticket)
-        .outerjoin(TicketSla, and_(TicketSla.ticket_id == Ticket.id, TicketSla.target == Target.RESOLUTION))
-        .where(period_condition("resolved", start, end), Ticket.assignee_id.is_not(None), _ticket_where(filters))
-        .group_by(Ticket.assignee_id)
-    )
+    else:
+        start, end = filters.bounds
+        done = (
+            select(
+                Ticket.assignee_id,
+                func.count(),
+                func.sum(case((TicketSla.state == TargetState.MET, 1), else_=0)),
+                func.sum(case((TicketSla.state == TargetState.BREACHED, 1), else_=0)),
+            )
+            .select_from(Ticket)
+            .outerjoin(TicketSla, and_(TicketSla.ticket_id == Ticket.id, TicketSla.target == Target.RESOLUTION))
+            .where(period_condition("resolved", start, end), Ticket.assignee_id.is_not(None), _ticket_where(filters))
+            .group_by(Ticket.assignee_id)
+        )
     for key, resolved, on_time, late in db.session.execute(done):
         row = result.setdefault(key, AssigneeFigures(key=key))
-        row.resolved, row.on_time, row.late = resolved, int(on_time or 0), int(late or 0)
+        row.resolved, row.on_time, row.late = int(resolved), int(on_time or 0), int(late or 0)
     total = AssigneeFigures()
     for row in result.values():
         for name in ("open", "on_hold", "breached_now", "resolved", "on_time", "late"):

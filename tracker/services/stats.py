@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tracker.extensions import db
-from tracker.models import DailyStat, Feedback, StatsDirty, Ticket
+from tracker.models import DailyAssigneeStat, DailyStat, Feedback, StatsDirty, Ticket
 from tracker.services import reports
 
 _TICKET_DAYS = ("created_at", "resolved_at", "closed_at", "cancelled_at")
@@ -106,9 +106,18 @@ def refresh(*, limit: int = 200) -> int:
     db.session.connection().execute(
         delete(stat).where(stat.c.day == bindparam("d"), stat.c.centre_id == bindparam("c")), keys
     )
-    rows = reports.pair_rows([(day, centre_id) for day, centre_id, _ in claimed])
+    assignee_stat = DailyAssigneeStat.__table__
+    db.session.connection().execute(
+        delete(assignee_stat).where(assignee_stat.c.day == bindparam("d"), assignee_stat.c.centre_id == bindparam("c")),
+        keys,
+    )
+    pairs = [(day, centre_id) for day, centre_id, _ in claimed]
+    rows = reports.pair_rows(pairs)
     if rows:
         db.session.execute(DailyStat.__table__.insert(), [row | {"refreshed_at": now} for row in rows])
+    assignee_rows = reports.assignee_pair_rows(pairs)
+    if assignee_rows:
+        db.session.execute(assignee_stat.insert(), assignee_rows)
     db.session.commit()
 
     connection = db.session.connection()
