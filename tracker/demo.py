@@ -8,7 +8,11 @@ history obeys the same rules as real use: one service call, one transaction.
 
 The simulation writes each ticket's story first (who does what, when), then
 plays every step of every story in time order, up to now. Steps a story
-plans after now are left out, so recent tickets are still open.
+plans after now are left out, so recent tickets are still open. A story
+may end with the requester's rating (``feedback``) and, after a low one,
+the head's record of the follow-up visit (``follow_ups``). Rectification
+items come last, after the demo survey some are opened from: each is
+written out in ``ITEMS`` and played through ``rectification`` the same way.
 """
 
 import math
@@ -21,12 +25,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as clock_time
+from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from werkzeug.security import generate_password_hash
 
 from tracker.clock import utcnow
@@ -56,11 +61,42 @@ from tracker.demo_text import (
     CentreSpec,
     Text,
 )
+from tracker.domain.rectification import ACTIVE_STATUSES, ItemStatus
+from tracker.domain.rectification import Action as ItemAction
+from tracker.domain.rectification import Source as ItemSource
 from tracker.domain.roles import Role
 from tracker.domain.workflow import Action, HoldReason, Priority, Status
 from tracker.extensions import db
-from tracker.models import Category, Centre, Location, LocationKind, Source, Ticket, TicketEvent, User
-from tracker.services import accounts, outbox, sla, sla_config, stats
+from tracker.models import (
+    Category,
+    Centre,
+    Feedback,
+    FollowUp,
+    FollowUpKind,
+    FollowUpResult,
+    FollowUpStatus,
+    Location,
+    LocationKind,
+    RectificationItem,
+    RectificationItemTicket,
+    Source,
+    SurveyResponse,
+    Ticket,
+    TicketEvent,
+    User,
+)
+from tracker.services import (
+    accounts,
+    feedback,
+    follow_ups,
+    outbox,
+    rectification,
+    reports,
+    sla,
+    sla_config,
+    stats,
+    surveys,
+)
 from tracker.services import tickets as ticket_service
 
 # Tickets per day before the term and weekday factors: about 13 a day over a
@@ -100,6 +136,72 @@ FLOOR_NOTES: tuple[Text, ...] = (
     ("走廊尽头", "End of the corridor"),
 )
 
+# Requesters' ratings (services/feedback.py). About two in five resolved
+# requests get one: half of those who confirm the fix themselves rate it,
+# a few of those who let it be confirmed automatically rate from the link
+# in the "resolved" e-mail. Weights of the ratings 1-5 by how it went.
+RATE_AFTER_CONFIRM = 0.45
+RATE_UNCONFIRMED = 0.15
+RATING_WEIGHTS = {
+    "smooth": (1.5, 2.5, 9, 31, 56),
+    "slow": (3, 5, 17, 36, 39),  # put on hold, or a slow technician
+    "reopened": (12, 16, 27, 27, 18),
+}
+COMMENT_SHARE = {1: 0.9, 2: 0.9, 3: 0.6, 4: 0.4, 5: 0.3}
+RATING_COMMENTS: dict[int, tuple[Text, ...]] = {
+    5: (
+        ("师傅很专业，处理又快又好！", "Very professional, quick and tidy!"),
+        ("响应非常及时，点赞！", "A very quick response, thumbs up!"),
+        ("态度很好，还顺便检查了其他设备。", "Friendly, and checked the other equipment too."),
+        ("不到半小时就到了，效率很高。", "Came within half an hour, very efficient."),
+    ),
+    4: (
+        ("问题解决了，就是等得有点久。", "Fixed, though it took a while."),
+        ("总体满意，希望上门前先打个电话。", "Satisfied overall; please call before coming."),
+        ("处理得不错，现场没有完全清理干净。", "Good work, but the place was not quite cleaned up."),
+    ),
+    3: (
+        ("解决了，但跑了两趟才修好。", "Fixed, but it took two visits."),
+        ("等了一天多才有人来。", "Waited more than a day for someone to come."),
+        ("能用了，不过感觉只是临时处理。", "It works now, but it feels like a temporary fix."),
+    ),
+    2: (
+        ("拖了很久，中间也没人告知进度。", "It dragged on and nobody told me what was happening."),
+        ("修完没几天又出现同样的问题。", "The same problem came back a few days later."),
+        ("约好的时间没来，也没打电话说明。", "Nobody came at the agreed time, and nobody called."),
+    ),
+    1: (
+        ("问题根本没解决就被标记为已解决。", "Marked as resolved although nothing was fixed."),
+        ("态度很差，敷衍了事。", "Rude and careless."),
+        ("同一个问题报修三次了，还是老样子。", "Third report of the same problem, and still the same."),
+    ),
+}
+# A low rating opens a follow-up visit (services/follow_ups.py); the centre's
+# head records it, mostly within the due working days, sometimes later.
+# Some of the last RECENT_FOLLOW_UPS' visits have not happened yet.
+RECENT_FOLLOW_UPS = timedelta(days=12)
+# One visit older than this is left undone: the follow-up page has an overdue one
+# (3 working days, and a week of National Day holidays, fit in it).
+OVERDUE_FOLLOW_UP = timedelta(days=16)
+FOLLOW_UP_OUTCOMES: tuple[tuple[FollowUpResult, float, tuple[str, ...]], ...] = (
+    (FollowUpResult.REACHED, 35, (
+        "已上门回访，报修人表示理解，问题已经解决。",
+        "已电话回访，报修人对处理结果基本认可，提醒技术员注意沟通。",
+    )),
+    (FollowUpResult.RESOLVED, 35, (
+        "回访后安排技术员再次上门，彻底修复，报修人满意。",
+        "向报修人道歉并说明原因，已调整排班，避免再次失约。",
+    )),
+    (FollowUpResult.NOT_REACHED, 15, (
+        "两次电话未接通，已发短信留言。",
+        "",
+    )),
+    (FollowUpResult.ESCALATED, 15, (
+        "同类问题多次出现，已提交整改事项跟进。",
+        "已报分管领导，纳入周例会督办。",
+    )),
+)
+
 
 class SeedRefused(Exception):
     """The demo data cannot be loaded; the message says why."""
@@ -125,6 +227,15 @@ class SeedResult:
     events: int = 0
     service_calls: int = 0
     statuses: dict[Status, int] = field(default_factory=dict)
+    # Requesters' ratings by value (1-5), and the follow-ups of the low ones.
+    ratings: dict[int, int] = field(default_factory=dict)
+    follow_ups: int = 0
+    follow_ups_open: int = 0
+    follow_ups_overdue: int = 0
+    # Rectification items by status; how many are overdue now, how many link requests.
+    items: dict[ItemStatus, int] = field(default_factory=dict)
+    items_overdue: int = 0
+    items_linked: int = 0
     seconds: float = 0.0
 
 
@@ -196,9 +307,11 @@ def seed(
         stats.mark_everything()
         stats.refresh_all()
         echo(f"dashboard summary built ({time.perf_counter() - started:.0f} s)")
-        from tracker.services import surveys
-
         echo(f"survey responses: {surveys.seed_demo(now)}")
+        # After the survey: some items are opened from its responses. Their
+        # deadlines are left to the workers' first sweep, like the tickets' clocks.
+        with outbox.suppressed():
+            result.service_calls += _play_items(_open_items(world, now - timedelta(days=days)), now)
 
     result.showcase = people.showcase
     result.centres, result.categories = len(catalog.centres), len(catalog.categories)
@@ -206,6 +319,7 @@ def seed(
     result.tickets = db.session.scalar(select(func.count()).select_from(Ticket))
     result.events = db.session.scalar(select(func.count()).select_from(TicketEvent))
     result.statuses = dict(db.session.execute(select(Ticket.status, func.count()).group_by(Ticket.status)).all())
+    _count_follow_through(result, now)
     db.session.rollback()
     result.seconds = time.perf_counter() - started
     _echo_summary(result, catalog, echo)
@@ -622,10 +736,17 @@ def _poisson(rng: random.Random, mean: float) -> int:
 # ---------------------------------------------------------------- stories
 
 
+class _Extra(StrEnum):
+    """Steps of a ticket's story that are not moves of the ticket."""
+
+    RATE = "rate"  # the requester rates it (services/feedback.py)
+    VISIT = "visit"  # a head records the low rating's follow-up (services/follow_ups.py)
+
+
 @dataclass
 class _Step:
     at: datetime
-    action: Action | None  # None: file the ticket
+    action: Action | _Extra | None  # None: file the ticket
     actor: User | None
     options: dict
 
@@ -762,7 +883,29 @@ class _Simulation:
                     plans.append(self._natural(at, *self.rng.choices(mix[0], mix[1])[0]))
             day += timedelta(days=1)
         self._backlog(plans)
+        self._leave_one_visit_overdue(plans)
         return plans
+
+    def _leave_one_visit_overdue(self, plans: list[_Plan]) -> None:
+        """Undo the visit of the latest low rating older than OVERDUE_FOLLOW_UP, unless one is undone already.
+
+        The follow-up page then has an overdue visit however the dice fell.
+        """
+        latest = None
+        for plan in plans:
+            rates = [i for i, step in enumerate(plan.steps) if step.action is _Extra.RATE]
+            if not rates:
+                continue
+            rated = plan.steps[rates[0]]
+            if rated.options["rating"] > follow_ups.LOW_RATING_MAX or rated.at > self.now - OVERDUE_FOLLOW_UP:
+                continue
+            visits = [i for i, step in enumerate(plan.steps) if step.action is _Extra.VISIT]
+            if not visits or plan.steps[visits[0]].at > self.now:
+                return
+            if latest is None or rated.at > latest[0]:
+                latest = (rated.at, plan, visits[0])
+        if latest is not None:
+            del latest[1].steps[latest[2]]
 
     def _backlog(self, plans: list[_Plan]) -> None:
         """Hold back some of the last few days' tickets at a random step.
@@ -846,6 +989,10 @@ class _Simulation:
         self._work(story, centre, spec, technician, dispatcher, work_hours, first_visit=True)
 
         roll = rng.random()
+        mood = "smooth"
+        held = any(step.action is Action.HOLD for step in story.plan.steps)
+        if held or self.people.pace[technician.id] > 1.5:
+            mood = "slow"
         if roll < 0.045:
             story.step(Action.REOPEN, requester, self.minutes(60, 2880), "waking",
                        reason=story.text(REOPEN_TEXTS))
@@ -855,11 +1002,45 @@ class _Simulation:
             story.step(Action.ACCEPT, technician, self.minutes(2, 30), answer_hours)
             self._work(story, centre, spec, technician, dispatcher, work_hours, first_visit=False)
             roll = rng.random() * 0.9 + 0.1  # no second reopening
+            mood = "reopened"
+        resolved_at = story.t
+        rating = None
         if roll < 0.2:
-            story.step(Action.CONFIRM, None, AUTO_CONFIRM_AFTER)
+            # Nobody confirms: a few rate from the e-mail's link before the application confirms.
+            if rng.random() < RATE_UNCONFIRMED:
+                rating = self._rate(story, mood, self.minutes(30, 4320), "waking", issued_at=resolved_at)
+            story.step(Action.CONFIRM, None, resolved_at + AUTO_CONFIRM_AFTER - story.t)
         else:
             story.step(Action.CONFIRM, requester, self.minutes(20, 4320), "waking",
                        reason=story.text(CONFIRM_TEXTS))
+            if rng.random() < RATE_AFTER_CONFIRM:
+                # The page offers the rating right after confirming; some use the e-mail's link instead.
+                rating = self._rate(story, mood, self.minutes(0.5, 30), "any",
+                                    issued_at=resolved_at if rng.random() < 0.25 else None)
+        if rating is not None and rating <= follow_ups.LOW_RATING_MAX:
+            self._visit(story, code)
+
+    def _rate(self, story: _Story, mood: str, after: timedelta, hours: str, *,
+              issued_at: datetime | None) -> int:
+        """Add the requester's rating (from the e-mail's link issued at ``issued_at``, if any); return it."""
+        rng = self.rng
+        rating = rng.choices((1, 2, 3, 4, 5), RATING_WEIGHTS[mood])[0]
+        comment = story.text(RATING_COMMENTS[rating]) if rng.random() < COMMENT_SHARE[rating] else ""
+        story.step(_Extra.RATE, story.plan.requester, after, hours, rating=rating, comment=comment,
+                   issued_at=issued_at)
+        return rating
+
+    def _visit(self, story: _Story, code: str) -> None:
+        """Add the head's record of the low rating's follow-up visit, unless it has not happened yet."""
+        rng = self.rng
+        if story.t > self.now - RECENT_FOLLOW_UPS and rng.random() < 0.3:
+            return
+        # Mostly within the due working days; some slip past them.
+        after = self.minutes(4500, 10000) if rng.random() < 0.12 else self.minutes(90, 3000)
+        results, weights, outcomes = zip(*FOLLOW_UP_OUTCOMES, strict=True)
+        index = rng.choices(range(len(results)), weights)[0]
+        story.step(_Extra.VISIT, self.people.heads[code], after, "office", result=results[index],
+                   outcome=rng.choice(outcomes[index]))
 
     def _respond(self, story: _Story, centre: CentreSpec, dispatcher: User, hours: str) -> User:
         rng, code = self.rng, centre.code
@@ -941,7 +1122,9 @@ class _Simulation:
             # (filed minutes ago, requester, repairs category, place, [(minutes after filing, step)])
             (1200, student, "water", place("dorm_rooms", 40),
              [(6, assign), (15, accept), (43, arrive), (98, resolve("water")),
-              (300, (Action.CONFIRM, student, {"reason": "师傅很负责，谢谢！"}))]),
+              (300, (Action.CONFIRM, student, {"reason": "师傅很负责，谢谢！"})),
+              (302, (_Extra.RATE, student, {"rating": 5, "comment": "半小时就上门了，效率很高。",
+                                            "issued_at": None}))]),
             (1080, staff, "lighting", place("office_rooms", 2),
              [(35, (Action.CANCEL, staff, {"reason": "灯又亮了，可能是接触不良，先取消。"}))]),
             (960, student, "air_conditioning", place("dorm_rooms", 41),
@@ -989,11 +1172,11 @@ def _play(plans: list[_Plan], now: datetime, zone: ZoneInfo, echo, started: floa
         if step.at <= now
     ]
     steps.sort(key=lambda item: item[:3])
-    filed = calls = 0
+    filed = rated = calls = 0
     month = None
 
     def progress():
-        echo(f"tickets: {month} … {filed:,} filed so far ({calls:,} service calls, "
+        echo(f"tickets: {month} … {filed:,} filed so far, {rated:,} rated ({calls:,} service calls, "
              f"{time.perf_counter() - started:.0f} s)")
 
     for at, _, _, plan, step in steps:
@@ -1005,6 +1188,16 @@ def _play(plans: list[_Plan], now: datetime, zone: ZoneInfo, echo, started: floa
         if step.action is None:
             plan.ticket_id = ticket_service.file_ticket(plan.request, requester=step.actor, now=at).id
             filed += 1
+        elif step.action is _Extra.RATE:
+            _rate(plan, step)
+            rated += 1
+        elif step.action is _Extra.VISIT:
+            follow_up_id = db.session.execute(
+                select(FollowUp.id)
+                .where(FollowUp.ticket_id == plan.ticket_id, FollowUp.kind == FollowUpKind.LOW_RATING)
+            ).scalar_one()
+            follow_ups.record(follow_up_id, actor=step.actor, now=at, result=step.options["result"],
+                              outcome=step.options["outcome"])
         else:
             ticket_service.transition(plan.ticket_id, step.action, actor=step.actor, now=at, **step.options)
         calls += 1
@@ -1013,12 +1206,542 @@ def _play(plans: list[_Plan], now: datetime, zone: ZoneInfo, echo, started: floa
     return calls
 
 
+def _rate(plan: _Plan, step: _Step) -> None:
+    """Give a planned rating: on the request's page, or through the "resolved" e-mail's link."""
+    options = step.options
+    if options["issued_at"] is None:
+        feedback.give(plan.ticket_id, rating=options["rating"], comment=options["comment"], actor=step.actor,
+                      now=step.at)
+    else:
+        token = feedback.link_token(plan.ticket_id, plan.requester.id, issued_at=options["issued_at"])
+        feedback.give_by_link(token, rating=options["rating"], comment=options["comment"], now=step.at)
+
+
+# ---------------------------------------------------------------- rectification items
+
+# Days before an item is opened whose requests may belong to its cluster.
+CLUSTER_WINDOW = timedelta(days=60)
+CLUSTER_MAX = 8
+
+
+@dataclass(frozen=True)
+class _ItemSpec:
+    """A rectification item's story, written out: opened ``ago`` days before now, due ``due`` days later.
+
+    ``steps`` are (days after opening, action, who, text[, extra]): who is
+    "resp" (the responsible person at that moment), "head", "dispatch",
+    "tech" (of the item's centre), "leader" or "leader2"; extra is the
+    progress percentage of an update, the days a reschedule adds, or who a
+    reassignment hands the item to. A complaint cluster links the requests
+    of its category at its place (location codes starting with ``place``;
+    of several, the one with the most, named in the texts' ``{place}``)
+    filed in the CLUSTER_WINDOW before it; a link step, those filed since.
+    An item opened from the demo survey's responses on ``survey_topic`` is
+    opened the day after the latest of them (``ago`` is not used).
+    """
+
+    centre: str
+    source: ItemSource
+    title: str
+    description: str
+    ago: float
+    due: int
+    steps: tuple[tuple, ...] = ()
+    responsible: str = "dispatch"
+    creator: str = "head"
+    source_ref: str = ""
+    category: str | None = None
+    place: str | tuple[str, ...] | None = None
+    priority: Priority = Priority.NORMAL
+    survey_topic: str | None = None
+
+
+Do = ItemAction
+ITEMS: tuple[_ItemSpec, ...] = (
+    _ItemSpec(
+        "dorm", ItemSource.COMPLAINT_CLUSTER, "学生公寓3号楼晚间热水供应不足",
+        "近一个月3号楼多间宿舍反映晚上10点后热水不热、水压低，报修集中在3至6层。需排查锅炉运行时间和循环泵，"
+        "拿出长期解决办法。",
+        ago=228, due=30, category="hot_water", place="main-d3", priority=Priority.HIGH,
+        steps=(
+            (1, Do.START, "resp", "已联系锅炉房，今晚安排夜间水温检测。"),
+            (6, Do.UPDATE, "resp", "检测发现2号循环泵老化，出水压力不足，已申请更换。", 30),
+            (15, Do.UPDATE, "resp", "新循环泵已安装，锅炉运行时间延长至23:30。", 70),
+            (22, Do.SUBMIT, "resp", "更换循环泵，锅炉运行时间延长至23:30；连续一周夜间抽检3至6层水温均在45℃以上。"),
+            (25, Do.VERIFY, "leader", "抽查3个楼层，晚间水温正常，同意销号。"),
+        ),
+    ),
+    _ItemSpec(
+        "business", ItemSource.COMPLAINT_CLUSTER, "{place}自动售货机频繁吞币、不出货",
+        "{place}一楼售货机两周内多次报修：投币后不出货，扫码支付扣款后不出货。需督促供应商彻底检修，并建立退款渠道。",
+        ago=205, due=14, category="vending", responsible="tech",
+        place=("main-lib", "main-t1", "main-t2", "main-t3", "main-d1", "main-d2", "main-d4"),
+        steps=(
+            (2, Do.UPDATE, "resp", "已通知供应商上门检修，临时张贴退款联系电话。", 20),
+            (10, Do.UPDATE, "resp", "供应商更换出货电机，纸币器需从厂家调货。", 50),
+            (13, Do.COMMENT, "leader", "请在周例会上说明退款处理情况。"),
+            (19, Do.SUBMIT, "resp", "更换出货电机和纸币器，开通扫码支付自动退款；连续五天无故障报修。"),
+            (21, Do.VERIFY, "leader2", "现场测试投币和扫码购买均正常。逾期一周，请供应商书面说明原因。"),
+        ),
+    ),
+    _ItemSpec(
+        "catering", ItemSource.COMPLAINT_CLUSTER, "第一食堂午餐高峰刷卡机故障",
+        "第一食堂一楼两台刷卡机在11:50至12:30高峰时段经常读不出卡，排队时间过长，学生投诉集中。",
+        ago=186, due=21, category="card_readers", place="main-c1",
+        steps=(
+            (1, Do.START, "resp", "已安排技术员午餐时段现场值守。"),
+            (6, Do.UPDATE, "resp", "更换了两台刷卡机的读卡模块。", 60),
+            (11, Do.SUBMIT, "resp", "更换读卡模块，高峰时段增派一名收银员。"),
+            (13, Do.REJECT, "leader", "午餐时段抽查仍有一台刷卡机反应缓慢，请查明网络原因后再提交。"),
+            (19, Do.UPDATE, "resp", "查明交换机端口故障，已更换端口并重新布线。", 85),
+            (23, Do.SUBMIT, "resp", "更换交换机端口并重新布线；连续一周高峰时段无读卡故障。"),
+            (25, Do.VERIFY, "leader", "复查通过。"),
+        ),
+    ),
+    _ItemSpec(
+        "repairs", ItemSource.INSPECTION, "第二教学楼消防通道应急照明灯损坏",
+        "消防安全检查发现第二教学楼2至4层消防通道共7盏应急照明灯不亮，须限期更换。",
+        ago=171, due=10, category="lighting", place="main-t2", responsible="tech", priority=Priority.URGENT,
+        source_ref="春季消防安全检查",
+        steps=(
+            (1, Do.START, "resp", "已统计损坏灯具型号，申领备件。"),
+            (4, Do.UPDATE, "resp", "已更换5盏，剩余2盏等备件。", 70),
+            (7, Do.SUBMIT, "resp", "7盏应急照明灯全部更换，逐一断电测试正常，检查记录已上传。"),
+            (8, Do.VERIFY, "leader", "同意。"),
+        ),
+    ),
+    _ItemSpec(
+        "property", ItemSource.COMPLAINT_CLUSTER, "{place}电梯运行中异常停顿",
+        "{place}电梯近期多次在3、4层之间短暂停顿，虽未困人，但师生担心安全。需联系维保单位全面检测。",
+        ago=160, due=30, category="lifts", place=("main-t1", "main-admin", "main-lab", "main-lib"),
+        responsible="tech", priority=Priority.HIGH,
+        steps=(
+            (1, Do.START, "resp", "已通知电梯维保单位上门检测。"),
+            (5, Do.UPDATE, "resp", "维保单位判断为主控板故障，需要厂家供货。", 30),
+            (9, Do.REASSIGN, "head", "涉及与厂家协调，改由调度员跟进。", "dispatch"),
+            (24, Do.RESCHEDULE, "leader", "主控板厂家供货周期约三周，同意延期。", 21),
+            (41, Do.UPDATE, "resp", "主控板已更换，等待特种设备检验机构复检。", 80),
+            (46, Do.SUBMIT, "resp", "更换主控板，经特种设备检验机构复检合格，运行两周无异常。"),
+            (48, Do.VERIFY, "leader", "复检报告已查看，同意销号。"),
+        ),
+    ),
+    _ItemSpec(
+        "general", ItemSource.MEETING, "会议室预约审核结果通知不及时",
+        "周例会通报：会议室预约审核后没有及时通知申请人，多次出现临近开会才得知未获批准的情况。"
+        "要求审核结果当天通知。",
+        ago=150, due=30, category="meeting_rooms", creator="leader", source_ref="后勤工作周例会",
+        steps=(
+            (2, Do.START, "resp", "梳理预约审核流程，拟增加短信通知。"),
+            (12, Do.UPDATE, "resp", "短信通知功能已上线试用。", 60),
+            (20, Do.SUBMIT, "resp", "预约审核结果改为当天短信和系统消息双通知，试运行两周无投诉。"),
+            (22, Do.VERIFY, "leader2", ""),
+        ),
+    ),
+    _ItemSpec(
+        "gardens", ItemSource.VISIT, "东区花园灌溉管网漏水",
+        "走访中师生反映东区花园步道常年积水，经查为地下灌溉管网老化漏水。",
+        ago=139, due=21, category="irrigation", place="east-garden", responsible="tech",
+        steps=(
+            (3, Do.START, "resp", "已关闭该区域灌溉阀门，开挖排查。"),
+            (9, Do.UPDATE, "resp", "更换漏水管段约30米。", 70),
+            (14, Do.SUBMIT, "resp", "更换老化管段，恢复灌溉，步道积水消失。"),
+            (16, Do.VERIFY, "leader", "现场查看，已无积水。"),
+        ),
+    ),
+    _ItemSpec(
+        "finance", ItemSource.MEETING, "报销进度不透明，师生无法查询办理状态",
+        "教职工座谈会上多名老师反映报销单据交上去以后不知道办到哪一步，只能反复打电话询问。"
+        "要求提供进度查询，并公布办理时限。",
+        ago=128, due=60, responsible="head", creator="leader", source_ref="教职工座谈会",
+        steps=(
+            (3, Do.START, "resp", "与信息中心商定在财务系统中增加进度查询。"),
+            (20, Do.UPDATE, "resp", "进度查询页面开发完成，内部测试中。", 50),
+            (40, Do.UPDATE, "resp", "各类报销的办理时限已在财务处网站公示。", 80),
+            (54, Do.SUBMIT, "resp", "上线报销进度查询，公布办理时限（一般报销10个工作日）；试运行一个月，咨询电话减少约四成。"),
+            (57, Do.VERIFY, "leader", "效果明显，同意。"),
+        ),
+    ),
+    _ItemSpec(
+        "projects", ItemSource.INSPECTION, "实验楼改造施工噪音影响教学",
+        "巡查发现实验楼改造工程在上课时段进行切割作业，噪音影响相邻教室上课。要求调整施工时间并加装隔音围挡。",
+        ago=118, due=14, category="site_impact", place="main-lab",
+        steps=(
+            (1, Do.START, "resp", "已约谈施工单位，要求上课时段停止高噪音作业。"),
+            (8, Do.UPDATE, "resp", "隔音围挡材料已进场。", 40),
+            (12, Do.COMMENT, "leader", "考试周临近，请务必按期完成。"),
+            (24, Do.SUBMIT, "resp", "施工时间调整至课后和周末，加装隔音围挡；两周内未再接到噪音投诉。"),
+            (27, Do.VERIFY, "leader", "逾期完成。请施工单位在后续工程中提前做好隔音措施。"),
+        ),
+    ),
+    _ItemSpec(
+        "business", ItemSource.COMPLAINT_CLUSTER, "校车末班时间与实验室下班时间不匹配",
+        "多条意见反映东校区开往主校区的末班校车17:30发车，实验室老师和研究生18:00以后下班无车可乘。",
+        ago=108, due=30, category="shuttle_timetable", place="east-stop-",
+        steps=(
+            (2, Do.START, "resp", "统计各时段乘车人数，征求各学院意见。"),
+            (14, Do.UPDATE, "resp", "拟新增18:15班次，已报车队排班。", 60),
+            (27, Do.SUBMIT, "resp", "工作日新增18:15东校区至主校区班次，时刻表已在网上预约平台更新。"),
+            (29, Do.VERIFY, "leader2", ""),
+        ),
+    ),
+    _ItemSpec(
+        "dorm", ItemSource.VISIT, "东区公寓2号楼公共卫生间保洁频次不足",
+        "宿舍走访时学生反映公共卫生间每周只保洁两次，异味较重。",
+        ago=94, due=14, category="hygiene", place="east-d2",
+        steps=(
+            (1, Do.START, "resp", "与保洁公司沟通增加保洁频次。"),
+            (6, Do.UPDATE, "resp", "保洁频次已调整为每天一次。", 70),
+            (11, Do.SUBMIT, "resp", "公共卫生间改为每天保洁一次，并张贴保洁记录表，接受学生监督。"),
+            (13, Do.VERIFY, "leader", ""),
+        ),
+    ),
+    _ItemSpec(
+        "general", ItemSource.INSPECTION, "校园宣传栏内容陈旧、玻璃破损",
+        "巡查发现主干道两侧宣传栏多处玻璃破损，张贴的还是上学期的过期通知。",
+        ago=84, due=30, category="publicity", place="main-avenue",
+        steps=(
+            (3, Do.START, "resp", "已清理过期内容。"),
+            (10, Do.CANCEL, "leader", "主干道改造工程将整体拆除旧宣传栏，由项目管理中心统一新建，本事项取消。"),
+        ),
+    ),
+    _ItemSpec(
+        "catering", ItemSource.VISIT, "第二食堂12:30以后菜品温度偏低",
+        "走访就餐学生时，多人反映第二食堂12:30以后菜品普遍偏凉，下课晚的学生吃不到热饭。",
+        ago=72, due=45, category="food_quality", place="main-c2", responsible="head",
+        steps=(
+            (2, Do.START, "resp", "已要求各档口分批出餐。"),
+            (9, Do.UPDATE, "resp", "保温售饭台已下单采购。", 40),
+            (20, Do.SUBMIT, "resp", "各档口改为分批少量出餐，12:30以后由厨师长抽测菜品温度。"),
+            (22, Do.REJECT, "leader", "保温售饭台尚未到位，仅靠分批出餐不能长期保证，请到位后再提交。"),
+            (30, Do.UPDATE, "resp", "保温售饭台已安装使用。", 90),
+            (34, Do.SUBMIT, "resp", "新装保温售饭台6组，配合分批出餐；抽测13:00菜品温度均在60℃以上。"),
+            (37, Do.VERIFY, "leader", "同意销号。"),
+        ),
+    ),
+    _ItemSpec(
+        "property", ItemSource.INSPECTION, "行政楼地下车库照明不足、监控存在盲区",
+        "安全检查发现行政楼地下车库东侧照明灯损坏较多，且有两处监控盲区。",
+        ago=61, due=20, category="security", place="main-admin", priority=Priority.HIGH, source_ref="秋季安全大检查",
+        steps=(
+            (2, Do.START, "resp", "已更换损坏的照明灯具。"),
+            (9, Do.UPDATE, "resp", "照明已恢复；新增摄像头已报采购。", 50),
+            (28, Do.UPDATE, "resp", "摄像头供货延迟，供应商预计下月初到货。", 60),
+            (35, Do.COMMENT, "leader", "已逾期，请在周例会上说明原因和完成时间。"),
+        ),
+    ),
+    _ItemSpec(
+        "repairs", ItemSource.COMPLAINT_CLUSTER, "{place}卫生间下水管道反复堵塞",
+        "{place}多个宿舍卫生间一个月内反复报修下水堵塞，疏通后不久又堵，需查明主管道原因。",
+        ago=50, due=21, category="water", place=("main-d5", "main-d2", "main-d4", "main-d6", "main-d1"),
+        responsible="tech", priority=Priority.HIGH,
+        steps=(
+            (1, Do.START, "resp", "已用管道内窥镜检查立管。"),
+            (6, Do.UPDATE, "resp", "发现3层立管弯头处沉积严重，计划周末停水改造。", 40),
+            (9, Do.LINK, "resp", ""),
+            (14, Do.UPDATE, "resp", "立管弯头已更换。", 85),
+            (18, Do.SUBMIT, "resp", "更换3层立管弯头，全面疏通主管道；两周内无新的堵塞报修。"),
+            (20, Do.VERIFY, "leader", ""),
+        ),
+    ),
+    _ItemSpec(
+        "dorm", ItemSource.COMPLAINT_CLUSTER, "东区公寓门禁卡频繁失效",
+        "东区公寓近期多名学生反映门禁卡刷不开门，需要反复到宿管站重新写卡。",
+        ago=43, due=14, category="keys_locks", place="east-d",
+        steps=(
+            (2, Do.START, "resp", "已联系门禁厂家排查。"),
+            (8, Do.UPDATE, "resp", "厂家确认门禁控制器固件有缺陷，需要升级。", 50),
+            (12, Do.SUBMIT, "resp", "东区各楼门禁控制器固件已升级。"),
+            (14, Do.REJECT, "leader", "抽查东区3号楼仍有学生刷卡失败，请逐栋核实后再提交。"),
+            (17, Do.UPDATE, "resp", "逐栋核查：3号楼两台读卡器老化，已更换。", 85),
+            (20, Do.SUBMIT, "resp", "东区各楼门禁控制器固件已升级，3号楼更换两台读卡器，并为反映问题的学生统一补写门禁卡。"),
+        ),
+    ),
+    _ItemSpec(
+        "gardens", ItemSource.COMPLAINT_CLUSTER, "主干道行道树枯枝存在坠落隐患",
+        "大风天气后主干道多处报告断枝，部分行道树有较大枯枝，存在砸伤行人和车辆的隐患。",
+        ago=38, due=10, category="fallen_trees", place="main-", responsible="tech", priority=Priority.HIGH,
+        steps=(
+            (1, Do.START, "resp", "已拉设警示带，安排高空作业车。"),
+            (4, Do.UPDATE, "resp", "主干道北段枯枝已修剪完毕。", 60),
+            (7, Do.SUBMIT, "resp", "完成主干道全段行道树枯枝修剪，共清理枯枝约2吨。"),
+            (8, Do.VERIFY, "leader2", ""),
+        ),
+    ),
+    _ItemSpec(
+        "projects", ItemSource.COMPLAINT_CLUSTER, "{place}新装窗户雨天渗水（保修期内）",
+        "暑期改造更换的窗户在雨天多处渗水，属保修范围，需督促施工单位维修。",
+        ago=33, due=30, category="defects", place=("main-t3", "main-t1", "main-t2", "east-t1"),
+        steps=(
+            (2, Do.START, "resp", "已书面通知施工单位履行保修义务。"),
+            (12, Do.UPDATE, "resp", "施工单位已对2层窗户重新打胶。", 40),
+            (24, Do.UPDATE, "resp", "3至5层窗户维修中，待下次降雨检验效果。", 65),
+        ),
+    ),
+    _ItemSpec(
+        "repairs", ItemSource.MEETING, "网络端口报修响应超时偏多",
+        "周例会通报：上月网络端口类报修的30分钟响应达标率明显低于其他类别，要求分析原因并整改。",
+        ago=22, due=30, category="network", responsible="head", creator="leader", source_ref="后勤工作周例会",
+        steps=(
+            (1, Do.START, "resp", "分析上月超时工单：主要集中在夜间和周末。"),
+            (8, Do.UPDATE, "resp", "调整夜间值班安排，增加一名熟悉网络的值班技术员。", 50),
+        ),
+    ),
+    _ItemSpec(
+        "general", ItemSource.OTHER, "公文流转系统缺少操作指引",
+        "新入职教职工反映公文流转系统没有操作说明，经常提交出错，需编写图文指引并组织培训。",
+        ago=19, due=45, category="documents",
+    ),
+    _ItemSpec(
+        "property", ItemSource.COMPLAINT_CLUSTER, "{place}卫生间保洁不及时",
+        "近期多条报修反映{place}各层卫生间课间无人保洁，纸巾、洗手液经常用完没有补充。",
+        ago=9, due=21, category="cleaning", place=("main-t1", "main-t2", "main-t3", "east-t1"),
+    ),
+    # From the autumn satisfaction survey (surveys.seed_demo): opened after it.
+    _ItemSpec(
+        "business", ItemSource.SURVEY, "根据问卷意见调整早晚校车发车时间",
+        "秋季后勤满意度问卷中多名师生反映东门首班车7:50发车、晚间缺少17:45以后的班次，与上下班时间不匹配。",
+        ago=0, due=30, survey_topic="Shuttle bus timetable",
+        steps=(
+            (1, Do.START, "resp", "统计早晚高峰乘车需求。"),
+            (2, Do.UPDATE, "resp", "拟将首班车提前至7:30，正在征求各学院意见。", 30),
+        ),
+    ),
+    _ItemSpec(
+        "business", ItemSource.SURVEY, "自助洗衣机、售货机故障长期未修复",
+        "问卷反映5号楼洗衣机刷卡后不启动、图书馆售货机坏了一个月没人修。",
+        ago=0, due=14, survey_topic="Self-service machines", responsible="tech",
+        steps=(
+            (0.2, Do.START, "resp", "已通知设备供应商。"),
+            (2, Do.SUBMIT, "resp", "5号楼洗衣机更换读卡器，图书馆售货机更换主板；建立每周巡检制度。"),
+            (3, Do.VERIFY, "leader", "现场试用正常。"),
+        ),
+    ),
+    _ItemSpec(
+        "dorm", ItemSource.SURVEY, "学生公寓3号楼22点后无热水问题复发",
+        "问卷中3号楼学生反映22点以后又没有热水了，晚上洗澡水是凉的。春季整改过的问题复发，需尽快处理。",
+        ago=0, due=5, survey_topic="Hot water", category="hot_water", place="main-d3", priority=Priority.HIGH,
+        steps=(
+            (1, Do.START, "resp", "锅炉房排查中。"),
+            (4, Do.UPDATE, "resp", "发现锅炉定时器被误调回22:00，已恢复；循环泵仍需检修。", 40),
+            (9, Do.COMMENT, "leader", "已逾期，请尽快完成循环泵检修并报告。"),
+        ),
+    ),
+    _ItemSpec(
+        "catering", ItemSource.SURVEY, "第一食堂午间刷卡机故障（问卷反馈）",
+        "问卷反映第一食堂刷卡机午饭时段又经常刷不上，需检查春季整改后的设备状况。",
+        ago=0, due=20, survey_topic="Canteen service", category="card_readers", place="main-c1",
+    ),
+    _ItemSpec(
+        "property", ItemSource.SURVEY, "教学楼电梯停顿问题复查",
+        "问卷反映教学楼电梯仍有停在两层之间的情况，需联系维保单位复查。",
+        ago=0, due=21, survey_topic="Lifts", responsible="tech",
+        steps=(
+            (1, Do.START, "resp", "已约维保单位复查。"),
+            (6, Do.UPDATE, "resp", "复查发现平层感应器偏移，已校正。", 60),
+            (12, Do.SUBMIT, "resp", "校正平层感应器并更换一处门机皮带，连续观察一周运行正常。"),
+        ),
+    ),
+    _ItemSpec(
+        "finance", ItemSource.SURVEY, "报销周期过长（问卷反馈）",
+        "问卷反映报销仍需一个多月，办理中也没有人告知进度。",
+        ago=0, due=40, survey_topic="Reimbursements", responsible="head",
+        steps=((3, Do.COMMENT, "leader", "请结合上半年报销进度整改的效果一并分析。"),),
+    ),
+    _ItemSpec(
+        "repairs", ItemSource.SURVEY, "行政楼报告厅空调冷凝水滴落座位",
+        "问卷反映报告厅空调滴水到座位上，开会时只能空着几排座位。",
+        ago=0, due=14, survey_topic="Air-conditioning", category="air_conditioning", place="main-admin-4-401",
+        responsible="tech",
+        steps=(
+            (1, Do.START, "resp", "已到现场查看，冷凝水管保温层老化。"),
+            (5, Do.UPDATE, "resp", "已更换冷凝水管保温层，待下周开会时验证效果。", 60),
+        ),
+    ),
+)
+del Do
+
+
+@dataclass
+class _ItemPlan:
+    spec: _ItemSpec
+    new: rectification.NewItem
+    creator: User
+    opened_at: datetime
+    response_ids: list[int] = field(default_factory=list)
+    # (when, action, who, details, days a reschedule adds)
+    steps: list[tuple[datetime, ItemAction, User, rectification.Change, int]] = field(default_factory=list)
+    item_id: int | None = None
+
+
+def _open_items(world: "_Simulation", start: datetime) -> list[_ItemPlan]:
+    """Plan the rectification items: those opened since ``start``, and those from the demo survey."""
+    plans = []
+    for spec in ITEMS:
+        responses = []
+        if spec.survey_topic is not None:
+            centre_id = world.catalog.centres[spec.centre].id
+            responses = list(db.session.execute(
+                select(SurveyResponse.id, SurveyResponse.submitted_on)
+                .where(SurveyResponse.survey == surveys.DEMO_SURVEY, SurveyResponse.centre_id == centre_id,
+                       SurveyResponse.topic == spec.survey_topic,
+                       SurveyResponse.rectification_item_id.is_(None))
+                .order_by(SurveyResponse.id)
+            ).all())
+            if not responses:
+                continue
+            latest = max(submitted for _, submitted in responses)
+            opened_at = world.shift(world._local(latest + timedelta(days=1), clock_time(8, 30)), "office")
+        else:
+            opened_at = world.shift(world.now - timedelta(days=spec.ago), "office")
+            if opened_at < start:
+                continue
+        opened_at += world.minutes(5, 120)
+        if opened_at >= world.now:
+            continue
+        plans.append(_plan_item(world, spec, opened_at, [r for r, _ in responses]))
+    return plans
+
+
+def _plan_item(world: "_Simulation", spec: _ItemSpec, opened_at: datetime,
+               response_ids: list[int]) -> _ItemPlan:
+    people, code = world.people, spec.centre
+    who = {
+        "head": people.heads[code],
+        "dispatch": people.dispatchers[code],
+        "tech": people.technicians[code][0],
+        "leader": people.by_name["leader"],
+        "leader2": people.by_name["leader2"],
+    }
+    category = world.catalog.categories[code, spec.category] if spec.category else None
+    place, cluster = None, []
+    if spec.place:
+        candidates = (spec.place,) if isinstance(spec.place, str) else spec.place
+        for candidate in candidates:
+            found = _cluster(category, candidate, opened_at - CLUSTER_WINDOW, opened_at) if category else []
+            if place is None or len(found) > len(cluster):
+                place, cluster = candidate, found
+        cluster = cluster[:CLUSTER_MAX]
+    location = None
+    if place is not None:
+        location = db.session.execute(select(Location).where(Location.code == place)).scalar_one_or_none()
+    name = location.name_zh if location is not None else ""
+    responsible = who[spec.responsible]
+    new = rectification.NewItem(
+        centre_id=world.catalog.centres[code].id,
+        title=spec.title.replace("{place}", name),
+        description=spec.description.replace("{place}", name),
+        responsible_id=responsible.id,
+        due_on=reports.local_day(opened_at) + timedelta(days=spec.due),
+        source=spec.source,
+        source_ref=spec.source_ref,
+        priority=spec.priority,
+        ticket_ids=[ticket_id for ticket_id, _ in cluster],
+        location_id=location.id if location is not None else None,
+        category_id=category.id if category is not None else None,
+    )
+    plan = _ItemPlan(spec, new, who[spec.creator], opened_at, response_ids)
+    at = opened_at
+    for day, action, actor, text, *extra in spec.steps:
+        at = max(world.shift(opened_at + timedelta(days=day), "office"), at + world.minutes(10, 90))
+        change = rectification.Change(text=text)
+        add_days = 0
+        if action is ItemAction.UPDATE:
+            change.percent = extra[0]
+        elif action is ItemAction.RESCHEDULE:
+            add_days = extra[0]
+        elif action is ItemAction.REASSIGN:
+            change.responsible_id = who[extra[0]].id
+        elif action is ItemAction.LINK:
+            linked = {ticket_id for ticket_id, _ in cluster}
+            later = [ref for ticket_id, ref in _cluster(category, place, opened_at, at)
+                     if ticket_id not in linked]
+            if not later:
+                continue
+            change.references = later[:CLUSTER_MAX]
+        plan.steps.append((at, action, responsible if actor == "resp" else who[actor], change, add_days))
+        if action is ItemAction.REASSIGN:
+            responsible = who[extra[0]]
+    return plan
+
+
+def _cluster(category: Category, place: str, since: datetime, until: datetime) -> list[tuple[int, str]]:
+    """Return (id, reference) of the requests of ``category`` filed in the period, newest first.
+
+    Only those at a place whose code starts with ``place``.
+    """
+    return list(db.session.execute(
+        select(Ticket.id, Ticket.reference)
+        .join(Location, Location.id == Ticket.location_id)
+        .where(Ticket.category_id == category.id, Ticket.created_at >= since, Ticket.created_at < until,
+               Ticket.status != Status.CANCELLED, Location.code.startswith(place, autoescape=True))
+        .order_by(Ticket.created_at.desc(), Ticket.id.desc())
+    ).all())
+
+
+def _play_items(plans: list[_ItemPlan], now: datetime) -> int:
+    """Open the items and play their steps up to ``now`` in time order; return the number of service calls."""
+    steps = [(plan.opened_at, order, -1, plan, None) for order, plan in enumerate(plans)]
+    steps += [(step[0], order, index, plan, step) for order, plan in enumerate(plans)
+              for index, step in enumerate(plan.steps)]
+    steps.sort(key=lambda item: item[:3])
+    calls = 0
+    for at, _, _, plan, step in steps:
+        if at > now:
+            continue
+        if step is None:
+            if plan.response_ids:
+                item = surveys.create_item(plan.response_ids, plan.new, actor=plan.creator, now=at)
+            else:
+                item = rectification.create_item(plan.new, actor=plan.creator, now=at)
+            plan.item_id = item.id
+        else:
+            _, action, actor, change, add_days = step
+            if action is ItemAction.RESCHEDULE:
+                item = db.session.get(RectificationItem, plan.item_id)
+                # Leadership moves the deadline later, never into the past.
+                change.due_on = max(item.due_on + timedelta(days=add_days),
+                                    reports.local_day(at) + timedelta(days=1))
+            rectification.transition(plan.item_id, action, actor=actor, now=at, change=change)
+        calls += 1
+    return calls
+
+
+def _count_follow_through(result: SeedResult, now: datetime) -> None:
+    """Count the ratings, follow-ups and rectification items into ``result``."""
+    result.ratings = dict(db.session.execute(
+        select(Feedback.rating, func.count()).group_by(Feedback.rating)
+    ).all())
+    is_open = FollowUp.status == FollowUpStatus.OPEN
+    counts = db.session.execute(
+        select(func.count(), func.sum(case((is_open, 1), else_=0)),
+               func.sum(case((is_open & (FollowUp.due_at < now), 1), else_=0)))
+    ).one()
+    result.follow_ups, result.follow_ups_open, result.follow_ups_overdue = (int(n or 0) for n in counts)
+    result.items = dict(db.session.execute(
+        select(RectificationItem.status, func.count()).group_by(RectificationItem.status)
+    ).all())
+    result.items_overdue = db.session.scalar(
+        select(func.count())
+        .where(RectificationItem.status.in_(list(ACTIVE_STATUSES)), RectificationItem.due_at <= now)
+    )
+    result.items_linked = db.session.scalar(select(func.count(RectificationItemTicket.item_id.distinct())))
+
+
 def _echo_summary(result: SeedResult, catalog: _Catalog, echo) -> None:
     echo(
         f"done in {result.seconds:.0f} s: {result.tickets:,} tickets, {result.events:,} events, "
         f"{result.users} users, {result.locations} locations"
     )
     echo("tickets by status: " + ", ".join(f"{s} {result.statuses.get(s, 0):,}" for s in Status))
+    rated = sum(result.ratings.values())
+    average = sum(r * n for r, n in result.ratings.items()) / rated if rated else 0
+    echo(f"ratings: {rated:,} (average {average:.2f}; "
+         + ", ".join(f"{r}: {result.ratings.get(r, 0):,}" for r in (5, 4, 3, 2, 1))
+         + f"); follow-ups of low ratings: {result.follow_ups} ({result.follow_ups_open} open, "
+         f"{result.follow_ups_overdue} of them overdue)")
+    echo(f"rectification items: {sum(result.items.values())} ("
+         + ", ".join(f"{s} {result.items.get(s, 0)}" for s in ItemStatus)
+         + f"; {result.items_overdue} overdue, {result.items_linked} linked to requests)")
     echo("")
     echo("Demo logins (one password for every demo user):")
     width = max(len(role) for role, _ in result.showcase)

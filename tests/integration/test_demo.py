@@ -8,15 +8,27 @@ from sqlalchemy import func, select
 from tests.conftest import post_form
 from tracker import demo
 from tracker.clock import utcnow
+from tracker.domain.rectification import ACTIVE_STATUSES, ItemStatus, Source
 from tracker.domain.roles import CENTRE_ROLES, Role
 from tracker.domain.workflow import Status
 from tracker.extensions import db as database
 from tracker.models import (
     Category,
     Centre,
+    DailyStat,
     EventKind,
+    Feedback,
+    FollowUp,
+    FollowUpKind,
+    FollowUpStatus,
     Location,
     LocationKind,
+    Notification,
+    RectificationEvent,
+    RectificationEventKind,
+    RectificationItem,
+    RectificationItemTicket,
+    SurveyResponse,
     Ticket,
     TicketEvent,
     User,
@@ -198,3 +210,101 @@ def test_replaying_history_notifies_nobody(db):
 
     demo.seed(days=3, password="quiet-password-1", echo=lambda *_: None)
     assert database.session.execute(select(func.count()).select_from(Notification)).scalar_one() == 0
+
+
+def test_demo_has_ratings_follow_ups_and_a_rectification_ledger(client, db):
+    result, lines = seed(days=45)
+    now = utcnow()
+    session = db.session
+
+    # Two in five resolved requests are rated, mostly 4 or 5, a few 1 or 2.
+    ratings = session.execute(select(Feedback)).scalars().all()
+    rateable = session.scalar(
+        select(func.count()).where(Ticket.status.in_([Status.RESOLVED, Status.CLOSED]))
+    )
+    assert 0.3 <= len(ratings) / rateable <= 0.5, (len(ratings), rateable)
+    counts = {value: sum(f.rating == value for f in ratings) for value in range(1, 6)}
+    assert {value: n for value, n in counts.items() if n} == result.ratings
+    assert counts[4] + counts[5] >= 0.7 * len(ratings)
+    assert counts[5] > counts[4] > counts[3] > 0
+    assert 0 < counts[1] + counts[2] <= 0.15 * len(ratings)
+    assert sum(bool(f.comment) for f in ratings) >= 0.2 * len(ratings)
+    assert any("\u4e00" <= ch <= "\u9fff" for f in ratings for ch in f.comment)
+    for rating in ratings:
+        ticket = session.get(Ticket, rating.ticket_id)
+        assert ticket.status in (Status.RESOLVED, Status.CLOSED) and rating.given_at >= ticket.resolved_at
+        assert rating.given_at <= now
+    assert session.scalar(
+        select(func.count()).where(TicketEvent.kind == EventKind.FEEDBACK_GIVEN)
+    ) == len(ratings)
+
+    # Every low rating has its follow-up visit, recorded by the centre's head; an old one is overdue.
+    low = {f.ticket_id for f in ratings if f.rating <= 2}
+    visits = session.execute(select(FollowUp).where(FollowUp.kind == FollowUpKind.LOW_RATING)).scalars().all()
+    assert {v.ticket_id for v in visits} == low
+    assert result.follow_ups == len(visits)
+    done = [v for v in visits if v.status is FollowUpStatus.DONE]
+    assert done and all(v.result is not None and v.done_at >= v.created_at for v in done)
+    for visit in done:
+        assert session.get(User, visit.done_by_id).username.startswith("head.")
+    overdue_visits = [v for v in visits if v.status is FollowUpStatus.OPEN and v.due_at < now]
+    assert result.follow_ups_overdue == len(overdue_visits)
+    if any(f.rating <= 2 and f.given_at <= now - demo.OVERDUE_FOLLOW_UP for f in ratings):
+        assert overdue_visits
+
+    # The dashboards' summary counts every rating on its day.
+    assert session.scalar(select(func.sum(DailyStat.rating_count))) == len(ratings)
+    assert session.scalar(select(func.sum(DailyStat.rating_sum))) == sum(f.rating for f in ratings)
+
+    # Rectification items in every state of their life, from clusters of requests and the survey.
+    items = session.execute(select(RectificationItem)).scalars().all()
+    statuses = {item.status for item in items}
+    assert {ItemStatus.OPEN, ItemStatus.IN_PROGRESS, ItemStatus.AWAITING_VERIFICATION,
+            ItemStatus.VERIFIED} <= statuses
+    assert result.items == {s: sum(i.status == s for i in items) for s in statuses}
+    overdue = [i for i in items if i.status in ACTIVE_STATUSES and i.due_at <= now]
+    assert overdue and result.items_overdue == len(overdue)
+    assert any(i.status is ItemStatus.VERIFIED and i.verified_at < i.due_at for i in items)
+    assert any(i.rejection_count and i.status in ACTIVE_STATUSES for i in items)
+    for item in items:
+        history = session.execute(
+            select(RectificationEvent)
+            .where(RectificationEvent.item_id == item.id)
+            .order_by(RectificationEvent.id)
+        ).scalars().all()
+        assert history[0].kind == RectificationEventKind.CREATED and history[0].created_at == item.created_at
+        times = [event.created_at for event in history]
+        assert times == sorted(times) and times[-1] <= now, item.reference
+        assert item.title and any("\u4e00" <= ch <= "\u9fff" for ch in item.title)
+    updated = set(session.scalars(
+        select(RectificationEvent.item_id)
+        .where(RectificationEvent.kind == RectificationEventKind.PROGRESS_UPDATED)
+    ))
+    assert len(updated) >= 3
+    links = session.execute(select(RectificationItemTicket)).scalars().all()
+    assert links and result.items_linked == len({link.item_id for link in links})
+    for link in links:
+        assert session.get(Ticket, link.ticket_id).created_at <= link.linked_at
+    from_survey = session.execute(
+        select(SurveyResponse).where(SurveyResponse.rectification_item_id.is_not(None))
+    ).scalars().all()
+    assert len({r.rectification_item_id for r in from_survey}) >= 3
+    for response in from_survey:
+        item = session.get(RectificationItem, response.rectification_item_id)
+        assert item.source is Source.SURVEY and item.created_at.date() > response.submitted_on
+    references = [i.reference for i in sorted(items, key=lambda i: i.created_at)]
+    assert references == sorted(references)
+
+    # Replaying the history told nobody anything; the summary says what is there.
+    assert session.scalar(select(func.count()).select_from(Notification)) == 0
+    assert any(line.startswith("ratings: ") for line in lines)
+    assert any(line.startswith("rectification items: ") for line in lines)
+
+    # Leadership finds it all on the pages.
+    assert post_form(client, "/login", {"username": "leader", "password": PASSWORD}).status_code == 302
+    page = client.get("/follow-ups?state=overdue")
+    assert page.status_code == 200
+    item = overdue[0]
+    assert item.reference in client.get("/rectification/").get_data(as_text=True)
+    assert client.get(f"/rectification/{item.reference}").status_code == 200
+    assert client.get("/rectification/dashboard").status_code == 200
