@@ -5,7 +5,7 @@ translated when shown (``translated()``), in the user's language, so the
 service layer never needs a request or a locale.
 """
 
-from tracker.domain.i18n import N_, Label
+from tracker.domain.i18n import N_, Label, Message
 
 
 class TrackerError(Exception):
@@ -23,8 +23,12 @@ class TrackerError(Exception):
         """Return the message in the current locale (needs an app context)."""
         from flask_babel import gettext
 
-        params = {k: gettext(v) if isinstance(v, Label) else v for k, v in self.params.items()}
-        return gettext(self.message, **params)
+        def shown(value):
+            if isinstance(value, Message):
+                return gettext(value.template, **value.params)
+            return gettext(value) if isinstance(value, Label) else value
+
+        return gettext(self.message, **{k: shown(v) for k, v in self.params.items()})
 
 
 class ValidationFailed(TrackerError):

@@ -165,6 +165,33 @@ def test_an_inverted_interval_is_refused_next_to_its_weekday_and_nothing_is_save
     assert (_count(Calendar), _count(CalendarVersion)) == before
 
 
+def test_a_calendar_error_reads_in_the_admins_language(client, world, login_as):
+    login_as("admin")
+    post_form(client, "/language", {"locale": "zh_CN", "next": "/admin/calendars"})
+    before = (_count(Calendar), _count(CalendarVersion))
+
+    overlapping = post_form(client, "/admin/calendars/new", _calendar_form(week_mon="08:00-12:00, 11:00-13:00"))
+    inverted = post_form(client, "/admin/calendars/new", _calendar_form(week_tue="14:00-12:00"))
+
+    assert "日历无效：week.mon[1]：与 week.mon[0] 重叠" in _page(overlapping)
+    assert "week.tue[0]：结束时间 12:00 早于开始时间 14:00" in _page(inverted)
+    assert "is before start" not in _page(inverted)
+    assert (_count(Calendar), _count(CalendarVersion)) == before
+
+
+def test_a_calendar_error_of_the_service_reads_in_the_callers_language(app):
+    from flask_babel import force_locale
+
+    from tracker.errors import ValidationFailed
+    from tracker.services import sla_config
+
+    with pytest.raises(ValidationFailed) as refused:
+        sla_config.validate_calendar({"timezone": "Asia/Shanghai", "week": {"mon": [["14:00", "12:00"]]}})
+    assert str(refused.value) == "The calendar is not valid: week.mon[0]: end 12:00 is before start 14:00"
+    with app.test_request_context(), force_locale("zh_CN"):
+        assert refused.value.translated() == "日历无效：week.mon[0]：结束时间 12:00 早于开始时间 14:00"
+
+
 @pytest.mark.parametrize(
     "field, value, message",
     [

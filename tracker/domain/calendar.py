@@ -23,6 +23,8 @@ from itertools import pairwise
 from typing import NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tracker.domain.i18n import N_
+
 __all__ = ["BusinessCalendar", "CalendarError", "WEEKDAYS"]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -51,7 +53,22 @@ Day = tuple[Interval, ...]
 
 
 class CalendarError(ValueError):
-    """Refuse a malformed calendar, or a question its working time cannot answer."""
+    """Refuse a malformed calendar, or a question its working time cannot answer.
+
+    ``str(error)`` is the English message. A malformed calendar's error also
+    carries ``template`` (a msgid with %(name)s placeholders, marked with
+    ``N_``) and ``params``, so that a page shows it in the reader's language.
+    """
+
+    def __init__(self, message: str, *, template: str | None = None, params: Mapping | None = None):
+        super().__init__(message)
+        self.template = template
+        self.params = dict(params or {})
+
+
+def _invalid(template: str, **params) -> CalendarError:
+    """Return the CalendarError ``template % params``, keeping both for translation."""
+    return CalendarError(template % params, template=template, params=params)
 
 
 class _Table(NamedTuple):
@@ -119,9 +136,7 @@ class BusinessCalendar:
         # ends, and a deadline past it must be refused, not searched for.
         self._is_finite = not any(self._week)
         if self._is_finite and not (self._extra_workdays and self._extra_workday_hours):
-            raise CalendarError(
-                "calendar has no working time: the week is empty and there are no extra working days"
-            )
+            raise _invalid(N_("calendar has no working time: the week is empty and there are no extra working days"))
         self._lock = threading.Lock()
         self._table = _EMPTY
 
@@ -134,10 +149,11 @@ class BusinessCalendar:
         Raises CalendarError naming the offending field.
         """
         if not isinstance(data, Mapping):
-            raise CalendarError("calendar: expected a mapping")
+            raise _invalid(N_("calendar: expected a mapping"))
         for key in data:
             if key not in _FIELDS:
-                raise CalendarError(f"{key}: unknown field; expected one of {', '.join(_FIELDS)}")
+                raise _invalid(N_("%(field)s: unknown field; expected one of %(expected)s"), field=key,
+                               expected=", ".join(_FIELDS))
         zone = _parse_zone(data.get("timezone"))
         week = _parse_week(data.get("week", {}))
         holidays = _parse_dates(data.get("holidays", []), "holidays")
@@ -145,18 +161,17 @@ class BusinessCalendar:
         holiday_set = frozenset(holidays)
         for index, day in enumerate(extra_workdays):
             if day in holiday_set:
-                raise CalendarError(f"extra_workdays[{index}]: {day.isoformat()} is also listed in holidays")
+                raise _invalid(N_("extra_workdays[%(index)s]: %(day)s is also listed in holidays"), index=index,
+                               day=day.isoformat())
         extra_workday_hours = None
         if data.get("extra_workday_hours") is not None:
             extra_workday_hours = _parse_day(data["extra_workday_hours"], "extra_workday_hours")
             if not extra_workday_hours:
-                raise CalendarError(
-                    "extra_workday_hours: expected at least one interval; leave it out to use Monday's hours"
+                raise _invalid(
+                    N_("extra_workday_hours: expected at least one interval; leave it out to use Monday's hours")
                 )
         elif extra_workdays and not week[0]:
-            raise CalendarError(
-                "extra_workday_hours: required because week.mon is empty and extra_workdays is not"
-            )
+            raise _invalid(N_("extra_workday_hours: required because week.mon is empty and extra_workdays is not"))
         return cls(zone, week, holidays, extra_workdays, extra_workday_hours)
 
     @classmethod
@@ -682,47 +697,52 @@ def _merged_pauses(pauses: Iterable[tuple[float, float]]) -> list[tuple[float, f
 
 def _parse_zone(value) -> ZoneInfo:
     if value is None:
-        raise CalendarError('timezone: required, e.g. "Asia/Shanghai"')
+        raise _invalid(N_('timezone: required, e.g. "Asia/Shanghai"'))
     if not isinstance(value, str) or not value:
-        raise CalendarError(f'timezone: expected a time zone name such as "Asia/Shanghai", got {value!r}')
+        raise _invalid(N_('timezone: expected a time zone name such as "Asia/Shanghai", got %(value)s'),
+                       value=repr(value))
     try:
         return ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise CalendarError(f'timezone: unknown time zone "{value}"') from None
+        raise _invalid(N_('timezone: unknown time zone "%(value)s"'), value=value) from None
 
 
 def _parse_week(value) -> tuple[Day, ...]:
     if not isinstance(value, Mapping):
-        raise CalendarError("week: expected a mapping of weekday (mon..sun) to intervals")
+        raise _invalid(N_("week: expected a mapping of weekday (mon..sun) to intervals"))
     for key in value:
         if key not in WEEKDAYS:
-            raise CalendarError(f"week.{key}: unknown weekday; expected one of {', '.join(WEEKDAYS)}")
+            raise _invalid(N_("week.%(key)s: unknown weekday; expected one of %(expected)s"), key=key,
+                           expected=", ".join(WEEKDAYS))
     return tuple(_parse_day(value.get(name, []), f"week.{name}") for name in WEEKDAYS)
 
 
 def _parse_day(value, field: str) -> Day:
     """Return a day's intervals sorted by start; raise CalendarError naming ``field`` if malformed."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise CalendarError(f'{field}: expected a list of ["HH:MM", "HH:MM"] intervals')
+        raise _invalid(N_('%(field)s: expected a list of ["HH:MM", "HH:MM"] intervals'), field=field)
     intervals = []
     for index, item in enumerate(value):
         where = f"{field}[{index}]"
         if isinstance(item, (str, bytes)) or not isinstance(item, Sequence) or len(item) != 2:
-            raise CalendarError(f'{where}: expected ["HH:MM", "HH:MM"], got {item!r}')
+            raise _invalid(N_('%(where)s: expected ["HH:MM", "HH:MM"], got %(item)s'), where=where, item=repr(item))
         start = _parse_time(item[0], where)
         end = _parse_time(item[1], where)
         if start == 1440:
-            raise CalendarError(f'{where}: "24:00" is allowed only as an end')
+            raise _invalid(N_('%(where)s: "24:00" is allowed only as an end'), where=where)
         if end < start:
-            raise CalendarError(f"{where}: end {_format_time(end)} is before start {_format_time(start)}")
+            raise _invalid(N_("%(where)s: end %(end)s is before start %(start)s"), where=where,
+                           end=_format_time(end), start=_format_time(start))
         if end == start:
-            raise CalendarError(f"{where}: end {_format_time(end)} is not after start {_format_time(start)}")
+            raise _invalid(N_("%(where)s: end %(end)s is not after start %(start)s"), where=where,
+                           end=_format_time(end), start=_format_time(start))
         intervals.append((start, end, index))
     intervals.sort()
     for before, after in pairwise(intervals):
         if after[0] < before[1]:
             later, earlier = max(before[2], after[2]), min(before[2], after[2])
-            raise CalendarError(f"{field}[{later}]: overlaps {field}[{earlier}]")
+            raise _invalid(N_("%(field)s[%(later)s]: overlaps %(field)s[%(earlier)s]"), field=field, later=later,
+                           earlier=earlier)
     return tuple((start, end) for start, end, _ in intervals)
 
 
@@ -731,12 +751,12 @@ def _parse_time(value, where: str) -> int:
     shown = f'"{value}"' if isinstance(value, str) else repr(value)
     match = _TIME_RE.fullmatch(value) if isinstance(value, str) else None
     if match is None:
-        raise CalendarError(f"{where}: {shown} is not a time HH:MM")
+        raise _invalid(N_("%(where)s: %(shown)s is not a time HH:MM"), where=where, shown=shown)
     hours, minutes = int(match[1]), int(match[2])
     if (hours, minutes) == (24, 0):
         return 1440
     if hours > 23 or minutes > 59:
-        raise CalendarError(f"{where}: {shown} is not a time HH:MM")
+        raise _invalid(N_("%(where)s: %(shown)s is not a time HH:MM"), where=where, shown=shown)
     return hours * 60 + minutes
 
 
@@ -754,17 +774,17 @@ def _as_date(value) -> date | None:
 def _parse_dates(value, field: str) -> tuple[date, ...]:
     """Return the dates in input order (so indices match the input); raise CalendarError naming ``field``."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise CalendarError(f"{field}: expected a list of dates YYYY-MM-DD")
+        raise _invalid(N_("%(field)s: expected a list of dates YYYY-MM-DD"), field=field)
     dates = []
     for index, item in enumerate(value):
         day = _as_date(item)
         if day is None:
             shown = f'"{item}"' if isinstance(item, str) else repr(item)
-            raise CalendarError(f"{field}[{index}]: {shown} is not a date YYYY-MM-DD")
+            raise _invalid(N_("%(field)s[%(index)s]: %(shown)s is not a date YYYY-MM-DD"), field=field, index=index,
+                           shown=shown)
         if not _MIN_YEAR <= day.year <= _MAX_YEAR:
-            raise CalendarError(
-                f"{field}[{index}]: {day.isoformat()} is outside the supported years {_MIN_YEAR}-{_MAX_YEAR}"
-            )
+            raise _invalid(N_("%(field)s[%(index)s]: %(day)s is outside the supported years %(first)s-%(last)s"),
+                           field=field, index=index, day=day.isoformat(), first=_MIN_YEAR, last=_MAX_YEAR)
         dates.append(day)
     return tuple(dates)
 

@@ -2,7 +2,8 @@
 
 The domain must not import Flask-Babel; ``N_`` only marks a msgid for the
 extractor (``pybabel extract -k N_``). It is translated where it is shown.
-A ``Label`` is a msgid passed as a message parameter: it is translated too.
+A ``Label`` is a msgid passed as a message parameter: it is translated too;
+a ``Message`` likewise, with parameters of its own.
 """
 
 
@@ -15,3 +16,13 @@ class Label(str):
     """A message parameter that is itself a msgid to translate."""
 
     __slots__ = ()
+
+
+class Message(str):
+    """A message parameter that is a msgid with parameters of its own; as a str, its English text."""
+
+    def __new__(cls, template: str, **params):
+        text = super().__new__(cls, template % params if params else template)
+        text.template = template
+        text.params = params
+        return text

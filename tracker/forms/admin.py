@@ -481,7 +481,8 @@ class CalendarForm(FlaskForm):
         try:
             self.calendar_definition = BusinessCalendar.from_dict(self.definition()).to_dict()
         except CalendarError as error:
-            message = _("The calendar is not valid: %(error)s", error=str(error))
+            detail = _(error.template, **error.params) if error.template else str(error)
+            message = _("The calendar is not valid: %(error)s", error=detail)
             field = self._field_named(str(error))
             if field is None:
                 self.form_errors.append(message)

@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from tracker.domain.calendar import BusinessCalendar, CalendarError
-from tracker.domain.i18n import N_, Label
+from tracker.domain.i18n import N_, Label, Message
 from tracker.domain.roles import Role
 from tracker.domain.sla_clock import TARGET_LABELS, Target
 from tracker.domain.workflow import HOLD_REASON_LABELS, PRIORITY_LABELS, HoldReason, Priority
@@ -46,7 +46,8 @@ def validate_calendar(definition: dict) -> dict:
     try:
         return BusinessCalendar.from_dict(definition).to_dict()
     except CalendarError as error:
-        raise ValidationFailed(N_("The calendar is not valid: %(error)s"), error=str(error)) from None
+        detail = Message(error.template, **error.params) if error.template else str(error)
+        raise ValidationFailed(N_("The calendar is not valid: %(error)s"), error=detail) from None
 
 
 def create_calendar(
