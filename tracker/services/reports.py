@@ -375,14 +375,15 @@ class Filters:
         return day_bounds(self.first, self.last)
 
 
-def _stats_where(filters: Filters):
-    clauses = [DailyStat.day >= filters.first, DailyStat.day <= filters.last]
+def _stats_where(filters: Filters, stat=DailyStat):
+    """Return the WHERE clause of the filters on a summary table (``daily_stats`` or ``daily_assignee_stats``)."""
+    clauses = [stat.day >= filters.first, stat.day <= filters.last]
     if filters.centre_id is not None:
-        clauses.append(DailyStat.centre_id == filters.centre_id)
+        clauses.append(stat.centre_id == filters.centre_id)
     if filters.category_id is not None:
-        clauses.append(DailyStat.category_id == filters.category_id)
+        clauses.append(stat.category_id == filters.category_id)
     if filters.priority:
-        clauses.append(DailyStat.priority == filters.priority)
+        clauses.append(stat.priority == filters.priority)
     return and_(*clauses)
 
 
@@ -726,16 +727,9 @@ def figures_by_assignee(filters: Filters, now: datetime, *,
     if _summary_current(filters):
         # The summary holds exactly what the query below counts (assignee_pair_rows).
         stat = DailyAssigneeStat
-        clauses = [stat.day >= filters.first, stat.day <= filters.last]
-        if filters.centre_id is not None:
-            clauses.append(stat.centre_id == filters.centre_id)
-        if filters.category_id is not None:
-            clauses.append(stat.category_id == filters.category_id)
-        if filters.priority:
-            clauses.append(stat.priority == filters.priority)
         done = (
             select(stat.assignee_id, func.sum(stat.resolved), func.sum(stat.on_time), func.sum(stat.late))
-            .where(*clauses)
+            .where(_stats_where(filters, stat))
             .group_by(stat.assignee_id)
         )
     else:
