@@ -58,6 +58,27 @@ def _invalid() -> None:
     flash(_("Please correct the marked fields; nothing was saved."), "error")
 
 
+def _save(form, save, done):
+    """Validate ``form`` and call ``save()``; on success flash and redirect as ``done(result)`` says.
+
+    ``done`` returns (message, URL). A form with errors, or a service that
+    refuses, gets its message flashed and None back: nothing was saved, and
+    the caller shows the form again.
+    """
+    if form.validate_on_submit():
+        try:
+            result = save()
+        except TrackerError as error:
+            flash(error.translated(), "error")
+        else:
+            message, url = done(result)
+            flash(message, "success")
+            return redirect(url)
+    elif form.is_submitted():
+        _invalid()
+    return None
+
+
 def _centre_label(centre) -> str:
     name = centre.name_for(_locale())
     return name if centre.is_active else _("%(name)s (inactive)", name=name)
@@ -109,26 +130,21 @@ def users():
 def user_new():
     form = UserCreateForm()
     form.set_centre_choices(_centre_options())
-    if form.validate_on_submit():
-        try:
-            user = accounts.create_user(
-                username=form.username.data,
-                display_name=form.display_name.data,
-                password=form.password.data,
-                roles=form.selected_roles(),
-                email=form.email.data,
-                phone=form.phone.data,
-                actor=current_user,
-                now=utcnow(),
-            )
-        except TrackerError as error:
-            flash(error.translated(), "error")
-        else:
-            flash(_("User %(username)s is created.", username=user.username), "success")
-            return redirect(url_for("admin.users"))
-    elif form.is_submitted():
-        _invalid()
-    return render_template("admin/user_form.html", form=form, user=None, role_fields=_role_fields(form))
+    saved = _save(
+        form,
+        lambda: accounts.create_user(
+            username=form.username.data,
+            display_name=form.display_name.data,
+            password=form.password.data,
+            roles=form.selected_roles(),
+            email=form.email.data,
+            phone=form.phone.data,
+            actor=current_user,
+            now=utcnow(),
+        ),
+        lambda user: (_("User %(username)s is created.", username=user.username), url_for("admin.users")),
+    )
+    return saved or render_template("admin/user_form.html", form=form, user=None, role_fields=_role_fields(form))
 
 
 @bp.route("/users/<int:user_id>", methods=["GET", "POST"])
@@ -139,30 +155,27 @@ def user_edit(user_id):
     form.set_centre_choices(_centre_options())
     if not form.is_submitted():
         form.load_roles(user)
-    if form.validate_on_submit():
-        try:
-            accounts.update_user(
-                user.id,
-                display_name=form.display_name.data,
-                email=form.email.data,
-                phone=form.phone.data,
-                is_active=form.is_active.data,
-                roles=form.selected_roles(),
-                new_password=form.new_password.data or None,
-                actor=current_user,
-                now=utcnow(),
-            )
-        except TrackerError as error:
-            flash(error.translated(), "error")
-        else:
-            if user.id == current_user.id:
-                # A new password changed the session token: keep this session.
-                login_user(user)
-            flash(_("User %(username)s is saved.", username=user.username), "success")
-            return redirect(url_for("admin.users"))
-    elif form.is_submitted():
-        _invalid()
-    return render_template("admin/user_form.html", form=form, user=user, role_fields=_role_fields(form))
+
+    def save():
+        accounts.update_user(
+            user.id,
+            display_name=form.display_name.data,
+            email=form.email.data,
+            phone=form.phone.data,
+            is_active=form.is_active.data,
+            roles=form.selected_roles(),
+            new_password=form.new_password.data or None,
+            actor=current_user,
+            now=utcnow(),
+        )
+        if user.id == current_user.id:
+            # A new password changed the session token: keep this session.
+            login_user(user)
+
+    saved = _save(
+        form, save, lambda _saved: (_("User %(username)s is saved.", username=user.username), url_for("admin.users"))
+    )
+    return saved or render_template("admin/user_form.html", form=form, user=user, role_fields=_role_fields(form))
 
 
 def _role_fields(form) -> list:
@@ -183,26 +196,24 @@ def centres():
 @require_role(Role.ADMIN)
 def centre_new():
     form = CentreCreateForm()
-    if form.validate_on_submit():
-        try:
-            centre = admin_service.create_centre(
-                code=form.code.data,
-                name_en=form.name_en.data,
-                name_zh=form.name_zh.data,
-                ref_prefix=form.ref_prefix.data,
-                description=form.description.data or "",
-                sort_order=form.sort_order.data or 0,
-                actor=current_user,
-                now=utcnow(),
-            )
-        except TrackerError as error:
-            flash(error.translated(), "error")
-        else:
-            flash(_("Service centre %(name)s is created.", name=centre.name_for(_locale())), "success")
-            return redirect(url_for("admin.centres"))
-    elif form.is_submitted():
-        _invalid()
-    return render_template("admin/centre_form.html", form=form, centre=None)
+    saved = _save(
+        form,
+        lambda: admin_service.create_centre(
+            code=form.code.data,
+            name_en=form.name_en.data,
+            name_zh=form.name_zh.data,
+            ref_prefix=form.ref_prefix.data,
+            description=form.description.data or "",
+            sort_order=form.sort_order.data or 0,
+            actor=current_user,
+            now=utcnow(),
+        ),
+        lambda centre: (
+            _("Service centre %(name)s is created.", name=centre.name_for(_locale())),
+            url_for("admin.centres"),
+        ),
+    )
+    return saved or render_template("admin/centre_form.html", form=form, centre=None)
 
 
 @bp.route("/centres/<int:centre_id>", methods=["GET", "POST"])
@@ -210,27 +221,25 @@ def centre_new():
 def centre_edit(centre_id):
     centre = admin_service.get_centre(centre_id)
     form = CentreEditForm(obj=centre)
-    if form.validate_on_submit():
-        try:
-            admin_service.update_centre(
-                centre.id,
-                name_en=form.name_en.data,
-                name_zh=form.name_zh.data,
-                ref_prefix=form.ref_prefix.data,
-                description=form.description.data or "",
-                sort_order=form.sort_order.data or 0,
-                is_active=form.is_active.data,
-                actor=current_user,
-                now=utcnow(),
-            )
-        except TrackerError as error:
-            flash(error.translated(), "error")
-        else:
-            flash(_("Service centre %(name)s is saved.", name=centre.name_for(_locale())), "success")
-            return redirect(url_for("admin.centres"))
-    elif form.is_submitted():
-        _invalid()
-    return render_template("admin/centre_form.html", form=form, centre=centre)
+    saved = _save(
+        form,
+        lambda: admin_service.update_centre(
+            centre.id,
+            name_en=form.name_en.data,
+            name_zh=form.name_zh.data,
+            ref_prefix=form.ref_prefix.data,
+            description=form.description.data or "",
+            sort_order=form.sort_order.data or 0,
+            is_active=form.is_active.data,
+            actor=current_user,
+            now=utcnow(),
+        ),
+        lambda _saved: (
+            _("Service centre %(name)s is saved.", name=centre.name_for(_locale())),
+            url_for("admin.centres"),
+        ),
+    )
+    return saved or render_template("admin/centre_form.html", form=form, centre=centre)
 
 
 # ---------------------------------------------------------------- categories
@@ -259,27 +268,25 @@ def category_new():
     form.sla_policy_id.choices = _policy_options()
     if not form.is_submitted():
         form.centre_id.data = request.args.get("centre", type=int)
-    if form.validate_on_submit():
-        try:
-            category = admin_service.create_category(
-                centre_id=form.centre_id.data,
-                code=form.code.data,
-                name_en=form.name_en.data,
-                name_zh=form.name_zh.data,
-                default_priority=form.default_priority.data,
-                sort_order=form.sort_order.data or 0,
-                sla_policy_id=form.sla_policy_id.data,
-                actor=current_user,
-                now=utcnow(),
-            )
-        except TrackerError as error:
-            flash(error.translated(), "error")
-        else:
-            flash(_("Category %(name)s is created.", name=category.name_for(_locale())), "success")
-            return redirect(url_for("admin.categories", centre=category.centre_id))
-    elif form.is_submitted():
-        _invalid()
-    return render_template("admin/category_form.html", form=form, category=None)
+    saved = _save(
+        form,
+        lambda: admin_service.create_category(
+            centre_id=form.centre_id.data,
+            code=form.code.data,
+            name_en=form.name_en.data,
+            name_zh=form.name_zh.data,
+            default_priority=form.default_priority.data,
+            sort_order=form.sort_order.data or 0,
+            sla_policy_id=form.sla_policy_id.data,
+            actor=current_user,
+            now=utcnow(),
+        ),
+        lambda category: (
+            _("Category %(name)s is created.", name=category.name_for(_locale())),
+            url_for("admin.categories", centre=category.centre_id),
+        ),
+    )
+    return saved or render_template("admin/category_form.html", form=form, category=None)
 
 
 @bp.route("/categories/<int:category_id>", methods=["GET", "POST"])
@@ -290,31 +297,29 @@ def category_edit(category_id):
     form.sla_policy_id.choices = _policy_options()
     if not form.is_submitted():
         form.default_priority.data = category.default_priority.value
-    if form.validate_on_submit():
-        try:
-            admin_service.update_category(
-                category.id,
-                code=form.code.data,
-                name_en=form.name_en.data,
-                name_zh=form.name_zh.data,
-                default_priority=form.default_priority.data,
-                sort_order=form.sort_order.data or 0,
-                is_active=form.is_active.data,
-                # A form from before the field existed leaves the policy alone.
-                sla_policy_id=(
-                    form.sla_policy_id.data if "sla_policy_id" in request.form else admin_service.UNCHANGED
-                ),
-                actor=current_user,
-                now=utcnow(),
-            )
-        except TrackerError as error:
-            flash(error.translated(), "error")
-        else:
-            flash(_("Category %(name)s is saved.", name=category.name_for(_locale())), "success")
-            return redirect(url_for("admin.categories", centre=category.centre_id))
-    elif form.is_submitted():
-        _invalid()
-    return render_template("admin/category_form.html", form=form, category=category)
+    saved = _save(
+        form,
+        lambda: admin_service.update_category(
+            category.id,
+            code=form.code.data,
+            name_en=form.name_en.data,
+            name_zh=form.name_zh.data,
+            default_priority=form.default_priority.data,
+            sort_order=form.sort_order.data or 0,
+            is_active=form.is_active.data,
+            # A form from before the field existed leaves the policy alone.
+            sla_policy_id=(
+                form.sla_policy_id.data if "sla_policy_id" in request.form else admin_service.UNCHANGED
+            ),
+            actor=current_user,
+            now=utcnow(),
+        ),
+        lambda _saved: (
+            _("Category %(name)s is saved.", name=category.name_for(_locale())),
+            url_for("admin.categories", centre=category.centre_id),
+        ),
+    )
+    return saved or render_template("admin/category_form.html", form=form, category=category)
 
 
 def _policy_options():
@@ -376,27 +381,25 @@ def location_new():
     _location_choices(form)
     if not form.is_submitted():
         form.parent_id.data = request.args.get("parent", type=int)
-    if form.validate_on_submit():
-        try:
-            location = admin_service.create_location(
-                kind=form.kind.data,
-                code=form.code.data,
-                name_en=form.name_en.data,
-                name_zh=form.name_zh.data,
-                parent_id=form.parent_id.data,
-                centre_id=form.centre_id.data,
-                category_id=form.category_id.data,
-                actor=current_user,
-                now=utcnow(),
-            )
-        except TrackerError as error:
-            flash(error.translated(), "error")
-        else:
-            flash(_("Place %(name)s is created.", name=location.name_for(_locale())), "success")
-            return redirect(url_for("admin.locations"))
-    elif form.is_submitted():
-        _invalid()
-    return render_template("admin/location_form.html", form=form, location=None)
+    saved = _save(
+        form,
+        lambda: admin_service.create_location(
+            kind=form.kind.data,
+            code=form.code.data,
+            name_en=form.name_en.data,
+            name_zh=form.name_zh.data,
+            parent_id=form.parent_id.data,
+            centre_id=form.centre_id.data,
+            category_id=form.category_id.data,
+            actor=current_user,
+            now=utcnow(),
+        ),
+        lambda location: (
+            _("Place %(name)s is created.", name=location.name_for(_locale())),
+            url_for("admin.locations"),
+        ),
+    )
+    return saved or render_template("admin/location_form.html", form=form, location=None)
 
 
 @bp.route("/locations/<int:location_id>", methods=["GET", "POST"])
@@ -405,29 +408,27 @@ def location_edit(location_id):
     location = admin_service.get_location(location_id)
     form = LocationEditForm(obj=location)
     _location_choices(form, location)
-    if form.validate_on_submit():
-        try:
-            admin_service.update_location(
-                location.id,
-                kind=form.kind.data,
-                code=form.code.data,
-                name_en=form.name_en.data,
-                name_zh=form.name_zh.data,
-                parent_id=form.parent_id.data,
-                centre_id=form.centre_id.data,
-                category_id=form.category_id.data,
-                is_active=form.is_active.data,
-                actor=current_user,
-                now=utcnow(),
-            )
-        except TrackerError as error:
-            flash(error.translated(), "error")
-        else:
-            flash(_("Place %(name)s is saved.", name=location.name_for(_locale())), "success")
-            return redirect(url_for("admin.locations"))
-    elif form.is_submitted():
-        _invalid()
-    return render_template("admin/location_form.html", form=form, location=location)
+    saved = _save(
+        form,
+        lambda: admin_service.update_location(
+            location.id,
+            kind=form.kind.data,
+            code=form.code.data,
+            name_en=form.name_en.data,
+            name_zh=form.name_zh.data,
+            parent_id=form.parent_id.data,
+            centre_id=form.centre_id.data,
+            category_id=form.category_id.data,
+            is_active=form.is_active.data,
+            actor=current_user,
+            now=utcnow(),
+        ),
+        lambda _saved: (
+            _("Place %(name)s is saved.", name=location.name_for(_locale())),
+            url_for("admin.locations"),
+        ),
+    )
+    return saved or render_template("admin/location_form.html", form=form, location=location)
 
 
 # ---------------------------------------------------------------- calendars
