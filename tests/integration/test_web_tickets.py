@@ -231,3 +231,17 @@ def test_my_requests_shows_resolved_ones_waiting_for_my_confirmation(client, db,
     page = client.get("/tickets/mine").get_data(as_text=True)
     waiting = page[page.index("Waiting for your confirmation"):page.index('class="filters"')]
     assert resolved.reference in waiting and open_one.reference not in waiting
+
+
+def test_a_user_changes_their_password_stays_logged_in_and_logs_in_with_it(client, db, world, login_as):
+    login_as("requester")
+    response = post_form(client, "/account", {"current": world.password, "new": "another-secret-42",
+                                              "repeat": "another-secret-42"})
+    assert response.status_code == 302
+    assert "Your password is changed." in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert client.get("/tickets/mine").status_code == 200  # this session goes on
+    post_form(client, "/logout")
+    refused = post_form(client, "/login", {"username": "requester", "password": world.password})
+    assert refused.status_code == 200
+    accepted = post_form(client, "/login", {"username": "requester", "password": "another-secret-42"})
+    assert accepted.status_code == 302

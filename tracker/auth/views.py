@@ -68,7 +68,9 @@ def account():
             flash(error.translated(), "error")
         else:
             # The session token changed with the password: log in again here.
-            login_user(current_user)
+            # The user, not the current_user proxy: Flask-Login would keep the
+            # proxy as the user, and reading it would recurse until the process died.
+            login_user(current_user._get_current_object())
             flash(_("Your password is changed."), "success")
             return redirect(url_for("auth.account"))
     return render_template("auth/account.html", form=form)
