@@ -46,6 +46,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     init_celery(app)
 
     from tracker import models  # noqa: F401  registers the tables
+    from tracker.services import audit  # noqa: F401  records the administration history
 
     _register_login()
     _register_blueprints(app)

@@ -684,3 +684,64 @@ def test_post_without_csrf_token_is_refused_and_changes_nothing(client, world, l
         assert response.status_code == 400, url
 
     assert _snapshot() == before
+
+
+# ---------------------------------------------------------------- history
+
+
+def _history(entity=None, entity_id=None):
+    from tracker.services import audit
+
+    db.session.expire_all()
+    return list(db.session.execute(audit.events(entity, entity_id)).scalars())
+
+
+def test_every_admin_change_is_in_the_history_with_who_and_what(client, world, login_as):
+    admin = login_as("admin")
+    user = world.users["dorm_technician"]
+    repairs, dorm = world.centres["repairs"], world.centres["dorm"]
+    before = len(_history())
+
+    post_form(client, "/admin/centres/new", _centre_form())
+    centre = db.session.execute(select(Centre).where(Centre.code == "gardens")).scalar_one()
+    post_form(client, f"/admin/centres/{centre.id}", _centre_form(name_en="Grounds", sort_order="4", is_active="y"))
+    post_form(client, f"/admin/users/{user.id}", {
+        "display_name": user.display_name, "email": "", "phone": "", "is_active": "y",
+        "centres_technician": [str(dorm.id)], "centres_dispatcher": [str(repairs.id)],
+        "new_password": "a-new-password-9",
+    })
+
+    created, renamed = _history("centre", centre.id)[::-1]
+    assert (created.action, created.actor_id, created.changes["code"]) == ("created", admin.id, [None, "gardens"])
+    assert renamed.action == "changed" and renamed.actor_id == admin.id
+    assert renamed.changes == {"name_en": ["Landscaping and gardens", "Grounds"], "sort_order": [3, 4]}
+    [edit] = [e for e in _history("user", user.id) if e.action == "changed"]
+    assert edit.changes["roles"] == {"added": ["dispatcher@repairs"], "removed": []}
+    assert edit.changes["password"] == ["", "changed"]  # never the hash
+    assert not any("pbkdf2" in str(value) or "scrypt" in str(value) for value in edit.changes.values())
+    assert len(_history()) == before + 3
+
+    page = _page(client.get("/admin/history"))
+    assert "Grounds" in page and "dispatcher@repairs" in page and "Landscaping and gardens → Grounds" in page
+    users_only = _page(client.get("/admin/history?kind=user"))
+    assert "dispatcher@repairs" in users_only and "Grounds" not in users_only
+    users = len(world.users)  # each created, then the one change
+    assert users_only.count("<tr>") == 1 + users + 1
+    assert "Landscaping and gardens → Grounds" in _page(client.get(f"/admin/centres/{centre.id}"))
+
+
+def test_a_refused_change_leaves_no_history(client, world, login_as):
+    login_as("admin")
+    before = len(_history())
+    response = post_form(client, "/admin/centres/new", _centre_form(code="Repairs"))  # the code is taken
+    assert response.status_code == 200
+    assert len(_history()) == before
+
+
+def test_a_user_changing_their_own_password_is_named_in_the_history(client, world, login_as):
+    user = login_as("requester")
+    response = post_form(client, "/account", {"current": world.password, "new": "my-new-secret-77",
+                                              "repeat": "my-new-secret-77"})
+    assert response.status_code == 302
+    [entry] = [e for e in _history("user", user.id) if e.action == "changed"]
+    assert (entry.actor_id, entry.changes) == (user.id, {"password": ["", "changed"]})

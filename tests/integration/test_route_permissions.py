@@ -49,6 +49,7 @@ ROUTES = {
     "queue.mine": ("GET", "/queue/", only(STAFF)),
     "queue.dispatch": ("GET", "/queue/dispatch", only(MANAGERS)),
     "admin.index": ("GET", "/admin/", only({"admin"})),
+    "admin.history": ("GET", "/admin/history", only({"admin"})),
     "admin.users": ("GET", "/admin/users", only({"admin"})),
     "admin.user_new": ("GET", "/admin/users/new", only({"admin"})),
     "admin.user_edit": ("GET", "/admin/users/{user_id}", only({"admin"})),

@@ -2,6 +2,7 @@
 
 from tracker.models.api_token import ApiToken
 from tracker.models.attachment import Attachment
+from tracker.models.audit import AdminEvent
 from tracker.models.centre import Category, Centre, Location, LocationKind
 from tracker.models.feedback import (
     Feedback,
@@ -42,6 +43,7 @@ from tracker.models.user import User, UserRole
 from tracker.models.weekly import ReportStatus, WeeklyReport
 
 __all__ = [
+    "AdminEvent",
     "ApiToken",
     "DailyAssigneeStat",
     "DailyStat",

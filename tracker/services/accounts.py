@@ -8,9 +8,11 @@ from sqlalchemy.exc import IntegrityError
 
 from tracker.domain.i18n import N_, Label
 from tracker.domain.roles import CENTRE_ROLES, ROLE_LABELS, Role
-from tracker.errors import NotFound, PermissionDenied, ValidationFailed
+from tracker.errors import NotFound, ValidationFailed
 from tracker.extensions import db
 from tracker.models import Centre, User, UserRole
+from tracker.services.audit import act_as
+from tracker.services.audit import require_admin as _require_admin
 
 PASSWORD_MIN = 8
 DISPLAY_NAME_MAX = 120
@@ -191,6 +193,7 @@ def change_password(user: User, *, current: str, new: str, now: datetime) -> Non
         raise ValidationFailed(N_("The current password is wrong."))
     _check_password(new)
     user.set_password(new, _hash_method())
+    act_as(user)  # the history: changed by themselves
     db.session.commit()
 
 
@@ -202,11 +205,6 @@ def set_locale(user: User, locale: str) -> None:
 
 def _hash_method() -> str:
     return current_app.config["PASSWORD_HASH_METHOD"]
-
-
-def _require_admin(actor: User | None) -> None:
-    if actor is not None and (not actor.is_active or not actor.has_role(Role.ADMIN)):
-        raise PermissionDenied()
 
 
 def _details(display_name: str | None, email: str | None, phone: str | None) -> tuple[str, str | None, str | None]:

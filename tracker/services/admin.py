@@ -17,9 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from tracker.domain.i18n import N_
-from tracker.domain.roles import Role
 from tracker.domain.workflow import Priority
-from tracker.errors import NotFound, PermissionDenied, ValidationFailed
+from tracker.errors import NotFound, ValidationFailed
 from tracker.extensions import db
 from tracker.models import (
     Calendar,
@@ -33,6 +32,7 @@ from tracker.models import (
     Ticket,
     User,
 )
+from tracker.services.audit import require_admin as _require_admin
 
 # Codes appear in addresses and QR links: lower-case ASCII, no spaces.
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -634,11 +634,6 @@ def _prefill(centre_id: int | None, category_id: int | None) -> tuple[int | None
 
 
 # ---------------------------------------------------------------- shared
-
-
-def _require_admin(actor: User | None) -> None:
-    if actor is not None and (not actor.is_active or not actor.has_role(Role.ADMIN)):
-        raise PermissionDenied()
 
 
 def _exists(query) -> bool:

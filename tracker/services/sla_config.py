@@ -13,19 +13,14 @@ from sqlalchemy import func, select
 
 from tracker.domain.calendar import BusinessCalendar, CalendarError
 from tracker.domain.i18n import N_, Label, Message
-from tracker.domain.roles import Role
 from tracker.domain.sla_clock import TARGET_LABELS, Target
 from tracker.domain.workflow import HOLD_REASON_LABELS, PRIORITY_LABELS, HoldReason, Priority
-from tracker.errors import NotFound, PermissionDenied, ValidationFailed
+from tracker.errors import NotFound, ValidationFailed
 from tracker.extensions import db
 from tracker.models import Calendar, CalendarVersion, Category, SlaPolicy, SlaPolicyVersion, User
+from tracker.services.audit import require_admin as _require_admin
 
 MINUTES_MAX = 60 * 24 * 365
-
-
-def _require_admin(actor: User | None) -> None:
-    if actor is not None and (not actor.is_active or not actor.has_role(Role.ADMIN)):
-        raise PermissionDenied()
 
 
 def _names(code: str, name_en: str, name_zh: str) -> tuple[str, str, str]:

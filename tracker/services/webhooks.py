@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from tracker.domain.i18n import N_
-from tracker.domain.roles import Role
-from tracker.errors import NotFound, PermissionDenied, ValidationFailed
+from tracker.errors import NotFound, ValidationFailed
 from tracker.extensions import db
 from tracker.models import Centre, User, Webhook, WebhookFormat
+from tracker.services.audit import require_admin as _require_admin
 from tracker.services.outbox import KINDS
 
 NAME_MAX = 120
@@ -129,11 +129,6 @@ def deactivate_webhook(webhook_id: int, *, actor: User | None, now: datetime) ->
 
 
 # ---------------------------------------------------------------- checks
-
-
-def _require_admin(actor: User | None) -> None:
-    if actor is not None and (not actor.is_active or not actor.has_role(Role.ADMIN)):
-        raise PermissionDenied()
 
 
 def _name(value: str) -> str:

@@ -14,12 +14,14 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
+from sqlalchemy import func, select
 
 from tracker.auth.decorators import require_role
 from tracker.auth.roles import Role
 from tracker.clock import utcnow
 from tracker.domain.calendar import WEEKDAYS
 from tracker.errors import TrackerError
+from tracker.extensions import db
 from tracker.forms import grouped, options
 from tracker.forms.admin import (
     CENTRE_ROLE_ORDER,
@@ -42,7 +44,8 @@ from tracker.forms.admin import (
     UserFilterForm,
     format_hours,
 )
-from tracker.services import accounts, holidays, sla_config
+from tracker.models import Category, Centre, Location, User
+from tracker.services import accounts, audit, holidays, sla_config
 from tracker.services import admin as admin_service
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -95,6 +98,55 @@ def _centre_options(empty: str | None = None):
 @require_role(Role.ADMIN)
 def index():
     return render_template("admin/index.html", counts=admin_service.overview())
+
+
+# ---------------------------------------------------------------- history
+
+
+@bp.route("/history")
+@require_role(Role.ADMIN)
+def history():
+    """Every change to users, roles, centres, categories and places, newest first."""
+    entity = request.args.get("kind")
+    if entity not in audit.ENTITIES:
+        entity = None
+    page = max(request.args.get("page", 1, type=int), 1)
+    query = audit.events(entity)
+    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
+    page = min(page, pages)
+    rows = list(db.session.execute(query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).scalars())
+    return render_template(
+        "admin/history.html", events=rows, names=_entity_names(rows), kind=entity, total=total, page=page,
+        pages=pages, kinds=[(key, audit.entity_label(key)) for key in audit.ENTITIES],
+    )
+
+
+@bp.app_template_filter("audit_field")
+def _audit_field(name: str) -> str:
+    return audit.field_label(name)
+
+
+@bp.app_template_filter("audit_entity")
+def _audit_entity(name: str) -> str:
+    return audit.entity_label(name)
+
+
+def _entity_names(events) -> dict[tuple[str, int], tuple[str, str | None]]:
+    """Return (name, edit URL) of each event's row: a user's user name, a catalogue row's name."""
+    wanted: dict[str, set[int]] = {}
+    for e in events:
+        wanted.setdefault(e.entity, set()).add(e.entity_id)
+    names = {}
+    models = {"user": (User, "admin.user_edit", "user_id"), "centre": (Centre, "admin.centre_edit", "centre_id"),
+              "category": (Category, "admin.category_edit", "category_id"),
+              "location": (Location, "admin.location_edit", "location_id")}
+    for entity, ids in wanted.items():
+        model, endpoint, arg = models[entity]
+        for row in db.session.execute(select(model).where(model.id.in_(ids))).scalars():
+            name = row.username if entity == "user" else row.name_for(_locale())
+            names[(entity, row.id)] = (name, url_for(endpoint, **{arg: row.id}))
+    return names
 
 
 # ---------------------------------------------------------------- users
@@ -175,7 +227,10 @@ def user_edit(user_id):
     saved = _save(
         form, save, lambda _saved: (_("User %(username)s is saved.", username=user.username), url_for("admin.users"))
     )
-    return saved or render_template("admin/user_form.html", form=form, user=user, role_fields=_role_fields(form))
+    return saved or render_template(
+        "admin/user_form.html", form=form, user=user, role_fields=_role_fields(form),
+        history=audit.recent("user", user.id),
+    )
 
 
 def _role_fields(form) -> list:
@@ -239,7 +294,9 @@ def centre_edit(centre_id):
             url_for("admin.centres"),
         ),
     )
-    return saved or render_template("admin/centre_form.html", form=form, centre=centre)
+    return saved or render_template(
+        "admin/centre_form.html", form=form, centre=centre, history=audit.recent("centre", centre.id)
+    )
 
 
 # ---------------------------------------------------------------- categories
@@ -319,7 +376,10 @@ def category_edit(category_id):
             url_for("admin.categories", centre=category.centre_id),
         ),
     )
-    return saved or render_template("admin/category_form.html", form=form, category=category)
+    return saved or render_template(
+        "admin/category_form.html", form=form, category=category,
+        history=audit.recent("category", category.id),
+    )
 
 
 def _policy_options():
@@ -428,7 +488,10 @@ def location_edit(location_id):
             url_for("admin.locations"),
         ),
     )
-    return saved or render_template("admin/location_form.html", form=form, location=location)
+    return saved or render_template(
+        "admin/location_form.html", form=form, location=location,
+        history=audit.recent("location", location.id),
+    )
 
 
 # ---------------------------------------------------------------- calendars
