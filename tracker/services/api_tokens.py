@@ -13,7 +13,8 @@ import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 
 from tracker.domain.i18n import N_
 from tracker.domain.roles import Role
@@ -150,6 +151,15 @@ def revoke_token(token_id: int, *, actor: User, now: datetime) -> ApiToken:
     return token
 
 
+# Every API call runs this: built once, and the owner with their roles come
+# in the same statement.
+_BY_HASH = (
+    select(ApiToken)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+    .options(joinedload(ApiToken.user).joinedload(User.roles))
+)
+
+
 def authenticate(secret: str, *, now: datetime) -> ScopedUser | None:
     """Return the user a token acts for, limited to its scopes; None for an unknown,
     revoked or expired token or an inactive user.
@@ -159,12 +169,10 @@ def authenticate(secret: str, *, now: datetime) -> ScopedUser | None:
     """
     if not secret or not secret.startswith(TOKEN_PREFIX) or len(secret) > 200:
         return None
-    token = db.session.execute(
-        select(ApiToken).where(ApiToken.token_hash == hash_secret(secret))
-    ).scalar_one_or_none()
+    token = db.session.execute(_BY_HASH, {"token_hash": hash_secret(secret)}).unique().scalar_one_or_none()
     if token is None or not token.is_usable(now):
         return None
-    user = db.session.get(User, token.user_id)
+    user = token.user
     if user is None or not user.is_active:
         return None
     scoped = ScopedUser(user, token.scopes, token)

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 
 from tracker.domain.calendar import BusinessCalendar
 from tracker.domain.sla_clock import Clock, Fact, PauseRule, Policy, Target, TargetRule, TargetState, evaluate
@@ -55,8 +56,11 @@ def calendar_version(version_id: int) -> BusinessCalendar:
 
 
 def forget_calendars() -> None:
-    """Drop cached calendars (tests that recreate the database)."""
+    """Drop cached calendars and policy versions (tests that recreate the database)."""
+    global _current_calendars
     _calendars.clear()
+    _policy_definitions.clear()
+    _current_calendars = ((), {})
 
 
 def current_calendar_version_id(code: str) -> int:
@@ -65,9 +69,80 @@ def current_calendar_version_id(code: str) -> int:
     return calendar.current_version_id
 
 
+# Filing a ticket needs its policy's current version and, per target, the
+# current version of a calendar named by code. Versions never change, so
+# their definitions are kept per process by id. Which version is current
+# changes when an administrator saves a calendar (sla_config), in any
+# process: that always adds a version row and never deletes one, so the
+# number of calendar versions, read with each filing (CALENDAR_GENERATION),
+# tells whether the codes' current versions kept here still hold. Both are
+# kept per database (its URL): ids and counts mean nothing in another one.
+_policy_definitions: dict[tuple, dict] = {}
+_current_calendars: tuple[tuple, dict[str, int]] = ((), {})
+
+CALENDAR_GENERATION = (
+    select(func.count()).select_from(CalendarVersion).scalar_subquery().label("calendar_generation")
+)
+
+
+def policy_definition(version_id: int) -> dict:
+    """Return the definition of a stored policy version (read once per process)."""
+    key = (db.session.get_bind().url, version_id)
+    definition = _policy_definitions.get(key)
+    if definition is None:
+        definition = db.session.execute(
+            select(SlaPolicyVersion.definition).where(SlaPolicyVersion.id == version_id)
+        ).scalar_one()
+        if len(_policy_definitions) > 512:
+            _policy_definitions.clear()
+        _policy_definitions[key] = definition
+    return definition
+
+
+def current_calendar_versions(generation: int) -> dict[str, int]:
+    """Return every calendar's current version id by code, given CALENDAR_GENERATION read just before.
+
+    Read again only when the generation moved. The read comes after the
+    generation's, so what is kept is never older than the generation it is
+    kept under.
+    """
+    global _current_calendars
+    key = (db.session.get_bind().url, generation)
+    kept_key, kept = _current_calendars
+    if kept_key != key:
+        kept = dict(db.session.execute(select(Calendar.code, Calendar.current_version_id)).all())
+        _current_calendars = (key, kept)
+    return kept
+
+
+@dataclass(frozen=True)
+class CurrentPolicy:
+    """What a ticket filed now runs under: a policy's current version and its calendars' current versions."""
+
+    version_id: int
+    policy_code: str
+    definition: dict
+    calendar_versions: dict[Target, int]
+
+
+def current_policy(version_id: int | None, policy_code: str, generation: int) -> CurrentPolicy | None:
+    """Return the CurrentPolicy of a policy version read with CALENDAR_GENERATION (None for none)."""
+    if version_id is None:
+        return None
+    definition = policy_definition(version_id)
+    currents = current_calendar_versions(generation)
+    calendars = {Target(name): currents[rule["calendar"]] for name, rule in definition.get("targets", {}).items()}
+    for calendar_id in calendars.values():
+        calendar_version(calendar_id)  # read now, before the caller adds rows to the session
+    return CurrentPolicy(version_id, policy_code, definition, calendars)
+
+
 def policy_of(version: SlaPolicyVersion, calendar_versions: dict[Target, int]) -> Policy:
     """Return the domain Policy of a stored version with the given calendar versions."""
-    definition = version.definition
+    return _policy_from(version.definition, calendar_versions)
+
+
+def _policy_from(definition: dict, calendar_versions: dict[Target, int]) -> Policy:
     targets = {}
     for name, rule in definition.get("targets", {}).items():
         target = Target(name)
@@ -112,8 +187,13 @@ def source_deadline_policy(policy: Policy, filed_at: datetime, due_at: datetime 
 def ticket_policy(version: SlaPolicyVersion, calendar_versions: dict[Target, int],
                   events: Sequence[TicketEvent]) -> Policy:
     """Return the Policy a ticket runs under: its version's, or its source's own deadline."""
-    policy = policy_of(version, calendar_versions)
-    if version.policy.code != SOURCE_DEADLINE_POLICY:
+    return _ticket_policy(version.definition, version.policy.code, calendar_versions, events)
+
+
+def _ticket_policy(definition: dict, policy_code: str, calendar_versions: dict[Target, int],
+                   events: Sequence[TicketEvent]) -> Policy:
+    policy = _policy_from(definition, calendar_versions)
+    if policy_code != SOURCE_DEADLINE_POLICY:
         return policy
     filed = events[0] if events and events[0].kind is EventKind.FILED else None
     due = (filed.data or {}).get("source_due_at") if filed is not None else None
@@ -256,15 +336,62 @@ def _recompute(ticket: Ticket, now: datetime) -> dict[Target, Clock]:
     calendars = _calendar_versions(ticket, version, rows)
     events = _events(ticket)
     clocks = evaluate(ticket_policy(version, calendars, events), facts_from(events), now)
+    _store(ticket, rows, version.id, calendars, clocks, now, days)
+    return clocks
+
+
+def start_clocks(ticket: Ticket, events: Sequence[TicketEvent], policy: CurrentPolicy | None,
+                 now: datetime) -> dict[Target, Clock]:
+    """Compute and store the clocks of a ticket being filed, before it is first written; the caller commits.
+
+    The same rows, flags and summary marks as ``_recompute`` gives the
+    ticket once written, from what is in hand: ``events`` (its filing) and
+    ``policy`` (what ``sla_policy_version_id`` names; None for no policy).
+    A brand-new ticket has no stored targets and no rating to read back.
+    The ticket is in the session already.
+    """
+    noted = _deferred.get()
+    if noted is not None:
+        db.session.flush()
+        noted.add(ticket.id)
+        return {}
+    from tracker.services import stats
+
+    days = stats.ticket_days(ticket)
+    ticket.is_open = ticket.status in OPEN_STATUSES
+    if policy is None:
+        ticket.next_due_at = None
+        ticket.is_sla_breached = False
+        ticket.is_sla_at_risk = False
+        stats.mark((day, ticket.centre_id) for day in days)
+        return {}
+    calendars = policy.calendar_versions
+    clocks = evaluate(_ticket_policy(policy.definition, policy.policy_code, calendars, events),
+                      facts_from(events), now)
+    _store(ticket, {}, policy.version_id, calendars, clocks, now, days)
+    return clocks
+
+
+def _store(ticket: Ticket, rows: dict[Target, TicketSla], version_id: int, calendars: dict[Target, int],
+           clocks: dict[Target, Clock], now: datetime, days: set) -> None:
+    """Write ``clocks`` over the ticket's stored ``rows`` and flags; mark the summary's days."""
+    from tracker.services import reports, stats
+
     for target, row in rows.items():
         if target not in clocks:
             db.session.delete(row)
     for target, clock in clocks.items():
         row = rows.get(target)
         if row is None:
-            row = TicketSla(ticket_id=ticket.id, target=target)
-            db.session.add(row)
-        row.policy_version_id = version.id
+            row = TicketSla(target=target)
+            if ticket.id is None:
+                # Being filed: written with the ticket, and its answer finds
+                # the rows in ticket.slas without reading them back.
+                ticket.slas.append(row)
+            else:
+                row.ticket_id = ticket.id
+                db.session.add(row)
+        row.policy_version_id = version_id
         row.calendar_version_id = calendars[target]
         row.priority = clock.priority
         row.target_minutes = clock.target_minutes
@@ -289,7 +416,6 @@ def _recompute(ticket: Ticket, now: datetime) -> dict[Target, Clock]:
     ticket.is_sla_at_risk = any(c.is_at_risk(now) for c in clocks.values())
     days |= {reports.target_outcome_day(c.state, c.milestone_at, c.due_at) for c in clocks.values()}
     stats.mark((day, ticket.centre_id) for day in days)
-    return clocks
 
 
 def current_policy_version_id(policy_id: int | None) -> int | None:
@@ -340,32 +466,37 @@ _RANK = {"breached": 0, "at_risk": 1, "running": 2, "paused": 3, "done": 4, "non
 
 def summaries(ticket_ids: Sequence[int], now: datetime) -> dict[int, Summary]:
     """Return a Summary per ticket from the stored rows (no recomputation)."""
-    result = {}
-    for ticket_id, rows in stored_clocks(ticket_ids).items():
-        best = Summary("done", None, None, None)
-        for row in rows:
-            if row.state is TargetState.BREACHED and row.milestone_at is None:
-                state = "breached"
-            elif row.state is TargetState.RUNNING:
-                due = row.due_at
-                state = "breached" if due is not None and due < now else (
-                    "at_risk" if row.at_risk_at is not None and row.at_risk_at <= now else "running"
-                )
-            elif row.state is TargetState.PAUSED:
-                state = "paused"
-            else:
-                continue
-            remaining = None
-            if row.due_at is not None and state != "paused":
-                remaining = (row.due_at - now).total_seconds() / 60
-            candidate = Summary(state, row.target, row.due_at, remaining,
-                                row.at_risk_at if state in ("running", "at_risk") else None)
-            if (_RANK[candidate.state], candidate.due_at or now) < (_RANK[best.state], best.due_at or now):
-                best = candidate
-        result[ticket_id] = best
+    result = {ticket_id: summary_of(rows, now) for ticket_id, rows in stored_clocks(ticket_ids).items()}
     for ticket_id in ticket_ids:
         result.setdefault(ticket_id, Summary("none", None, None, None))
     return result
+
+
+def summary_of(rows: Sequence[TicketSla], now: datetime) -> Summary:
+    """Return the Summary of one ticket's stored rows (in id order); "none" without rows."""
+    if not rows:
+        return Summary("none", None, None, None)
+    best = Summary("done", None, None, None)
+    for row in rows:
+        if row.state is TargetState.BREACHED and row.milestone_at is None:
+            state = "breached"
+        elif row.state is TargetState.RUNNING:
+            due = row.due_at
+            state = "breached" if due is not None and due < now else (
+                "at_risk" if row.at_risk_at is not None and row.at_risk_at <= now else "running"
+            )
+        elif row.state is TargetState.PAUSED:
+            state = "paused"
+        else:
+            continue
+        remaining = None
+        if row.due_at is not None and state != "paused":
+            remaining = (row.due_at - now).total_seconds() / 60
+        candidate = Summary(state, row.target, row.due_at, remaining,
+                            row.at_risk_at if state in ("running", "at_risk") else None)
+        if (_RANK[candidate.state], candidate.due_at or now) < (_RANK[best.state], best.due_at or now):
+            best = candidate
+    return best
 
 
 def expected_answer(ticket: Ticket, clocks: dict[Target, Clock]) -> tuple[datetime, bool] | None:

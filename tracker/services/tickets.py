@@ -12,7 +12,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Integer, Select, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tracker.domain import workflow
@@ -35,6 +35,7 @@ from tracker.models import (
     EventKind,
     Location,
     ReferenceCounter,
+    SlaPolicy,
     Ticket,
     TicketEvent,
     User,
@@ -159,15 +160,12 @@ def file_ticket(request: NewTicket, *, requester: User, now: datetime,
     """
     if not requester.is_active or not requester.has_role(Role.REQUESTER):
         raise PermissionDenied(N_("Your account may not file requests."))
-    centre = db.session.get(Centre, request.centre_id)
+    centre, category, location, policy_row = _catalogue(request)
     if centre is None or not centre.is_active:
         raise ValidationFailed(N_("Choose a service centre."))
-    category = db.session.get(Category, request.category_id)
     if category is None or not category.is_active or category.centre_id != centre.id:
         raise ValidationFailed(N_("Choose a category of this service centre."))
-    location = None
     if request.location_id is not None:
-        location = db.session.get(Location, request.location_id)
         if location is None or not location.is_active:
             raise ValidationFailed(N_("Choose a place from the list."))
     description = (request.description or "").strip()
@@ -185,8 +183,16 @@ def file_ticket(request: NewTicket, *, requester: User, now: datetime,
         raise ValidationFailed(N_("The title is longer than %(max)d characters."), max=TITLE_MAX)
 
     try:
+        version_id, is_active, policy_code, generation = policy_row
+        # As sla.current_policy_version_id: no policy, or a switched-off one, means no SLA.
+        policy = sla.current_policy(version_id if is_active else None, policy_code, generation)
         ticket = Ticket(
             reference=_next_reference(centre.ref_prefix, now),
+            # The objects, not only their ids: the ticket holds them, so
+            # naming them afterwards (the API's answer) loads nothing.
+            centre=centre,
+            category=category,
+            location=location,
             centre_id=centre.id,
             category_id=category.id,
             location_id=location.id if location else None,
@@ -200,11 +206,10 @@ def file_ticket(request: NewTicket, *, requester: User, now: datetime,
             requester_id=requester.id,
             created_at=now,
             updated_at=now,
-            sla_policy_version_id=sla.current_policy_version_id(category.sla_policy_id),
+            sla_policy_version_id=policy.version_id if policy else None,
         )
         db.session.add(ticket)
-        db.session.flush()
-        _record(
+        filed = _record(
             ticket,
             EventKind.FILED,
             actor=requester,
@@ -212,7 +217,9 @@ def file_ticket(request: NewTicket, *, requester: User, now: datetime,
             to_status=Status.NEW,
             data={"priority": priority.value, "category_id": category.id, "source": request.source},
         )
-        sla._recompute(ticket, now)
+        # The deadlines go in with the ticket's first write (no UPDATE after it).
+        sla.start_clocks(ticket, [filed], policy, now)
+        db.session.flush()
         _notify_filed(ticket, now=now)
         if before_commit is not None:
             before_commit(ticket)
@@ -223,10 +230,49 @@ def file_ticket(request: NewTicket, *, requester: User, now: datetime,
     return ticket
 
 
+def _as_id(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# Built once: filing is the hot path (docs/api.md, "Intake speed"). An id
+# given as None matches nothing (``= NULL``), as a missing row would.
+_CATALOGUE = (
+    select(Centre, Category, Location, SlaPolicy.current_version_id, SlaPolicy.is_active, SlaPolicy.code,
+           sla.CALENDAR_GENERATION)
+    .select_from(Centre)
+    .outerjoin(Category, Category.id == bindparam("category_id", type_=Integer))
+    .outerjoin(Location, Location.id == bindparam("location_id", type_=Integer))
+    .outerjoin(SlaPolicy, SlaPolicy.id == Category.sla_policy_id)
+    .where(Centre.id == bindparam("centre_id", type_=Integer))
+)
+
+
+def _catalogue(request: NewTicket) -> tuple[Centre | None, Category | None, Location | None, tuple]:
+    """Return the request's centre, category and place (None when absent) in one statement.
+
+    With them: the category's policy's current version, whether the policy
+    is active, its code, and sla.CALENDAR_GENERATION (all None without a
+    category or policy).
+    """
+    row = db.session.execute(_CATALOGUE, {
+        "centre_id": _as_id(request.centre_id),
+        "category_id": _as_id(request.category_id),
+        "location_id": _as_id(request.location_id),
+    }).first()
+    if row is None:
+        return None, None, None, (None, None, None, None)
+    return row[0], row[1], row[2], tuple(row[3:])
+
+
 def _notify_filed(ticket: Ticket, *, now: datetime) -> None:
     """Tell the centre's dispatchers (its heads when it has none) that a request came in; no commit."""
-    people = outbox.users_with_role(Role.DISPATCHER, ticket.centre_id) or outbox.users_with_role(
-        Role.CENTRE_HEAD, ticket.centre_id)
+    if outbox.is_suppressed():
+        return
+    staff = outbox.centre_people(ticket.centre_id, (Role.DISPATCHER, Role.CENTRE_HEAD), "ticket_filed")
+    people = staff.by_role[Role.DISPATCHER] or staff.by_role[Role.CENTRE_HEAD]
     key = f"ticket:{ticket.id}:filed"
     outbox.queue(
         [outbox.Notice(kind="ticket_filed", key=key, subject=f"{ticket.reference} ticket_filed",
@@ -234,6 +280,7 @@ def _notify_filed(ticket: Ticket, *, now: datetime) -> None:
                        ticket_id=ticket.id, centre_id=ticket.centre_id, link=f"/tickets/{ticket.reference}")],
         {key: [p for p in people if p != ticket.requester_id]},
         now=now,
+        people=staff,
     )
 
 
@@ -251,6 +298,16 @@ def _next_reference(prefix: str, now: datetime) -> str:
     return next_reference(prefix, now)
 
 
+_COUNTERS = ReferenceCounter.__table__
+# A Core statement, built once: the ORM's bulk-update bookkeeping is not needed here.
+_BUMP = (
+    update(_COUNTERS)
+    .where(_COUNTERS.c.prefix == bindparam("b_counter"), _COUNTERS.c.year == bindparam("b_year"))
+    .values(last_value=_COUNTERS.c.last_value + 1)
+    .returning(_COUNTERS.c.last_value)
+)
+
+
 def next_reference(prefix: str, now: datetime, *, counter: str | None = None, digits: int = 6) -> str:
     """Return the next "<prefix>-<year>-<number>" of the campus year of ``now``.
 
@@ -260,15 +317,8 @@ def next_reference(prefix: str, now: datetime, *, counter: str | None = None, di
     """
     counter = counter or prefix
     year = local_year(now)
-    counters = ReferenceCounter.__table__
-    # A Core statement: the ORM's bulk-update bookkeeping is not needed here.
-    bump = (
-        update(counters)
-        .where(counters.c.prefix == counter, counters.c.year == year)
-        .values(last_value=counters.c.last_value + 1)
-        .returning(counters.c.last_value)
-    )
-    value = db.session.execute(bump).scalar_one_or_none()
+    where = {"b_counter": counter, "b_year": year}
+    value = db.session.execute(_BUMP, where).scalar_one_or_none()
     if value is None:
         # First of the year for this counter. Two filers may race to
         # create the counter: the loser's insert fails and it bumps instead.
@@ -277,7 +327,7 @@ def next_reference(prefix: str, now: datetime, *, counter: str | None = None, di
                 db.session.add(ReferenceCounter(prefix=counter, year=year, last_value=1))
             value = 1
         except IntegrityError:
-            value = db.session.execute(bump).scalar_one()
+            value = db.session.execute(_BUMP, where).scalar_one()
     return f"{prefix}-{year}-{value:0{digits}d}"
 
 
@@ -323,7 +373,6 @@ def _record(
     data: dict | None = None,
 ) -> TicketEvent:
     event = TicketEvent(
-        ticket_id=ticket.id,
         kind=kind,
         actor_id=actor.id if actor is not None else None,
         created_at=now,
@@ -332,7 +381,11 @@ def _record(
         body=body,
         data=data or {},
     )
-    db.session.add(event)
+    if ticket.id is None:
+        ticket.events.append(event)  # being filed: written with it
+    else:
+        event.ticket_id = ticket.id
+        db.session.add(event)
     return event
 
 
