@@ -68,6 +68,9 @@ def app_config(database_url, instance_path) -> dict:
         # Rate limits are off but in their own tests (tests/integration/test_rate_limits.py).
         "API_RATE_LIMIT": "off",
         "LOGIN_RATE_LIMIT": "off",
+        # Every sweep looks for the fixed wait: tests sweep at chosen instants
+        # (the throttle has its own test in tests/integration/test_feedback.py).
+        "AUTO_CLOSE_SCAN_SECONDS": 0,
     }
     if TEST_BROKER_URL:
         config.update(CELERY_BROKER_URL=TEST_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS={})

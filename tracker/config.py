@@ -283,6 +283,8 @@ def _feedback_settings(env: Environment) -> dict:
         "FOLLOW_UP_DUE_WORKING_DAYS": ("TRACKER_FOLLOW_UP_DUE_WORKING_DAYS", "3", 1),
         # Resolved requests whose policy has no confirmation target close after this many days.
         "AUTO_CLOSE_DAYS": ("TRACKER_AUTO_CLOSE_DAYS", "7", 1),
+        # The fixed wait above is looked for at most this often per worker process (0: every sweep).
+        "AUTO_CLOSE_SCAN_SECONDS": ("TRACKER_AUTO_CLOSE_SCAN_SECONDS", "60", 0),
     }
     settings = {}
     for key, (variable, default, minimum) in names.items():

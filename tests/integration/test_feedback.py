@@ -612,6 +612,24 @@ def test_without_a_confirmation_target_a_request_closes_after_the_configured_day
     assert closure.close_unconfirmed(RESOLVED_AT + timedelta(days=6)) == 0
 
 
+def test_the_sweep_looks_for_the_fixed_wait_once_a_minute(app, world, monkeypatch):
+    # Requests without a confirmation target wait AUTO_CLOSE_DAYS; the sweep
+    # looks for them at most every AUTO_CLOSE_SCAN_SECONDS per process.
+    monkeypatch.setitem(app.config, "AUTO_CLOSE_DAYS", 5)
+    monkeypatch.setitem(app.config, "AUTO_CLOSE_SCAN_SECONDS", 60)
+    monkeypatch.setattr(closure, "_last_scan", {})
+    sla_config.assign_policy(world.categories["water"].id, None, actor=None, now=T0)
+    plain = [resolved(world) for _ in range(2)]
+    day5 = RESOLVED_AT + timedelta(days=5)
+    assert sla_sweep.sweep_due(day5 - timedelta(seconds=20)).closed == 0  # looked: not yet
+    assert sla_sweep.sweep_due(day5 + timedelta(seconds=30)).closed == 0  # 50 s later: not looked
+    _db.session.expire_all()
+    assert {svc_get(t.id).status for t in plain} == {Status.RESOLVED}
+    assert sla_sweep.sweep_due(day5 + timedelta(seconds=41)).closed == 2  # a minute after the last look
+    _db.session.expire_all()
+    assert {svc_get(t.id).status for t in plain} == {Status.CLOSED}
+
+
 def test_automatic_closure_leaves_confirmed_reopened_and_fresh_requests_alone(world):
     requester = world.users["requester"]
     confirmed = resolved(world)

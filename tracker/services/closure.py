@@ -11,7 +11,11 @@ resolved before the upgrade that brought automatic closure).
 
 The SLA sweep runs this first, each time (at most PER_SWEEP closures), so
 a confirmation target comes due here before the clock sweep could flag it
-late. Three index probes find
+late. The fixed wait of days is looked for at most every
+AUTO_CLOSE_SCAN_SECONDS per process (``scan_due``): that query reads every
+resolved request older than the wait and checks its clocks, about 150 ms at
+a million tickets with 28,000 awaiting confirmation (docs/workers.md), and
+a wait of days does not need the sweep's seconds. Three index probes find
 the work: running confirmation clocks by their deadline, those requests
 by id, and old resolutions by the partial index of resolved requests. Each closure is the
 transition's own transaction; a request confirmed, reopened or closed by
@@ -45,7 +49,22 @@ AWAITING = text("tickets.status = 'resolved'")
 PER_SWEEP = 200
 
 
-def due_ids(now: datetime, *, limit: int) -> list[int]:
+# When each database's fixed-wait scan last ran in this process (scan_due).
+_last_scan: dict[str, datetime] = {}
+
+
+def scan_due(now: datetime) -> bool:
+    """Return whether the fixed-wait scan should run at ``now`` in this process, and note that it does."""
+    key = str(db.engine.url)
+    last = _last_scan.get(key)
+    interval = timedelta(seconds=current_app.config["AUTO_CLOSE_SCAN_SECONDS"])
+    if last is not None and timedelta(0) <= now - last < interval:
+        return False
+    _last_scan[key] = now
+    return True
+
+
+def due_ids(now: datetime, *, limit: int, by_days: bool = True) -> list[int]:
     """Return up to ``limit`` ids of resolved requests whose wait for confirmation is over at ``now``."""
     # Two steps, each on its index: running confirmation clocks past their
     # deadline (ix_ticket_slas_target_state_due), then which of those
@@ -65,6 +84,9 @@ def due_ids(now: datetime, *, limit: int) -> list[int]:
             select(Ticket.id).where(Ticket.id.in_(clocks), Ticket.status == Status.RESOLVED)
         ).scalars())
         found = [i for i in clocks if i in resolved]
+    if not by_days:
+        db.session.rollback()
+        return found[:limit]
     cutoff = now - timedelta(days=current_app.config["AUTO_CLOSE_DAYS"])
     # No confirmation clock counting (no such target, or flagged late before): the fixed wait.
     counting = exists().where(
@@ -82,13 +104,17 @@ def due_ids(now: datetime, *, limit: int) -> list[int]:
     return found[:limit]
 
 
-def close_unconfirmed(now: datetime, *, batch_size: int = 500, limit: int | None = None) -> int:
-    """Confirm, as the application, resolved requests whose wait is over (all, or ``limit``); return how many."""
+def close_unconfirmed(now: datetime, *, batch_size: int = 500, limit: int | None = None,
+                      by_days: bool = True) -> int:
+    """Confirm, as the application, resolved requests whose wait is over (all, or ``limit``); return how many.
+
+    ``by_days=False``: only those whose confirmation target came due, not the fixed wait.
+    """
     closed = 0
     seen: set[int] = set()
     while limit is None or len(seen) < limit:
         wanted = batch_size if limit is None else min(batch_size, limit - len(seen))
-        ids = [i for i in due_ids(now, limit=wanted + len(seen)) if i not in seen][:wanted]
+        ids = [i for i in due_ids(now, limit=wanted + len(seen), by_days=by_days) if i not in seen][:wanted]
         if not ids:
             return closed
         seen.update(ids)

@@ -85,7 +85,8 @@ def sweep_due(now: datetime, *, batch_size: int | None = None) -> SweepResult:
     seen: set[int] = set()
     # First: a confirmation target that comes due closes its request (met),
     # rather than being flagged late below.
-    result.closed = closure.close_unconfirmed(now, batch_size=batch_size, limit=closure.PER_SWEEP)
+    result.closed = closure.close_unconfirmed(now, batch_size=batch_size, limit=closure.PER_SWEEP,
+                                              by_days=closure.scan_due(now))
     while _sweep_clocks(now, batch_size, result, seen):
         pass
     while _sweep_escalations(now, batch_size, result):
