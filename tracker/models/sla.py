@@ -124,6 +124,15 @@ class TicketSla(db.Model):
             postgresql_where=text("state = 'running'"),
             sqlite_where=text("state = 'running'"),
         ),
+        # "Breached now" (reports.late_now): the targets with no milestone that
+        # run or are breached, by deadline; a late one's deadline is past.
+        Index(
+            "ix_ticket_slas_late",
+            "due_at",
+            "ticket_id",
+            postgresql_where=text("milestone_at IS NULL AND state IN ('running', 'breached')"),
+            sqlite_where=text("milestone_at IS NULL AND state IN ('running', 'breached')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -65,7 +65,6 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import Select, and_, case, func, or_, select, text
-from sqlalchemy.orm import aliased
 
 from tracker.domain.i18n import N_
 from tracker.domain.sla_clock import Target, TargetState
@@ -165,21 +164,18 @@ def late_now(now: datetime):
     Both "now" conditions are uncorrelated sets of ticket ids: PostgreSQL
     builds each once (hashed) instead of probing every open ticket's targets,
     which took seconds at a million tickets (docs/dashboards.md). The late
-    ones are found from ``Ticket.next_due_at`` (indexed): the earliest
-    deadline of the targets with no milestone that run or are breached
-    (``sla._recompute``), so a ticket with a late target has it in the past.
+    ones are a range of the partial index ``ix_ticket_slas_late`` (targets
+    with no milestone that run or are breached, by deadline): with 10,000
+    late requests the join through ``Ticket.next_due_at`` it replaced read
+    170,000 targets, 0.26 s.
     """
-    candidate = aliased(Ticket)
-    return _one_of(
-        select(TicketSla.ticket_id)
-        .join(candidate, candidate.id == TicketSla.ticket_id)
-        .where(
-            candidate.next_due_at < now,
-            TicketSla.milestone_at.is_(None),
-            or_(TicketSla.state == TargetState.BREACHED,
-                and_(TicketSla.state == TargetState.RUNNING, TicketSla.due_at < now)),
-        )
-    )
+    # A breached target's deadline is past too (the breach is flagged after
+    # it): one range of ix_ticket_slas_late, whose predicate this is.
+    return _one_of(select(TicketSla.ticket_id).where(LATE_CANDIDATES, TicketSla.due_at < now))
+
+
+# ix_ticket_slas_late's own predicate, as a literal (see OPEN_CONDITION).
+LATE_CANDIDATES = text("ticket_slas.milestone_at IS NULL AND ticket_slas.state IN ('running', 'breached')")
 
 
 # ix_ticket_slas_running_at_risk's own predicate, as a literal (see OPEN_CONDITION).
