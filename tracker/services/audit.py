@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session
 
 from tracker.clock import utcnow
 from tracker.domain.i18n import N_
+from tracker.domain.roles import Role
+from tracker.errors import PermissionDenied
 from tracker.extensions import db
 from tracker.models import AdminEvent, Category, Centre, Location, User, UserRole
 
@@ -65,9 +67,6 @@ FIELD_LABELS = {
 
 def require_admin(actor: User | None) -> None:
     """Refuse an actor who is not an active administrator (None: a command); name them for the history."""
-    from tracker.domain.roles import Role
-    from tracker.errors import PermissionDenied
-
     if actor is not None and (not actor.is_active or not actor.has_role(Role.ADMIN)):
         raise PermissionDenied()
     act_as(actor)
