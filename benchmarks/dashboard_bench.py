@@ -35,7 +35,12 @@ Steps:
    own, one fresh process per size (about 10,000 and 200,000 rows): the
    tracemalloc peak and the RSS peak while streaming.
 4. A table (page, filter, p50, p95, max, target, verdict) and the command;
-   ``--json`` keeps everything.
+   ``--json`` keeps everything. Before the pages it prints how many requests
+   are late now and how many heap pages of tickets and ticket_slas the
+   visibility map leaves to read: the "now" counts are index-only scans, and
+   only VACUUM marks pages all-visible. ``--vacuum`` runs VACUUM (ANALYZE)
+   on both first, as autovacuum would (migration 0014's thresholds) on a
+   server that runs it; the one here runs with autovacuum off.
 
 Targets (issue 5): p95 < 200 ms for a default view, < 500 ms for any filter.
 A streamed list file is judged on its first byte; its total is reported.
@@ -158,12 +163,42 @@ def server_facts(url: str) -> dict:
         facts = {
             name: conn.execute(f"SHOW {name}").fetchone()[0]
             for name in ("server_version", "shared_buffers", "work_mem", "effective_cache_size",
-                         "random_page_cost", "max_parallel_workers_per_gather")
+                         "random_page_cost", "max_parallel_workers_per_gather", "autovacuum")
         }
         facts["database_size"] = conn.execute(
             "SELECT pg_size_pretty(pg_database_size(current_database()))"
         ).fetchone()[0]
     return facts
+
+
+def table_state(url: str) -> str:
+    """Return how many requests are late now and how much of tickets the visibility map leaves to read.
+
+    The dashboards' counts are index-only scans: every heap page not marked
+    all-visible (only VACUUM marks them) is read as well.
+    """
+    with raw(url) as conn:
+        late = conn.execute(
+            "SELECT count(*) FROM tickets t WHERE t.is_open AND EXISTS (SELECT 1 FROM ticket_slas s "
+            "WHERE s.ticket_id = t.id AND s.milestone_at IS NULL "
+            "AND (s.state = 'breached' OR (s.state = 'running' AND s.due_at < now())))"
+        ).fetchone()[0]
+        parts = []
+        for table in ("tickets", "ticket_slas"):
+            pages, visible = conn.execute(
+                "SELECT relpages, relallvisible FROM pg_class WHERE relname = %s", (table,)
+            ).fetchone()
+            parts.append(f"{table} {max(pages - visible, 0):,} of {pages:,} pages not all-visible")
+    return f"{late:,} requests late now; " + ", ".join(parts)
+
+
+def vacuum(url: str) -> None:
+    """VACUUM (ANALYZE) the tables the "now" figures read, as autovacuum would (migration 0014's thresholds)."""
+    started = time.perf_counter()
+    with psycopg.connect(conninfo(url), autocommit=True) as conn:
+        for table in ("tickets", "ticket_slas"):
+            conn.execute(f"VACUUM (ANALYZE) {table}")
+    print(f"  VACUUM (ANALYZE) tickets, ticket_slas: {time.perf_counter() - started:.1f} s", flush=True)
 
 
 def make_app(url: str):
@@ -814,6 +849,9 @@ def main() -> None:
     parser.add_argument("--pages", help="only the pages whose 'name filter' matches this regex")
     parser.add_argument("--skip", default="", help="comma-separated: small, streams")
     parser.add_argument("--no-explain", dest="explain", action="store_false")
+    parser.add_argument("--vacuum", action="store_true",
+                        help="VACUUM (ANALYZE) tickets and ticket_slas first, as autovacuum would "
+                             "(for a server running with autovacuum off)")
     parser.add_argument("--json", help="write the whole report here")
     parser.add_argument("--child", choices=("pages", "stream"), help=argparse.SUPPRESS)
     parser.add_argument("--child-out", help=argparse.SUPPRESS)
@@ -834,7 +872,8 @@ def main() -> None:
     print(
         f"Python {platform.python_version()}, PostgreSQL {facts['server_version']} (shared_buffers "
         f"{facts['shared_buffers']}, work_mem {facts['work_mem']}, effective_cache_size "
-        f"{facts['effective_cache_size']}), {os.cpu_count()} CPUs, load {'/'.join(f'{x:.1f}' for x in load_average())}",
+        f"{facts['effective_cache_size']}, autovacuum {facts['autovacuum']}), {os.cpu_count()} CPUs, "
+        f"load {'/'.join(f'{x:.1f}' for x in load_average())}",
         flush=True,
     )
     meta = bench_meta(options.database_url)
@@ -842,6 +881,10 @@ def main() -> None:
         raise SystemExit(f"{sa.make_url(options.database_url).database} is not loaded: run benchmarks/sweep_bench.py")
     print(f"{sa.make_url(options.database_url).database}: {int(meta['tickets']):,} tickets "
           f"({int(meta['open']):,} open when loaded), {facts['database_size']}", flush=True)
+    if options.vacuum and not options.summary_only:
+        vacuum(options.database_url)
+    facts["state"] = table_state(options.database_url)
+    print(f"  {facts['state']}", flush=True)
 
     print("\n1. The daily summary", flush=True)
     summaries = {"large": ensure_summary(options.database_url, sa.make_url(options.database_url).database, options)}
@@ -876,6 +919,7 @@ def main() -> None:
     print_table(table_rows(big))
     loads = big["loads"]
     print(f"\nLoad average (1 min) during the rounds: {min(x[0] for x in loads):.1f}-{max(x[0] for x in loads):.1f}")
+    print(f"Data when measured: {facts['state']}")
     if build:
         print(f"Summary build (stats-rebuild) on {big['database']}: {build['seconds']:.0f} s "
               f"({build['seconds'] / 60:.1f} min) for {build['pairs']:,} (day, centre) pairs, {build['rows']:,} rows, "

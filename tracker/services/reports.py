@@ -63,8 +63,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, g, has_request_context
 from sqlalchemy import Select, and_, case, func, or_, select, text
+from sqlalchemy.orm import aliased
 
 from tracker.domain.i18n import N_
 from tracker.domain.sla_clock import Target, TargetState
@@ -157,25 +158,41 @@ AWAITING_CONDITION = text("tickets.status = 'resolved'")
 def late_now(now: datetime):
     """Return the condition "a target of the ticket is late at ``now``" (no milestone yet).
 
-    Read from ticket_slas, not ``Ticket.is_sla_breached``: that flag stays set
-    by a target met late, and waits for the sweep. The same rule as the
-    lists' SLA badges (``sla.summaries``).
+    Read from ticket_slas, not ``Ticket.is_sla_breached`` alone: that flag
+    stays set by a target met late, and waits for the sweep. The same rule as
+    the lists' SLA badges (``sla.summaries``).
 
     Both "now" conditions are uncorrelated sets of ticket ids: PostgreSQL
     builds each once (hashed) instead of probing every open ticket's targets,
-    which took seconds at a million tickets (docs/dashboards.md). The late
-    ones are a range of the partial index ``ix_ticket_slas_late`` (targets
-    with no milestone that run or are breached, by deadline): with 10,000
-    late requests the join through ``Ticket.next_due_at`` it replaced read
-    170,000 targets, 0.26 s.
+    which took seconds at a million tickets (docs/dashboards.md). A late
+    target is either still running past its deadline (the sweep has not
+    flagged it yet: a range of ``ix_ticket_slas_running_due``) or breached
+    with no milestone. The breached ones are found from the open requests
+    flagged breached (``ix_tickets_open_breached``, as many as the late
+    backlog), each probed in ``ix_ticket_slas_breached_unmet``: not from all
+    breached targets, which also hold every request cancelled or closed
+    after its deadline passed, a number that grows with history.
     """
-    # A breached target's deadline is past too (the breach is flagged after
-    # it): one range of ix_ticket_slas_late, whose predicate this is.
-    return _one_of(select(TicketSla.ticket_id).where(LATE_CANDIDATES, TicketSla.due_at < now))
+    running = select(TicketSla.ticket_id).where(RUNNING_UNMET, TicketSla.due_at < now)
+    breached = (
+        select(_BREACHED_TICKET.id)
+        .where(OPEN_BREACHED)
+        .where(
+            select(TicketSla.id)
+            .where(BREACHED_UNMET, TicketSla.ticket_id == _BREACHED_TICKET.id)
+            .correlate(_BREACHED_TICKET)
+            .exists()
+        )
+    )
+    return or_(_one_of(running), _one_of(breached))
 
 
-# ix_ticket_slas_late's own predicate, as a literal (see OPEN_CONDITION).
-LATE_CANDIDATES = text("ticket_slas.milestone_at IS NULL AND ticket_slas.state IN ('running', 'breached')")
+# The partial indexes' own predicates, as literals (see OPEN_CONDITION).
+RUNNING_UNMET = text("ticket_slas.milestone_at IS NULL AND ticket_slas.state = 'running'")
+BREACHED_UNMET = text("ticket_slas.milestone_at IS NULL AND ticket_slas.state = 'breached'")
+# Its own name: the set is built apart from (uncorrelated with) the tickets it tests.
+_BREACHED_TICKET = aliased(Ticket, name="breached_ticket")
+OPEN_BREACHED = text("breached_ticket.is_open AND breached_ticket.is_sla_breached")
 
 
 # ix_ticket_slas_running_at_risk's own predicate, as a literal (see OPEN_CONDITION).
@@ -186,12 +203,26 @@ def at_risk_now(now: datetime):
     """Return the condition "a running target of the ticket is at risk at ``now``", late ones aside.
 
     The running targets past their at-risk instant are read once, from
-    their partial index (see ``late_now``).
+    their partial index (see ``late_now``). Those tickets are few: each is
+    then probed for a late target of its own, rather than building the
+    whole late set again.
     """
     at_risk = _one_of(
         select(TicketSla.ticket_id).where(RUNNING_CONDITION, TicketSla.at_risk_at <= now, TicketSla.due_at >= now)
     )
-    return and_(at_risk, ~late_now(now))
+    return and_(at_risk, ~_has_late_target(now))
+
+
+def _has_late_target(now: datetime):
+    """Return the condition "this ticket has a late target at ``now``", probed per ticket (see ``late_now``)."""
+    late = or_(TicketSla.state == TargetState.BREACHED,
+               and_(TicketSla.state == TargetState.RUNNING, TicketSla.due_at < now))
+    return (
+        select(TicketSla.id)
+        .where(TicketSla.ticket_id == Ticket.id, TicketSla.milestone_at.is_(None), late)
+        .correlate(Ticket)
+        .exists()
+    )
 
 
 def _one_of(ids: Select):
@@ -484,9 +515,9 @@ def _live(filters: Filters, key_column, now: datetime) -> dict[int, dict]:
             "at_risk_now": 0,
             "ageing": {b[0]: int(a or 0) for b, a in zip(AGE_BUCKETS, ages, strict=True)},
         }
-    for name, condition in (("breached_now", late_now(now)), ("at_risk_now", at_risk_now(now))):
-        counted = select(key_column, func.count()).where(OPEN_CONDITION, condition, _ticket_where(filters))
-        for key, number in db.session.execute(counted.group_by(key_column)):
+    now_counts = _now_counts(filters, now)
+    for name in ("breached_now", "at_risk_now"):
+        for key, number in now_counts[name][key_column.key].items():
             # setdefault: a request reopened between the two reads.
             live.setdefault(key, {"backlog": 0, "breached_now": 0, "at_risk_now": 0,
                                   "ageing": {b[0]: 0 for b in AGE_BUCKETS}})[name] = number
@@ -495,6 +526,37 @@ def _live(filters: Filters, key_column, now: datetime) -> dict[int, dict]:
         live.setdefault(key, {"backlog": 0, "breached_now": 0, "at_risk_now": 0,
                               "ageing": {b[0]: 0 for b in AGE_BUCKETS}})["awaiting"] = waiting
     return live
+
+
+# The columns the "now" counts are kept by (centre and category tables, technicians).
+_NOW_COLUMNS = ("centre_id", "category_id", "assignee_id")
+
+
+def _now_counts(filters: Filters, now: datetime) -> dict[str, dict[str, dict[int, int]]]:
+    """Return the late and at-risk open requests counted by centre, by category and by assignee.
+
+    One statement for each figure, whatever the page shows: the late set is
+    built once for the centre dashboard's category and technician tables
+    (rows: one per centre, category and assignee met among the late ones, at
+    most as many as they are). Kept for the rest of the request, under the
+    same ``filters`` and ``now``.
+    """
+    key = (filters, now)
+    cached = g.get("reports_now_counts") if has_request_context() else None
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    columns = [getattr(Ticket, name) for name in _NOW_COLUMNS]
+    counts = {}
+    for name, condition in (("breached_now", late_now(now)), ("at_risk_now", at_risk_now(now))):
+        by = counts[name] = {column: defaultdict(int) for column in _NOW_COLUMNS}
+        query = select(*columns, func.count()).where(OPEN_CONDITION, condition, _ticket_where(filters))
+        for *values, number in db.session.execute(query.group_by(*columns)):
+            for column, value in zip(_NOW_COLUMNS, values, strict=True):
+                if value is not None:
+                    by[column][value] += number
+    if has_request_context():
+        g.reports_now_counts = (key, counts)
+    return counts
 
 
 def _apply_live(figures: Figures, live: dict) -> None:
@@ -713,12 +775,7 @@ def figures_by_assignee(filters: Filters, now: datetime, *,
     for key, open_count, on_hold in db.session.execute(load):
         row = result.setdefault(key, AssigneeFigures(key=key))
         row.open, row.on_hold = open_count, int(on_hold or 0)
-    late = (
-        select(Ticket.assignee_id, func.count())
-        .where(OPEN_CONDITION, late_now(now), Ticket.assignee_id.is_not(None), _ticket_where(filters))
-        .group_by(Ticket.assignee_id)
-    )
-    for key, breached in db.session.execute(late):
+    for key, breached in _now_counts(filters, now)["breached_now"]["assignee_id"].items():
         result.setdefault(key, AssigneeFigures(key=key)).breached_now = breached
     if _summary_current(filters):
         # The summary holds exactly what the query below counts (assignee_pair_rows).
