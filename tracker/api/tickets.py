@@ -1,15 +1,18 @@
 """Tickets through the API: list, file, read, act, comment.
 
 Each view parses (schema), authorises (token, services), calls one service
-and dumps the answer (schema); like the pages, it never commits itself.
+and dumps the answer (schema; filing, the hot path, with ``dumped``, which a
+test keeps equal to the schema's dump); like the pages, it never commits
+itself.
 """
 
 import re
+from datetime import datetime
 from http import HTTPStatus
 from math import ceil
 from urllib.parse import urlencode
 
-from flask import request, url_for
+from flask import jsonify, request, url_for
 from flask_babel import get_locale
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
@@ -127,6 +130,22 @@ def ticket_data(ticket: Ticket, summary, locale: str) -> dict:
         "actions": ticket_service.available_actions(caller(), ticket),
         "url": url_for("api.ticket_read", reference=ticket.reference),
     }
+
+
+def dumped(value):
+    """Return ``ticket_data`` (or a part of it) as TicketSchema dumps it, without running the schema.
+
+    The data holds only what the schema passes through unchanged (strings,
+    numbers, enums, None, dicts and lists of them) and aware datetimes, which
+    it writes in ISO 8601. tests/integration/test_intake.py compares the two.
+    """
+    if isinstance(value, dict):
+        return {key: dumped(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [dumped(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
 
 
 def event_data(event: TicketEvent, names: dict[int, str]) -> dict:
@@ -282,7 +301,9 @@ def ticket_file(args):
     )
     # The SLA rows written with the ticket are in ticket.slas (intake path: docs/api.md).
     data = ticket_data(ticket, sla.summary_of(ticket.slas, utcnow()), str(get_locale()))
-    return data, 201, {"Location": data["url"]}
+    # A response passes flask-smorest undumped: the schema's dump took three
+    # times the CPU of ``dumped`` for the same JSON (docs/api.md, "Intake speed").
+    return jsonify(dumped(data)), 201, {"Location": data["url"]}
 
 
 # ---------------------------------------------------------------- one ticket

@@ -205,14 +205,17 @@ def centre_people(centre_id: int, roles: Sequence[Role], kind: str) -> People:
     return People(kind, {role: sorted(ids) for role, ids in holders.items()}, choices, locales)
 
 
-_ACTIVE_WEBHOOKS = select(Webhook).where(
-    Webhook.is_active.is_(True), or_(Webhook.centre_id.is_(None), Webhook.centre_id == bindparam("centre_id"))
+_HOOKS = Webhook.__table__.c
+# Core, built once: queuing needs the ids only, and every filing asks.
+_ACTIVE_WEBHOOKS = select(_HOOKS.id, _HOOKS.kinds).where(
+    _HOOKS.is_active.is_(True), or_(_HOOKS.centre_id.is_(None), _HOOKS.centre_id == bindparam("centre_id"))
 )
 
 
-def webhooks_for(kind: str, centre_id: int | None) -> list[Webhook]:
-    rows = db.session.execute(_ACTIVE_WEBHOOKS, {"centre_id": centre_id}).scalars()
-    return [w for w in rows if kind in (w.kinds or [])]
+def webhook_ids(kind: str, centre_id: int | None) -> list[int]:
+    """Return the active webhooks for ``kind`` notices of a centre (its own and the site-wide ones)."""
+    rows = db.session.execute(_ACTIVE_WEBHOOKS, {"centre_id": centre_id}).all()
+    return [hook_id for hook_id, kinds in rows if kind in (kinds or [])]
 
 
 # ---------------------------------------------------------------- queuing
@@ -297,7 +300,7 @@ def queue(notices: Sequence[Notice], recipients: dict[str, list[int]], *, now: d
             dict(db.session.execute(select(User.id, User.locale).where(User.id.in_(users))).all()) if users else {}
         )
     default_locale = current_app.config["BABEL_DEFAULT_LOCALE"]
-    webhook_cache: dict[tuple[str, int | None], list[Webhook]] = {}
+    webhook_cache: dict[tuple[str, int | None], list[int]] = {}
     rows = []
     for notice in notices:
         base = {
@@ -332,15 +335,15 @@ def queue(notices: Sequence[Notice], recipients: dict[str, list[int]], *, now: d
                 )
         cache_key = (notice.kind, notice.centre_id)
         if cache_key not in webhook_cache:
-            webhook_cache[cache_key] = webhooks_for(notice.kind, notice.centre_id)
-        for hook in webhook_cache[cache_key]:
+            webhook_cache[cache_key] = webhook_ids(notice.kind, notice.centre_id)
+        for hook_id in webhook_cache[cache_key]:
             rows.append(
                 base
                 | {
-                    "idempotency_key": f"{notice.key}:webhook:w{hook.id}",
+                    "idempotency_key": f"{notice.key}:webhook:w{hook_id}",
                     "channel": Channel.WEBHOOK.value,
                     "user_id": None,
-                    "webhook_id": hook.id,
+                    "webhook_id": hook_id,
                     "locale": default_locale,
                     "status": DeliveryStatus.PENDING.value,
                     "sent_at": None,

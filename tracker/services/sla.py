@@ -309,6 +309,13 @@ def recompute_many(ticket_ids, now: datetime, *, batch_size: int = 500, progress
     return len(ids)
 
 
+def note_deferred(ticket_id: int) -> None:
+    """Within ``deferred``, note a ticket to recompute (a filing written without its clocks); else nothing."""
+    noted = _deferred.get()
+    if noted is not None:
+        noted.add(ticket_id)
+
+
 def _recompute(ticket: Ticket, now: datetime) -> dict[Target, Clock]:
     """Rebuild and store the ticket's clocks; the caller commits."""
     noted = _deferred.get()
@@ -342,18 +349,18 @@ def _recompute(ticket: Ticket, now: datetime) -> dict[Target, Clock]:
 
 def start_clocks(ticket: Ticket, events: Sequence[TicketEvent], policy: CurrentPolicy | None,
                  now: datetime) -> dict[Target, Clock]:
-    """Compute and store the clocks of a ticket being filed, before it is first written; the caller commits.
+    """Compute the clocks of a ticket being filed, before it is first written; mark the summary's days.
 
     The same rows, flags and summary marks as ``_recompute`` gives the
     ticket once written, from what is in hand: ``events`` (its filing) and
     ``policy`` (what ``sla_policy_version_id`` names; None for no policy).
     A brand-new ticket has no stored targets and no rating to read back.
-    The ticket is in the session already.
+    The rows go in ``ticket.slas`` and the flags on the ticket, for the
+    caller to write (services.tickets writes them with the ticket). Within
+    ``deferred`` nothing is computed: the caller notes the written ticket
+    with ``note_deferred``.
     """
-    noted = _deferred.get()
-    if noted is not None:
-        db.session.flush()
-        noted.add(ticket.id)
+    if _deferred.get() is not None:
         return {}
     from tracker.services import stats
 

@@ -39,13 +39,17 @@ def mark(pairs: Iterable[tuple[date, int]]) -> None:
     ]
     if not rows:
         return
-    dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    db.session.execute(_MARK[db.session.get_bind().dialect.name == "postgresql"], rows)
+
+
+def _mark_statement(insert):
     table = StatsDirty.__table__
-    statement = insert(table).on_conflict_do_update(
-        index_elements=["day", "centre_id"], set_={"version": table.c.version + 1}
-    )
-    db.session.execute(statement, rows)
+    return insert(table).on_conflict_do_update(index_elements=["day", "centre_id"],
+                                               set_={"version": table.c.version + 1})
+
+
+# Built once per dialect (SQLite, PostgreSQL): every change to a ticket marks its days.
+_MARK = (_mark_statement(sqlite_insert), _mark_statement(pg_insert))
 
 
 def ticket_days(ticket: Ticket) -> set[date]:

@@ -12,8 +12,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Integer, Select, bindparam, or_, select, update
+from sqlalchemy import Integer, Select, bindparam, insert, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from tracker.domain import workflow
 from tracker.domain.i18n import N_, Label
@@ -38,6 +39,7 @@ from tracker.models import (
     SlaPolicy,
     Ticket,
     TicketEvent,
+    TicketSla,
     User,
 )
 from tracker.services import outbox, sla
@@ -208,7 +210,6 @@ def file_ticket(request: NewTicket, *, requester: User, now: datetime,
             updated_at=now,
             sla_policy_version_id=policy.version_id if policy else None,
         )
-        db.session.add(ticket)
         filed = _record(
             ticket,
             EventKind.FILED,
@@ -219,7 +220,8 @@ def file_ticket(request: NewTicket, *, requester: User, now: datetime,
         )
         # The deadlines go in with the ticket's first write (no UPDATE after it).
         sla.start_clocks(ticket, [filed], policy, now)
-        db.session.flush()
+        _write_filed(ticket)
+        sla.note_deferred(ticket.id)
         _notify_filed(ticket, now=now)
         if before_commit is not None:
             before_commit(ticket)
@@ -265,6 +267,55 @@ def _catalogue(request: NewTicket) -> tuple[Centre | None, Category | None, Loca
     if row is None:
         return None, None, None, (None, None, None, None)
     return row[0], row[1], row[2], tuple(row[3:])
+
+
+_TICKETS, _EVENTS, _TARGETS = Ticket.__table__, TicketEvent.__table__, TicketSla.__table__
+# Core statements, built once. sort_by_parameter_order: the ids come back in
+# the rows' order, so each object gets its own.
+_INSERT_TICKET = insert(_TICKETS).returning(_TICKETS.c.id)
+_INSERT_EVENTS = insert(_EVENTS).returning(_EVENTS.c.id, sort_by_parameter_order=True)
+_INSERT_TARGETS = insert(_TARGETS).returning(_TARGETS.c.id, sort_by_parameter_order=True)
+
+
+def _write_filed(ticket: Ticket) -> None:
+    """Insert a ticket being filed, its events and its SLA rows, then keep them in the session as loaded; no commit.
+
+    They are built as every change builds them (``_record``,
+    ``sla.start_clocks``) but written by Core statements: the unit of
+    work's flush (dependency sorting, history, bookkeeping) took about a
+    fifth of a filing's CPU (docs/api.md, "Intake speed"). Afterwards the
+    objects are what a query would have loaded, so a later change in the
+    same transaction (a photo's event) flushes as usual.
+    """
+    ticket.id = db.session.execute(_INSERT_TICKET, _column_values(ticket)).scalar_one()
+    for children, statement in ((ticket.events, _INSERT_EVENTS), (ticket.slas, _INSERT_TARGETS)):
+        if not children:
+            continue
+        for child in children:
+            child.ticket_id = ticket.id
+        ids = db.session.execute(statement, [_column_values(child) for child in children]).scalars().all()
+        for child, new_id in zip(children, ids, strict=True):
+            child.id = new_id
+            make_transient_to_detached(child)
+    make_transient_to_detached(ticket)
+    db.session.add(ticket)  # with its events and SLA rows (cascade), as persistent objects
+
+
+def _column_values(row) -> dict:
+    """Return a new object's column values by column name, its columns' defaults filled in (on the object too)."""
+    values = {}
+    for attribute in inspect(row).mapper.column_attrs:
+        column = attribute.columns[0]
+        if column.primary_key:
+            continue
+        if attribute.key in row.__dict__:
+            value = row.__dict__[attribute.key]
+        else:
+            default = column.default
+            value = None if default is None else default.arg(None) if default.is_callable else default.arg
+            setattr(row, attribute.key, value)
+        values[column.key] = value
+    return values
 
 
 def _notify_filed(ticket: Ticket, *, now: datetime) -> None:
