@@ -283,3 +283,24 @@ def test_each_technicians_late_count_equals_their_list_and_the_tables_agree(week
     assert by_category.breached_now == by_centre.breached_now == figure_count("breached_now")
     assert by_category.at_risk_now == by_centre.at_risk_now == figure_count("at_risk_now")
     assert by_technician.breached_now == total.breached_now
+
+
+def test_a_span_is_current_only_once_another_workers_claimed_refresh_is_done(db, world):
+    # Another worker has claimed the pair of the 2nd: its rows are being
+    # rewritten there. A reader that needs that day current (the weekly
+    # report) must not read the summary before, nor take the claim over.
+    make_ticket(world, now=at("03-02 09:00"))
+    _db.session.commit()
+    claimed = {"claimed_until": datetime.now(SH) + timedelta(minutes=5)}
+    _db.session.execute(StatsDirty.__table__.update().values(**claimed))
+    _db.session.commit()
+    assert stats.refresh_until_current(date(2026, 3, 2), date(2026, 3, 2), wait_seconds=0.3) is False
+    assert _db.session.execute(select(func.count()).select_from(StatsDirty)).scalar_one() == 1
+    # A day outside the span claimed elsewhere does not hold the reader up.
+    assert stats.refresh_until_current(date(2026, 3, 3), date(2026, 3, 8), wait_seconds=0.3) is True
+    # The claim ends (done, or expired after a worker died): the span is brought up to date.
+    _db.session.execute(StatsDirty.__table__.update().values(claimed_until=None))
+    _db.session.commit()
+    assert stats.refresh_until_current(date(2026, 3, 2), date(2026, 3, 2), wait_seconds=0.3) is True
+    day = reports.Filters(first=date(2026, 3, 2), last=date(2026, 3, 2))
+    assert reports.figures_by(day, "centre", NOW)[1].received == 1

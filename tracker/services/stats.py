@@ -11,6 +11,7 @@ drifts from what a drill-down list shows.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
@@ -147,6 +148,35 @@ def refresh_all(*, progress=None) -> int:
         total += done
         if progress is not None:
             progress(total, max(waiting, total))
+
+
+# How long a reader that needs a span current waits for a refresh another
+# worker has claimed (it writes its rows within seconds; a dead one's claim
+# lasts CLAIM_SECONDS).
+SPAN_WAIT_SECONDS = 30.0
+
+
+def refresh_until_current(first: date, last: date, *, progress=None,
+                          wait_seconds: float = SPAN_WAIT_SECONDS) -> bool:
+    """Recompute every marked pair until no day from ``first`` to ``last`` is marked; return whether none is.
+
+    ``refresh_all`` leaves the pairs another worker has claimed: their rows
+    are being rewritten there, and reading the summary meanwhile gives the
+    figures from before the change. So wait for those, at most
+    ``wait_seconds``; False when a claim still stands then (its worker may
+    have died: the claim expires after CLAIM_SECONDS).
+    """
+    deadline = time.monotonic() + wait_seconds
+    marked = select(StatsDirty.day).where(StatsDirty.day >= first, StatsDirty.day <= last).limit(1)
+    while True:
+        refresh_all(progress=progress)
+        pending = db.session.execute(marked).first()
+        db.session.rollback()  # end the read: the next one sees what the other worker committed
+        if pending is None:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
 
 
 def mark_everything() -> int:

@@ -382,8 +382,12 @@ def _produce(report_id: int, generation: int, *, now: datetime, notify: bool,
     run = _Run(report_id, generation, now, progress)
     week = db.session.execute(select(WeeklyReport.week_start).where(WeeklyReport.id == report_id)).scalar_one()
     try:
-        # The dashboards' summary must be current: the report reads it.
-        stats.refresh_all(progress=lambda done, total: run.step(0))
+        # The dashboards' summary must be current for both weeks the report
+        # reads, including the pairs another worker is refreshing right now.
+        if not stats.refresh_until_current(week - timedelta(days=7), week + timedelta(days=6),
+                                           progress=lambda done, total: run.step(0)):
+            log.warning("weekly report of %s: the summary of its weeks is still claimed by another refresh "
+                        "after %.0f s; built from the summary as it stands", week, stats.SPAN_WAIT_SECONDS)
         content = _build(week, now, run)
         finished = run.finish(content, notify=notify)
     except _Superseded:
