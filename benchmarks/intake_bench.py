@@ -157,8 +157,33 @@ def catalogue(port: int, token: str) -> list[dict]:
     return [{"centre_id": c["centre_id"], "category_id": c["id"], "places": places} for c in categories]
 
 
-def run_load(port: int, tokens: list[str], choices: list[dict], total: int, concurrency: int, seed: int):
-    """File ``total`` tickets from ``concurrency`` threads; return (wall seconds, latencies, failures, references)."""
+def filing(choices: list[dict]):
+    """Return the requests of the measured load: POST /api/v1/tickets with a body drawn from the catalogue."""
+
+    def make(rng: random.Random, number: int):
+        choice = rng.choice(choices)
+        body = {
+            "centre_id": choice["centre_id"],
+            "category_id": choice["category_id"],
+            "location_id": rng.choice(choice["places"]),
+            "description": f"Intake bench request {number}: the light in the corridor flickers.",
+        }
+        return "POST", "/api/v1/tickets", body, 201
+
+    return make
+
+
+def cheapest(_rng: random.Random, _number: int):
+    """The floor's request: the cheapest authenticated API operation (token, rate limit, one small read)."""
+    return "GET", "/api/v1/centres", None, 200
+
+
+def run_load(port: int, tokens: list[str], make_request, total: int, concurrency: int, seed: int):
+    """Send ``total`` requests from ``concurrency`` threads; return (wall seconds, latencies, failures, references).
+
+    ``make_request(rng, number)`` gives (method, path, body, expected status);
+    a filing's answer gives its reference.
+    """
     lock = threading.Lock()
     issued = [0]
     latencies: list[float] = []
@@ -178,24 +203,19 @@ def run_load(port: int, tokens: list[str], choices: list[dict], total: int, conc
                     break
                 issued[0] += 1
                 number = issued[0]
-            choice = rng.choice(choices)
-            body = {
-                "centre_id": choice["centre_id"],
-                "category_id": choice["category_id"],
-                "location_id": rng.choice(choice["places"]),
-                "description": f"Intake bench request {number}: the light in the corridor flickers.",
-            }
+            method, path, body, expected = make_request(rng, number)
             began = time.perf_counter()
             try:
-                status, payload = request(conn, "POST", "/api/v1/tickets", token, body)
+                status, payload = request(conn, method, path, token, body)
             except (OSError, http.client.HTTPException) as error:
                 conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
                 mine_fail.append((0, str(error).encode()))
                 continue
             mine_lat.append(time.perf_counter() - began)
-            if status == 201:
-                mine_refs.append(json.loads(payload)["reference"])
+            if status == expected:
+                if method == "POST":
+                    mine_refs.append(json.loads(payload)["reference"])
             else:
                 mine_fail.append((status, payload[:300]))
         conn.close()
@@ -278,6 +298,34 @@ def verify(database_url: str, references: list[str]) -> dict:
     return {key: int(value) for key, value in row.items()}
 
 
+def measure_floor(args, tokens: list[str], app_pids: list[int], db_pids: list[int]) -> dict:
+    """Measure the request layer alone: ``--floor`` cheapest authenticated requests on the same gunicorn.
+
+    No filing can be served faster than this on the machine: it pays the
+    same HTTP, WSGI, Flask, token and rate-limit costs with almost nothing
+    behind them.
+    """
+    say(f"floor: {args.floor} × GET /api/v1/centres from {args.concurrency} clients …")
+    run_load(args.port, tokens, cheapest, min(args.floor, 500), args.concurrency, args.seed + 200)
+    before = (cpu_seconds(app_pids), cpu_seconds(db_pids), time.process_time())
+    wall, latencies, failures, _refs = run_load(args.port, tokens, cheapest, args.floor, args.concurrency,
+                                                args.seed + 300)
+    after = (cpu_seconds(app_pids), cpu_seconds(db_pids), time.process_time())
+    assert not failures, failures[:3]
+    done = len(latencies)
+    cpu = {name: round((after[i] - before[i]) / done * 1000, 2)
+           for i, name in enumerate(("gunicorn", "postgresql", "client"))}
+    return {
+        "request": "GET /api/v1/centres",
+        "requests": done,
+        "requests_per_second": round(done / wall, 1),
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
+        "p95_ms": round(percentile(latencies, 0.95) * 1000, 1),
+        "cpu_ms_per_request": cpu,
+        "requests_per_second_if_the_cores_were_ours": round((os.cpu_count() or 2) * 1000 / sum(cpu.values()), 1),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tickets", type=int, default=6000)
@@ -291,6 +339,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--reuse", action="store_true",
                         help="file into the database of an earlier run (quicker; the first figures come from a fresh one)")
+    parser.add_argument("--floor", type=int, default=0,
+                        help="then send this many GET /api/v1/centres: the request layer's own ceiling")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 
@@ -317,17 +367,18 @@ def main() -> int:
         wait_until_up(args.port, server)
         choices = catalogue(args.port, tokens[0])
         say(f"warm-up: {args.warmup} tickets …")
-        _w, _l, warm_failures, warm_refs = run_load(args.port, tokens, choices, args.warmup, args.concurrency,
-                                                    args.seed)
+        _w, _l, warm_failures, warm_refs = run_load(args.port, tokens, filing(choices), args.warmup,
+                                                    args.concurrency, args.seed)
         assert not warm_failures, warm_failures[:3]
         load_before = os.getloadavg()
         app_pids, db_pids = server_pids(server.pid), database_pids(database_url, args.database)
         cpu_before = (cpu_seconds(app_pids), cpu_seconds(db_pids), time.process_time())
         say(f"measuring: {args.tickets} tickets from {args.concurrency} clients …")
-        wall, latencies, failures, references = run_load(args.port, tokens, choices, args.tickets,
+        wall, latencies, failures, references = run_load(args.port, tokens, filing(choices), args.tickets,
                                                          args.concurrency, args.seed + 100)
         cpu_after = (cpu_seconds(app_pids), cpu_seconds(db_pids), time.process_time())
         load_after = os.getloadavg()
+        floor = measure_floor(args, tokens, app_pids, db_pids) if args.floor else None
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=60)
@@ -359,6 +410,8 @@ def main() -> int:
     }
     per_ticket = sum(figures["cpu_ms_per_ticket"].values())
     figures["tickets_per_second_if_the_cores_were_ours"] = round((os.cpu_count() or 2) * 1000 / per_ticket, 1)
+    if floor is not None:
+        figures["floor"] = floor
     say(json.dumps(figures, indent=2))
     if failures:
         say("failures (first 5):", failures[:5])
