@@ -725,14 +725,14 @@ def drilldown_count(figure: str, filters: Filters, now: datetime, *, target: str
     figure, the list itself is counted. Raises ValueError as ``drilldown``.
     """
     query = drilldown(figure, filters, now, target=target, age=age, assignee=assignee)
-    if assignee is not None or figure not in SUMMARY_FIGURES or not _summary_current(filters):
+    if assignee is not None or figure not in SUMMARY_FIGURES or not summary_current(filters):
         return count(query)
     columns = [func.coalesce(func.sum(getattr(DailyStat, name)), 0) for name in summary_columns(figure, target)]
     total = sum(columns[1:], columns[0])
     return int(db.session.execute(select(total).where(_stats_where(filters))).scalar_one())
 
 
-def _summary_current(filters: Filters) -> bool:
+def summary_current(filters: Filters) -> bool:
     """Return whether no (day, centre) of the period (and centre) is marked for a refresh."""
     waiting = select(StatsDirty.day).where(StatsDirty.day >= filters.first, StatsDirty.day <= filters.last)
     if filters.centre_id is not None:
@@ -777,7 +777,7 @@ def figures_by_assignee(filters: Filters, now: datetime, *,
         row.open, row.on_hold = open_count, int(on_hold or 0)
     for key, breached in _now_counts(filters, now)["breached_now"]["assignee_id"].items():
         result.setdefault(key, AssigneeFigures(key=key)).breached_now = breached
-    if _summary_current(filters):
+    if summary_current(filters):
         # The summary holds exactly what the query below counts (assignee_pair_rows).
         stat = DailyAssigneeStat
         done = (

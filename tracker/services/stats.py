@@ -40,7 +40,7 @@ def mark(pairs: Iterable[tuple[date, int]]) -> None:
     ]
     if not rows:
         return
-    db.session.execute(_MARK[db.session.get_bind().dialect.name == "postgresql"], rows)
+    db.session.execute(_MARK[db.session.get_bind().dialect.name], rows)
 
 
 def _mark_statement(insert):
@@ -49,8 +49,8 @@ def _mark_statement(insert):
                                                set_={"version": table.c.version + 1})
 
 
-# Built once per dialect (SQLite, PostgreSQL): every change to a ticket marks its days.
-_MARK = (_mark_statement(sqlite_insert), _mark_statement(pg_insert))
+# Built once per dialect: every change to a ticket marks its days.
+_MARK = {"sqlite": _mark_statement(sqlite_insert), "postgresql": _mark_statement(pg_insert)}
 
 
 def ticket_days(ticket: Ticket) -> set[date]:
@@ -167,12 +167,12 @@ def refresh_until_current(first: date, last: date, *, progress=None,
     have died: the claim expires after CLAIM_SECONDS).
     """
     deadline = time.monotonic() + wait_seconds
-    marked = select(StatsDirty.day).where(StatsDirty.day >= first, StatsDirty.day <= last).limit(1)
+    span = reports.Filters(first=first, last=last)
     while True:
         refresh_all(progress=progress)
-        pending = db.session.execute(marked).first()
+        current = reports.summary_current(span)
         db.session.rollback()  # end the read: the next one sees what the other worker committed
-        if pending is None:
+        if current:
             return True
         if time.monotonic() >= deadline:
             return False
