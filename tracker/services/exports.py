@@ -1,7 +1,11 @@
-"""Tables to CSV and Excel (xlsx), streamed so large ones need little memory.
+"""Tables to CSV and Excel (xlsx), streamed so large ones need little memory: the one export writer.
 
 Every export takes the same (headers, rows) a page shows, so the files
-carry the same figures as the screen.
+carry the same figures as the screen. Every CSV and xlsx file of the app is
+written here, and every text cell passes through ``neutralise`` on its way
+(tests/integration/test_export_safety.py fails for an export route that
+does not): text a requester, a technician or an administrator typed never
+becomes a live formula in the reader's spreadsheet.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from datetime import date, datetime
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Font
 
 from tracker.domain.i18n import N_
@@ -20,8 +25,25 @@ from tracker.domain.i18n import N_
 # Excel opens UTF-8 CSV correctly (Chinese names) only with a byte-order mark.
 BOM = "\ufeff"
 
+# A cell starting with one of these is read as a formula (or a DDE call) by
+# Excel, LibreOffice, WPS or Google Sheets: OWASP's "CSV Injection" list
+# (= + - @ tab, carriage return, line feed, and the full-width forms a
+# Chinese or Japanese Excel also takes), with ASVS 5.0's NUL.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def neutralise(text: str) -> str:
+    """Return ``text`` so that a spreadsheet shows it as text: a ' before a leading formula character.
+
+    The same rule for CSV and xlsx, headers and cells alike; numbers are
+    never passed here, so a negative count stays a number.
+    """
+    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
+
 
 def _cell(value):
+    if isinstance(value, str):
+        return neutralise(value)
     if isinstance(value, datetime):
         # With its UTC offset: unambiguous in any spreadsheet or script.
         return value.isoformat(timespec="seconds")
@@ -36,7 +58,7 @@ def csv_lines(headers: Sequence[str], rows: Iterable[Sequence]) -> Iterator[str]
     """Yield the CSV text of a table line by line (for a streamed response)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(headers)
+    writer.writerow([_cell(h) for h in headers])
     yield BOM + buffer.getvalue()
     for row in rows:
         buffer.seek(0)
@@ -45,29 +67,50 @@ def csv_lines(headers: Sequence[str], rows: Iterable[Sequence]) -> Iterator[str]
         yield buffer.getvalue()
 
 
-def xlsx_bytes(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence]]]) -> bytes:
+Sheets = Sequence[tuple[str, Sequence[str], Iterable[Sequence]]]
+
+
+def xlsx_bytes(sheets: Sheets) -> bytes:
     """Return an xlsx file with one sheet per (title, headers, rows).
 
     Written in openpyxl's write-only mode: rows are not kept in memory.
     """
+    out = io.BytesIO()
+    _write_workbook(sheets, out)
+    return out.getvalue()
+
+
+def _write_workbook(sheets: Sheets, target) -> None:
     workbook = Workbook(write_only=True)
     bold = Font(bold=True)
     for title, headers, rows in sheets:
         sheet = workbook.create_sheet(title=_sheet_title(title))
         header_cells = []
         for header in headers:
-            cell = WriteOnlyCell(sheet, value=header)
+            cell = _text_cell(sheet, header)
             cell.font = bold
             header_cells.append(cell)
         sheet.append(header_cells)
         for row in rows:
-            sheet.append([_xlsx_value(v) for v in row])
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
+            sheet.append([_xlsx_value(sheet, v) for v in row])
+    workbook.save(target)
 
 
-def _xlsx_value(value):
+def _text_cell(sheet, text: str) -> Cell:
+    """Return a cell that holds ``text`` as a string, whatever it starts with.
+
+    openpyxl makes a string starting with "=" a formula and "#N/A" an error
+    value: the type is set to string explicitly. The control characters the
+    xlsx format forbids are dropped (openpyxl would refuse the whole file).
+    """
+    cell = WriteOnlyCell(sheet, value=neutralise(ILLEGAL_CHARACTERS_RE.sub("", text)))
+    cell.data_type = "s"
+    return cell
+
+
+def _xlsx_value(sheet, value):
+    if isinstance(value, str):
+        return _text_cell(sheet, value)
     if isinstance(value, datetime) and value.tzinfo is not None:
         # Excel has no time zones: write the campus-local wall time.
         from zoneinfo import ZoneInfo
@@ -89,7 +132,7 @@ def _sheet_title(title: str) -> str:
 XLSX_CHUNK = 64 * 1024
 
 
-def xlsx_chunks(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence]]]) -> Iterator[bytes]:
+def xlsx_chunks(sheets: Sheets) -> Iterator[bytes]:
     """Yield an xlsx file in chunks: rows go to a temporary file as they come, never all in memory.
 
     openpyxl's write-only mode spools each sheet's rows to disk; the zip is
@@ -98,19 +141,7 @@ def xlsx_chunks(sheets: Sequence[tuple[str, Sequence[str], Iterable[Sequence]]])
     import tempfile
 
     with tempfile.TemporaryFile() as spool:
-        workbook = Workbook(write_only=True)
-        bold = Font(bold=True)
-        for title, headers, rows in sheets:
-            sheet = workbook.create_sheet(title=_sheet_title(title))
-            header_cells = []
-            for header in headers:
-                cell = WriteOnlyCell(sheet, value=header)
-                cell.font = bold
-                header_cells.append(cell)
-            sheet.append(header_cells)
-            for row in rows:
-                sheet.append([_xlsx_value(v) for v in row])
-        workbook.save(spool)
+        _write_workbook(sheets, spool)
         spool.seek(0)
         while chunk := spool.read(XLSX_CHUNK):
             yield chunk
