@@ -318,6 +318,11 @@ def _api_settings(env: Environment, broker_url: str | None) -> dict:
         # Failed attempts per address and user name; a successful login does not count.
         "LOGIN_RATE_LIMIT": env.get("TRACKER_LOGIN_RATE_LIMIT", "10/minute"),
         "RATELIMIT_STORAGE_URI": storage,
+        # Give up on an unreachable Redis within a second: the limiter then
+        # counts in memory (tracker.extensions) instead of holding the request.
+        "RATELIMIT_STORAGE_OPTIONS": (
+            {"socket_connect_timeout": 1, "socket_timeout": 1} if storage.startswith(("redis", "rediss")) else {}
+        ),
         "API_MAX_BODY_BYTES": int(env.get("TRACKER_API_MAX_BODY_BYTES", str(64 * 1024))),
         # Personal access tokens record their last use at most this often (a write per request is too many).
         "API_TOKEN_TOUCH_SECONDS": float(env.get("TRACKER_API_TOKEN_TOUCH_SECONDS", "60")),

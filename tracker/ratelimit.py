@@ -7,9 +7,15 @@ LOGIN_RATE_LIMIT), so a deployment or a test changes them without a new
 app, and "off" switches one off. Answers carry X-RateLimit-Limit,
 -Remaining, -Reset and, once refused, Retry-After; the refusal is JSON on
 the API and a page on the login form.
+
+When the storage is unreachable the limiter counts in memory and logs a
+warning (tracker.extensions): a Redis outage never stops a request.
 """
 
+import logging
+
 from flask import Flask, current_app, render_template, request
+from flask.logging import default_handler
 from flask_babel import gettext
 
 from tracker.extensions import limiter
@@ -85,6 +91,7 @@ def register(app: Flask) -> None:
 
     global _api_limited
     limiter.init_app(app)
+    _show_warnings(limiter.logger)
     if not _api_limited:
         # The limiter is one object for every app made in a process (tests make
         # several): the blueprint's limit is added to it once.
@@ -97,3 +104,20 @@ def register(app: Flask) -> None:
             return http_error(error)
         message = gettext("Too many failed attempts. Wait a minute, then try again.")
         return render_template("errors/rate_limited.html", message=message), 429
+
+
+def _show_warnings(logger: logging.Logger) -> None:
+    """Send the limiter's warnings (its storage is unreachable) where Flask's own go, unless someone listens.
+
+    Flask-Limiter gives its logger a NullHandler, which also keeps Python's
+    last-resort handler quiet: under gunicorn, with no logging configured,
+    the outage warning would go nowhere.
+    """
+    current = logger
+    while current is not None:
+        if any(not isinstance(handler, logging.NullHandler) for handler in current.handlers):
+            return
+        if not current.propagate:
+            break
+        current = current.parent
+    logger.addHandler(default_handler)

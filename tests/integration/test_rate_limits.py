@@ -75,3 +75,51 @@ def test_counters_live_in_memory_by_default_and_in_redis_in_production(tmp_path)
                             "TRACKER_INSTANCE_PATH": str(tmp_path)}))
     assert own["RATELIMIT_STORAGE_URI"] == "redis://limits.example:6379/3"
 
+
+
+@pytest.fixture
+def rebind_limiter(app):
+    """Give the session's app its limiter back after a test bound it to another app.
+
+    The limiter is one object per process: binding it to a second app points
+    its storage there, and an outage leaves it on its in-memory fallback.
+    """
+    from tracker.extensions import limiter
+
+    yield
+    with app.app_context():
+        limiter.init_app(app)
+        limiter._storage_dead = False
+        limiter.reset()
+
+
+def test_a_redis_outage_leaves_the_api_and_the_login_working(app_config, world, rebind_limiter, caplog):
+    import logging
+
+    from tests.conftest import IsolatedClient
+    from tracker import create_app
+    from tracker.extensions import db
+
+    dead = "redis://127.0.0.1:1/0"  # nothing listens on port 1: every connection is refused
+    outage = create_app({**app_config, "TRACKER_PRODUCTION": True, "RATELIMIT_STORAGE_URI": dead,
+                         "CELERY_BROKER_URL": dead, "CELERY_BROKER_TRANSPORT_OPTIONS": {},
+                         "API_RATE_LIMIT": "120/minute", "LOGIN_RATE_LIMIT": "10/minute"})
+    client = IsolatedClient(outage, outage.response_class, use_cookies=True)
+    secret = make_token(world, "requester")
+    body = {"centre_id": world.centres["repairs"].id, "category_id": world.categories["water"].id,
+            "location_id": world.locations["room"].id, "description": "The tap in room 301 leaks."}
+    try:
+        with caplog.at_level(logging.WARNING):
+            filed = [client.post("/api/v1/tickets", json=body, headers=bearer(secret)) for _ in range(5)]
+            read = [client.get(f"/api/v1/tickets/{f.get_json()['reference']}", headers=bearer(secret))
+                    for f in filed if f.status_code == 201]
+            login = post_form(client, "/login", {"username": "requester", "password": world.password})
+            post_form(client, "/logout")
+            wrong = post_form(client, "/login", {"username": "leadership", "password": "nope"})
+    finally:
+        with outage.app_context():
+            db.engine.dispose()
+    assert [f.status_code for f in filed] == [201] * 5
+    assert [r.status_code for r in read] == [200] * 5
+    assert login.status_code == 302 and wrong.status_code == 200
+    assert any(r.levelno == logging.WARNING and "unreachable" in r.getMessage() for r in caplog.records)
