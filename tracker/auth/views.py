@@ -41,6 +41,9 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @public
 def logout():
+    if current_user.is_authenticated:
+        # Ends the session on the server too: a copy of the cookies is refused.
+        accounts.log_out(current_user._get_current_object(), now=utcnow())
     logout_user()
     flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))

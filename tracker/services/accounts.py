@@ -32,6 +32,16 @@ def authenticate(username: str, password: str, *, now: datetime) -> User | None:
     return user
 
 
+def log_out(user: User, *, now: datetime) -> None:
+    """End every session and remember-me cookie of ``user``, on every device; commit.
+
+    The login cookies carry the user's session token (User.get_id): a new
+    token refuses them all, also a copy of a cookie kept from before.
+    """
+    user.end_sessions()
+    db.session.commit()
+
+
 def search_users(
     *,
     q: str = "",
