@@ -1,6 +1,11 @@
 """Ending sessions on the server: logout, password changes and deactivation refuse old cookies and tokens."""
 
+from sqlalchemy import select
+
 from tests.conftest import IsolatedClient, post_form
+from tests.integration.api_helpers import bearer, make_token
+from tracker.extensions import db
+from tracker.models import ApiToken, User
 
 COOKIES = ("session", "remember_token")
 
@@ -106,3 +111,55 @@ def test_deactivation_refuses_the_remember_cookie_also_after_reactivation(app, c
     assert not _is_logged_in(old)
     assert post_form(client, f"/admin/users/{victim.id}", _admin_form(victim, is_active="y")).status_code == 302
     assert not _is_logged_in(old)
+
+
+def _tokens(user) -> list[ApiToken]:
+    db.session.expire_all()
+    return list(db.session.execute(select(ApiToken).where(ApiToken.user_id == user.id)).scalars())
+
+
+def test_an_own_password_change_revokes_the_users_api_tokens(app, client, world, login_as):
+    user = world.users["requester"]
+    secret = make_token(world, "requester")
+    other = make_token(world, "leadership")
+    assert client.get("/api/v1/centres", headers=bearer(secret)).status_code == 200
+    login_as("requester")
+
+    response = post_form(client, "/account", {"current": world.password, "new": "a new secret",
+                                              "repeat": "a new secret"})
+
+    assert response.status_code == 302
+    assert client.get("/api/v1/centres", headers=bearer(secret)).status_code == 401
+    assert client.get("/api/v1/centres", headers=bearer(other)).status_code == 200
+    (token,) = _tokens(user)
+    assert token.revoked_at is not None and token.revoked_by_id == user.id
+
+
+def test_a_password_set_by_the_admin_revokes_the_users_api_tokens(app, client, world, login_as):
+    victim = world.users["requester"]
+    secret = make_token(world, "requester")
+    admin = login_as("admin")
+
+    response = post_form(client, f"/admin/users/{victim.id}",
+                         _admin_form(victim, is_active="y", new_password="a brand new secret"))
+
+    assert response.status_code == 302
+    assert client.get("/api/v1/centres", headers=bearer(secret)).status_code == 401
+    (token,) = _tokens(victim)
+    assert token.revoked_by_id == admin.id
+    # The history records the password change, as for any administration.
+    events = client.get(f"/admin/users/{victim.id}").get_data(as_text=True)
+    assert "Password" in events
+
+
+def test_a_refused_password_change_keeps_the_sessions_and_tokens(app, world):
+    user = world.users["requester"]
+    secret = make_token(world, "requester")
+    other = _logged_in(app, user, world.password)
+    here = _logged_in(app, user, world.password)
+
+    post_form(here, "/account", {"current": "not it", "new": "a new secret", "repeat": "a new secret"})
+
+    assert _is_logged_in(other) and _is_logged_in(here)
+    assert here.get("/api/v1/centres", headers=bearer(secret)).status_code == 200
+    assert db.session.get(User, user.id).check_password(world.password)
