@@ -21,18 +21,6 @@ EMAIL_MAX = 254
 PHONE_MAX = 40
 
 
-def authenticate(username: str, password: str, *, now: datetime) -> User | None:
-    """Return the active user with these credentials, recording the login; else None."""
-    user = db.session.execute(
-        select(User).where(func.lower(User.username) == (username or "").strip().lower())
-    ).scalar_one_or_none()
-    if user is None or not user.is_active or not user.check_password(password or ""):
-        return None
-    user.last_login_at = now
-    db.session.commit()
-    return user
-
-
 def log_out(user: User, *, now: datetime) -> None:
     """End every session and remember-me cookie of ``user``, on every device; commit.
 
