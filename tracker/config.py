@@ -329,7 +329,7 @@ def _api_settings(env: Environment, broker_url: str | None) -> dict:
 
 
 def _login_settings(env: Environment) -> dict:
-    """Return the login throttle's settings (tracker.services.logins).
+    """Return the login throttle's settings (tracker.services.logins) and how many proxies to trust.
 
     TRACKER_LOGIN_ADDRESS_LIMIT and TRACKER_LOGIN_DEVICE_LIMIT are written as
     Flask-Limiter reads a limit ("20/10 minutes"); "off" switches the address
@@ -358,6 +358,9 @@ def _login_settings(env: Environment) -> dict:
         # The first wait; it doubles with each further failure, up to the maximum. 0: no back-off.
         ("LOGIN_USER_BACKOFF_SECONDS", "TRACKER_LOGIN_USER_BACKOFF_SECONDS", "30"),
         ("LOGIN_USER_BACKOFF_MAX_SECONDS", "TRACKER_LOGIN_USER_BACKOFF_MAX_SECONDS", "900"),
+        # Reverse proxies in front of the app whose X-Forwarded-For and -Proto
+        # are believed (README, Production); 0: the peer's address is the client's.
+        ("TRUSTED_PROXIES", "TRACKER_TRUSTED_PROXIES", "0"),
     ):
         text = (env.get(variable, default) or "").strip()
         try:

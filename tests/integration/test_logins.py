@@ -165,3 +165,37 @@ def test_a_throttle_setting_it_cannot_read_stops_the_start(tmp_path, variable, v
         load(Environment({variable: value, "TRACKER_INSTANCE_PATH": str(tmp_path)}))
     assert load(Environment({"TRACKER_LOGIN_ADDRESS_LIMIT": "off",
                              "TRACKER_INSTANCE_PATH": str(tmp_path)}))["LOGIN_ADDRESS_LIMIT"] == "off"
+
+
+def test_x_forwarded_for_is_believed_only_from_trusted_proxies(app, app_config, world, throttle):
+    from tracker import create_app
+
+    def spray(browser, clients):
+        return [post_form(browser, "/login", {"username": f"student{n:02d}", "password": "Spring2026!"},
+                          headers={"X-Forwarded-For": client}).status_code for n, client in enumerate(clients)]
+
+    # No proxy trusted (the default): a made-up header does not make a new client.
+    assert spray(_browser(app, "192.0.2.10"), [f"198.51.100.{n}" for n in range(21)])[-1] == 429
+
+    behind = create_app({**app_config, "TRUSTED_PROXIES": 1, "LOGIN_ADDRESS_LIMIT": "20/10 minutes"})
+    try:
+        nginx = _browser(behind, "10.0.0.2")  # every request comes from the proxy
+        # Each client as the proxy reports it is counted apart ...
+        assert spray(nginx, [f"203.0.113.{n}" for n in range(21)]) == [200] * 21
+        # ... and one client is limited, also when it sends its own header first (the proxy appends the peer).
+        assert spray(nginx, ["192.0.2.77"] * 20) == [200] * 20
+        assert spray(nginx, ["10.9.9.9, 192.0.2.77"]) == [429]
+        assert spray(nginx, ["192.0.2.78"]) == [200]
+    finally:
+        with behind.app_context():
+            db.engine.dispose()
+
+
+def test_trusted_proxies_is_a_count(tmp_path):
+    from tracker.config import ConfigError, Environment, load
+
+    assert load(Environment({"TRACKER_INSTANCE_PATH": str(tmp_path)}))["TRUSTED_PROXIES"] == 0
+    assert load(Environment({"TRACKER_TRUSTED_PROXIES": "2", "TRACKER_INSTANCE_PATH": str(tmp_path)}))[
+        "TRUSTED_PROXIES"] == 2
+    with pytest.raises(ConfigError, match="TRACKER_TRUSTED_PROXIES"):
+        load(Environment({"TRACKER_TRUSTED_PROXIES": "nginx", "TRACKER_INSTANCE_PATH": str(tmp_path)}))
