@@ -346,8 +346,9 @@ def _login_settings(env: Environment) -> dict:
         ("LOGIN_DEVICE_LIMIT", "TRACKER_LOGIN_DEVICE_LIMIT", "10/hour"),
     ):
         text = (env.get(variable, default) or "").strip()
+        is_off = key == "LOGIN_ADDRESS_LIMIT" and text.lower() in ("off", "none")
         try:
-            if text.lower() not in ("off", "none") or key != "LOGIN_ADDRESS_LIMIT":
+            if not is_off:
                 parse_many(text)
         except ValueError:
             raise ConfigError(f"{variable}={text!r} is not a limit: write e.g. {default!r}.") from None
