@@ -84,7 +84,7 @@ def build_app(database: str, instance: Path):
         "CELERY_BEAT_SCHEDULE_FILE": str(instance / "celerybeat-schedule"),
         "ATTACHMENTS_DIR": str(instance / "attachments"),
         "API_RATE_LIMIT": "off",
-        "LOGIN_RATE_LIMIT": "off",
+        "LOGIN_ADDRESS_LIMIT": "off",
     })
 
 

@@ -65,9 +65,11 @@ def app_config(database_url, instance_path) -> dict:
         # Real hashing, few rounds: a test world has a dozen users.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "ATTACHMENTS_DIR": str(instance_path / "attachments"),
-        # Rate limits are off but in their own tests (tests/integration/test_rate_limits.py).
+        # Rate limits and the login throttle are off but in their own tests
+        # (tests/integration/test_rate_limits.py, test_logins.py).
         "API_RATE_LIMIT": "off",
-        "LOGIN_RATE_LIMIT": "off",
+        "LOGIN_ADDRESS_LIMIT": "off",
+        "LOGIN_USER_BACKOFF_SECONDS": 0,
         # Every sweep looks for the fixed wait: tests sweep at chosen instants
         # (the throttle has its own test in tests/integration/test_feedback.py).
         "AUTO_CLOSE_SCAN_SECONDS": 0,

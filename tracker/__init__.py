@@ -23,6 +23,15 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.from_mapping(settings.load())
     if overrides:
         app.config.update(overrides)
+    if app.config.get("TRUSTED_PROXIES"):
+        # The client's address and scheme as the trusted proxies report them
+        # (X-Forwarded-For, -Proto): the login throttle and the API limit
+        # count per client, not per proxy. Without them the headers are
+        # ignored: anyone can send them.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        proxies = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     # Uploads are written here (and under tmp/ while checked): created at start.
     Path(app.config["ATTACHMENTS_DIR"]).mkdir(parents=True, exist_ok=True)
 

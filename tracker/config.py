@@ -206,6 +206,7 @@ def load(env: Environment | None = None) -> dict:
     config.update(_rectification_settings(env))
     config.update(_feedback_settings(env))
     config.update(_api_settings(env, broker_url))
+    config.update(_login_settings(env))
     config.update(_survey_settings(env))
     return config
 
@@ -315,13 +316,62 @@ def _api_settings(env: Environment, broker_url: str | None) -> dict:
         storage = broker_url if broker_url and broker_url.startswith(("redis://", "rediss://")) else "memory://"
     return {
         "API_RATE_LIMIT": env.get("TRACKER_API_RATE_LIMIT", "120/minute"),
-        # Failed attempts per address and user name; a successful login does not count.
-        "LOGIN_RATE_LIMIT": env.get("TRACKER_LOGIN_RATE_LIMIT", "10/minute"),
         "RATELIMIT_STORAGE_URI": storage,
+        # Give up on an unreachable Redis within a second: the limiter then
+        # counts in memory (tracker.extensions) instead of holding the request.
+        "RATELIMIT_STORAGE_OPTIONS": (
+            {"socket_connect_timeout": 1, "socket_timeout": 1} if storage.startswith(("redis", "rediss")) else {}
+        ),
         "API_MAX_BODY_BYTES": int(env.get("TRACKER_API_MAX_BODY_BYTES", str(64 * 1024))),
         # Personal access tokens record their last use at most this often (a write per request is too many).
         "API_TOKEN_TOUCH_SECONDS": float(env.get("TRACKER_API_TOKEN_TOUCH_SECONDS", "60")),
     }
+
+
+def _login_settings(env: Environment) -> dict:
+    """Return the login throttle's settings (tracker.services.logins) and how many proxies to trust.
+
+    TRACKER_LOGIN_ADDRESS_LIMIT and TRACKER_LOGIN_DEVICE_LIMIT are written as
+    Flask-Limiter reads a limit ("20/10 minutes"); "off" switches the address
+    limit off. A back-off of 0 seconds switches the per-user-name one off.
+    Raises ConfigError for a value it cannot read.
+    """
+    from limits import parse_many
+
+    settings = {}
+    for key, variable, default in (
+        # Failed logins from one client address, across all user names (password spraying).
+        ("LOGIN_ADDRESS_LIMIT", "TRACKER_LOGIN_ADDRESS_LIMIT", "20/10 minutes"),
+        # Failed logins a known device may make for its user before it counts as unknown.
+        ("LOGIN_DEVICE_LIMIT", "TRACKER_LOGIN_DEVICE_LIMIT", "10/hour"),
+    ):
+        text = (env.get(variable, default) or "").strip()
+        is_off = key == "LOGIN_ADDRESS_LIMIT" and text.lower() in ("off", "none")
+        try:
+            if not is_off:
+                parse_many(text)
+        except ValueError:
+            raise ConfigError(f"{variable}={text!r} is not a limit: write e.g. {default!r}.") from None
+        settings[key] = text
+    for key, variable, default in (
+        # Failed logins of one user name (from unknown devices) before the back-off starts.
+        ("LOGIN_USER_FREE_FAILURES", "TRACKER_LOGIN_USER_FREE_FAILURES", "5"),
+        # The first wait; it doubles with each further failure, up to the maximum. 0: no back-off.
+        ("LOGIN_USER_BACKOFF_SECONDS", "TRACKER_LOGIN_USER_BACKOFF_SECONDS", "30"),
+        ("LOGIN_USER_BACKOFF_MAX_SECONDS", "TRACKER_LOGIN_USER_BACKOFF_MAX_SECONDS", "900"),
+        # Reverse proxies in front of the app whose X-Forwarded-For and -Proto
+        # are believed (README, Production); 0: the peer's address is the client's.
+        ("TRUSTED_PROXIES", "TRACKER_TRUSTED_PROXIES", "0"),
+    ):
+        text = (env.get(variable, default) or "").strip()
+        try:
+            value = int(text)
+        except ValueError:
+            value = -1
+        if value < 0:
+            raise ConfigError(f"{variable}={text!r} is not a whole number of at least 0.")
+        settings[key] = value
+    return settings
 
 
 def _survey_settings(env: Environment) -> dict:

@@ -75,4 +75,9 @@ class Babel(_Babel):
 babel = Babel()
 # Limits are set on the API blueprint and the login view (tracker.ratelimit);
 # nothing else is limited. Headers: X-RateLimit-* and Retry-After.
-limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
+# A limit must never take the service down: when the storage (Redis) is
+# unreachable the limiter counts in this process's memory, logs a warning and
+# goes back to the storage once it answers again; any other storage error is
+# logged and the request goes through (swallow_errors).
+limiter = Limiter(key_func=get_remote_address, headers_enabled=True, in_memory_fallback_enabled=True,
+                  swallow_errors=True)

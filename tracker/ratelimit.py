@@ -1,15 +1,21 @@
-"""Rate limits: the API per token, the login form per address and user name.
+"""Rate limits of the API, per token.
 
 Flask-Limiter counts; the storage is memory on the embedded default and
-Redis in production (RATELIMIT_STORAGE_URI, see tracker.config). The limits
-are read from the config at each request (API_RATE_LIMIT,
-LOGIN_RATE_LIMIT), so a deployment or a test changes them without a new
-app, and "off" switches one off. Answers carry X-RateLimit-Limit,
--Remaining, -Reset and, once refused, Retry-After; the refusal is JSON on
-the API and a page on the login form.
+Redis in production (RATELIMIT_STORAGE_URI, see tracker.config). The limit
+is read from the config at each request (API_RATE_LIMIT), so a deployment
+or a test changes it without a new app, and "off" switches it off. Answers
+carry X-RateLimit-Limit, -Remaining, -Reset and, once refused, Retry-After;
+the refusal is JSON. Failed logins have their own throttle, in the
+database (tracker.services.logins).
+
+When the storage is unreachable the limiter counts in memory and logs a
+warning (tracker.extensions): a Redis outage never stops a request.
 """
 
+import logging
+
 from flask import Flask, current_app, render_template, request
+from flask.logging import default_handler
 from flask_babel import gettext
 
 from tracker.extensions import limiter
@@ -48,33 +54,6 @@ def api_exempt() -> bool:
     return _is_off("API_RATE_LIMIT")
 
 
-# ---------------------------------------------------------------- login form
-
-
-def login_key() -> str:
-    username = (request.form.get("username") or "").strip().lower()[:64]
-    return f"login:{request.remote_addr or 'unknown'}:{username}"
-
-
-def login_limit() -> str:
-    return UNUSED if login_exempt() else current_app.config.get("LOGIN_RATE_LIMIT")
-
-
-def login_exempt() -> bool:
-    return _is_off("LOGIN_RATE_LIMIT")
-
-
-def failed_login(response) -> bool:
-    """Count an attempt only when it failed: a login that works redirects."""
-    return response.status_code != 302
-
-
-def limit_login(view):
-    """Limit failed logins per address and user name (POST only)."""
-    return limiter.limit(login_limit, key_func=login_key, methods=["POST"], exempt_when=login_exempt,
-                         deduct_when=failed_login)(view)
-
-
 # ---------------------------------------------------------------- wiring
 
 
@@ -85,6 +64,7 @@ def register(app: Flask) -> None:
 
     global _api_limited
     limiter.init_app(app)
+    _show_warnings(limiter.logger)
     if not _api_limited:
         # The limiter is one object for every app made in a process (tests make
         # several): the blueprint's limit is added to it once.
@@ -97,3 +77,20 @@ def register(app: Flask) -> None:
             return http_error(error)
         message = gettext("Too many failed attempts. Wait a minute, then try again.")
         return render_template("errors/rate_limited.html", message=message), 429
+
+
+def _show_warnings(logger: logging.Logger) -> None:
+    """Send the limiter's warnings (its storage is unreachable) where Flask's own go, unless someone listens.
+
+    Flask-Limiter gives its logger a NullHandler, which also keeps Python's
+    last-resort handler quiet: under gunicorn, with no logging configured,
+    the outage warning would go nowhere.
+    """
+    current = logger
+    while current is not None:
+        if any(not isinstance(handler, logging.NullHandler) for handler in current.handlers):
+            return
+        if not current.propagate:
+            break
+        current = current.parent
+    logger.addHandler(default_handler)

@@ -6,11 +6,11 @@ from flask_login import current_user, login_user, logout_user
 
 from tracker import LOCALES
 from tracker.auth.decorators import public, require_role
+from tracker.auth.devices import known_devices, remember_device
 from tracker.clock import utcnow
 from tracker.errors import TrackerError
 from tracker.forms.auth import LoginForm, PasswordForm
-from tracker.ratelimit import limit_login
-from tracker.services import accounts
+from tracker.services import accounts, logins
 from tracker.web.helpers import safe_next
 
 bp = Blueprint("auth", __name__)
@@ -18,14 +18,20 @@ bp = Blueprint("auth", __name__)
 
 @bp.route("/login", methods=["GET", "POST"])
 @public
-@limit_login  # failed attempts per address and user name (tracker.ratelimit)
 def login():
     next_url = safe_next(request.values.get("next"))
     if current_user.is_authenticated:
         return redirect(next_url or url_for("home.index"))
     form = LoginForm()
     if form.validate_on_submit():
-        user = accounts.authenticate(form.username.data, form.password.data, now=utcnow())
+        devices = known_devices()
+        try:
+            # Failed attempts are throttled per user name, client address and known device (tracker.services.logins).
+            user = logins.log_in(form.username.data, form.password.data, address=request.remote_addr,
+                                 devices=devices, now=utcnow())
+        except logins.LoginThrottled as refused:
+            page = render_template("errors/rate_limited.html", message=refused.translated())
+            return page, 429, {"Retry-After": str(refused.retry_after)}
         if user is None:
             flash(_("Wrong user name or password."), "error")
         else:
@@ -34,13 +40,18 @@ def login():
                 # A language chosen with the switch on any device follows the user to this one
                 # (and replaces the one the previous user of a shared PC left in the session).
                 session["locale"] = user.locale
-            return redirect(next_url or url_for("home.index"))
+            response = redirect(next_url or url_for("home.index"))
+            remember_device(response, devices, user.id)
+            return response
     return render_template("auth/login.html", form=form, next_url=next_url)
 
 
 @bp.route("/logout", methods=["POST"])
 @public
 def logout():
+    if current_user.is_authenticated:
+        # Ends the session on the server too: a copy of the cookies is refused.
+        accounts.log_out(current_user._get_current_object(), now=utcnow())
     logout_user()
     flash(_("You are logged out."), "info")
     return redirect(url_for("auth.login"))

@@ -39,11 +39,12 @@ from tracker.models.survey import (
     SurveyResponse,
 )
 from tracker.models.ticket import EventKind, ReferenceCounter, Source, Ticket, TicketEvent
-from tracker.models.user import User, UserRole
+from tracker.models.user import LoginFailure, User, UserRole
 from tracker.models.weekly import ReportStatus, WeeklyReport
 
 __all__ = [
     "AdminEvent",
+    "LoginFailure",
     "ApiToken",
     "DailyAssigneeStat",
     "DailyStat",

@@ -4,7 +4,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, ForeignKey, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -88,3 +88,27 @@ class UserRole(db.Model):
 
     user: Mapped[User] = relationship(back_populates="roles")
     centre = relationship("Centre")
+
+
+class LoginFailure(db.Model):
+    """A failed login attempt: what the login throttle counts (tracker.services.logins).
+
+    Kept in the database so that every web process counts the same attempts,
+    also on the embedded default; rows older than a day are deleted.
+    """
+
+    __tablename__ = "login_failures"
+    __table_args__ = (
+        Index("ix_login_failures_username", "username", "at"),
+        Index("ix_login_failures_address", "address", "at"),
+        Index("ix_login_failures_device", "device", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    # As typed, lower-cased: a name that is no user's is counted too.
+    username: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    # The known-device cookie's id when the attempt carried one for this user
+    # name (its failures count against that device only); else None.
+    device: Mapped[str | None] = mapped_column(String(32))

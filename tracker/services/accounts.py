@@ -11,6 +11,7 @@ from tracker.domain.roles import CENTRE_ROLES, ROLE_LABELS, Role
 from tracker.errors import NotFound, ValidationFailed
 from tracker.extensions import db
 from tracker.models import Centre, User, UserRole
+from tracker.services.api_tokens import revoke_all_tokens
 from tracker.services.audit import act_as
 from tracker.services.audit import require_admin as _require_admin
 
@@ -20,16 +21,14 @@ EMAIL_MAX = 254
 PHONE_MAX = 40
 
 
-def authenticate(username: str, password: str, *, now: datetime) -> User | None:
-    """Return the active user with these credentials, recording the login; else None."""
-    user = db.session.execute(
-        select(User).where(func.lower(User.username) == (username or "").strip().lower())
-    ).scalar_one_or_none()
-    if user is None or not user.is_active or not user.check_password(password or ""):
-        return None
-    user.last_login_at = now
+def log_out(user: User, *, now: datetime) -> None:
+    """End every session and remember-me cookie of ``user``, on every device; commit.
+
+    The login cookies carry the user's session token (User.get_id): a new
+    token refuses them all, also a copy of a cookie kept from before.
+    """
+    user.end_sessions()
     db.session.commit()
-    return user
 
 
 def search_users(
@@ -153,7 +152,8 @@ def update_user(
 ) -> User:
     """Change a user's details, roles and (optionally) password; commit.
 
-    Deactivating or a new password ends every session of the user. Raises
+    Deactivating or a new password ends every session of the user; a new
+    password also revokes their API tokens (docs/api.md says why). Raises
     NotFound; ValidationFailed for bad details or roles, and when the actor
     would deactivate themselves or drop their own administrator role.
     """
@@ -183,17 +183,25 @@ def update_user(
     user.roles = [existing.get(key) or _role(*key) for key in wanted]
     if new_password:
         user.set_password(new_password, _hash_method())
+        revoke_all_tokens(user, actor=actor, now=now)
     db.session.commit()
     return user
 
 
 def change_password(user: User, *, current: str, new: str, now: datetime) -> None:
-    """Change the user's own password after checking the current one."""
+    """Change the user's own password after checking the current one; commit.
+
+    Ends every session of the user and revokes their API tokens (docs/api.md
+    says why). Raises ValidationFailed for a wrong current or a short new one.
+    """
     if not user.check_password(current or ""):
         raise ValidationFailed(N_("The current password is wrong."))
     _check_password(new)
+    # The history: changed by themselves. Named first: the tokens' query
+    # below flushes the new password, and the flush writes the history.
+    act_as(user)
     user.set_password(new, _hash_method())
-    act_as(user)  # the history: changed by themselves
+    revoke_all_tokens(user, actor=user, now=now)
     db.session.commit()
 
 

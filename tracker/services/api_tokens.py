@@ -151,6 +151,21 @@ def revoke_token(token_id: int, *, actor: User, now: datetime) -> ApiToken:
     return token
 
 
+def revoke_all_tokens(user: User, *, actor: User | None, now: datetime) -> int:
+    """Revoke every usable token of ``user`` in the current transaction (no commit); return how many.
+
+    A password change calls it: a token made by someone who had the old
+    password must not outlive it (docs/api.md). ``actor`` None is a command.
+    """
+    tokens = db.session.execute(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    ).scalars().all()
+    for token in tokens:
+        token.revoked_at = now
+        token.revoked_by_id = actor.id if actor is not None else None
+    return len(tokens)
+
+
 # Every API call runs this: built once, and the owner with their roles come
 # in the same statement.
 _BY_HASH = (
