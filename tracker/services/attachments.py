@@ -23,11 +23,18 @@ checked there; only then is a row written, the files renamed into place and
 the row committed. A failed commit removes the files again; a refusal
 leaves neither file nor row.
 
+Cost: the pixel limits are judged on the header, before decoding; a JPEG
+over ATTACHMENT_DECODE_PIXELS is decoded smaller by libjpeg, other types
+over it are refused. The freed memory is handed back afterwards.
+
 Record types plug in with ``register_owner``; tickets are registered below.
 """
 
+import ctypes
+import ctypes.util
 import hashlib
 import logging
+import math
 import os
 import re
 import tempfile
@@ -100,6 +107,11 @@ try:  # Optional: without it a HEIC photo is refused with a clear message.
     HEIC_SUPPORTED = True
 except ImportError:  # pragma: no cover - the wheel exists for the platforms we run on
     HEIC_SUPPORTED = False
+
+try:  # glibc only: returns freed heap pages to the system (see _return_memory).
+    _malloc_trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+except (OSError, AttributeError):  # pragma: no cover - musl, macOS
+    _malloc_trim = None
 
 TOO_LARGE = N_("%(name)s is larger than %(max)s MB, the most a file may have. Nothing was saved.")
 
@@ -325,31 +337,26 @@ def _identify(path: Path, name: str) -> FileType:
 
 
 def _clean_image(path: Path, file_type: FileType, name: str, cleaned: Path, thumbnail: Path) -> FileType:
-    """Decode the whole image, write it upright and without its metadata, and its thumbnail.
+    """Decode the image, write it upright and without its metadata, and its thumbnail.
 
-    Returns the type written (a HEIC photo becomes JPEG). Raises
-    ValidationFailed for an image that does not decode or has too many pixels.
+    The size is judged from the header first: over ATTACHMENT_MAX_PIXELS,
+    or over ATTACHMENT_DECODE_PIXELS for a type that cannot be decoded
+    smaller, the image is refused before a pixel is decoded. A JPEG over
+    ATTACHMENT_DECODE_PIXELS is decoded (and stored) at 1/2, 1/4 or 1/8
+    size. Returns the type written (a HEIC photo becomes JPEG). Raises
+    ValidationFailed for an image that does not decode or has too many
+    pixels.
     """
     try:
         with warnings.catch_warnings():
             # Pillow only warns below twice its pixel limit: treat the warning as the refusal it is.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            if file_type is not HEIC:
-                with Image.open(path, formats=[file_type.pillow_format]) as probe:
-                    probe.verify()
-            with Image.open(path, formats=[file_type.pillow_format]) as image:
-                # Refused before decoding: the memory is what the pixels cost.
-                if image.width * image.height > current_app.config["ATTACHMENT_MAX_PIXELS"]:
-                    raise Image.DecompressionBombError(f"{image.width} x {image.height} pixels")
-                image.load()
-                stored_type = JPEG if file_type is HEIC else file_type
-                upright = _write_clean(image, stored_type, cleaned)
-                small = upright.copy()
-                small.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
-                small = _flatten(small)
-                # Saved without any metadata: no camera position in thumbnails.
-                small.save(thumbnail, "JPEG", quality=80, optimize=True)
-                return stored_type
+            with Image.open(path, formats=[file_type.pillow_format]) as header:
+                scale = _decode_scale(header.size, file_type)
+            try:
+                return _decode_and_write(path, file_type, scale, cleaned, thumbnail)
+            finally:
+                _return_memory()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ValidationFailed(
             N_("%(name)s has too many pixels to be processed safely. Send a smaller photo. Nothing was saved."),
@@ -361,6 +368,53 @@ def _clean_image(path: Path, file_type: FileType, name: str, cleaned: Path, thum
             N_("%(name)s is damaged or incomplete and cannot be read as a picture. Nothing was saved."),
             name=name,
         ) from None
+
+
+def _decode_scale(size: tuple[int, int], file_type: FileType) -> int:
+    """Return the reduction (1, 2, 4 or 8) to decode an image of ``size`` pixels at.
+
+    Raises DecompressionBombError, from the header's size alone, when the
+    image declares more than ATTACHMENT_MAX_PIXELS, or would decode to more
+    than ATTACHMENT_DECODE_PIXELS even reduced: only libjpeg decodes at a
+    fraction of the size (its DCT scaling), so for PNG, WebP and HEIC the
+    decoded size is the declared one.
+    """
+    width, height = size
+    if width * height > current_app.config["ATTACHMENT_MAX_PIXELS"]:
+        raise Image.DecompressionBombError(f"{width} x {height} pixels")
+    decodable = current_app.config["ATTACHMENT_DECODE_PIXELS"]
+    for scale in (1, 2, 4, 8) if file_type is JPEG else (1,):
+        if math.ceil(width / scale) * math.ceil(height / scale) <= decodable:
+            return scale
+    raise Image.DecompressionBombError(f"{width} x {height} pixels")
+
+
+def _decode_and_write(path: Path, file_type: FileType, scale: int, cleaned: Path, thumbnail: Path) -> FileType:
+    """Check, decode at 1/``scale`` and write the clean copy and the thumbnail; return the type written.
+
+    One decoded copy at a time: turned and shrunk in place, so a photo
+    costs its decoded size once (3 to 4 bytes a pixel), not three times.
+    """
+    if file_type is not HEIC:
+        with Image.open(path, formats=[file_type.pillow_format]) as probe:
+            probe.verify()
+    with Image.open(path, formats=[file_type.pillow_format]) as image:
+        if scale > 1:
+            image.draft(None, (math.ceil(image.width / scale), math.ceil(image.height / scale)))
+        image.load()
+        stored_type = JPEG if file_type is HEIC else file_type
+        upright = _write_clean(image, stored_type, cleaned)
+        # In place; reduce() by whole factors first (reducing_gap), then resampled.
+        upright.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+        # Saved without any metadata: no camera position in thumbnails.
+        _flatten(upright).save(thumbnail, "JPEG", quality=80, optimize=True)
+        return stored_type
+
+
+def _return_memory() -> None:
+    """Give the freed pixel buffers back to the system (glibc keeps them in its arenas otherwise)."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 def _flatten(image: Image.Image) -> Image.Image:
@@ -387,7 +441,10 @@ def _kept_exif(image: Image.Image) -> bytes:
 
 
 def _write_clean(image: Image.Image, stored_type: FileType, target: Path) -> Image.Image:
-    """Write ``image`` upright, with only the metadata kept, to ``target``; return the upright image."""
+    """Write ``image`` upright, with only the metadata kept, to ``target``; return the upright image.
+
+    Turns ``image`` itself; the image returned is ``image`` or, flattened for JPEG, a copy.
+    """
     orientation = image.getexif().get(0x0112, 1)
     exif = _kept_exif(image)
     icc_profile = image.info.get("icc_profile")
@@ -400,7 +457,9 @@ def _write_clean(image: Image.Image, stored_type: FileType, target: Path) -> Ima
         upright = image
         options.update(quality="keep")
     else:
-        upright = ImageOps.exif_transpose(image)
+        # In place: a second copy of the pixels would double what a photo costs.
+        ImageOps.exif_transpose(image, in_place=True)
+        upright = image
         if stored_type is JPEG:
             upright = _flatten(upright)
             options.update(quality=JPEG_QUALITY)
