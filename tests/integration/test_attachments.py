@@ -4,6 +4,7 @@ import hashlib
 import io
 import re
 import struct
+import threading
 import zlib
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from werkzeug.test import stream_encode_multipart
 from tests.conftest import csrf_token, post_form
 from tests.factories import T0
 from tracker.domain.workflow import Status
-from tracker.errors import NotFound, PermissionDenied, ValidationFailed
+from tracker.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from tracker.models import Attachment, EventKind, Ticket, TicketEvent
 from tracker.services import attachments as attachment_service
 
@@ -480,6 +481,48 @@ def test_a_jpeg_over_the_decode_limit_is_decoded_and_stored_smaller(app, client,
     text = page_text(upload(client, ticket, png(size=(1001, 1000)), "big.png", "image/png", follow_redirects=True))
     assert "big.png has too many pixels" in text
     assert len(attachment_rows(db)) == 2 and len(stored_files(attachments_dir)) == 4
+
+
+def test_a_photo_waits_for_a_free_decoding_slot(app, client, db, login_as, make_ticket, attachments_dir,
+                                                monkeypatch):
+    monkeypatch.setitem(app.config, "ATTACHMENT_DECODES_AT_ONCE", 1)
+    monkeypatch.setitem(app.config, "ATTACHMENT_DECODE_WAIT_SECONDS", 0.05)
+    ticket = make_ticket()
+    login_as("requester")
+    with attachment_service._decode_slot():  # another upload is being decoded
+        text = page_text(upload(client, ticket, jpeg(), "tap.jpg", follow_redirects=True))
+    assert ("Too many photos are being processed right now. Try again in a minute. Nothing was saved."
+            in text)
+    assert attachment_rows(db) == [] and stored_files(attachments_dir) == []
+    # A PDF is not decoded: it does not wait.
+    with attachment_service._decode_slot():
+        assert "Attached: form.pdf." in page_text(upload(client, ticket, pdf(), "form.pdf", "application/pdf",
+                                                         follow_redirects=True))
+    assert "Attached: tap.jpg." in page_text(upload(client, ticket, jpeg(), "tap.jpg", follow_redirects=True))
+
+
+def test_no_more_uploads_wait_for_a_slot_than_the_queue_holds(app, monkeypatch):
+    # A waiting upload holds a web thread: past the queue, the answer is "try again" at once.
+    monkeypatch.setitem(app.config, "ATTACHMENT_DECODES_AT_ONCE", 1)
+    monkeypatch.setitem(app.config, "ATTACHMENT_DECODE_QUEUE", 0)
+    monkeypatch.setitem(app.config, "ATTACHMENT_DECODE_WAIT_SECONDS", 60)
+    outcome = []
+
+    def another_upload() -> None:
+        with app.app_context():
+            try:
+                with attachment_service._decode_slot():
+                    outcome.append("decoded")
+            except Conflict as error:
+                outcome.append(str(error))
+
+    with app.app_context(), attachment_service._decode_slot():
+        other = threading.Thread(target=another_upload)
+        other.start()
+        other.join(timeout=10)  # well before the 60 s it would wait in a queue
+        assert outcome == ["Too many photos are being processed right now. Try again in a minute. "
+                           "Nothing was saved."]
+    other.join()
 
 
 def test_a_file_over_the_size_limit_is_refused_by_the_service(app, client, db, login_as, make_ticket,

@@ -25,7 +25,8 @@ leaves neither file nor row.
 
 Cost: the pixel limits are judged on the header, before decoding; a JPEG
 over ATTACHMENT_DECODE_PIXELS is decoded smaller by libjpeg, other types
-over it are refused. The freed memory is handed back afterwards.
+over it are refused. Decoding takes one of a few slots per process
+(``_decode_slot``), and the freed memory is handed back afterwards.
 
 Record types plug in with ``register_owner``; tickets are registered below.
 """
@@ -38,10 +39,12 @@ import math
 import os
 import re
 import tempfile
+import threading
 import unicodedata
 import uuid
 import warnings
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -52,7 +55,7 @@ from sqlalchemy import func, select
 
 from tracker.domain.i18n import N_
 from tracker.domain.workflow import FINAL_STATUSES, Relation
-from tracker.errors import NotFound, PermissionDenied, ValidationFailed
+from tracker.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from tracker.extensions import db
 from tracker.models import Attachment, EventKind, Ticket, TicketEvent, User
 from tracker.services import tickets as ticket_service
@@ -343,9 +346,10 @@ def _clean_image(path: Path, file_type: FileType, name: str, cleaned: Path, thum
     or over ATTACHMENT_DECODE_PIXELS for a type that cannot be decoded
     smaller, the image is refused before a pixel is decoded. A JPEG over
     ATTACHMENT_DECODE_PIXELS is decoded (and stored) at 1/2, 1/4 or 1/8
-    size. Returns the type written (a HEIC photo becomes JPEG). Raises
+    size. Decoding waits for one of the process's slots (``_decode_slot``).
+    Returns the type written (a HEIC photo becomes JPEG). Raises
     ValidationFailed for an image that does not decode or has too many
-    pixels.
+    pixels, Conflict when no slot frees in time.
     """
     try:
         with warnings.catch_warnings():
@@ -353,15 +357,18 @@ def _clean_image(path: Path, file_type: FileType, name: str, cleaned: Path, thum
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path, formats=[file_type.pillow_format]) as header:
                 scale = _decode_scale(header.size, file_type)
-            try:
-                return _decode_and_write(path, file_type, scale, cleaned, thumbnail)
-            finally:
-                _return_memory()
+            with _decode_slot():
+                try:
+                    return _decode_and_write(path, file_type, scale, cleaned, thumbnail)
+                finally:
+                    _return_memory()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ValidationFailed(
             N_("%(name)s has too many pixels to be processed safely. Send a smaller photo. Nothing was saved."),
             name=name,
         ) from None
+    except Conflict:
+        raise
     except Exception as error:  # any decoder complaint: truncated, corrupt, disguised
         log.info("refused image %r: %s", name, error)
         raise ValidationFailed(
@@ -409,6 +416,53 @@ def _decode_and_write(path: Path, file_type: FileType, scale: int, cleaned: Path
         # Saved without any metadata: no camera position in thumbnails.
         _flatten(upright).save(thumbnail, "JPEG", quality=80, optimize=True)
         return stored_type
+
+
+BUSY = N_("Too many photos are being processed right now. Try again in a minute. Nothing was saved.")
+
+
+@dataclass
+class _Slots:
+    semaphore: threading.BoundedSemaphore
+    waiting: int = 0
+
+
+_slots_lock = threading.Lock()
+_slots: dict[int, _Slots] = {}
+
+
+@contextmanager
+def _decode_slot():
+    """Hold one of the ATTACHMENT_DECODES_AT_ONCE decoding slots of this process.
+
+    A decoded photo costs tens of megabytes and a core for a second: eight
+    uploads at once, unbounded, took the web workers to gigabytes and
+    /login to 30 s. At most ATTACHMENT_DECODE_QUEUE uploads wait for a
+    slot, each ATTACHMENT_DECODE_WAIT_SECONDS at most: a waiting upload
+    holds a web thread, and the threads left answer everyone else. Raises
+    Conflict when the queue is full or the wait runs out.
+    """
+    config = current_app.config
+    with _slots_lock:
+        slots = _slots.setdefault(config["ATTACHMENT_DECODES_AT_ONCE"],
+                                  _Slots(threading.BoundedSemaphore(config["ATTACHMENT_DECODES_AT_ONCE"])))
+        acquired = slots.semaphore.acquire(blocking=False)
+        if not acquired:
+            if slots.waiting >= config["ATTACHMENT_DECODE_QUEUE"]:
+                raise Conflict(BUSY)
+            slots.waiting += 1
+    if not acquired:
+        try:
+            acquired = slots.semaphore.acquire(timeout=config["ATTACHMENT_DECODE_WAIT_SECONDS"])
+        finally:
+            with _slots_lock:
+                slots.waiting -= 1
+        if not acquired:
+            raise Conflict(BUSY)
+    try:
+        yield
+    finally:
+        slots.semaphore.release()
 
 
 def _return_memory() -> None:
