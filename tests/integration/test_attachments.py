@@ -470,9 +470,12 @@ def test_a_jpeg_over_the_decode_limit_is_decoded_and_stored_smaller(app, client,
                                                      follow_redirects=True))
     assert "Attached: square.jpg." in page_text(upload(client, ticket, jpeg(size=(3000, 3000)), "square.jpg",
                                                        follow_redirects=True))
-    wide, square = attachment_rows(db)
+    assert "Attached: odd.jpg." in page_text(upload(client, ticket, jpeg(size=(2001, 1501)), "odd.jpg",
+                                                    follow_redirects=True))
+    wide, square, odd = attachment_rows(db)
     assert served_size(client, f"/attachments/{wide.id}") == (1000, 750)  # libjpeg's 1/2
     assert served_size(client, f"/attachments/{square.id}") == (750, 750)  # 1/4
+    assert served_size(client, f"/attachments/{odd.id}") == (1001, 751)  # 1/2, rounded up
     assert served_size(client, f"/attachments/{wide.id}/thumbnail") == (320, 240)
     # Decoded smaller, still read to the end: a truncated photo is refused.
     text = page_text(upload(client, ticket, jpeg(size=(2000, 1500))[:30_000], "cut.jpg", follow_redirects=True))
@@ -480,7 +483,7 @@ def test_a_jpeg_over_the_decode_limit_is_decoded_and_stored_smaller(app, client,
     # A PNG cannot be decoded smaller: refused before decoding.
     text = page_text(upload(client, ticket, png(size=(1001, 1000)), "big.png", "image/png", follow_redirects=True))
     assert "big.png has too many pixels" in text
-    assert len(attachment_rows(db)) == 2 and len(stored_files(attachments_dir)) == 4
+    assert len(attachment_rows(db)) == 3 and len(stored_files(attachments_dir)) == 6
 
 
 def test_a_photo_waits_for_a_free_decoding_slot(app, client, db, login_as, make_ticket, attachments_dir,

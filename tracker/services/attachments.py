@@ -407,7 +407,10 @@ def _decode_and_write(path: Path, file_type: FileType, scale: int, cleaned: Path
             probe.verify()
     with Image.open(path, formats=[file_type.pillow_format]) as image:
         if scale > 1:
-            image.draft(None, (math.ceil(image.width / scale), math.ceil(image.height / scale)))
+            # draft() takes the largest factor that keeps the image at least this size: floor, not ceil.
+            image.draft(None, (max(image.width // scale, 1), max(image.height // scale, 1)))
+        if image.width * image.height > current_app.config["ATTACHMENT_DECODE_PIXELS"]:
+            raise Image.DecompressionBombError(f"{image.width} x {image.height} pixels once reduced")
         image.load()
         stored_type = JPEG if file_type is HEIC else file_type
         upright = _write_clean(image, stored_type, cleaned)
