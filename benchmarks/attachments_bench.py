@@ -298,6 +298,7 @@ def main() -> None:
             print(f"{label:45} {len(data) / 1e6:7.1f}MB {statistics.median(times):7.2f}s {max(times):7.2f}s")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory of the process: {peak_mb:.0f} MB ({args.rounds} rounds per file)")
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":
