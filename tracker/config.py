@@ -222,8 +222,16 @@ def _attachment_settings(env: Environment, instance: Path) -> dict:
         "ATTACHMENTS_DIR": str(Path(env.get("TRACKER_ATTACHMENTS_DIR", str(instance / "attachments"))).resolve()),
         "ATTACHMENT_MAX_BYTES": max_bytes,
         "ATTACHMENTS_PER_OWNER_MAX": int(env.get("TRACKER_ATTACHMENTS_PER_OWNER_MAX", "20")),
-        # A 48-megapixel phone photo passes; decoding costs about 3 bytes a pixel, twice.
-        "ATTACHMENT_MAX_PIXELS": int(env.get("TRACKER_ATTACHMENT_MAX_PIXELS", "50000000")),
+        # Declared in the header, checked before decoding: 8192 x 6144, the largest 50 MP phone frame.
+        "ATTACHMENT_MAX_PIXELS": int(env.get("TRACKER_ATTACHMENT_MAX_PIXELS", str(8192 * 6144))),
+        # Decoded: 6144 x 4096, an iPhone's 24 MP HEIC (5712 x 4284) passes; 3 to 4 bytes a pixel.
+        # A larger JPEG is decoded at 1/2, 1/4 or 1/8 size; a larger PNG, WebP or HEIC is refused.
+        "ATTACHMENT_DECODE_PIXELS": int(env.get("TRACKER_ATTACHMENT_DECODE_PIXELS", str(6144 * 4096))),
+        # Per web process. At most QUEUE more wait, WAIT_SECONDS each, then "try again": keep
+        # AT_ONCE + QUEUE below gunicorn's --threads (4), so a thread is left for everyone else.
+        "ATTACHMENT_DECODES_AT_ONCE": int(env.get("TRACKER_ATTACHMENT_DECODES_AT_ONCE", "1")),
+        "ATTACHMENT_DECODE_QUEUE": int(env.get("TRACKER_ATTACHMENT_DECODE_QUEUE", "2")),
+        "ATTACHMENT_DECODE_WAIT_SECONDS": float(env.get("TRACKER_ATTACHMENT_DECODE_WAIT_SECONDS", "30")),
         "MAX_CONTENT_LENGTH": max_bytes + 1024 * 1024,
     }
 

@@ -3,6 +3,9 @@
 import hashlib
 import io
 import re
+import struct
+import threading
+import zlib
 from pathlib import Path
 
 import pytest
@@ -14,7 +17,7 @@ from werkzeug.test import stream_encode_multipart
 from tests.conftest import csrf_token, post_form
 from tests.factories import T0
 from tracker.domain.workflow import Status
-from tracker.errors import NotFound, PermissionDenied, ValidationFailed
+from tracker.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from tracker.models import Attachment, EventKind, Ticket, TicketEvent
 from tracker.services import attachments as attachment_service
 
@@ -384,6 +387,145 @@ def test_a_photo_over_the_pixel_limit_is_refused_before_it_is_decoded(app, clien
     assert "large.jpg has too many pixels to be processed safely. Send a smaller photo. Nothing was saved." in text
     assert [a.original_name for a in attachment_rows(db)] == ["small.jpg"]
     assert len(stored_files(attachments_dir)) == 2
+
+
+def flat_png(width: int, height: int) -> bytes:
+    """Return a PNG of one colour: the issue's 7000 x 7000 (147 MB decoded) weighs 660 KB."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    packer = zlib.compressobj(1)
+    # Filter "Up" on every row: the row above again, so zlib compresses zeros (quicker than Pillow here).
+    rows = [packer.compress(b"\x00" + b"\xc8\xc8\xbe" * width)]
+    rows += [packer.compress(b"\x02" + bytes(3 * width)) for _ in range(height - 1)]
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(rows) + packer.flush())
+            + chunk(b"IEND", b""))
+
+
+def served_size(client, path: str) -> tuple[int, int]:
+    response = fetch(client, path)
+    assert response.status_code == 200
+    with Image.open(io.BytesIO(response.data)) as image:
+        return image.size
+
+
+def test_a_7000_by_7000_png_is_refused_from_its_header(client, db, login_as, make_ticket, attachments_dir):
+    # Under the old 50 MP limit this file was decoded (4 s, 240 MB per upload) and stored.
+    data = flat_png(7000, 7000)
+    assert len(data) < 1024 * 1024
+    ticket = make_ticket()
+    login_as("requester")
+    text = page_text(upload(client, ticket, data, "screen.png", "image/png", follow_redirects=True))
+    assert "screen.png has too many pixels to be processed safely. Send a smaller photo. Nothing was saved." in text
+    # Before any decoding: without its pixel data the file gets the same answer, not "damaged".
+    text = page_text(upload(client, ticket, data[:4096], "half.png", "image/png", follow_redirects=True))
+    assert "half.png has too many pixels" in text
+    post_form(client, "/language", {"locale": "zh_CN", "next": f"/tickets/{ticket.reference}"})
+    text = page_text(upload(client, ticket, data, "screen.png", "image/png", follow_redirects=True))
+    assert "screen.png 像素过多，无法安全处理。请发送较小的照片。未保存任何内容。" in text
+    assert attachment_rows(db) == [] and stored_files(attachments_dir) == []
+
+
+def test_a_phone_photo_is_kept_at_its_size_with_its_thumbnail(client, db, login_as, make_ticket, attachments_dir):
+    # 12 MP, what phones take by default: under every default limit, stored whole.
+    ticket = make_ticket()
+    login_as("requester")
+    text = page_text(upload(client, ticket, jpeg(size=(4032, 3024)), "door.jpg", follow_redirects=True))
+    assert "Attached: door.jpg." in text
+    [attachment] = attachment_rows(db)
+    assert served_size(client, f"/attachments/{attachment.id}") == (4032, 3024)
+    assert served_size(client, f"/attachments/{attachment.id}/thumbnail") == (320, 240)
+
+
+@pytest.mark.parametrize(
+    "size, file_type, scale",
+    [
+        ((4032, 3024), attachment_service.JPEG, 1),  # 12 MP, phones' default
+        ((5712, 4284), attachment_service.HEIC, 1),  # an iPhone's 24 MP default
+        ((5120, 2880), attachment_service.PNG, 1),  # a 5K screenshot
+        ((8064, 6048), attachment_service.JPEG, 2),  # 48 MP: decoded at 12 MP
+        ((8192, 6144), attachment_service.JPEG, 2),  # the largest 50 MP frame
+        ((8193, 6144), attachment_service.JPEG, None),  # over the declared limit
+        ((8064, 6048), attachment_service.HEIC, None),  # 48 MP "HEIF Max": HEIC is decoded whole
+        ((7000, 7000), attachment_service.PNG, None),  # the issue's bomb
+        ((7000, 7000), attachment_service.WEBP, None),
+    ],
+)
+def test_the_default_limits_decode_phone_photos_and_refuse_large_canvases(app, size, file_type, scale):
+    with app.app_context():
+        if scale is None:
+            with pytest.raises(Image.DecompressionBombError):
+                attachment_service._decode_scale(size, file_type)
+        else:
+            assert attachment_service._decode_scale(size, file_type) == scale
+
+
+def test_a_jpeg_over_the_decode_limit_is_decoded_and_stored_smaller(app, client, db, login_as, make_ticket,
+                                                                     attachments_dir, monkeypatch):
+    monkeypatch.setitem(app.config, "ATTACHMENT_DECODE_PIXELS", 1_000_000)
+    ticket = make_ticket()
+    login_as("requester")
+    assert "Attached: wide.jpg." in page_text(upload(client, ticket, jpeg(size=(2000, 1500)), "wide.jpg",
+                                                     follow_redirects=True))
+    assert "Attached: square.jpg." in page_text(upload(client, ticket, jpeg(size=(3000, 3000)), "square.jpg",
+                                                       follow_redirects=True))
+    assert "Attached: odd.jpg." in page_text(upload(client, ticket, jpeg(size=(2001, 1501)), "odd.jpg",
+                                                    follow_redirects=True))
+    wide, square, odd = attachment_rows(db)
+    assert served_size(client, f"/attachments/{wide.id}") == (1000, 750)  # libjpeg's 1/2
+    assert served_size(client, f"/attachments/{square.id}") == (750, 750)  # 1/4
+    assert served_size(client, f"/attachments/{odd.id}") == (1001, 751)  # 1/2, rounded up
+    assert served_size(client, f"/attachments/{wide.id}/thumbnail") == (320, 240)
+    # Decoded smaller, still read to the end: a truncated photo is refused.
+    text = page_text(upload(client, ticket, jpeg(size=(2000, 1500))[:30_000], "cut.jpg", follow_redirects=True))
+    assert "cut.jpg is damaged or incomplete" in text
+    # A PNG cannot be decoded smaller: refused before decoding.
+    text = page_text(upload(client, ticket, png(size=(1001, 1000)), "big.png", "image/png", follow_redirects=True))
+    assert "big.png has too many pixels" in text
+    assert len(attachment_rows(db)) == 3 and len(stored_files(attachments_dir)) == 6
+
+
+def test_a_photo_waits_for_a_free_decoding_slot(app, client, db, login_as, make_ticket, attachments_dir,
+                                                monkeypatch):
+    monkeypatch.setitem(app.config, "ATTACHMENT_DECODES_AT_ONCE", 1)
+    monkeypatch.setitem(app.config, "ATTACHMENT_DECODE_WAIT_SECONDS", 0.05)
+    ticket = make_ticket()
+    login_as("requester")
+    with attachment_service._decode_slot():  # another upload is being decoded
+        text = page_text(upload(client, ticket, jpeg(), "tap.jpg", follow_redirects=True))
+    assert ("Too many photos are being processed right now. Try again in a minute. Nothing was saved."
+            in text)
+    assert attachment_rows(db) == [] and stored_files(attachments_dir) == []
+    # A PDF is not decoded: it does not wait.
+    with attachment_service._decode_slot():
+        assert "Attached: form.pdf." in page_text(upload(client, ticket, pdf(), "form.pdf", "application/pdf",
+                                                         follow_redirects=True))
+    assert "Attached: tap.jpg." in page_text(upload(client, ticket, jpeg(), "tap.jpg", follow_redirects=True))
+
+
+def test_no_more_uploads_wait_for_a_slot_than_the_queue_holds(app, monkeypatch):
+    # A waiting upload holds a web thread: past the queue, the answer is "try again" at once.
+    monkeypatch.setitem(app.config, "ATTACHMENT_DECODES_AT_ONCE", 1)
+    monkeypatch.setitem(app.config, "ATTACHMENT_DECODE_QUEUE", 0)
+    monkeypatch.setitem(app.config, "ATTACHMENT_DECODE_WAIT_SECONDS", 60)
+    outcome = []
+
+    def another_upload() -> None:
+        with app.app_context():
+            try:
+                with attachment_service._decode_slot():
+                    outcome.append("decoded")
+            except Conflict as error:
+                outcome.append(str(error))
+
+    with app.app_context(), attachment_service._decode_slot():
+        other = threading.Thread(target=another_upload)
+        other.start()
+        other.join(timeout=10)  # well before the 60 s it would wait in a queue
+        assert outcome == ["Too many photos are being processed right now. Try again in a minute. "
+                           "Nothing was saved."]
+    other.join()
 
 
 def test_a_file_over_the_size_limit_is_refused_by_the_service(app, client, db, login_as, make_ticket,

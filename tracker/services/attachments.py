@@ -23,18 +23,28 @@ checked there; only then is a row written, the files renamed into place and
 the row committed. A failed commit removes the files again; a refusal
 leaves neither file nor row.
 
+Cost: the pixel limits are judged on the header, before decoding; a JPEG
+over ATTACHMENT_DECODE_PIXELS is decoded smaller by libjpeg, other types
+over it are refused. Decoding takes one of a few slots per process
+(``_decode_slot``), and the freed memory is handed back afterwards.
+
 Record types plug in with ``register_owner``; tickets are registered below.
 """
 
+import ctypes
+import ctypes.util
 import hashlib
 import logging
+import math
 import os
 import re
 import tempfile
+import threading
 import unicodedata
 import uuid
 import warnings
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -45,7 +55,7 @@ from sqlalchemy import func, select
 
 from tracker.domain.i18n import N_
 from tracker.domain.workflow import FINAL_STATUSES, Relation
-from tracker.errors import NotFound, PermissionDenied, ValidationFailed
+from tracker.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from tracker.extensions import db
 from tracker.models import Attachment, EventKind, Ticket, TicketEvent, User
 from tracker.services import tickets as ticket_service
@@ -100,6 +110,11 @@ try:  # Optional: without it a HEIC photo is refused with a clear message.
     HEIC_SUPPORTED = True
 except ImportError:  # pragma: no cover - the wheel exists for the platforms we run on
     HEIC_SUPPORTED = False
+
+try:  # glibc only: returns freed heap pages to the system (see _return_memory).
+    _malloc_trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+except (OSError, AttributeError):  # pragma: no cover - musl, macOS
+    _malloc_trim = None
 
 TOO_LARGE = N_("%(name)s is larger than %(max)s MB, the most a file may have. Nothing was saved.")
 
@@ -325,42 +340,138 @@ def _identify(path: Path, name: str) -> FileType:
 
 
 def _clean_image(path: Path, file_type: FileType, name: str, cleaned: Path, thumbnail: Path) -> FileType:
-    """Decode the whole image, write it upright and without its metadata, and its thumbnail.
+    """Decode the image, write it upright and without its metadata, and its thumbnail.
 
+    The size is judged from the header first: over ATTACHMENT_MAX_PIXELS,
+    or over ATTACHMENT_DECODE_PIXELS for a type that cannot be decoded
+    smaller, the image is refused before a pixel is decoded. A JPEG over
+    ATTACHMENT_DECODE_PIXELS is decoded (and stored) at 1/2, 1/4 or 1/8
+    size. Decoding waits for one of the process's slots (``_decode_slot``).
     Returns the type written (a HEIC photo becomes JPEG). Raises
-    ValidationFailed for an image that does not decode or has too many pixels.
+    ValidationFailed for an image that does not decode or has too many
+    pixels, Conflict when no slot frees in time.
     """
     try:
         with warnings.catch_warnings():
             # Pillow only warns below twice its pixel limit: treat the warning as the refusal it is.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            if file_type is not HEIC:
-                with Image.open(path, formats=[file_type.pillow_format]) as probe:
-                    probe.verify()
-            with Image.open(path, formats=[file_type.pillow_format]) as image:
-                # Refused before decoding: the memory is what the pixels cost.
-                if image.width * image.height > current_app.config["ATTACHMENT_MAX_PIXELS"]:
-                    raise Image.DecompressionBombError(f"{image.width} x {image.height} pixels")
-                image.load()
-                stored_type = JPEG if file_type is HEIC else file_type
-                upright = _write_clean(image, stored_type, cleaned)
-                small = upright.copy()
-                small.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
-                small = _flatten(small)
-                # Saved without any metadata: no camera position in thumbnails.
-                small.save(thumbnail, "JPEG", quality=80, optimize=True)
-                return stored_type
+            with Image.open(path, formats=[file_type.pillow_format]) as header:
+                scale = _decode_scale(header.size, file_type)
+            with _decode_slot():
+                try:
+                    return _decode_and_write(path, file_type, scale, cleaned, thumbnail)
+                finally:
+                    _return_memory()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ValidationFailed(
             N_("%(name)s has too many pixels to be processed safely. Send a smaller photo. Nothing was saved."),
             name=name,
         ) from None
+    except Conflict:
+        raise
     except Exception as error:  # any decoder complaint: truncated, corrupt, disguised
         log.info("refused image %r: %s", name, error)
         raise ValidationFailed(
             N_("%(name)s is damaged or incomplete and cannot be read as a picture. Nothing was saved."),
             name=name,
         ) from None
+
+
+def _decode_scale(size: tuple[int, int], file_type: FileType) -> int:
+    """Return the reduction (1, 2, 4 or 8) to decode an image of ``size`` pixels at.
+
+    Raises DecompressionBombError, from the header's size alone, when the
+    image declares more than ATTACHMENT_MAX_PIXELS, or would decode to more
+    than ATTACHMENT_DECODE_PIXELS even reduced: only libjpeg decodes at a
+    fraction of the size (its DCT scaling), so for PNG, WebP and HEIC the
+    decoded size is the declared one.
+    """
+    width, height = size
+    if width * height > current_app.config["ATTACHMENT_MAX_PIXELS"]:
+        raise Image.DecompressionBombError(f"{width} x {height} pixels")
+    decodable = current_app.config["ATTACHMENT_DECODE_PIXELS"]
+    for scale in (1, 2, 4, 8) if file_type is JPEG else (1,):
+        if math.ceil(width / scale) * math.ceil(height / scale) <= decodable:
+            return scale
+    raise Image.DecompressionBombError(f"{width} x {height} pixels")
+
+
+def _decode_and_write(path: Path, file_type: FileType, scale: int, cleaned: Path, thumbnail: Path) -> FileType:
+    """Check, decode at 1/``scale`` and write the clean copy and the thumbnail; return the type written.
+
+    One decoded copy at a time: turned and shrunk in place, so a photo
+    costs its decoded size once (3 to 4 bytes a pixel), not three times.
+    """
+    if file_type is not HEIC:
+        with Image.open(path, formats=[file_type.pillow_format]) as probe:
+            probe.verify()
+    with Image.open(path, formats=[file_type.pillow_format]) as image:
+        if scale > 1:
+            # draft() takes the largest factor that keeps the image at least this size: floor, not ceil.
+            image.draft(None, (max(image.width // scale, 1), max(image.height // scale, 1)))
+        if image.width * image.height > current_app.config["ATTACHMENT_DECODE_PIXELS"]:
+            raise Image.DecompressionBombError(f"{image.width} x {image.height} pixels once reduced")
+        image.load()
+        stored_type = JPEG if file_type is HEIC else file_type
+        upright = _write_clean(image, stored_type, cleaned)
+        # In place; reduce() by whole factors first (reducing_gap), then resampled.
+        upright.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
+        # Saved without any metadata: no camera position in thumbnails.
+        _flatten(upright).save(thumbnail, "JPEG", quality=80, optimize=True)
+        return stored_type
+
+
+BUSY = N_("Too many photos are being processed right now. Try again in a minute. Nothing was saved.")
+
+
+@dataclass
+class _Slots:
+    semaphore: threading.BoundedSemaphore
+    waiting: int = 0
+
+
+_slots_lock = threading.Lock()
+_slots: dict[int, _Slots] = {}
+
+
+@contextmanager
+def _decode_slot():
+    """Hold one of the ATTACHMENT_DECODES_AT_ONCE decoding slots of this process.
+
+    A decoded photo costs tens of megabytes and a core for a second: eight
+    uploads at once, unbounded, took the web workers to gigabytes and
+    /login to 30 s. At most ATTACHMENT_DECODE_QUEUE uploads wait for a
+    slot, each ATTACHMENT_DECODE_WAIT_SECONDS at most: a waiting upload
+    holds a web thread, and the threads left answer everyone else. Raises
+    Conflict when the queue is full or the wait runs out.
+    """
+    config = current_app.config
+    with _slots_lock:
+        slots = _slots.setdefault(config["ATTACHMENT_DECODES_AT_ONCE"],
+                                  _Slots(threading.BoundedSemaphore(config["ATTACHMENT_DECODES_AT_ONCE"])))
+        acquired = slots.semaphore.acquire(blocking=False)
+        if not acquired:
+            if slots.waiting >= config["ATTACHMENT_DECODE_QUEUE"]:
+                raise Conflict(BUSY)
+            slots.waiting += 1
+    if not acquired:
+        try:
+            acquired = slots.semaphore.acquire(timeout=config["ATTACHMENT_DECODE_WAIT_SECONDS"])
+        finally:
+            with _slots_lock:
+                slots.waiting -= 1
+        if not acquired:
+            raise Conflict(BUSY)
+    try:
+        yield
+    finally:
+        slots.semaphore.release()
+
+
+def _return_memory() -> None:
+    """Give the freed pixel buffers back to the system (glibc keeps them in its arenas otherwise)."""
+    if _malloc_trim is not None:
+        _malloc_trim(0)
 
 
 def _flatten(image: Image.Image) -> Image.Image:
@@ -387,7 +498,10 @@ def _kept_exif(image: Image.Image) -> bytes:
 
 
 def _write_clean(image: Image.Image, stored_type: FileType, target: Path) -> Image.Image:
-    """Write ``image`` upright, with only the metadata kept, to ``target``; return the upright image."""
+    """Write ``image`` upright, with only the metadata kept, to ``target``; return the upright image.
+
+    Turns ``image`` itself; the image returned is ``image`` or, flattened for JPEG, a copy.
+    """
     orientation = image.getexif().get(0x0112, 1)
     exif = _kept_exif(image)
     icc_profile = image.info.get("icc_profile")
@@ -400,7 +514,9 @@ def _write_clean(image: Image.Image, stored_type: FileType, target: Path) -> Ima
         upright = image
         options.update(quality="keep")
     else:
-        upright = ImageOps.exif_transpose(image)
+        # In place: a second copy of the pixels would double what a photo costs.
+        ImageOps.exif_transpose(image, in_place=True)
+        upright = image
         if stored_type is JPEG:
             upright = _flatten(upright)
             options.update(quality=JPEG_QUALITY)
