@@ -27,7 +27,7 @@ from flask_babel import force_locale, format_date, format_datetime, format_perce
 from tracker.domain.i18n import N_
 from tracker.domain.sla_clock import TARGET_LABELS, Target
 from tracker.models import Channel, Notification, WebhookFormat
-from tracker.services import feedback
+from tracker.services import feedback_links
 
 
 class PermanentFailure(Exception):
@@ -121,7 +121,7 @@ def render(notification: Notification, locale: str | None = None) -> Message:
             lines += ["", about]
         if payload.get("comment"):
             lines += ["", payload["comment"]]
-        rating_path = feedback.link_path(notification)
+        rating_path = feedback_links.link_path(notification)
         if rating_path:  # the requester's own e-mail only: the link rates without a login
             lines += ["", gettext("Rate the service from 1 to 5 (no login needed):"), base + rating_path]
         lines += ["", url, "", gettext("You can choose which notices you receive on your account page.")]
