@@ -199,6 +199,9 @@ def load(env: Environment | None = None) -> dict:
         "MAIL_FROM": env.get("MAIL_FROM", "service-desk@localhost"),
         "MAIL_FOLDER": str(instance / "mail"),
         "WEBHOOK_TIMEOUT_SECONDS": float(env.get("TRACKER_WEBHOOK_TIMEOUT", "5")),
+        # Webhooks to loopback, private, link-local ... addresses are refused
+        # (when saved and when sent) unless this is set: a robot on the LAN.
+        "WEBHOOK_ALLOW_PRIVATE": _truthy(env.get("TRACKER_WEBHOOK_ALLOW_PRIVATE")),
         # werkzeug's default; tests use a cheap method to stay fast.
         "PASSWORD_HASH_METHOD": "scrypt",
     }

@@ -61,6 +61,8 @@ DEFAULT_SETTINGS = {
     "TRACKER_SLA_SWEEP_SECONDS": "1",
     "TRACKER_OUTBOX_SWEEP_SECONDS": "1",
     "TRACKER_WEEKLY_REPORT_DAY": "off",
+    # The webhook receiver listens on 127.0.0.1.
+    "TRACKER_WEBHOOK_ALLOW_PRIVATE": "1",
 }
 
 
