@@ -189,6 +189,8 @@ def load(env: Environment | None = None) -> dict:
         "OUTBOX_MAX_ATTEMPTS": int(env.get("TRACKER_OUTBOX_MAX_ATTEMPTS", "8")),
         # The wait after a notice's first failed attempt; it doubles per attempt (at most 6 h).
         "OUTBOX_BACKOFF_SECONDS": float(env.get("TRACKER_OUTBOX_BACKOFF_SECONDS", "30")),
+        # How long a worker's claim on a notice lasts; renewed just before each send.
+        "OUTBOX_CLAIM_SECONDS": float(env.get("TRACKER_OUTBOX_CLAIM_SECONDS", "120")),
         # E-mail: SMTP when MAIL_SERVER is set, else written as .eml files
         # under instance/mail/ (the embedded default has no mail server).
         "MAIL_SERVER": env.get("MAIL_SERVER"),

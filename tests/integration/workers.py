@@ -397,10 +397,14 @@ class SmtpSink:
 
 
 class WebhookReceiver:
-    """An HTTP server on 127.0.0.1 (in a thread) that keeps every POST; answers 500 to the first ``fail_first``."""
+    """An HTTP server on 127.0.0.1 (in a thread) that keeps every POST; answers 500 to the first ``fail_first``.
 
-    def __init__(self, *, fail_first: int = 0):
+    With ``delay_seconds`` it keeps each POST at once and answers that much later (a slow robot).
+    """
+
+    def __init__(self, *, fail_first: int = 0, delay_seconds: float = 0):
         self.fail_first = fail_first
+        self.delay_seconds = delay_seconds
         self.requests: list[dict] = []
         self._lock = threading.Lock()
         self._server = None
@@ -426,6 +430,8 @@ class WebhookReceiver:
                         "status": status,
                         "at": time.time(),
                     })
+                if receiver.delay_seconds:
+                    time.sleep(receiver.delay_seconds)
                 answer = b'{"ok": false}' if status == 500 else b'{"ok": true}'
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -188,13 +188,37 @@ def _params(payload: dict) -> dict:
     return {k: v for k, v in payload.items() if isinstance(v, str | int | float)}
 
 
+def repeats_are_recognised(notification: Notification) -> bool:
+    """Return whether the far end can tell a second copy of this notice from a new one.
+
+    E-mail carries a stable Message-ID and the generic webhook an
+    Idempotency-Key; group robots post whatever they get to the group.
+    """
+    if notification.channel is Channel.WEBHOOK:
+        hook = notification.webhook
+        return hook is not None and hook.format is WebhookFormat.GENERIC
+    return True
+
+
+def prepare(notification: Notification) -> Callable[[], None]:
+    """Read and render what delivering the notice needs; return the sending itself, which reads no row.
+
+    The outbox ends its transaction between the two, so that no
+    transaction (on SQLite, no write lock) is held while the far end
+    answers. Raises PermanentFailure when no send can succeed.
+    """
+    if notification.channel is Channel.EMAIL:
+        email = _email(notification, render(notification))
+        return lambda: _transmit_email(email, notification_id=notification.id)
+    if notification.channel is Channel.WEBHOOK:
+        request, robot = _webhook_request(notification)
+        return lambda: _post(request, robot=robot)
+    return lambda: None  # in-app notices are delivered by being stored
+
+
 def send(notification: Notification) -> None:
     """Deliver one notice; raise on failure."""
-    if notification.channel is Channel.EMAIL:
-        _send_email(notification, render(notification))
-    elif notification.channel is Channel.WEBHOOK:
-        _send_webhook(notification)
-    # In-app notices are delivered by being stored.
+    prepare(notification)()
 
 
 # ---------------------------------------------------------------- e-mail
@@ -206,24 +230,28 @@ def _message_id(notification: Notification) -> str:
     return f"<{digest}.{notification.id}@service-desk>"
 
 
-def _send_email(notification: Notification, message: Message) -> None:
+def _email(notification: Notification, message: Message) -> EmailMessage:
     user = notification.user
     if user is None or not user.email:
         raise PermanentFailure("the recipient has no e-mail address")
-    config = current_app.config
     email = EmailMessage()
     email["Subject"] = message.subject
-    email["From"] = config["MAIL_FROM"]
+    email["From"] = current_app.config["MAIL_FROM"]
     email["To"] = user.email
     email["Date"] = formatdate(localtime=False)
     email["Message-ID"] = _message_id(notification)
     email["X-Tracker-Notification"] = notification.idempotency_key
     email.set_content(message.text)
+    return email
+
+
+def _transmit_email(email: EmailMessage, *, notification_id: int) -> None:
+    config = current_app.config
     if not config.get("MAIL_SERVER"):
         # The embedded default has no mail server: keep the mail as a file.
         folder = Path(config["MAIL_FOLDER"])
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{notification.id:08d}.eml").write_bytes(bytes(email))
+        (folder / f"{notification_id:08d}.eml").write_bytes(bytes(email))
         return
     with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=15) as smtp:
         if config.get("MAIL_USE_TLS"):
@@ -364,7 +392,8 @@ def _opener(url: str) -> urllib.request.OpenerDirector:
                                        _PublicHTTPSHandler)
 
 
-def _send_webhook(notification: Notification) -> None:
+def _webhook_request(notification: Notification) -> tuple[urllib.request.Request, bool]:
+    """Return the POST for the notice's webhook and whether it goes to a group robot."""
     hook = notification.webhook
     if hook is None or not hook.is_active:
         raise PermanentFailure("the webhook is gone or switched off")
@@ -376,10 +405,14 @@ def _send_webhook(notification: Notification) -> None:
     request = urllib.request.Request(
         url, data=data, method="POST", headers={"Content-Type": "application/json; charset=utf-8", **headers}
     )
+    return request, hook.format in (WebhookFormat.WECOM, WebhookFormat.DINGTALK)
+
+
+def _post(request: urllib.request.Request, *, robot: bool) -> None:
     timeout = current_app.config["WEBHOOK_TIMEOUT_SECONDS"]
-    with _opener(url).open(request, timeout=timeout) as response:
+    with _opener(request.full_url).open(request, timeout=timeout) as response:
         answer = response.read(65536)
-    if hook.format in (WebhookFormat.WECOM, WebhookFormat.DINGTALK):
+    if robot:
         # The robots answer 200 with an error code in the body.
         try:
             code = json.loads(answer or b"{}").get("errcode", 0)
