@@ -13,6 +13,7 @@ import uuid
 
 from celery import Celery, Task
 from flask import Flask, current_app, has_app_context
+from kombu import Exchange, Queue
 from kombu.transport import filesystem
 from kombu.utils.json import dumps
 from sqlalchemy import event
@@ -21,6 +22,8 @@ from sqlalchemy.orm import Session
 log = logging.getLogger(__name__)
 
 _PENDING_KEY = "tracker_publish_after_commit"
+DEFAULT_QUEUE = "celery"  # notices, reports, imports ...
+SLA_QUEUE = "sla"  # sla.* tasks: the sweep that flags breaches
 
 
 class _AtomicFilesystemChannel(filesystem.Channel):
@@ -88,6 +91,12 @@ def init_celery(app: Flask) -> Celery:
         timezone="UTC",
         enable_utc=True,
         beat_schedule_filename=config["CELERY_BEAT_SCHEDULE_FILE"],
+        # The SLA sweep has a queue of its own, so that a worker started with
+        # ``--queues sla`` flags breaches while others drain a backlog of
+        # notices. A worker started without --queues takes both.
+        task_default_queue=DEFAULT_QUEUE,
+        task_queues=[Queue(name, Exchange(name), routing_key=name) for name in (DEFAULT_QUEUE, SLA_QUEUE)],
+        task_routes={"sla.*": {"queue": SLA_QUEUE}},
     )
     app.extensions["celery"] = celery
     return celery

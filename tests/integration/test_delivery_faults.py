@@ -12,11 +12,22 @@ from collections import Counter
 import pytest
 from sqlalchemy import select
 
-from tests.factories import build_world
+from tests.factories import build_world, make_ticket
 from tests.integration import workers
+from tests.integration.test_workers import quick_policy
 from tracker.clock import utcnow
+from tracker.domain.sla_clock import Target
 from tracker.extensions import db
-from tracker.models import Channel, DeliveryStatus, Notification, Webhook, WebhookFormat
+from tracker.models import (
+    Channel,
+    DeliveryStatus,
+    EventKind,
+    Notification,
+    TicketEvent,
+    TicketSla,
+    Webhook,
+    WebhookFormat,
+)
 from tracker.services import outbox
 
 pytestmark = pytest.mark.worker
@@ -156,3 +167,36 @@ def test_mail_waits_while_the_smtp_server_is_down_and_goes_once_when_it_is_back(
     system.figure("attempts per mail", dict(Counter(attempts)))
     assert min(attempts) >= 2
     assert system.count(Notification, Notification.status == DeliveryStatus.FAILED) == 0
+
+
+def test_a_breach_is_flagged_on_time_while_the_notice_worker_drains_a_backlog(make_system, webhook_receiver):
+    # 60 posts of 0.25 s keep the notice worker busy for 15 s; the sweep has
+    # its own queue and worker (desk.py run, README "Production").
+    webhook_receiver.delay_seconds = 0.25
+    system = make_system()
+    world = build_world()
+    quick_policy(world, "three-seconds", {"response": ("always", 0.05)})  # late 3 s after filing
+    hook_id = add_hook(webhook_receiver.url, WebhookFormat.GENERIC)
+    queue_notices(60)
+    system.release()
+    notices = system.start_worker("notify", queues="celery", ready=False)
+    sla = system.start_worker("sla", queues="sla", beat=True, ready=False)
+    notices.wait_ready()
+    sla.wait_ready()
+    system.wait_until("the backlog being posted", lambda: webhook_receiver.received(), timeout=30)
+
+    ticket_id = make_ticket(world, now=utcnow()).id
+    events = TicketEvent.__table__
+    breached = (events.c.ticket_id == ticket_id, events.c.kind == EventKind.SLA_BREACHED)
+    system.wait_until("the breach flagged", lambda: system.count(events, *breached), timeout=30, interval=0.05)
+    waiting = states(system, NOTICES.c.webhook_id == hook_id)
+
+    [event] = system.rows(select(events).where(*breached))
+    [(due_at,)] = system.rows(select(TicketSla.due_at).where(TicketSla.ticket_id == ticket_id,
+                                                             TicketSla.target == Target.RESPONSE))
+    detected = (event.created_at - due_at).total_seconds()
+    system.figure("breach recorded after the deadline, backlog waiting", f"{detected:.2f} s, {dict(waiting)}")
+    assert waiting["pending"] + waiting["sending"] > 0  # the backlog was still being drained
+    assert 0 < detected < 5
+    assert [t for t in notices.tasks() if t["name"].startswith("sla.")] == []
+    assert notices.errors() == [] and sla.errors() == []

@@ -101,7 +101,8 @@ TASK_LINE = re.compile(r"Task (?P<name>[\w.]+)\[(?P<id>[\w-]+)\] (?P<what>receiv
 class Worker:
     """``celery -A workers.celery_app worker`` (with embedded beat when ``beat``) in a process group of its own."""
 
-    def __init__(self, name: str, env: dict, log_path: Path, *, concurrency: int = 1, beat: bool = False):
+    def __init__(self, name: str, env: dict, log_path: Path, *, concurrency: int = 1, beat: bool = False,
+                 queues: str | None = None):
         self.name = name
         self.env = env
         self.log_path = log_path
@@ -115,6 +116,8 @@ class Worker:
         ]
         if beat:
             self.args.append("--beat")
+        if queues:  # else every queue (tracker/queueing.py): notices and the SLA sweep
+            self.args += ["--queues", queues]
         self.process: subprocess.Popen | None = None
         self._log = None
 
@@ -284,7 +287,7 @@ class System:
     # ---------------------------------------------------------------- workers
 
     def start_worker(self, name: str = "worker", *, concurrency: int = 1, beat: bool = False, ready: bool = True,
-                     settings: dict[str, str] | None = None) -> Worker:
+                     settings: dict[str, str] | None = None, queues: str | None = None) -> Worker:
         """Start a worker (and beat) on this system's settings; it is stopped when the test ends.
 
         ``ready=False`` returns at once: the test prepares its data while the
@@ -292,7 +295,7 @@ class System:
         """
         number = len(self.workers) + 1
         worker = Worker(f"{name}{number}", {**self.env, **(settings or {})},
-                        self.artifacts / f"{name}{number}.log", concurrency=concurrency, beat=beat)
+                        self.artifacts / f"{name}{number}.log", concurrency=concurrency, beat=beat, queues=queues)
         self.workers.append(worker)
         worker.start()
         return worker.wait_ready() if ready else worker
