@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up and run the campus service desk, or its tests, with one command.
 
-    python3 desk.py run     # web + Celery worker + beat on the embedded default
+    python3 desk.py run     # web + Celery workers (notices, SLA) + beat on the embedded default
     python3 desk.py test    # the whole test suite (extra args go to pytest)
     python3 desk.py i18n    # re-extract the messages into the catalogues (docs/i18n.md)
 
@@ -101,7 +101,10 @@ def cmd_run(argv: list[str]) -> int:
         "web": [str(BIN / "gunicorn"), "--workers", "2", "--threads", "4", "--bind", f"{host}:{port}",
                 "--access-logfile", "-", "wsgi:app"],
         "worker": [str(BIN / "celery"), "-A", "workers.celery_app", "worker", "--loglevel", "INFO",
-                   "--concurrency", "2"],
+                   "--queues", "celery", "--concurrency", "2", "--hostname", "notify@%h"],
+        # The SLA sweep has a worker of its own: it never waits behind deliveries (docs/workers.md).
+        "sla-worker": [str(BIN / "celery"), "-A", "workers.celery_app", "worker", "--loglevel", "INFO",
+                       "--queues", "sla", "--concurrency", "1", "--hostname", "sla@%h"],
         "beat": [str(BIN / "celery"), "-A", "workers.celery_app", "beat", "--loglevel", "INFO"],
     }
     return supervise(processes, env, banner=lambda: _banner(host, port, password))
@@ -133,7 +136,7 @@ def _banner(host: str, port: str, password: str | None) -> None:
     else:
         say("head.repairs, leader or admin, with the password shown on the first run;")
         say("forgot it? python3 desk.py demo-password prints a new one")
-    say("press Ctrl-C to stop web, worker and beat")
+    say("press Ctrl-C to stop web, workers and beat")
 
 
 def supervise(processes: dict[str, list[str]], env: dict, banner) -> int:

@@ -189,6 +189,8 @@ def load(env: Environment | None = None) -> dict:
         "OUTBOX_MAX_ATTEMPTS": int(env.get("TRACKER_OUTBOX_MAX_ATTEMPTS", "8")),
         # The wait after a notice's first failed attempt; it doubles per attempt (at most 6 h).
         "OUTBOX_BACKOFF_SECONDS": float(env.get("TRACKER_OUTBOX_BACKOFF_SECONDS", "30")),
+        # How long a worker's claim on a notice lasts; renewed just before each send.
+        "OUTBOX_CLAIM_SECONDS": float(env.get("TRACKER_OUTBOX_CLAIM_SECONDS", "120")),
         # E-mail: SMTP when MAIL_SERVER is set, else written as .eml files
         # under instance/mail/ (the embedded default has no mail server).
         "MAIL_SERVER": env.get("MAIL_SERVER"),
@@ -199,6 +201,9 @@ def load(env: Environment | None = None) -> dict:
         "MAIL_FROM": env.get("MAIL_FROM", "service-desk@localhost"),
         "MAIL_FOLDER": str(instance / "mail"),
         "WEBHOOK_TIMEOUT_SECONDS": float(env.get("TRACKER_WEBHOOK_TIMEOUT", "5")),
+        # Webhooks to loopback, private, link-local ... addresses are refused
+        # (when saved and when sent) unless this is set: a robot on the LAN.
+        "WEBHOOK_ALLOW_PRIVATE": _truthy(env.get("TRACKER_WEBHOOK_ALLOW_PRIVATE")),
         # werkzeug's default; tests use a cheap method to stay fast.
         "PASSWORD_HASH_METHOD": "scrypt",
     }

@@ -7,15 +7,44 @@ are waiting; the periodic sweep delivers them once the broker is back.
 """
 
 import logging
+import os
+import time
+import uuid
 
 from celery import Celery, Task
 from flask import Flask, current_app, has_app_context
+from kombu import Exchange, Queue
+from kombu.transport import filesystem
+from kombu.utils.json import dumps
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
 _PENDING_KEY = "tracker_publish_after_commit"
+DEFAULT_QUEUE = "celery"  # notices, reports, imports ...
+SLA_QUEUE = "sla"  # sla.* tasks: the sweep that flags breaches
+
+
+class _AtomicFilesystemChannel(filesystem.Channel):
+    """kombu's filesystem channel, writing each message under a temporary name and renaming it.
+
+    kombu creates the message file, then writes it: a worker polling
+    meanwhile takes the empty file and stops on a JSONDecodeError
+    ("Unrecoverable error"). Seen with beat and two workers on one folder.
+    The temporary name does not end in ``.<queue>.msg``: no reader takes it.
+    """
+
+    def _put(self, queue, payload, **kwargs):
+        name = f"{int(round(time.monotonic() * 1000))}_{uuid.uuid4()}.{queue}.msg"
+        path = os.path.join(self.data_folder_out, name)
+        with open(path + ".part", "wb") as file:
+            file.write(dumps(payload).encode())
+        os.replace(path + ".part", path)
+
+
+class AtomicFilesystemTransport(filesystem.Transport):
+    Channel = _AtomicFilesystemChannel
 
 
 def init_celery(app: Flask) -> Celery:
@@ -43,6 +72,8 @@ def init_celery(app: Flask) -> Celery:
         transport_options.setdefault("max_retries", 0)
     celery.conf.update(
         broker_url=config["CELERY_BROKER_URL"],
+        broker_transport=(f"{__name__}:AtomicFilesystemTransport"
+                          if config["CELERY_BROKER_URL"].startswith("filesystem") else None),
         broker_transport_options=transport_options,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=2,
@@ -60,6 +91,12 @@ def init_celery(app: Flask) -> Celery:
         timezone="UTC",
         enable_utc=True,
         beat_schedule_filename=config["CELERY_BEAT_SCHEDULE_FILE"],
+        # The SLA sweep has a queue of its own, so that a worker started with
+        # ``--queues sla`` flags breaches while others drain a backlog of
+        # notices. A worker started without --queues takes both.
+        task_default_queue=DEFAULT_QUEUE,
+        task_queues=[Queue(name, Exchange(name), routing_key=name) for name in (DEFAULT_QUEUE, SLA_QUEUE)],
+        task_routes={"sla.*": {"queue": SLA_QUEUE}},
     )
     app.extensions["celery"] = celery
     return celery

@@ -1,6 +1,7 @@
 """The Celery app for workers and beat.
 
-    celery -A workers.celery_app worker --loglevel INFO
+    celery -A workers.celery_app worker -Q celery --loglevel INFO   # notices, reports, imports
+    celery -A workers.celery_app worker -Q sla --loglevel INFO      # the SLA sweep (tracker/queueing.py)
     celery -A workers.celery_app beat --loglevel INFO
 
 It builds the Flask app (``create_app``) and uses the Celery app made there,

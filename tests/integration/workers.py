@@ -61,6 +61,8 @@ DEFAULT_SETTINGS = {
     "TRACKER_SLA_SWEEP_SECONDS": "1",
     "TRACKER_OUTBOX_SWEEP_SECONDS": "1",
     "TRACKER_WEEKLY_REPORT_DAY": "off",
+    # The webhook receiver listens on 127.0.0.1.
+    "TRACKER_WEBHOOK_ALLOW_PRIVATE": "1",
 }
 
 
@@ -99,7 +101,8 @@ TASK_LINE = re.compile(r"Task (?P<name>[\w.]+)\[(?P<id>[\w-]+)\] (?P<what>receiv
 class Worker:
     """``celery -A workers.celery_app worker`` (with embedded beat when ``beat``) in a process group of its own."""
 
-    def __init__(self, name: str, env: dict, log_path: Path, *, concurrency: int = 1, beat: bool = False):
+    def __init__(self, name: str, env: dict, log_path: Path, *, concurrency: int = 1, beat: bool = False,
+                 queues: str | None = None):
         self.name = name
         self.env = env
         self.log_path = log_path
@@ -113,6 +116,8 @@ class Worker:
         ]
         if beat:
             self.args.append("--beat")
+        if queues:  # else every queue (tracker/queueing.py): notices and the SLA sweep
+            self.args += ["--queues", queues]
         self.process: subprocess.Popen | None = None
         self._log = None
 
@@ -282,7 +287,7 @@ class System:
     # ---------------------------------------------------------------- workers
 
     def start_worker(self, name: str = "worker", *, concurrency: int = 1, beat: bool = False, ready: bool = True,
-                     settings: dict[str, str] | None = None) -> Worker:
+                     settings: dict[str, str] | None = None, queues: str | None = None) -> Worker:
         """Start a worker (and beat) on this system's settings; it is stopped when the test ends.
 
         ``ready=False`` returns at once: the test prepares its data while the
@@ -290,7 +295,7 @@ class System:
         """
         number = len(self.workers) + 1
         worker = Worker(f"{name}{number}", {**self.env, **(settings or {})},
-                        self.artifacts / f"{name}{number}.log", concurrency=concurrency, beat=beat)
+                        self.artifacts / f"{name}{number}.log", concurrency=concurrency, beat=beat, queues=queues)
         self.workers.append(worker)
         worker.start()
         return worker.wait_ready() if ready else worker
@@ -395,10 +400,14 @@ class SmtpSink:
 
 
 class WebhookReceiver:
-    """An HTTP server on 127.0.0.1 (in a thread) that keeps every POST; answers 500 to the first ``fail_first``."""
+    """An HTTP server on 127.0.0.1 (in a thread) that keeps every POST; answers 500 to the first ``fail_first``.
 
-    def __init__(self, *, fail_first: int = 0):
+    With ``delay_seconds`` it keeps each POST at once and answers that much later (a slow robot).
+    """
+
+    def __init__(self, *, fail_first: int = 0, delay_seconds: float = 0):
         self.fail_first = fail_first
+        self.delay_seconds = delay_seconds
         self.requests: list[dict] = []
         self._lock = threading.Lock()
         self._server = None
@@ -424,6 +433,8 @@ class WebhookReceiver:
                         "status": status,
                         "at": time.time(),
                     })
+                if receiver.delay_seconds:
+                    time.sleep(receiver.delay_seconds)
                 answer = b'{"ok": false}' if status == 500 else b'{"ok": true}'
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

@@ -78,6 +78,9 @@ class Notification(db.Model):
     # working hours) and, after a failure, the backoff.
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Committed just before a send, cleared with its outcome: a claim found
+    # expired with it set was cut off mid-send (the notice may have arrived).
+    send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str] = mapped_column(Text, default="")

@@ -10,11 +10,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
 import smtplib
+import socket
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.message import EmailMessage
@@ -24,10 +27,12 @@ from pathlib import Path
 from flask import current_app
 from flask_babel import force_locale, format_date, format_datetime, format_percent, gettext
 
+from tracker.domain.addresses import is_local_name, is_public
 from tracker.domain.i18n import N_
+from tracker.domain.markup import markdown_field, neutralise_mentions
 from tracker.domain.sla_clock import TARGET_LABELS, Target
 from tracker.models import Channel, Notification, WebhookFormat
-from tracker.services import feedback
+from tracker.services import feedback_links
 
 
 class PermanentFailure(Exception):
@@ -88,9 +93,21 @@ class Message:
     line: str = ""  # the first line of the text: what happened, without the footer
 
 
-def render(notification: Notification, locale: str | None = None) -> Message:
-    """Return the notice's subject, text and link in ``locale``, by default its recipient's language."""
-    payload = dict(notification.payload or {})
+# Values of a notice's payload that the application writes itself (instants,
+# enum values, numbers): the others were typed by someone.
+_OWN_VALUES = frozenset({"target", "due_at", "due_on", "week_start", "week_end"})
+
+
+def render(notification: Notification, locale: str | None = None, *, field: Callable[[str], str] | None = None
+           ) -> Message:
+    """Return the notice's subject, text and link in ``locale``, by default its recipient's language.
+
+    ``field`` is applied to every typed value placed into the message
+    (titles, comments, names): a webhook format escapes them with it.
+    """
+    field = field or (lambda text: text)
+    payload = {key: field(value) if isinstance(value, str) and key not in _OWN_VALUES else value
+               for key, value in (notification.payload or {}).items()}
     payload.setdefault("name", "")
     payload.setdefault("actor", "")
     base = current_app.config["TRACKER_BASE_URL"].rstrip("/")
@@ -115,13 +132,13 @@ def render(notification: Notification, locale: str | None = None) -> Message:
         line = gettext(LINES.get(wording, "%(title)s"), **_params(payload))
         lines = [line]
         if notification.kind == "weekly_report":
-            lines += ["", *_weekly_lines(payload, str(locale))]
+            lines += ["", *_weekly_lines(payload, str(locale), field)]
         about = f"{payload['reference']} {payload['title']}".strip()
         if about:  # a webhook's test message is about no request
             lines += ["", about]
         if payload.get("comment"):
             lines += ["", payload["comment"]]
-        rating_path = feedback.link_path(notification)
+        rating_path = feedback_links.link_path(notification)
         if rating_path:  # the requester's own e-mail only: the link rates without a login
             lines += ["", gettext("Rate the service from 1 to 5 (no login needed):"), base + rating_path]
         lines += ["", url, "", gettext("You can choose which notices you receive on your account page.")]
@@ -140,14 +157,14 @@ def _percent(value) -> str:
     return "—" if value is None else format_percent(value / 100, "#,##0.0%")
 
 
-def _weekly_lines(payload: dict, locale: str) -> list[str]:
+def _weekly_lines(payload: dict, locale: str, field: Callable[[str], str]) -> list[str]:
     """Return the weekly report's headline figures, a line per centre and one for the campus."""
     lines = [gettext("The week's figures per centre:")]
     for row in [*payload.get("headline", []), payload.get("total")]:
         if not row:
             continue
         if row.get("name_en") or row.get("name_zh"):
-            name = row["name_zh"] if locale.startswith("zh") and row.get("name_zh") else row.get("name_en", "")
+            name = field(row["name_zh"] if locale.startswith("zh") and row.get("name_zh") else row.get("name_en", ""))
         else:
             name = gettext("Campus total")
         lines.append(gettext(
@@ -171,13 +188,37 @@ def _params(payload: dict) -> dict:
     return {k: v for k, v in payload.items() if isinstance(v, str | int | float)}
 
 
+def repeats_are_recognised(notification: Notification) -> bool:
+    """Return whether the far end can tell a second copy of this notice from a new one.
+
+    E-mail carries a stable Message-ID and the generic webhook an
+    Idempotency-Key; group robots post whatever they get to the group.
+    """
+    if notification.channel is Channel.WEBHOOK:
+        hook = notification.webhook
+        return hook is not None and hook.format is WebhookFormat.GENERIC
+    return True
+
+
+def prepare(notification: Notification) -> Callable[[], None]:
+    """Read and render what delivering the notice needs; return the sending itself, which reads no row.
+
+    The outbox ends its transaction between the two, so that no
+    transaction (on SQLite, no write lock) is held while the far end
+    answers. Raises PermanentFailure when no send can succeed.
+    """
+    if notification.channel is Channel.EMAIL:
+        email = _email(notification, render(notification))
+        return lambda: _transmit_email(email, notification_id=notification.id)
+    if notification.channel is Channel.WEBHOOK:
+        request, robot = _webhook_request(notification)
+        return lambda: _post(request, robot=robot)
+    return lambda: None  # in-app notices are delivered by being stored
+
+
 def send(notification: Notification) -> None:
     """Deliver one notice; raise on failure."""
-    if notification.channel is Channel.EMAIL:
-        _send_email(notification, render(notification))
-    elif notification.channel is Channel.WEBHOOK:
-        _send_webhook(notification, render(notification))
-    # In-app notices are delivered by being stored.
+    prepare(notification)()
 
 
 # ---------------------------------------------------------------- e-mail
@@ -189,24 +230,28 @@ def _message_id(notification: Notification) -> str:
     return f"<{digest}.{notification.id}@service-desk>"
 
 
-def _send_email(notification: Notification, message: Message) -> None:
+def _email(notification: Notification, message: Message) -> EmailMessage:
     user = notification.user
     if user is None or not user.email:
         raise PermanentFailure("the recipient has no e-mail address")
-    config = current_app.config
     email = EmailMessage()
     email["Subject"] = message.subject
-    email["From"] = config["MAIL_FROM"]
+    email["From"] = current_app.config["MAIL_FROM"]
     email["To"] = user.email
     email["Date"] = formatdate(localtime=False)
     email["Message-ID"] = _message_id(notification)
     email["X-Tracker-Notification"] = notification.idempotency_key
     email.set_content(message.text)
+    return email
+
+
+def _transmit_email(email: EmailMessage, *, notification_id: int) -> None:
+    config = current_app.config
     if not config.get("MAIL_SERVER"):
         # The embedded default has no mail server: keep the mail as a file.
         folder = Path(config["MAIL_FOLDER"])
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{notification.id:08d}.eml").write_bytes(bytes(email))
+        (folder / f"{notification_id:08d}.eml").write_bytes(bytes(email))
         return
     with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=15) as smtp:
         if config.get("MAIL_USE_TLS"):
@@ -219,9 +264,22 @@ def _send_email(notification: Notification, message: Message) -> None:
 # ---------------------------------------------------------------- webhooks
 
 
-def webhook_body(notification: Notification, message: Message) -> tuple[dict, dict[str, str]]:
-    """Return the JSON body and extra headers for the notice's webhook format."""
+# What each format does to typed text: one function per syntax
+# (domain/markup), the same for every format that has that syntax. The
+# generic JSON is plain text for machines: mentions are neutralised in its
+# subject and text, and ``payload`` carries the values as they were typed.
+FIELD_ESCAPES: dict[WebhookFormat, Callable[[str], str]] = {
+    WebhookFormat.GENERIC: neutralise_mentions,
+    WebhookFormat.WECOM: markdown_field,
+    WebhookFormat.DINGTALK: markdown_field,
+}
+assert set(FIELD_ESCAPES) == set(WebhookFormat)
+
+
+def webhook_body(notification: Notification) -> tuple[dict, dict[str, str]]:
+    """Return the JSON body and extra headers for the notice's webhook format, typed text escaped."""
     hook = notification.webhook
+    message = render(notification, field=FIELD_ESCAPES[hook.format])
     if hook.format is WebhookFormat.WECOM:
         # WeCom group robot: markdown message.
         content = f"**{message.subject}**\n{message.text}"
@@ -255,11 +313,91 @@ def dingtalk_signed_url(url: str, secret: str, timestamp_ms: int | None = None) 
     return f"{url}{separator}timestamp={timestamp}&sign={sign}"
 
 
-def _send_webhook(notification: Notification, message: Message) -> None:
+# ---------------------------------------------------------------- where webhooks may go
+
+
+class RefusedDestination(PermanentFailure):
+    """The webhook's host is this machine or a private address (WEBHOOK_ALLOW_PRIVATE is off)."""
+
+
+def check_destination(url: str) -> None:
+    """Resolve the URL's host now; raise RefusedDestination if any of its addresses is not public.
+
+    The address was checked when saved, but a name's DNS answer may have
+    changed since (or point inside the campus network from the start).
+    """
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or ""
+    if is_local_name(host):
+        raise RefusedDestination(f"the webhook's host {host} is this machine")
+    try:
+        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80),
+                                   proto=socket.IPPROTO_TCP)
+    except socket.gaierror as error:  # retried: DNS may answer later
+        raise OSError(f"cannot resolve the webhook's host {host}: {error}") from None
+    for *_, sockaddr in infos:
+        if not is_public(sockaddr[0]):
+            raise RefusedDestination(f"the webhook's host {host} resolves to {sockaddr[0]}, which is not public")
+
+
+def _public_connection(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None):  # noqa: SLF001
+    # Checked once connected, before a byte is sent: the name may resolve
+    # differently than a moment ago (DNS rebinding).
+    sock = socket.create_connection(address, timeout, source_address)
+    peer = sock.getpeername()[0]
+    if not is_public(peer):
+        sock.close()
+        raise RefusedDestination(f"the webhook's host {address[0]} connected to {peer}, which is not public")
+    return sock
+
+
+class _PublicHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._create_connection = _public_connection
+
+
+class _PublicHTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._create_connection = _public_connection
+
+
+class _PublicHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_PublicHTTPConnection, req)
+
+
+class _PublicHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(_PublicHTTPSConnection, req, context=self._context)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    # A robot answers where it was asked; a redirect could lead anywhere
+    # (inside the network too): it is an error, retried like any other.
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+def _opener(url: str) -> urllib.request.OpenerDirector:
+    if current_app.config["WEBHOOK_ALLOW_PRIVATE"]:
+        return urllib.request.build_opener(_NoRedirect)
+    check_destination(url)
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme in urllib.request.getproxies() and not urllib.request.proxy_bypass(parts.hostname or ""):
+        # Through the operator's proxy: the peer is the proxy, the name was checked above.
+        return urllib.request.build_opener(_NoRedirect)
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirect, _PublicHTTPHandler,
+                                       _PublicHTTPSHandler)
+
+
+def _webhook_request(notification: Notification) -> tuple[urllib.request.Request, bool]:
+    """Return the POST for the notice's webhook and whether it goes to a group robot."""
     hook = notification.webhook
     if hook is None or not hook.is_active:
         raise PermanentFailure("the webhook is gone or switched off")
-    body, headers = webhook_body(notification, message)
+    body, headers = webhook_body(notification)
     url = hook.url
     if hook.format is WebhookFormat.DINGTALK and hook.secret:
         url = dingtalk_signed_url(url, hook.secret)
@@ -267,10 +405,14 @@ def _send_webhook(notification: Notification, message: Message) -> None:
     request = urllib.request.Request(
         url, data=data, method="POST", headers={"Content-Type": "application/json; charset=utf-8", **headers}
     )
+    return request, hook.format in (WebhookFormat.WECOM, WebhookFormat.DINGTALK)
+
+
+def _post(request: urllib.request.Request, *, robot: bool) -> None:
     timeout = current_app.config["WEBHOOK_TIMEOUT_SECONDS"]
-    with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (admin-configured URL)
+    with _opener(request.full_url).open(request, timeout=timeout) as response:
         answer = response.read(65536)
-    if hook.format in (WebhookFormat.WECOM, WebhookFormat.DINGTALK):
+    if robot:
         # The robots answer 200 with an error code in the body.
         try:
             code = json.loads(answer or b"{}").get("errcode", 0)

@@ -419,8 +419,12 @@ def mark_read(user: User, *, now: datetime, notification_id: int | None = None) 
 
 # ---------------------------------------------------------------- delivery
 
-CLAIM_SECONDS = 120
+# A claimed batch waits its turn OUTBOX_CLAIM_SECONDS (120 s) before another
+# worker may take it; each notice's claim is renewed to as long again just
+# before it is sent, far more than one send takes (WEBHOOK_TIMEOUT_SECONDS,
+# 15 s per SMTP step).
 BACKOFF_MAX_SECONDS = 6 * 3600
+CUT_OFF = "the worker stopped while sending it: it may have arrived; retry it if it did not"
 
 
 @dataclass
@@ -428,10 +432,15 @@ class DeliveryResult:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    skipped: int = 0  # claimed, then taken by another worker before its turn
 
     @property
     def claimed(self) -> int:
-        return self.sent + self.retried + self.failed
+        return self.sent + self.retried + self.failed + self.skipped
+
+
+def _claim_length() -> timedelta:
+    return timedelta(seconds=current_app.config["OUTBOX_CLAIM_SECONDS"])
 
 
 def _due_condition(now: datetime):
@@ -442,10 +451,15 @@ def _due_condition(now: datetime):
     ))
 
 
-def claim(now: datetime, *, ids: Sequence[int] | None = None, limit: int = 50) -> list[int]:
-    """Claim up to ``limit`` due notices for this worker; commit; return their ids."""
+def claim(now: datetime, *, ids: Sequence[int] | None = None, limit: int = 50) -> dict[int, int]:
+    """Claim up to ``limit`` due notices for this worker; commit; return their ids with their attempts.
+
+    Each claim adds an attempt: ``attempts`` then names the claim, and a
+    worker whose claim expired and was taken over (the count moved on)
+    can neither renew it nor send.
+    """
     query = (
-        select(Notification.id)
+        select(Notification.id, Notification.attempts)
         .where(_due_condition(now), Notification.channel != Channel.IN_APP)
         .order_by(Notification.id)
         .limit(limit)
@@ -453,19 +467,31 @@ def claim(now: datetime, *, ids: Sequence[int] | None = None, limit: int = 50) -
     )
     if ids is not None:
         query = query.where(Notification.id.in_(list(ids)))
-    claimed = list(db.session.execute(query).scalars())
+    claimed = {notification_id: attempts + 1 for notification_id, attempts in db.session.execute(query).all()}
     if claimed:
         db.session.execute(
             update(Notification)
-            .where(Notification.id.in_(claimed))
+            .where(Notification.id.in_(list(claimed)))
             .values(
                 status=DeliveryStatus.SENDING,
-                claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
+                claimed_until=now + _claim_length(),
                 attempts=Notification.attempts + 1,
             )
         )
     db.session.commit()
     return claimed
+
+
+def _start_sending(notification_id: int, attempts: int, now: datetime) -> bool:
+    """Renew this worker's claim and record that the send starts; commit; return whether the claim was ours."""
+    renewed = db.session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.status == DeliveryStatus.SENDING,
+               Notification.attempts == attempts)
+        .values(claimed_until=now + _claim_length(), send_started_at=now)
+    ).rowcount
+    db.session.commit()
+    return renewed == 1
 
 
 def backoff(attempts: int) -> timedelta:
@@ -484,7 +510,12 @@ def deliver(now_fn, *, ids: Sequence[int] | None = None, limit: int = 200) -> De
     ``now_fn`` gives the current instant (deliveries take time). Each notice
     is marked sent (or rescheduled) in its own transaction right after its
     attempt, so a worker that dies loses at most the notice in hand, which
-    its expired claim makes due again.
+    its expired claim makes due again. Before the send its claim is renewed
+    and ``send_started_at`` committed: a notice found claimed, expired and
+    started was cut off mid-send. It is sent again where the far end can
+    recognise a repeat (e-mail's Message-ID, the generic webhook's
+    Idempotency-Key) and failed, for an administrator to retry, where it
+    cannot (group robots): docs/workers.md, "Delivery guarantees".
     """
     from tracker.services import channels
 
@@ -494,14 +525,33 @@ def deliver(now_fn, *, ids: Sequence[int] | None = None, limit: int = 200) -> De
         claimed = claim(now_fn(), ids=ids, limit=min(50, limit - result.claimed))
         if not claimed:
             break
-        for notification_id in claimed:
+        for notification_id, attempts in claimed.items():
             notification = db.session.get(Notification, notification_id)
+            if notification.attempts != attempts or notification.status is not DeliveryStatus.SENDING:
+                result.skipped += 1  # our claim expired before its turn and another worker took it
+                db.session.commit()
+                continue
+            if notification.send_started_at is not None and not channels.repeats_are_recognised(notification):
+                notification.status = DeliveryStatus.FAILED
+                notification.last_error = CUT_OFF
+                notification.claimed_until = notification.send_started_at = None
+                result.failed += 1
+                log.error("notification %s was cut off mid-send; not sent again: %s", notification.id, CUT_OFF)
+                db.session.commit()
+                continue
+            if notification.send_started_at is not None:
+                log.warning("notification %s was cut off mid-send; sending it again", notification.id)
+            if not _start_sending(notification_id, attempts, now_fn()):
+                result.skipped += 1
+                continue
             try:
-                channels.send(notification)
+                transmit = channels.prepare(notification)
+                db.session.commit()  # nothing held while the far end answers (SQLite: the write lock)
+                transmit()
             except Exception as error:  # any failure of the far end is retried
                 attempts = notification.attempts
                 notification.last_error = f"{type(error).__name__}: {error}"[:2000]
-                notification.claimed_until = None
+                notification.claimed_until = notification.send_started_at = None
                 if attempts >= max_attempts or isinstance(error, channels.PermanentFailure):
                     notification.status = DeliveryStatus.FAILED
                     result.failed += 1
@@ -516,7 +566,7 @@ def deliver(now_fn, *, ids: Sequence[int] | None = None, limit: int = 200) -> De
             else:
                 notification.status = DeliveryStatus.SENT
                 notification.sent_at = now_fn()
-                notification.claimed_until = None
+                notification.claimed_until = notification.send_started_at = None
                 notification.last_error = ""  # earlier failures no longer matter
                 result.sent += 1
             db.session.commit()
@@ -531,6 +581,7 @@ def retry_now(notification_id: int, *, now: datetime) -> bool:
     notification.status = DeliveryStatus.PENDING
     notification.next_attempt_at = now
     notification.attempts = 0
+    notification.claimed_until = notification.send_started_at = None
     # Registered before the commit: a publish asked for after it would wait
     # for the session's next commit, which may never come.
     publish_after_commit("notifications.deliver", [notification_id])

@@ -12,8 +12,10 @@ from collections.abc import Iterable
 from datetime import datetime
 from urllib.parse import urlsplit
 
+from flask import current_app
 from sqlalchemy import select
 
+from tracker.domain.addresses import is_local_name, is_public, literal_address
 from tracker.domain.i18n import N_
 from tracker.errors import NotFound, ValidationFailed
 from tracker.extensions import db
@@ -141,7 +143,11 @@ def _name(value: str) -> str:
 
 
 def check_url(value: str) -> str:
-    """Return the stripped address if it is an http(s) URL naming a host; raises ValidationFailed."""
+    """Return the stripped address if it is an http(s) URL naming a host; raises ValidationFailed.
+
+    Unless WEBHOOK_ALLOW_PRIVATE, a host that is this machine or a
+    non-public address (domain/addresses) is refused.
+    """
     url = (value or "").strip()
     if not url:
         raise ValidationFailed(N_("Give the webhook's address (URL)."))
@@ -163,6 +169,13 @@ def check_url(value: str) -> str:
             N_("A webhook's address starts with http:// or https:// and names a host, e.g. %(example)s."),
             example="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…",
         )
+    if not current_app.config["WEBHOOK_ALLOW_PRIVATE"]:
+        # Names are resolved and checked again at every send: DNS may change.
+        address = literal_address(parts.hostname)
+        if is_local_name(parts.hostname) or (address is not None and not is_public(address)):
+            raise ValidationFailed(N_(
+                "A webhook's address must be on the internet: loopback, private and link-local addresses "
+                "(such as %(host)s) are refused."), host=parts.hostname)
     return url
 
 

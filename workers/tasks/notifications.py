@@ -16,7 +16,7 @@ def deliver(ids: list[int]) -> dict:
     result = outbox.deliver(utcnow, ids=ids, limit=len(ids))
     if result.claimed:
         log.info("delivered %d, will retry %d, failed %d", result.sent, result.retried, result.failed)
-    return {"sent": result.sent, "retried": result.retried, "failed": result.failed}
+    return {"sent": result.sent, "retried": result.retried, "failed": result.failed, "skipped": result.skipped}
 
 
 @shared_task(name="notifications.deliver_pending", acks_late=True, ignore_result=True)
@@ -25,4 +25,4 @@ def deliver_pending() -> dict:
     result = outbox.deliver(utcnow, limit=5000)
     if result.claimed:
         log.info("outbox sweep: delivered %d, will retry %d, failed %d", result.sent, result.retried, result.failed)
-    return {"sent": result.sent, "retried": result.retried, "failed": result.failed}
+    return {"sent": result.sent, "retried": result.retried, "failed": result.failed, "skipped": result.skipped}
