@@ -823,9 +823,10 @@ class PolicyForm(FlaskForm):
         return {"targets": targets, "pauses": pauses, "escalation": escalation}
 
     @staticmethod
-    def data_from(policy) -> dict:
-        """Return the form's data for a stored policy and its current version."""
-        definition = policy.current_version.definition if policy.current_version else {}
+    def data_from(policy, version=None) -> dict:
+        """Return the form's data for a stored policy and its current version (or ``version``)."""
+        version = version if version is not None else policy.current_version
+        definition = version.definition if version else {}
         data = {
             "version_id": str(policy.current_version_id or ""),
             "name_zh": policy.name_zh,

@@ -145,6 +145,8 @@ def _nav_items() -> list[tuple[str, str]]:
         items.append(("follow_ups.index", gettext("Follow-ups")))
     if current_user.has_any_role(Role.CENTRE_HEAD, *READ_ALL):
         items.append(("surveys.index", gettext("Surveys")))
+    if current_user.has_any_role(Role.CENTRE_HEAD, *READ_ALL):
+        items.append(("standards_admin.centres", gettext("Standards")))
     if current_user.has_any_role(*CENTRE_MANAGERS, Role.ADMIN):
         items.append(("qr.index", gettext("QR codes")))
     if current_user.has_role(Role.ADMIN):
