@@ -29,6 +29,7 @@ from tracker.models import (
     TicketSla,
 )
 from tracker.services import sla_config, weekly
+from tracker.services.reports import Filters
 from tracker.services.standards import benchmarks, drafts, promises
 
 MONDAY = date(2026, 3, 2)
@@ -473,3 +474,16 @@ def test_a_centre_head_links_a_standard_on_the_page(client, world, login_as):
         "policy_target": f"{world.policies['standard'].id}:response", "priority": "", "benchmark": str(benchmark.id)})
     assert refused.status_code == 200  # not a choice offered to them: the form refuses it
     assert db.session.execute(select(func.count()).select_from(BenchmarkLink)).scalar_one() == 1
+
+
+def test_a_period_is_read_against_the_standard_in_force_when_it_ended(week, world):
+    repairs = world.centres["repairs"].id
+    draft = drafts.create_draft(world.policies["repairs"].id, actor=None, now=NOW)
+    drafts.save_draft(draft.id, definition=_faster(draft.definition), actor=None, now=NOW)
+    drafts.publish(draft.id, effective_on=date(2026, 3, 21), actor=None, now=NOW)
+    # The week of 2 March ended under the 95 % promise; a period running on 21 March reads 98 %.
+    ended = promises.standard_instant(WEEK, NOW + timedelta(days=30))
+    assert {c.target: c.share for c in promises.compare(WEEK, [repairs], ended)}["response"] == 0.95
+    later = Filters(first=date(2026, 3, 16), last=date(2026, 3, 22))
+    running = promises.standard_instant(later, datetime(2026, 3, 21, 4, 0, tzinfo=UTC))
+    assert {c.target: c.share for c in promises.compare(later, [repairs], running)}["response"] == 0.98

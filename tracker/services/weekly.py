@@ -426,7 +426,9 @@ def _build(week: date, now: datetime, run: _Run) -> dict:
     steps = len(centres) + 2
     run.step(1, steps)
     compared: dict[int, list[dict]] = {}
-    for comparison in promises.compare(this_week, [c.id for c in centres], now):
+    # Against the standards in force when the week ended.
+    for comparison in promises.compare(this_week, [c.id for c in centres],
+                                       promises.standard_instant(this_week, now)):
         compared.setdefault(comparison.centre_id, []).append(comparison.as_dict())
     sections = []
     for index, centre in enumerate(centres, start=2):

@@ -405,7 +405,8 @@ def _standards_table(scope: Scope, now: datetime) -> Table:
     locale = str(get_locale())
     shown = [scope.centre] if scope.centre is not None else scope.known
     names = {row.id: row.name_for(locale) for row in shown}
-    comparisons = promises.compare(scope.filters, [c.id for c in shown], now)
+    comparisons = promises.compare(scope.filters, [c.id for c in shown],
+                                   promises.standard_instant(scope.filters, now))
     rows = []
     for comparison in comparisons:
         centre = names.get(comparison.centre_id, f"#{comparison.centre_id}")

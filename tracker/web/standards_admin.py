@@ -47,7 +47,7 @@ def _flash_errors(form) -> None:
 
 def target_lines(definition: dict) -> list[tuple[str, str]]:
     """Return each target of a version as (target, "30 min, 24×7, 95 %"), limits per priority when they differ."""
-    round_the_clock = promises._round_the_clock_calendars()
+    round_the_clock = promises.round_the_clock_calendars()
     lines = []
     for target in Target:
         rule = (definition.get("targets") or {}).get(target.value)

@@ -4,7 +4,8 @@ Per centre and target: met % of the period and of the period before, the
 share the centre's standard promises, the gap in points, and each linked
 benchmark. Read by the dashboards and the weekly report; changes nothing.
 
-Which standard: the versions in force at the given instant of the policies
+Which standard: the versions in force at the given instant (the end of the
+period, or now while it runs) of the policies
 of the centre's categories (the chosen category only, when one is). When
 those promise different shares for a target, the strictest (highest) is
 the centre's promise; its limit is shown as the range over priorities and
@@ -101,6 +102,11 @@ class Comparison:
         return cls(**data)
 
 
+def standard_instant(filters: Filters, now: datetime) -> datetime:
+    """Return the instant whose standards a period is read against: its last moment, or ``now`` while it runs."""
+    return min(now, filters.bounds[1] - timedelta(microseconds=1))
+
+
 def previous_period(filters: Filters) -> Filters:
     """Return the period of the same length just before ``filters``' (same centre, category, priority)."""
     days = (filters.last - filters.first).days + 1
@@ -183,7 +189,7 @@ def _standards(centre_ids: list[int], category_id: int | None, at: datetime) -> 
         version_id = sla.current_policy_version_id(policy_id, at)
         if version_id is not None:
             definitions[policy_id] = db.session.get(SlaPolicyVersion, version_id).definition
-    round_the_clock = _round_the_clock_calendars()
+    round_the_clock = round_the_clock_calendars()
     links: dict[tuple[int, str], list[Benchmark]] = {}
     if every_policy:
         for link, benchmark in db.session.execute(
@@ -221,7 +227,7 @@ def _view(benchmark: Benchmark) -> BenchmarkView:
     )
 
 
-def _round_the_clock_calendars() -> set[str]:
+def round_the_clock_calendars() -> set[str]:
     """Return the codes of the calendars whose current version works every hour of every day."""
     whole = [["00:00", "24:00"]]
     result = set()
