@@ -487,3 +487,12 @@ def test_a_period_is_read_against_the_standard_in_force_when_it_ended(week, worl
     later = Filters(first=date(2026, 3, 16), last=date(2026, 3, 22))
     running = promises.standard_instant(later, datetime(2026, 3, 21, 4, 0, tzinfo=UTC))
     assert {c.target: c.share for c in promises.compare(later, [repairs], running)}["response"] == 0.98
+
+
+def test_the_admin_policy_page_marks_a_draft_in_the_version_history(client, world, login_as):
+    repairs = world.policies["repairs"]
+    drafts.create_draft(repairs.id, actor=None, now=T0)
+    login_as("admin")
+    html = client.get(f"/admin/policies/{repairs.id}").get_data(as_text=True)
+    assert html.count("Draft, not published") == 1
+    assert "Version 2" in html
