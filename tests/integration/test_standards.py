@@ -496,3 +496,11 @@ def test_the_admin_policy_page_marks_a_draft_in_the_version_history(client, worl
     html = client.get(f"/admin/policies/{repairs.id}").get_data(as_text=True)
     assert html.count("Draft, not published") == 1
     assert "Version 2" in html
+
+
+def test_a_request_filed_before_the_first_version_took_effect_runs_under_it(world, make_ticket):
+    # The defaults were installed at T0; a back-dated request (an import, say) has nothing older.
+    first = world.policies["repairs"].current_version_id
+    draft = drafts.create_draft(world.policies["repairs"].id, actor=None, now=T0)
+    drafts.publish(draft.id, effective_on=date(2026, 3, 3), actor=None, now=T0)
+    assert make_ticket(now=T0 - timedelta(days=1)).sla_policy_version_id == first

@@ -88,34 +88,35 @@ CALENDAR_GENERATION = (
 )
 
 
-def _in_force(policy_id, filed_at):
+def _in_force(policy_id, filed_at, *, first_before: bool = True):
     """Return the select of the version a request filed at ``filed_at`` runs under.
 
     The most recently published version whose ``effective_from`` is at or
     before ``filed_at``: publishing never reaches back before its date, and a
     later publication replaces an earlier one still waiting for its date.
     Drafts never count. Before the first published version's date there is
-    nothing older to measure by: that first version applies. A policy has a
-    handful of versions, read through ``ix_sla_policy_versions_in_force``.
+    nothing older to measure by: with ``first_before``, that first version
+    applies; without, the select finds nothing then (the filing statement's
+    form: cheaper, and filing falls back itself). A policy has a handful of
+    versions, read through ``ix_sla_policy_versions_in_force``.
     """
     version = SlaPolicyVersion
     started = version.effective_from <= filed_at
-    return (
-        select(version.id)
-        .where(version.policy_id == policy_id, version.status == VersionStatus.PUBLISHED)
-        .order_by(
-            case((started, 0), else_=1),
-            case((started, version.published_at), else_=None).desc(),
-            version.effective_from.asc(),
-            version.id.desc(),
-        )
-        .limit(1)
-    )
+    query = select(version.id).where(version.policy_id == policy_id, version.status == VersionStatus.PUBLISHED)
+    if not first_before:
+        return query.where(started).order_by(version.published_at.desc(), version.id.desc()).limit(1)
+    return query.order_by(
+        case((started, 0), else_=1),
+        case((started, version.published_at), else_=None).desc(),
+        version.effective_from.asc(),
+        version.id.desc(),
+    ).limit(1)
 
 
 # For the filing statement (tickets._CATALOGUE): correlated with its SlaPolicy row, ``filed_at`` bound.
 POLICY_IN_FORCE = (
-    _in_force(SlaPolicy.id, bindparam("filed_at", type_=UTCDateTime())).correlate(SlaPolicy).scalar_subquery()
+    _in_force(SlaPolicy.id, bindparam("filed_at", type_=UTCDateTime()), first_before=False)
+    .correlate(SlaPolicy).scalar_subquery()
 )
 
 

@@ -186,6 +186,10 @@ def file_ticket(request: NewTicket, *, requester: User, now: datetime,
 
     try:
         version_id, is_active, policy_code, generation = policy_row
+        if version_id is None and is_active and category.sla_policy_id is not None:
+            # Filed before the policy's first version took effect (a back-dated
+            # import or test): that first version (sla.policy_version_in_force).
+            version_id = sla.policy_version_in_force(category.sla_policy_id, now)
         # As sla.current_policy_version_id: no policy, or a switched-off one, means no SLA.
         policy = sla.current_policy(version_id if is_active else None, policy_code, generation)
         ticket = Ticket(
