@@ -182,6 +182,10 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(imports_bp)
 
+    from tracker.web.standards_admin import bp as standards_admin_bp
+
+    app.register_blueprint(standards_admin_bp)
+
     from tracker.web import errors
 
     errors.register(app)

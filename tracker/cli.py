@@ -26,6 +26,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(follow_up_sample)
     app.cli.add_command(rectification_sweep_command)
     app.cli.add_command(import_tickets)
+    _add_to_standards_group(app, import_benchmarks)
 
 
 def _parse_role(text: str) -> tuple[Role, int | None]:
@@ -450,3 +451,36 @@ def import_tickets(paths, mapping_code, dry_run, time_zone, as_of, batch_size, s
         click.echo("  warnings: " + ", ".join(f"{k} {v:,}" for k, v in sorted(report["warnings"].items())))
     if done.status.value != "done":
         raise click.ClickException(done.message or "the run failed")
+
+
+def _add_to_standards_group(app: Flask, command: click.Command) -> None:
+    """Add a command under ``flask standards``, creating the group unless another part made it already."""
+    group = app.cli.commands.get("standards")
+    if group is None:
+        group = click.Group("standards", help="Service standards: benchmarks, replays.")
+        app.cli.add_command(group)
+    group.add_command(command)
+
+
+@click.command("import-benchmarks")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--year", "read_year", type=int, default=None,
+              help="The year the values were read, for rows without a year column (default: this year).")
+@click.option("--locale", default="en", show_default=True, help="Language of the messages (en or zh_CN).")
+@with_appcontext
+def import_benchmarks(path, read_year, locale):
+    """Import benchmarks from a CSV file: all rows or, with any bad row, none (each bad row is listed)."""
+    from flask_babel import force_locale
+
+    from tracker.services.standards import benchmarks
+
+    with open(path, "rb") as handle:
+        data = handle.read()
+    now = utcnow()
+    result = benchmarks.import_csv(data, read_year=read_year or now.year, actor=None, now=now)
+    with force_locale(locale):
+        for row in result.errors:
+            click.echo(f"row {row.row}: {row.error.translated()}", err=True)
+    if result.errors:
+        raise click.ClickException(f"{len(result.errors)} bad rows: nothing was imported")
+    click.echo(f"{result.created} benchmarks imported, {result.skipped} already in the register")

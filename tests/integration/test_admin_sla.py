@@ -548,7 +548,8 @@ def test_a_category_pointed_at_a_policy_files_new_tickets_under_it(client, world
     assert post_form(client, f"/admin/policies/{fast.id}", data).status_code == 302
     fast = _policy("keys-fast")
     assert fast.current_version.number == 2
-    latest = make_ticket(category="keys", now=T0)
+    # Saved on the page, the version is in force from the moment it was saved.
+    latest = make_ticket(category="keys", now=fast.current_version.effective_from)
     assert latest.sla_policy_version_id == fast.current_version_id
     assert db.session.get(Ticket, after.id).sla_policy_version_id != fast.current_version_id
 

@@ -15,8 +15,9 @@ PAGES = {
                   "/notifications"],
     "technician": ["/queue/", "/tickets/{reference}"],
     "dispatcher": ["/queue/dispatch", "/tickets/", "/qr/", "/qr/sheets/{building}"],
-    "leadership": ["/dashboard", "/weekly/"],
-    "admin": ["/admin/users/new", "/admin/locations/new", "/admin/centres/new", "/admin/categories/new"],
+    "leadership": ["/dashboard", "/weekly/", "/standards/centres"],
+    "admin": ["/admin/users/new", "/admin/locations/new", "/admin/centres/new", "/admin/categories/new",
+              "/standards/centres", "/standards/benchmarks", "/standards/links"],
 }
 
 

@@ -403,6 +403,48 @@ def _api_ids(template: str, world, ticket) -> dict:
     return ids
 
 
+# Service standards (docs/standards.md): administrators and centre heads
+# (of the centre whose categories alone use the policy: repairs here) draft,
+# publish and link; leadership reads. The publish form posted lacks its day:
+# back to the draft with the message. A benchmark made by a command is
+# removed by an administrator only.
+STANDARDS_READERS = {"centre_head", "leadership", "admin"}
+STANDARDS_WRITERS = {"centre_head", "admin"}
+ROUTES.update({
+    "standards_admin.centres": ("GET", "/standards/centres", only(STANDARDS_READERS)),
+    "standards_admin.draft_new": ("POST", "/standards/policies/{policy_id}/drafts",
+                                  only(STANDARDS_WRITERS, REDIRECT)),
+    "standards_admin.draft_edit": ("GET", "/standards/drafts/{draft_id}", only(STANDARDS_WRITERS)),
+    "standards_admin.draft_discard": ("POST", "/standards/drafts/{draft_id}/discard",
+                                      only(STANDARDS_WRITERS, REDIRECT)),
+    "standards_admin.draft_publish": ("POST", "/standards/drafts/{draft_id}/publish",
+                                      only(STANDARDS_WRITERS, REDIRECT)),
+    "standards_admin.benchmark_list": ("GET", "/standards/benchmarks", only(STANDARDS_READERS)),
+    "standards_admin.benchmark_import": ("POST", "/standards/benchmarks/import", only(STANDARDS_WRITERS, REDIRECT)),
+    "standards_admin.benchmark_delete": ("POST", "/standards/benchmarks/{benchmark_id}/delete",
+                                         only({"admin"}, REDIRECT)),
+    "standards_admin.links": ("GET", "/standards/links", only(STANDARDS_READERS)),
+    "standards_admin.link_delete": ("POST", "/standards/links/{link_id}/delete", only(STANDARDS_WRITERS, REDIRECT)),
+})
+
+
+def _standards_ids(template: str, world) -> dict:
+    """Make a draft of the repairs policy, a benchmark and a link, when the route needs them."""
+    from tests.factories import T0
+    from tracker.services.standards import benchmarks, drafts
+
+    ids = {}
+    if "{draft_id}" in template:
+        ids["draft_id"] = drafts.create_draft(world.policies["repairs"].id, actor=None, now=T0).id
+    if "{benchmark_id}" in template or "{link_id}" in template:
+        benchmark = benchmarks.create({"source": "Campus A", "year": 2026, "service": "repairs",
+                                       "target": "response", "limit": "2 h"}, actor=None, now=T0)
+        ids["benchmark_id"] = benchmark.id
+        ids["link_id"] = benchmarks.link(world.policies["repairs"].id, "response", benchmark.id, actor=None,
+                                         now=T0).id
+    return ids
+
+
 def _api_call(client, world, endpoint: str, method: str, path: str, role: str):
     """Call the API as ``role``'s user with a token of all their roles (none for anonymous)."""
     from tests.factories import T0
@@ -458,6 +500,7 @@ def test_route_answers_each_role_as_its_rule_says(client, db, world, login_as, e
         **_api_ids(template, world, ticket),
         **_survey_ids(template, world),
         **_attachment_ids(template, world, ticket),
+        **_standards_ids(template, world),
     )
     if path.startswith("/api/"):
         response = _api_call(client, world, endpoint, method, path, role)

@@ -610,6 +610,25 @@ def _hours_number(form, field) -> None:
         raise ValidationError(_("Give the cap in hours, e.g. 72 or 1.5, or leave it empty."))
 
 
+def _percent_number(form, field) -> None:
+    text = (field.data or "").strip().rstrip("%").strip().replace(",", ".")
+    if text and not _NUMBER_RE.fullmatch(text):
+        raise ValidationError(_("Give the share as a percentage, e.g. 95 or 99.5, or leave it empty."))
+
+
+def share_fraction(text: str | None) -> float | None:
+    """Return a percentage typed on a page ("95", "99.5 %") as a fraction; None when empty."""
+    text = (text or "").strip().rstrip("%").strip().replace(",", ".")
+    return round(float(text) / 100, 6) if text else None
+
+
+def share_text(share) -> str:
+    """Return a stored fraction as the percentage a page shows in an input ("95", "99.5")."""
+    if share in (None, ""):
+        return ""
+    return f"{float(share) * 100:.2f}".rstrip("0").rstrip(".")
+
+
 def _given(message):
     """Require a value, as InputRequired does, without marking the input ``required``.
 
@@ -648,6 +667,11 @@ class TargetForm(FlaskForm):
         ],
         description=_l("Share of the target after which the request shows as at risk."),
     )
+    share = StringField(
+        _l("Promised share (percent)"),
+        validators=[Optional(), Length(max=16), _percent_number],
+        description=_l("Share of requests the standard promises within the limit, e.g. 95. Empty: none stated."),
+    )
 
     def minute_fields(self) -> list:
         return [getattr(self, f"minutes_{p.value}") for p in Priority]
@@ -671,6 +695,8 @@ class TargetForm(FlaskForm):
                 if parse_duration(f.data) is not None
             },
             "at_risk": self.at_risk.data / 100,
+            # The range is sla_config.validate_policy's to refuse.
+            "share": share_fraction(self.share.data),
         }
 
 
@@ -797,9 +823,10 @@ class PolicyForm(FlaskForm):
         return {"targets": targets, "pauses": pauses, "escalation": escalation}
 
     @staticmethod
-    def data_from(policy) -> dict:
-        """Return the form's data for a stored policy and its current version."""
-        definition = policy.current_version.definition if policy.current_version else {}
+    def data_from(policy, version=None) -> dict:
+        """Return the form's data for a stored policy and its current version (or ``version``)."""
+        version = version if version is not None else policy.current_version
+        definition = version.definition if version else {}
         data = {
             "version_id": str(policy.current_version_id or ""),
             "name_zh": policy.name_zh,
@@ -815,6 +842,7 @@ class PolicyForm(FlaskForm):
                 "enabled": True,
                 "calendar": rule.get("calendar"),
                 "at_risk": int(round(float(rule.get("at_risk", 0.75)) * 100)),
+                "share": share_text(rule.get("share")),
             }
             for priority in Priority:
                 sub[f"minutes_{priority.value}"] = format_duration((rule.get("minutes") or {}).get(priority.value))

@@ -3,6 +3,7 @@
 from tracker.models.api_token import ApiToken
 from tracker.models.attachment import Attachment
 from tracker.models.audit import AdminEvent
+from tracker.models.benchmarks import Benchmark, BenchmarkLink
 from tracker.models.centre import Category, Centre, Location, LocationKind
 from tracker.models.feedback import (
     Feedback,
@@ -29,7 +30,15 @@ from tracker.models.rectification import (
     RectificationItem,
     RectificationItemTicket,
 )
-from tracker.models.sla import Calendar, CalendarVersion, Escalation, SlaPolicy, SlaPolicyVersion, TicketSla
+from tracker.models.sla import (
+    Calendar,
+    CalendarVersion,
+    Escalation,
+    SlaPolicy,
+    SlaPolicyVersion,
+    TicketSla,
+    VersionStatus,
+)
 from tracker.models.stats import DailyAssigneeStat, DailyStat, StatsDirty
 from tracker.models.survey import (
     ImportStatus,
@@ -45,6 +54,9 @@ from tracker.models.weekly import ReportStatus, WeeklyReport
 __all__ = [
     "AdminEvent",
     "LoginFailure",
+    "Benchmark",
+    "BenchmarkLink",
+    "VersionStatus",
     "ApiToken",
     "DailyAssigneeStat",
     "DailyStat",

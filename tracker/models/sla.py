@@ -5,6 +5,7 @@ adds a version, and tickets keep the versions they started under, so past
 results never change (DESIGN.md, "History is frozen").
 """
 
+import enum
 from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
@@ -68,23 +69,38 @@ class SlaPolicy(Bilingual, db.Model):
     current_version: Mapped["SlaPolicyVersion | None"] = relationship(foreign_keys=[current_version_id])
 
 
+class VersionStatus(enum.StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+
 class SlaPolicyVersion(db.Model):
     """One frozen version of a policy.
 
     ``definition``::
 
         {"targets": {"response": {"calendar": "always", "minutes": {"urgent": 30, ...},
-                                  "at_risk": 0.75}, ...},
+                                  "at_risk": 0.75, "share": 0.95}, ...},
          "pauses": {"waiting_parts": {"targets": ["resolution"], "cap_minutes": 4320}, ...},
          "escalation": {"ack_minutes": 15, "leadership_after_minutes": 120,
                         "defer_non_urgent_to": null}}
 
     Targets name a calendar by code; a ticket pins the calendar version
     current when its clock started (``TicketSla.calendar_version_id``).
+    ``share`` (optional, 0 < share <= 1) is the share of requests the
+    standard promises within the limit: met % is read against it.
+
+    A version is a draft until published; a draft's definition may still be
+    edited, a published one never. A request filed at ``t`` runs under the
+    most recently published version whose ``effective_from`` <= ``t``
+    (``services/sla.py``, ``POLICY_IN_FORCE``).
     """
 
     __tablename__ = "sla_policy_versions"
-    __table_args__ = (UniqueConstraint("policy_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("policy_id", "number"),
+        Index("ix_sla_policy_versions_in_force", "policy_id", "status", "effective_from"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     policy_id: Mapped[int] = mapped_column(ForeignKey("sla_policies.id"), index=True)
@@ -93,8 +109,20 @@ class SlaPolicyVersion(db.Model):
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[VersionStatus] = mapped_column(
+        StrEnumType(VersionStatus, 16), default=VersionStatus.PUBLISHED, server_default=VersionStatus.PUBLISHED.value
+    )
+    # An instant (UTC): the local midnight of the chosen day, or the publishing
+    # instant when that day is today. None while a draft.
+    effective_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     policy: Mapped[SlaPolicy] = relationship(foreign_keys=[policy_id])
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status is VersionStatus.DRAFT
 
 
 class TicketSla(db.Model):

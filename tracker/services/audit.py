@@ -26,7 +26,17 @@ from tracker.domain.i18n import N_
 from tracker.domain.roles import Role
 from tracker.errors import PermissionDenied
 from tracker.extensions import db
-from tracker.models import AdminEvent, Category, Centre, Location, User, UserRole
+from tracker.models import (
+    AdminEvent,
+    Benchmark,
+    BenchmarkLink,
+    Category,
+    Centre,
+    Location,
+    SlaPolicyVersion,
+    User,
+    UserRole,
+)
 
 _ACTOR_KEY = "audit_actor_id"
 
@@ -36,8 +46,14 @@ ENTITIES = {
     "centre": N_("Service centre"),
     "category": N_("Category"),
     "location": N_("Place"),
+    "policy_version": N_("Service standard"),
+    "benchmark": N_("Benchmark"),
+    "benchmark_link": N_("Benchmark link"),
 }
-_AUDITED = {User: "user", Centre: "centre", Category: "category", Location: "location"}
+_AUDITED = {
+    User: "user", Centre: "centre", Category: "category", Location: "location",
+    SlaPolicyVersion: "policy_version", Benchmark: "benchmark", BenchmarkLink: "benchmark_link",
+}
 _IGNORED = {"id", "last_login_at", "session_token", "locale", "created_at"}
 _SECRET = {"password_hash": "password"}
 
@@ -62,6 +78,28 @@ FIELD_LABELS = {
     "parent_id": N_("Part of"),
     "kind": N_("Kind"),
     "category_id": N_("Category"),
+    "policy_id": N_("SLA policy"),
+    "number": N_("Version"),
+    "definition": N_("Definition"),
+    "note": N_("Note"),
+    "status": N_("Status"),
+    "effective_from": N_("In force from"),
+    "published_at": N_("Published"),
+    "published_by_id": N_("Published by"),
+    "created_by_id": N_("Created by"),
+    "source_name": N_("Source"),
+    "source_url": N_("Address"),
+    "read_year": N_("Year read"),
+    "country": N_("Country"),
+    "service": N_("Service"),
+    "service_class": N_("Class"),
+    "target": N_("Target"),
+    "limit_amount": N_("Limit"),
+    "limit_unit": N_("Unit"),
+    "calendar": N_("Calendar"),
+    "share": N_("Share"),
+    "priority": N_("Priority"),
+    "benchmark_id": N_("Benchmark"),
 }
 
 
@@ -167,6 +205,10 @@ def _record(session: Session, _context) -> None:
         changes = _column_changes(obj, created=False)
         if changes:
             entry(entity, obj.id, "changed")["changes"].update(changes)
+    for obj in session.deleted:
+        entity = _AUDITED.get(type(obj))
+        if entity is not None:
+            entry(entity, obj.id, "deleted")
     role_changes = [(o, "added") for o in session.new if isinstance(o, UserRole)]
     role_changes += [(o, "removed") for o in session.deleted if isinstance(o, UserRole)]
     if role_changes:

@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, case, delete, func, select
 
 from tracker.domain.calendar import BusinessCalendar
 from tracker.domain.sla_clock import Clock, Fact, PauseRule, Policy, Target, TargetRule, TargetState, evaluate
@@ -25,11 +25,14 @@ from tracker.models import (
     Calendar,
     CalendarVersion,
     EventKind,
+    SlaPolicy,
     SlaPolicyVersion,
     Ticket,
     TicketEvent,
     TicketSla,
+    VersionStatus,
 )
+from tracker.models.types import UTCDateTime
 
 _OPEN_STATES = (TargetState.RUNNING, TargetState.PAUSED)
 
@@ -83,6 +86,43 @@ _current_calendars: tuple[tuple, dict[str, int]] = ((), {})
 CALENDAR_GENERATION = (
     select(func.count()).select_from(CalendarVersion).scalar_subquery().label("calendar_generation")
 )
+
+
+def _in_force(policy_id, filed_at, *, first_before: bool = True):
+    """Return the select of the version a request filed at ``filed_at`` runs under.
+
+    The most recently published version whose ``effective_from`` is at or
+    before ``filed_at``: publishing never reaches back before its date, and a
+    later publication replaces an earlier one still waiting for its date.
+    Drafts never count. Before the first published version's date there is
+    nothing older to measure by: with ``first_before``, that first version
+    applies; without, the select finds nothing then (the filing statement's
+    form: cheaper, and filing falls back itself). A policy has a handful of
+    versions, read through ``ix_sla_policy_versions_in_force``.
+    """
+    version = SlaPolicyVersion
+    started = version.effective_from <= filed_at
+    query = select(version.id).where(version.policy_id == policy_id, version.status == VersionStatus.PUBLISHED)
+    if not first_before:
+        return query.where(started).order_by(version.published_at.desc(), version.id.desc()).limit(1)
+    return query.order_by(
+        case((started, 0), else_=1),
+        case((started, version.published_at), else_=None).desc(),
+        version.effective_from.asc(),
+        version.id.desc(),
+    ).limit(1)
+
+
+# For the filing statement (tickets._CATALOGUE): correlated with its SlaPolicy row, ``filed_at`` bound.
+POLICY_IN_FORCE = (
+    _in_force(SlaPolicy.id, bindparam("filed_at", type_=UTCDateTime()), first_before=False)
+    .correlate(SlaPolicy).scalar_subquery()
+)
+
+
+def policy_version_in_force(policy_id: int, at: datetime) -> int | None:
+    """Return the id of the version of a policy that a request filed at ``at`` runs under (None: none)."""
+    return db.session.execute(_in_force(policy_id, at)).scalar()
 
 
 def policy_definition(version_id: int) -> dict:
@@ -425,16 +465,18 @@ def _store(ticket: Ticket, rows: dict[Target, TicketSla], version_id: int, calen
     stats.mark((day, ticket.centre_id) for day in days)
 
 
-def current_policy_version_id(policy_id: int | None) -> int | None:
-    """Return the current version of a policy (None for no policy)."""
+def current_policy_version_id(policy_id: int | None, at: datetime | None = None) -> int | None:
+    """Return the version of a policy in force at ``at`` (None for no policy, or a switched-off one).
+
+    Without ``at``: the most recently published version (the importer's
+    choice for past requests).
+    """
     if policy_id is None:
         return None
-    from tracker.models import SlaPolicy
-
     policy = db.session.get(SlaPolicy, policy_id)
     if policy is None or not policy.is_active:
         return None
-    return policy.current_version_id
+    return policy.current_version_id if at is None else policy_version_in_force(policy_id, at)
 
 
 def stored_clocks(ticket_ids: Sequence[int]) -> dict[int, list[TicketSla]]:

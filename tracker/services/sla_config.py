@@ -17,7 +17,15 @@ from tracker.domain.sla_clock import TARGET_LABELS, Target
 from tracker.domain.workflow import HOLD_REASON_LABELS, PRIORITY_LABELS, HoldReason, Priority
 from tracker.errors import NotFound, ValidationFailed
 from tracker.extensions import db
-from tracker.models import Calendar, CalendarVersion, Category, SlaPolicy, SlaPolicyVersion, User
+from tracker.models import (
+    Calendar,
+    CalendarVersion,
+    Category,
+    SlaPolicy,
+    SlaPolicyVersion,
+    User,
+    VersionStatus,
+)
 from tracker.services.audit import require_admin as _require_admin
 
 MINUTES_MAX = 60 * 24 * 365
@@ -159,7 +167,11 @@ def validate_policy(definition: dict) -> dict:
         if not 0 < at_risk < 1:
             raise ValidationFailed(N_("%(target)s: the at-risk share is between 1 %% and 99 %%."),
                                    target=Label(TARGET_LABELS[target]))
-        result["targets"][target.value] = {"calendar": code, "minutes": minutes, "at_risk": at_risk}
+        checked = {"calendar": code, "minutes": minutes, "at_risk": at_risk}
+        share = _validate_share(rule.get("share"), target)
+        if share is not None:
+            checked["share"] = share
+        result["targets"][target.value] = checked
     for reason, rule in (definition.get("pauses") or {}).items():
         try:
             HoldReason(reason)
@@ -189,6 +201,20 @@ def validate_policy(definition: dict) -> dict:
             result["pauses"][reason] = {"targets": sorted(paused), "cap_minutes": cap}
     result["escalation"] = _validate_escalation(definition.get("escalation") or {})
     return result
+
+
+def _validate_share(value, target: Target) -> float | None:
+    """Return the promised share as a fraction (0 < share <= 1), None when not given."""
+    if value in (None, ""):
+        return None
+    try:
+        share = float(value)
+    except (TypeError, ValueError):
+        share = -1
+    if not 0 < share <= 1:
+        raise ValidationFailed(N_("%(target)s: the promised share is above 0 %% and at most 100 %%."),
+                               target=Label(TARGET_LABELS[target]))
+    return round(share, 4)
 
 
 def _validate_escalation(rules: dict) -> dict:
@@ -266,6 +292,12 @@ def _add_policy_version(policy: SlaPolicy, definition: dict, *, note: str, actor
         note=(note or "").strip()[:1000],
         created_at=now,
         created_by_id=actor.id if actor is not None else None,
+        # Saved here, a version is published and in force at once; drafts
+        # are services/standards/drafts.py's.
+        status=VersionStatus.PUBLISHED,
+        effective_from=now,
+        published_at=now,
+        published_by_id=actor.id if actor is not None else None,
     )
     db.session.add(version)
     db.session.flush()
@@ -316,12 +348,12 @@ DEFAULT_POLICIES = {
         "definition": {
             "targets": {
                 "response": {"calendar": "always", "minutes": {"urgent": 30, "high": 30, "normal": 30, "low": 30},
-                             "at_risk": 0.75},
+                             "at_risk": 0.75, "share": 0.95},
                 "arrival": {"calendar": "office", "minutes": {"urgent": 60, "high": 120, "normal": 240, "low": _DAY},
-                            "at_risk": 0.75},
+                            "at_risk": 0.75, "share": 0.9},
                 "resolution": {"calendar": "office",
                                "minutes": {"urgent": 240, "high": _DAY, "normal": 3 * _DAY, "low": 5 * _DAY},
-                               "at_risk": 0.75},
+                               "at_risk": 0.75, "share": 0.9},
                 "confirmation": {"calendar": "always",
                                  "minutes": {"urgent": 4320, "high": 4320, "normal": 4320, "low": 4320},
                                  "at_risk": 0.75},
@@ -343,10 +375,10 @@ DEFAULT_POLICIES = {
         "definition": {
             "targets": {
                 "response": {"calendar": "office", "minutes": {"urgent": 60, "high": 120, "normal": 240, "low": _DAY},
-                             "at_risk": 0.75},
+                             "at_risk": 0.75, "share": 0.95},
                 "resolution": {"calendar": "office",
                                "minutes": {"urgent": _DAY, "high": 3 * _DAY, "normal": 5 * _DAY, "low": 10 * _DAY},
-                               "at_risk": 0.75},
+                               "at_risk": 0.75, "share": 0.9},
                 "confirmation": {"calendar": "always",
                                  "minutes": {"urgent": 4320, "high": 4320, "normal": 4320, "low": 4320},
                                  "at_risk": 0.75},

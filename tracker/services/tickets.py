@@ -162,7 +162,7 @@ def file_ticket(request: NewTicket, *, requester: User, now: datetime,
     """
     if not requester.is_active or not requester.has_role(Role.REQUESTER):
         raise PermissionDenied(N_("Your account may not file requests."))
-    centre, category, location, policy_row = _catalogue(request)
+    centre, category, location, policy_row = _catalogue(request, now)
     if centre is None or not centre.is_active:
         raise ValidationFailed(N_("Choose a service centre."))
     if category is None or not category.is_active or category.centre_id != centre.id:
@@ -186,6 +186,10 @@ def file_ticket(request: NewTicket, *, requester: User, now: datetime,
 
     try:
         version_id, is_active, policy_code, generation = policy_row
+        if version_id is None and is_active and category.sla_policy_id is not None:
+            # Filed before the policy's first version took effect (a back-dated
+            # import or test): that first version (sla.policy_version_in_force).
+            version_id = sla.policy_version_in_force(category.sla_policy_id, now)
         # As sla.current_policy_version_id: no policy, or a switched-off one, means no SLA.
         policy = sla.current_policy(version_id if is_active else None, policy_code, generation)
         ticket = Ticket(
@@ -242,7 +246,7 @@ def _as_id(value) -> int | None:
 # Built once: filing is the hot path (docs/api.md, "Intake speed"). An id
 # given as None matches nothing (``= NULL``), as a missing row would.
 _CATALOGUE = (
-    select(Centre, Category, Location, SlaPolicy.current_version_id, SlaPolicy.is_active, SlaPolicy.code,
+    select(Centre, Category, Location, sla.POLICY_IN_FORCE, SlaPolicy.is_active, SlaPolicy.code,
            sla.CALENDAR_GENERATION)
     .select_from(Centre)
     .outerjoin(Category, Category.id == bindparam("category_id", type_=Integer))
@@ -252,10 +256,10 @@ _CATALOGUE = (
 )
 
 
-def _catalogue(request: NewTicket) -> tuple[Centre | None, Category | None, Location | None, tuple]:
+def _catalogue(request: NewTicket, filed_at: datetime) -> tuple[Centre | None, Category | None, Location | None, tuple]:
     """Return the request's centre, category and place (None when absent) in one statement.
 
-    With them: the category's policy's current version, whether the policy
+    With them: the category's policy's version in force at ``filed_at``, whether the policy
     is active, its code, and sla.CALENDAR_GENERATION (all None without a
     category or policy).
     """
@@ -263,6 +267,7 @@ def _catalogue(request: NewTicket) -> tuple[Centre | None, Category | None, Loca
         "centre_id": _as_id(request.centre_id),
         "category_id": _as_id(request.category_id),
         "location_id": _as_id(request.location_id),
+        "filed_at": filed_at,
     }).first()
     if row is None:
         return None, None, None, (None, None, None, None)
@@ -716,7 +721,7 @@ def _recategorise(ticket, target, *, actor, now, category_id, reason, **_):
     # The clock keeps its start and pauses; only a different policy changes
     # the targets it is measured against (DESIGN.md).
     if category.sla_policy_id != old_policy:
-        ticket.sla_policy_version_id = sla.current_policy_version_id(category.sla_policy_id)
+        ticket.sla_policy_version_id = sla.current_policy_version_id(category.sla_policy_id, now)
     return _record(
         ticket,
         EventKind.CATEGORY_CHANGED,

@@ -44,6 +44,7 @@ from tracker.models import Centre, ReportStatus, Ticket, TicketSla, User, Weekly
 from tracker.models.stats import TARGET_COLUMNS
 from tracker.queueing import publish_after_commit
 from tracker.services import exports, outbox, reports, stats
+from tracker.services.standards import promises
 
 log = logging.getLogger(__name__)
 
@@ -424,6 +425,11 @@ def _build(week: date, now: datetime, run: _Run) -> dict:
     ]
     steps = len(centres) + 2
     run.step(1, steps)
+    compared: dict[int, list[dict]] = {}
+    # Against the standards in force when the week ended.
+    for comparison in promises.compare(this_week, [c.id for c in centres],
+                                       promises.standard_instant(this_week, now)):
+        compared.setdefault(comparison.centre_id, []).append(comparison.as_dict())
     sections = []
     for index, centre in enumerate(centres, start=2):
         only = dataclasses.replace(this_week, centre_id=centre.id)
@@ -438,6 +444,8 @@ def _build(week: date, now: datetime, run: _Run) -> dict:
             "breaches": breaches,
             "breaches_total": breaches_total,
             "oldest_open": _oldest_open(only, now),
+            # Met % per target beside the standard in force and its benchmarks.
+            "standards": compared.get(centre.id, []),
         })
         run.step(index)
     return {
@@ -554,6 +562,8 @@ class Section:
     breaches: list[Breach] = dataclasses.field(default_factory=list)
     breaches_total: int = 0
     oldest_open: list[OpenRequest] = dataclasses.field(default_factory=list)
+    # Reports stored before standards existed have none.
+    standards: list[promises.Comparison] = dataclasses.field(default_factory=list)
 
     def name_for(self, locale: str | None) -> str:
         if self.centre_id is None:
@@ -617,6 +627,7 @@ def read(content: dict) -> Content:
                             age_days=o["age_days"], assignee=o["assignee"], is_sla_breached=o["is_sla_breached"])
                 for o in c["oldest_open"]
             ],
+            standards=[promises.Comparison.from_dict(d) for d in c.get("standards", [])],
         )
         for c in content["centres"]
     ]
@@ -752,11 +763,25 @@ def _sheets(content: Content, locale: str) -> list:
         for s in content.centres for o in s.oldest_open
     ]
     rectification_headers, rectification = _rectification_rows(content.rectification, locale)
+    standard_headers = [gettext("Centre"), gettext("Target"), gettext("Met %"), gettext("Promised %"),
+                        gettext("Gap to the promise"), gettext("Met %, week before"), gettext("Trend"),
+                        gettext("Own standard"), gettext("Benchmark"), gettext("Gap to the benchmark")]
+    standards = []
+    for s in content.centres:
+        for c in s.standards:
+            benchmarks = [f"{b.source_name} ({b.read_year}): {promises.benchmark_text(b)}" for b in c.benchmarks]
+            gaps = [_percent(b.gap) if b.gap is not None else (promises.limits_text(c, b) or "—")
+                    for b in c.benchmarks]
+            standards.append([s.name_for(locale), gettext(TARGET_LABELS[Target(c.target)]), _percent(c.met_percent),
+                              _percent(c.promised_percent), _percent(c.gap), _percent(c.previous_percent),
+                              _percent(c.trend), promises.standard_text(c), "; ".join(benchmarks),
+                              "; ".join(str(g) for g in gaps)])
     return [
         (gettext("Summary"), summary_headers, summary),
         (gettext("Breaches"), breach_headers, breaches),
         (gettext("Oldest open"), open_headers, oldest),
         (gettext("Rectification"), rectification_headers, rectification),
+        (gettext("Standards"), standard_headers, standards),
     ]
 
 

@@ -142,6 +142,8 @@ def _entity_names(events) -> dict[tuple[str, int], tuple[str, str | None]]:
               "category": (Category, "admin.category_edit", "category_id"),
               "location": (Location, "admin.location_edit", "location_id")}
     for entity, ids in wanted.items():
+        if entity not in models:  # standards and benchmarks: named by their id
+            continue
         model, endpoint, arg = models[entity]
         for row in db.session.execute(select(model).where(model.id.in_(ids))).scalars():
             name = row.username if entity == "user" else row.name_for(_locale())

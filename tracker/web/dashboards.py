@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 from babel.dates import format_skeleton
 from flask import Blueprint, Response, abort, render_template, request, stream_with_context, url_for
-from flask_babel import get_locale
+from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -35,6 +35,7 @@ from tracker.models import Category, Centre, Ticket
 from tracker.services import catalog, follow_ups, reports, sla
 from tracker.services import tickets as ticket_service
 from tracker.services.exports import csv_lines, xlsx_bytes
+from tracker.services.standards import promises
 from tracker.web import charts
 
 bp = Blueprint("dashboards", __name__, url_prefix="/dashboard")
@@ -219,7 +220,7 @@ class Column:
 
     label: str  # msgid
     value: Callable
-    kind: str = "count"  # count | percent | mean
+    kind: str = "count"  # count | percent | mean | points (a difference of percentages) | text
     figure: str | None = None  # the drill-down figure (with ``target`` / ``age``)
     target: str | None = None
     age: str | None = None
@@ -279,6 +280,8 @@ def _value(column: Column, row) -> int | float | None:
     value = column.value(row)
     if value is None:
         return None
+    if column.kind == "text":
+        return value
     # The page shows one decimal: the files carry the same rounded figure.
     return round(value, 1) if column.kind != "count" else int(value)
 
@@ -291,6 +294,8 @@ def figure_text(value, kind: str) -> str:
         return f"{value:.1f} %"
     if kind == "mean":
         return f"{value:.1f}"
+    if kind == "points":
+        return _("%(value)s pts", value=format_decimal(value, "+#,##0.0;−#,##0.0"))
     return str(value)
 
 
@@ -356,6 +361,59 @@ TECHNICIAN_COLUMNS = [
     Column(N_("On-time rate"), lambda a: a.on_time_percent, kind="percent", figure="on_time",
            note=Column(N_("late: %(num)s"), lambda a: a.late, figure="late")),
 ]
+
+
+def _kept_text(comparison) -> str | None:
+    kept = comparison.is_kept
+    return None if kept is None else (_("kept") if kept else _("not kept"))
+
+
+def _benchmarks_text(comparison) -> str | None:
+    texts = [f"{b.source_name} ({b.read_year}): {promises.benchmark_text(b)}" for b in comparison.benchmarks]
+    return "; ".join(texts) or None
+
+
+def _benchmark_gaps_text(comparison) -> str | None:
+    texts = []
+    for view in comparison.benchmarks:
+        if view.gap is not None:
+            texts.append(figure_text(round(view.gap, 1), "points"))
+        elif view.share is None:
+            texts.append(promises.limits_text(comparison, view) or "—")
+        else:
+            texts.append("—")
+    return "; ".join(texts) or None
+
+
+STANDARD_COLUMNS = [
+    Column(N_("Met"), lambda c: c.met, screen=False),
+    Column(N_("Breached"), lambda c: c.breached, screen=False),
+    Column(N_("Met %"), lambda c: c.met_percent, kind="percent"),
+    Column(N_("Promised %"), lambda c: c.promised_percent, kind="percent"),
+    Column(N_("Gap to the promise"), lambda c: c.gap, kind="points"),
+    Column(N_("Promise"), _kept_text, kind="text"),
+    Column(N_("Met %, period before"), lambda c: c.previous_percent, kind="percent"),
+    Column(N_("Trend"), lambda c: c.trend, kind="points"),
+    Column(N_("Own standard"), lambda c: promises.standard_text(c), kind="text"),
+    Column(N_("Benchmark"), _benchmarks_text, kind="text"),
+    Column(N_("Gap to the benchmark"), _benchmark_gaps_text, kind="text"),
+]
+
+
+def _standards_table(scope: Scope, now: datetime) -> Table:
+    """Return met % per centre and target beside the centre's standard and its benchmarks."""
+    locale = str(get_locale())
+    shown = [scope.centre] if scope.centre is not None else scope.known
+    names = {row.id: row.name_for(locale) for row in shown}
+    comparisons = promises.compare(scope.filters, [c.id for c in shown],
+                                   promises.standard_instant(scope.filters, now))
+    rows = []
+    for comparison in comparisons:
+        centre = names.get(comparison.centre_id, f"#{comparison.centre_id}")
+        target = _(TARGET_LABELS[Target(comparison.target)])
+        rows.append((f"{centre} · {target}", [centre, target], {}, comparison))
+    return _table("standards", N_("Against the standard"), [N_("Centre"), N_("Target")], STANDARD_COLUMNS, scope,
+                  rows, None)
 
 
 def _table(name: str, title: str, key_headers: list[str], columns: list[Column], scope: Scope,
@@ -561,6 +619,7 @@ def index():
         ageing=category_ageing or centre_ageing,
         met_chart=_met_chart(categories or centres),
         trends=_trends(scope),
+        standards=_standards_table(scope, now),
         **_freshness(),
     )
 
@@ -605,6 +664,7 @@ def centre():
         met_chart=_met_chart(categories),
         trends=_trends(scope),
         follow_ups=follow_ups.counts(scope.centre.id, scope.filters.first, scope.filters.last, now),
+        standards=_standards_table(scope, now),
         **_freshness(),
     )
 
@@ -623,6 +683,8 @@ def _export_table(scope: Scope, now: datetime, name: str) -> Table:
         return summary if name == "categories" else ageing
     if name in ("trend-week", "trend-month"):
         return _trend_table(scope, name.removeprefix("trend-"))[0]
+    if name == "standards":
+        return _standards_table(scope, now)
     abort(404)
 
 

@@ -6,6 +6,7 @@ from urllib.parse import urlsplit
 from flask import Flask, g, request
 from flask_babel import format_datetime, format_number, get_locale, gettext
 from flask_login import current_user
+from jinja2 import Undefined
 
 from tracker.domain import workflow
 from tracker.domain.roles import ROLE_LABELS, Role
@@ -47,6 +48,13 @@ def datetime_local(value: datetime | None, fmt: str = "medium") -> str:
     return format_datetime(value, fmt)
 
 
+def share_percent(share) -> str:
+    """Return a promised share (a fraction) as a page shows it: "95 %", "99.5 %"; "—" when none."""
+    if share is None or isinstance(share, Undefined) or share == "":
+        return "—"
+    return f"{float(share) * 100:.1f}".removesuffix(".0") + " %"
+
+
 def _label(table):
     def label(value) -> str:
         if value is None or value == "":
@@ -70,6 +78,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["target_label"] = _label(TARGET_LABELS)
     app.jinja_env.filters["sla_state_label"] = _label(STATE_LABELS)
     app.jinja_env.filters["duration"] = business_duration
+    app.jinja_env.filters["share_percent"] = share_percent
     from tracker.services import escalations, outbox, webhooks
 
     app.jinja_env.filters["kind_label"] = _label(outbox.ALL_KIND_LABELS)
@@ -136,6 +145,8 @@ def _nav_items() -> list[tuple[str, str]]:
         items.append(("follow_ups.index", gettext("Follow-ups")))
     if current_user.has_any_role(Role.CENTRE_HEAD, *READ_ALL):
         items.append(("surveys.index", gettext("Surveys")))
+    if current_user.has_any_role(Role.CENTRE_HEAD, *READ_ALL):
+        items.append(("standards_admin.centres", gettext("Standards")))
     if current_user.has_any_role(*CENTRE_MANAGERS, Role.ADMIN):
         items.append(("qr.index", gettext("QR codes")))
     if current_user.has_role(Role.ADMIN):

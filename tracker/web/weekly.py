@@ -19,6 +19,7 @@ from tracker.errors import TrackerError
 from tracker.forms.weekly import WeekForm
 from tracker.models.stats import TARGET_COLUMNS
 from tracker.services import weekly
+from tracker.services.standards import promises
 
 bp = Blueprint("weekly", __name__, url_prefix="/weekly")
 
@@ -64,7 +65,8 @@ def _helpers():
 
     return {"percent": percent, "points": points, "signed": signed, "day": day, "satisfaction": decimal,
             "decimal": decimal, "may_generate": _may_generate(), "status_text": weekly.STATUS_TEXT,
-            "targets": TARGET_COLUMNS}
+            "targets": TARGET_COLUMNS, "standard_text": promises.standard_text,
+            "benchmark_text": promises.benchmark_text, "limits_text": promises.limits_text}
 
 
 @bp.route("/")
