@@ -61,6 +61,8 @@ DEFAULT_SETTINGS = {
     "TRACKER_SLA_SWEEP_SECONDS": "1",
     "TRACKER_OUTBOX_SWEEP_SECONDS": "1",
     "TRACKER_WEEKLY_REPORT_DAY": "off",
+    # The tests count the periodic tasks' "succeeded" lines (workers/logs.py).
+    "TRACKER_ROUTINE_TASK_LOG_LEVEL": "INFO",
 }
 
 
@@ -99,13 +101,14 @@ TASK_LINE = re.compile(r"Task (?P<name>[\w.]+)\[(?P<id>[\w-]+)\] (?P<what>receiv
 class Worker:
     """``celery -A workers.celery_app worker`` (with embedded beat when ``beat``) in a process group of its own."""
 
-    def __init__(self, name: str, env: dict, log_path: Path, *, concurrency: int = 1, beat: bool = False):
+    def __init__(self, name: str, env: dict, log_path: Path, *, concurrency: int = 1, beat: bool = False,
+                 loglevel: str = "INFO"):
         self.name = name
         self.env = env
         self.log_path = log_path
         self.args = [
             sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
-            "--loglevel", "INFO",
+            "--loglevel", loglevel,
             "--concurrency", str(concurrency),
             "--hostname", f"{name}@%h",
             # One worker per test and broker: nothing to synchronise with.
@@ -282,7 +285,7 @@ class System:
     # ---------------------------------------------------------------- workers
 
     def start_worker(self, name: str = "worker", *, concurrency: int = 1, beat: bool = False, ready: bool = True,
-                     settings: dict[str, str] | None = None) -> Worker:
+                     settings: dict[str, str] | None = None, loglevel: str = "INFO") -> Worker:
         """Start a worker (and beat) on this system's settings; it is stopped when the test ends.
 
         ``ready=False`` returns at once: the test prepares its data while the
@@ -290,7 +293,8 @@ class System:
         """
         number = len(self.workers) + 1
         worker = Worker(f"{name}{number}", {**self.env, **(settings or {})},
-                        self.artifacts / f"{name}{number}.log", concurrency=concurrency, beat=beat)
+                        self.artifacts / f"{name}{number}.log", concurrency=concurrency, beat=beat,
+                        loglevel=loglevel)
         self.workers.append(worker)
         worker.start()
         return worker.wait_ready() if ready else worker
