@@ -611,7 +611,9 @@ def _create_users(rng: random.Random, catalog: _Catalog, password: str, now: dat
                 taken.add(candidate)
                 return candidate
 
-    def make(username, display_name, roles, locale="zh_CN"):
+    # No saved language: the pages follow the browser until the user picks
+    # one with the switch (the international students picked English).
+    def make(username, display_name, roles, locale=None):
         user = accounts.create_user(
             username=username,
             display_name=display_name,

@@ -195,6 +195,21 @@ def test_if_empty_skips_a_database_with_data(db):
     assert row_counts() == before
 
 
+def test_demo_users_have_no_saved_language_and_pages_follow_the_browser(client, db):
+    seed()
+
+    chosen = dict(db.session.execute(select(User.username, User.locale)).all())
+    # Only the international students chose a language (English).
+    assert {name for name, locale in chosen.items() if locale is not None} == {
+        username for username, _ in demo.INTERNATIONAL}
+    assert chosen["student.en"] == "en"
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en-GB,en;q=0.9"
+    assert post_form(client, "/login", {"username": "student", "password": PASSWORD}).status_code == 302
+    page = client.get("/", follow_redirects=True)
+    assert page.status_code == 200
+    assert '<html lang="en">' in page.get_data(as_text=True)
+
+
 def test_demo_password_gives_every_demo_user_a_new_one(client, db):
     from tracker import demo
 
