@@ -105,6 +105,19 @@ from tracker.services import tickets as ticket_service
 BASE_PER_DAY = 12.0
 # Demo users are recognised by their e-mail domain (demo-password resets them).
 DEMO_EMAIL_DOMAIN = "campus.example.edu.cn"
+# (role, username) of the accounts worth showing in a demo: echoed by the
+# seed as "Demo login: ..." lines, which ``desk.py run`` shows in its banner.
+SHOWCASE = (
+    ("requester (student)", "student"),
+    ("requester (staff)", "staff"),
+    ("requester (English)", "student.en"),
+    ("technician, repairs", "tech.repairs"),
+    ("dispatcher, repairs", "dispatch.repairs"),
+    ("centre head, repairs", "head.repairs"),
+    ("leadership", "leader"),
+    ("administrator", "admin"),
+)
+LOGIN_LINE = "Demo login: "
 # Share of the tickets filed in the last BACKLOG_PERIOD still waiting for their next step.
 BACKLOG_SHARE = 0.4
 BACKLOG_PERIOD = timedelta(days=3)
@@ -267,7 +280,10 @@ def seed(
         )
         if if_empty:
             echo(f"Demo data skipped: the database already has {existing}.")
-            return SeedResult(skipped=True)
+            result = SeedResult(skipped=True, showcase=_existing_showcase())
+            db.session.rollback()
+            echo_logins(result.showcase, echo)
+            return result
         raise NotEmpty(message)
     if days < 1:
         raise SeedRefused("Generate at least one day of tickets (days >= 1).")
@@ -343,6 +359,19 @@ def reset_password(password: str | None = None) -> tuple[int, str]:
         user.end_sessions()
     db.session.commit()
     return len(users), password
+
+
+def echo_logins(showcase, echo) -> None:
+    """Echo one ``Demo login: <username> — <role>`` line per showcase account."""
+    for role, username in showcase:
+        echo(f"{LOGIN_LINE}{username} — {role}")
+
+
+def _existing_showcase() -> list[tuple[str, str]]:
+    """Return the showcase accounts that exist as demo users (none in a database of real users)."""
+    emails = [f"{username}@{DEMO_EMAIL_DOMAIN}" for _, username in SHOWCASE]
+    found = set(db.session.scalars(select(User.username).where(User.email.in_(emails))))
+    return [entry for entry in SHOWCASE if entry[1] in found]
 
 
 def generate_password() -> str:
@@ -667,16 +696,7 @@ def _create_users(rng: random.Random, catalog: _Catalog, password: str, now: dat
     make("leader2", name(STAFF_GIVEN), [(Role.LEADERSHIP, None)])
     make("admin", SHOWCASE_NAMES["admin"], [(Role.ADMIN, None)])
 
-    people.showcase = [
-        ("requester (student)", "student"),
-        ("requester (staff)", "staff"),
-        ("requester (English)", "student.en"),
-        ("technician, repairs", "tech.repairs"),
-        ("dispatcher, repairs", "dispatch.repairs"),
-        ("centre head, repairs", "head.repairs"),
-        ("leadership", "leader"),
-        ("administrator", "admin"),
-    ]
+    people.showcase = [entry for entry in SHOWCASE if entry[1] in people.by_name]
     return people
 
 
@@ -1746,9 +1766,7 @@ def _echo_summary(result: SeedResult, catalog: _Catalog, echo) -> None:
          + f"; {result.items_overdue} overdue, {result.items_linked} linked to requests)")
     echo("")
     echo("Demo logins (one password for every demo user):")
-    width = max(len(role) for role, _ in result.showcase)
-    for role, username in result.showcase:
-        echo(f"  {role:<{width}}  {username}")
+    echo_logins(result.showcase, echo)
     echo(f"  Every centre also has tech.<centre>, dispatch.<centre> and head.<centre>; "
          f"centres: {', '.join(catalog.centres)}.")
     echo(f"Password: {result.password}")

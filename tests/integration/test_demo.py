@@ -191,8 +191,26 @@ def test_if_empty_skips_a_database_with_data(db):
     result, lines = seed(if_empty=True)
 
     assert result.skipped and result.password is None
-    assert len(lines) == 1 and "skipped" in lines[0]
+    assert "skipped" in lines[0]
+    # The demo logins still go to desk.py's banner; no password.
+    assert lines[1:] == [f"Demo login: {username} — {role}" for role, username in demo.SHOWCASE]
     assert row_counts() == before
+
+
+def test_run_banner_lists_every_demo_login_the_seed_printed(db):
+    import desk
+
+    result, lines = seed()
+    printed = desk.Demo()
+    for line in lines:
+        printed.read(line)
+
+    banner = "\n".join(desk.banner_lines("127.0.0.1", "8000", printed))
+    assert printed.password == PASSWORD and PASSWORD in banner
+    assert [username for username, _ in printed.logins] == [username for _, username in demo.SHOWCASE]
+    for role, username in demo.SHOWCASE:
+        assert f" {username} " in banner and role in banner
+    assert "student.en" in banner
 
 
 def test_demo_users_have_no_saved_language_and_pages_follow_the_browser(client, db):
