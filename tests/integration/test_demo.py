@@ -197,6 +197,30 @@ def test_if_empty_skips_a_database_with_data(db):
     assert row_counts() == before
 
 
+def test_recomputing_the_stored_clocks_from_the_events_changes_nothing(db):
+    from tracker.domain.sla_clock import TargetState
+    from tracker.services import sla
+
+    seed(days=21)
+
+    tickets = db.session.execute(select(Ticket).where(Ticket.sla_policy_version_id.is_not(None))).scalars().all()
+    stored = sla.stored_clocks([t.id for t in tickets])
+    assert len(stored) == len(tickets) > 50
+    for ticket in tickets:
+        rows = {row.target: row for row in stored[ticket.id]}
+        (computed_at,) = {row.computed_at for row in rows.values()}
+        clocks = sla.clocks_for(ticket, computed_at)
+        assert clocks.keys() == rows.keys(), ticket.reference
+        for target, clock in clocks.items():
+            row = rows[target]
+            assert (row.state, row.priority, row.started_at, row.due_at, row.at_risk_at, row.milestone_at) == (
+                clock.state, clock.priority, clock.started_at, clock.due_at, clock.at_risk_at, clock.milestone_at
+            ), (ticket.reference, target)
+            assert row.elapsed_minutes == round(clock.elapsed_minutes, 4), (ticket.reference, target)
+            assert row.paused_minutes == round(sum(clock.paused_minutes.values()), 4), (ticket.reference, target)
+        assert ticket.is_sla_breached == any(c.state is TargetState.BREACHED for c in clocks.values())
+
+
 def test_run_banner_lists_every_demo_login_the_seed_printed(db):
     import desk
 
