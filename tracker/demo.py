@@ -1208,6 +1208,7 @@ def _write_history(plans: list[_Plan], now: datetime, zone: ZoneInfo, echo, star
         for plan in plans
     }
     built: dict[int, tuple] = {}
+    catalogue: dict = {}
     later = []
     months: dict[str, int] = {}
     for item in steps:
@@ -1215,7 +1216,7 @@ def _write_history(plans: list[_Plan], now: datetime, zone: ZoneInfo, echo, star
         if index >= first_extra[seq]:
             later.append(item)
         elif step.action is None:
-            built[seq] = ticket_service.new_ticket(plan.request, requester=step.actor, now=at)
+            built[seq] = ticket_service.new_ticket(plan.request, requester=step.actor, now=at, catalogue=catalogue)
             label = at.astimezone(zone).strftime("%Y-%m")
             months[label] = months.get(label, 0) + 1
         else:

@@ -7,7 +7,7 @@ request or the login.
 """
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
 from zoneinfo import ZoneInfo
@@ -177,16 +177,27 @@ def file_ticket(request: NewTicket, *, requester: User, now: datetime,
     return ticket
 
 
-def new_ticket(request: NewTicket, *, requester: User, now: datetime) -> tuple[Ticket, sla.CurrentPolicy | None]:
+def new_ticket(request: NewTicket, *, requester: User, now: datetime,
+               catalogue: dict | None = None) -> tuple[Ticket, sla.CurrentPolicy | None]:
     """Check a request and build its ticket with the filing event, in memory; return it and its SLA policy.
 
     Takes the reference number (no commit). Raises as ``file_ticket``.
     The ticket has no id: changes ``apply``-ed to it append their events
-    to ``ticket.events``, and ``write_replayed`` writes it.
+    to ``ticket.events``, and ``write_replayed`` writes it. ``catalogue``
+    keeps each centre and category read for the next requests of a caller
+    filing many in one transaction.
     """
     if not requester.is_active or not requester.has_role(Role.REQUESTER):
         raise PermissionDenied(N_("Your account may not file requests."))
-    centre, category, location, policy_row = _catalogue(request)
+    if catalogue is None:
+        centre, category, location, policy_row = _catalogue(request)
+    else:
+        key = (_as_id(request.centre_id), _as_id(request.category_id))
+        if key not in catalogue:
+            catalogue[key] = _catalogue(replace(request, location_id=None))
+        centre, category, _, policy_row = catalogue[key]
+        location_id = _as_id(request.location_id)
+        location = db.session.get(Location, location_id) if location_id is not None else None
     if centre is None or not centre.is_active:
         raise ValidationFailed(N_("Choose a service centre."))
     if category is None or not category.is_active or category.centre_id != centre.id:
