@@ -214,7 +214,8 @@ def supervise(processes: dict[str, list[str]], env: dict, banner, *, login_url: 
             # Own process group: Ctrl-C reaches us once, and we stop children in order.
             # Output through us: we see the ready lines, and the banner comes after them.
             children[name] = subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True, text=True,
-                                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=1)
+                                              errors="replace", stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                              bufsize=1)
             ready[name] = threading.Event()
             kind = "beat" if "beat" in args else "worker" if "worker" in args else None
             if kind is None and (login_url is None or name != "web"):
