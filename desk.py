@@ -11,11 +11,16 @@ Needs only Python 3.11+: the first run makes a virtual environment in
 
 import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -96,7 +101,7 @@ def cmd_run(argv: list[str]) -> int:
     env.setdefault("TRACKER_BASE_URL", f"http://{host}:{port}")
     say("migrating the database …")
     flask("db", "upgrade", "heads", env=env)
-    password = seed_demo(env)
+    demo = seed_demo(env)
     processes = {
         "web": [str(BIN / "gunicorn"), "--workers", "2", "--threads", "4", "--bind", f"{host}:{port}",
                 "--access-logfile", "-", "wsgi:app"],
@@ -107,42 +112,99 @@ def cmd_run(argv: list[str]) -> int:
                        "--queues", "sla", "--concurrency", "1", "--hostname", "sla@%h"],
         "beat": [str(BIN / "celery"), "-A", "workers.celery_app", "beat", "--loglevel", "INFO"],
     }
-    return supervise(processes, env, banner=lambda: _banner(host, port, password))
+    return supervise(processes, env, banner=lambda: _banner(host, port, demo),
+                     login_url=f"http://{host}:{port}/login")
 
 
-def seed_demo(env: dict) -> str | None:
-    """Load demo data into an empty database; return the password it printed (first run only)."""
+@dataclass
+class Demo:
+    """What ``flask seed-demo`` printed: the password (first run only) and the demo logins."""
+
+    password: str | None = None
+    # (username, role) of the showcase accounts, as the seed lists them.
+    logins: list[tuple[str, str]] = field(default_factory=list)
+
+    def read(self, line: str) -> None:
+        if line.startswith("Password: "):
+            self.password = line.split(":", 1)[1].strip()
+        elif line.startswith("Demo login: "):
+            username, _, role = line.removeprefix("Demo login: ").strip().partition(" — ")
+            self.logins.append((username, role))
+
+
+def seed_demo(env: dict) -> Demo:
+    """Load demo data into an empty database; return what it printed (password on the first run only)."""
     process = subprocess.Popen(
         [str(BIN / "flask"), "--app", "wsgi", "seed-demo", "--if-empty"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True,
     )
-    password = None
+    demo = Demo()
     for line in process.stdout:
         print(line, end="", flush=True)
-        if line.startswith("Password: "):
-            password = line.split(":", 1)[1].strip()
+        demo.read(line)
     if process.wait() != 0:
         raise SystemExit("loading the demo data failed (see above)")
-    return password
+    return demo
 
 
-def _banner(host: str, port: str, password: str | None) -> None:
-    say("")
-    say(f"the campus service desk is running: open http://{host}:{port}/")
-    say("log in with a demo account: student, staff, tech.repairs, dispatch.repairs,")
-    if password:
-        say(f"head.repairs, leader or admin; password for all of them: {password}")
-        say("(shown now only; a new one later: python3 desk.py demo-password)")
-    else:
-        say("head.repairs, leader or admin, with the password shown on the first run;")
-        say("forgot it? python3 desk.py demo-password prints a new one")
-    say("press Ctrl-C to stop web, workers and beat")
+def banner_lines(host: str, port: str, demo: Demo) -> list[str]:
+    """Return the lines shown once web, worker and beat are up: address, every demo login, password."""
+    lines = ["", f"the campus service desk is running: open http://{host}:{port}/"]
+    if demo.logins:
+        width = max(len(username) for username, _ in demo.logins)
+        lines.append("log in with a demo account:")
+        lines += [f"  {username:<{width}}  {role}" for username, role in demo.logins]
+        if demo.password:
+            lines.append(f"password for all of them: {demo.password}")
+            lines.append("(shown now only; a new one later: python3 desk.py demo-password)")
+        else:
+            lines.append("with the password shown on the first run;")
+            lines.append("forgot it? python3 desk.py demo-password prints a new one")
+    lines.append("press Ctrl-C to stop web, workers and beat")
+    return lines
 
 
-def supervise(processes: dict[str, list[str]], env: dict, banner) -> int:
-    """Start every process; stop them all on Ctrl-C or when one of them exits."""
+def _banner(host: str, port: str, demo: Demo) -> None:
+    for line in banner_lines(host, port, demo):
+        say(line)
+
+
+# What a process prints once it is up: Celery's worker when it takes tasks,
+# beat when its scheduler starts (both at INFO).
+READY_LINES = {"worker": re.compile(r"\S+@\S+ ready\."), "beat": re.compile(r"beat: Starting")}
+READY_TIMEOUT = 300
+
+
+def _relay(name: str, stream, ready: threading.Event, pattern: re.Pattern | None) -> None:
+    """Copy a child's output to ours line by line; set ``ready`` when ``pattern`` shows."""
+    for line in stream:
+        sys.stdout.write(line)
+        sys.stdout.flush()
+        if pattern is not None and not ready.is_set() and pattern.search(line):
+            ready.set()
+    stream.close()
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (OSError, urllib.error.URLError):
+        return False
+
+
+def supervise(processes: dict[str, list[str]], env: dict, banner, *, login_url: str | None = None) -> int:
+    """Start every process; stop them all on Ctrl-C or when one of them exits.
+
+    ``banner`` runs once every process is up: ``login_url`` answers 200 for
+    the web, Celery's ready line shows for workers and beat (or after
+    READY_TIMEOUT seconds, naming those that are not).
+    """
     children: dict[str, subprocess.Popen] = {}
+    ready: dict[str, threading.Event] = {}
     stopping = False
+    # Line by line through the pipe (gunicorn's access log is buffered otherwise).
+    env = {**env, "PYTHONUNBUFFERED": "1"}
 
     def stop(*_):
         nonlocal stopping
@@ -153,19 +215,40 @@ def supervise(processes: dict[str, list[str]], env: dict, banner) -> int:
     try:
         for name, args in processes.items():
             # Own process group: Ctrl-C reaches us once, and we stop children in order.
-            children[name] = subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True)
+            # Output through us: we see the ready lines, and the banner comes after them.
+            children[name] = subprocess.Popen(args, cwd=ROOT, env=env, start_new_session=True, text=True,
+                                              errors="replace", stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                              bufsize=1)
+            ready[name] = threading.Event()
+            kind = "beat" if "beat" in args else "worker" if "worker" in args else None
+            if kind is None and (login_url is None or name != "web"):
+                ready[name].set()
+            threading.Thread(target=_relay, args=(name, children[name].stdout, ready[name], READY_LINES.get(kind)),
+                             daemon=True).start()
             say(f"started {name} (pid {children[name].pid})")
-        time.sleep(2)
-        banner()
+        started = time.monotonic()
+        shown = False
         failed = None
         while not stopping:
+            if not shown:
+                if login_url is not None and "web" in ready and not ready["web"].is_set() and _answers(login_url):
+                    ready["web"].set()
+                waiting = [name for name, event in ready.items() if not event.is_set()]
+                if not waiting:
+                    say(f"{', '.join(ready)}: up after {time.monotonic() - started:.0f} s")
+                    banner()
+                    shown = True
+                elif time.monotonic() - started > READY_TIMEOUT:
+                    say(f"still not up after {READY_TIMEOUT} s: {', '.join(waiting)}")
+                    banner()
+                    shown = True
             for name, child in children.items():
                 if child.poll() is not None:
                     failed = name
                     stopping = True
                     say(f"{name} exited with code {child.returncode}; stopping the rest")
                     break
-            time.sleep(0.5)
+            time.sleep(0.5 if shown else 1)
     finally:
         for child in children.values():
             if child.poll() is None:

@@ -1039,6 +1039,8 @@ def scenario_latency(
     logs.mkdir(exist_ok=True)
     worker_log, beat_log = logs / "worker.log", logs / "beat.log"
     command = [sys.executable, "-m", "celery", "-A", "workers.celery_app"]
+    # The wait below reads the sweep's "succeeded" line (DEBUG by default: workers/logs.py).
+    env = {**env, "TRACKER_ROUTINE_TASK_LOG_LEVEL": "INFO"}
     with open(worker_log, "w") as out_w, open(beat_log, "w") as out_b:
         worker = subprocess.Popen(
             command + ["worker", "--loglevel", "INFO"],

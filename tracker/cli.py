@@ -110,7 +110,7 @@ def demo_password(password):
     except demo.SeedRefused as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"New password for {count} demo users: {password}")
-    click.echo("Log in as student, staff, tech.repairs, dispatch.repairs, head.repairs, leader or admin.")
+    click.echo("Log in as " + ", ".join(username for _, username in demo.SHOWCASE) + ".")
 
 
 def _years(ctx, param, value) -> range | None:

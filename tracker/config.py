@@ -180,6 +180,9 @@ def load(env: Environment | None = None) -> dict:
         "SLA_SWEEP_SECONDS": float(env.get("TRACKER_SLA_SWEEP_SECONDS", "2")),
         "OUTBOX_SWEEP_SECONDS": float(env.get("TRACKER_OUTBOX_SWEEP_SECONDS", "15")),
         "SLA_SWEEP_BATCH": int(env.get("TRACKER_SLA_SWEEP_BATCH", "2000")),
+        # The level of beat's and the worker's "sent/received/succeeded" lines
+        # of the periodic tasks (workers/logs.py); each task logs its changes at INFO.
+        "ROUTINE_TASK_LOG_LEVEL": env.get("TRACKER_ROUTINE_TASK_LOG_LEVEL", "DEBUG").upper(),
         "STATS_REFRESH_SECONDS": float(env.get("TRACKER_STATS_REFRESH_SECONDS", "20")),
         # The weekly report: made for the last full week at this weekday (0 =
         # Monday; None: never by itself) and local time, checked this often.

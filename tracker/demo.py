@@ -105,6 +105,19 @@ from tracker.services import tickets as ticket_service
 BASE_PER_DAY = 12.0
 # Demo users are recognised by their e-mail domain (demo-password resets them).
 DEMO_EMAIL_DOMAIN = "campus.example.edu.cn"
+# (role, username) of the accounts worth showing in a demo: echoed by the
+# seed as "Demo login: ..." lines, which ``desk.py run`` shows in its banner.
+SHOWCASE = (
+    ("requester (student)", "student"),
+    ("requester (staff)", "staff"),
+    ("requester (English)", "student.en"),
+    ("technician, repairs", "tech.repairs"),
+    ("dispatcher, repairs", "dispatch.repairs"),
+    ("centre head, repairs", "head.repairs"),
+    ("leadership", "leader"),
+    ("administrator", "admin"),
+)
+LOGIN_LINE = "Demo login: "
 # Share of the tickets filed in the last BACKLOG_PERIOD still waiting for their next step.
 BACKLOG_SHARE = 0.4
 BACKLOG_PERIOD = timedelta(days=3)
@@ -267,7 +280,10 @@ def seed(
         )
         if if_empty:
             echo(f"Demo data skipped: the database already has {existing}.")
-            return SeedResult(skipped=True)
+            result = SeedResult(skipped=True, showcase=_existing_showcase())
+            db.session.rollback()
+            echo_logins(result.showcase, echo)
+            return result
         raise NotEmpty(message)
     if days < 1:
         raise SeedRefused("Generate at least one day of tickets (days >= 1).")
@@ -291,12 +307,15 @@ def seed(
         echo(f"users: {people.count} ({time.perf_counter() - started:.0f} s)")
         world = _Simulation(rng, zone, now, catalog, places, people)
         plans = world.natural_plans(now - timedelta(days=days)) + world.showcase_plans()
-        # The clocks depend on the events only: compute each ticket's once,
-        # at the present, instead of after each of its steps.
         # Replaying a year of history notifies nobody: the workers' first
         # sweep flags what is late now, as it would in real use.
-        with sla.deferred() as touched, outbox.suppressed():
-            result.service_calls = _play(plans, now, zone, echo, started)
+        with outbox.suppressed():
+            later = _write_history(plans, now, zone, echo, started)
+            # The clocks depend on the events only: compute each ticket's once,
+            # at the present, instead of after each of its steps.
+            # Likewise the summary's marks: all days are rebuilt below.
+            with sla.deferred() as touched, stats.collected_marks():
+                result.service_calls = _play(later, now, echo, started)
         sla.recompute_many(
             touched, utcnow(),
             progress=lambda done, total: done % 2000 < 500 or done == total and echo(
@@ -343,6 +362,19 @@ def reset_password(password: str | None = None) -> tuple[int, str]:
         user.end_sessions()
     db.session.commit()
     return len(users), password
+
+
+def echo_logins(showcase, echo) -> None:
+    """Echo one ``Demo login: <username> — <role>`` line per showcase account."""
+    for role, username in showcase:
+        echo(f"{LOGIN_LINE}{username} — {role}")
+
+
+def _existing_showcase() -> list[tuple[str, str]]:
+    """Return the showcase accounts that exist as demo users (none in a database of real users)."""
+    emails = [f"{username}@{DEMO_EMAIL_DOMAIN}" for _, username in SHOWCASE]
+    found = set(db.session.scalars(select(User.username).where(User.email.in_(emails))))
+    return [entry for entry in SHOWCASE if entry[1] in found]
 
 
 def generate_password() -> str:
@@ -611,7 +643,9 @@ def _create_users(rng: random.Random, catalog: _Catalog, password: str, now: dat
                 taken.add(candidate)
                 return candidate
 
-    def make(username, display_name, roles, locale="zh_CN"):
+    # No saved language: the pages follow the browser until the user picks
+    # one with the switch (the international students picked English).
+    def make(username, display_name, roles, locale=None):
         user = accounts.create_user(
             username=username,
             display_name=display_name,
@@ -665,16 +699,7 @@ def _create_users(rng: random.Random, catalog: _Catalog, password: str, now: dat
     make("leader2", name(STAFF_GIVEN), [(Role.LEADERSHIP, None)])
     make("admin", SHOWCASE_NAMES["admin"], [(Role.ADMIN, None)])
 
-    people.showcase = [
-        ("requester (student)", "student"),
-        ("requester (staff)", "staff"),
-        ("requester (English)", "student.en"),
-        ("technician, repairs", "tech.repairs"),
-        ("dispatcher, repairs", "dispatch.repairs"),
-        ("centre head, repairs", "head.repairs"),
-        ("leadership", "leader"),
-        ("administrator", "admin"),
-    ]
+    people.showcase = [entry for entry in SHOWCASE if entry[1] in people.by_name]
     return people
 
 
@@ -1163,32 +1188,54 @@ class _Simulation:
 # ---------------------------------------------------------------- playing
 
 
-def _play(plans: list[_Plan], now: datetime, zone: ZoneInfo, echo, started: float) -> int:
-    """Play every step up to ``now`` in time order through the services; return the number of calls."""
-    steps = [
-        (step.at, plan.seq, index, plan, step)
+def _write_history(plans: list[_Plan], now: datetime, zone: ZoneInfo, echo, started: float) -> list[tuple]:
+    """Build every ticket's moves up to ``now`` in memory and write them in bulk; return the steps left to play.
+
+    The moves go through the ticket service's own checks and changes
+    (``new_ticket``, ``apply``) in time order, and ``write_replayed`` stores
+    the tickets, their events and their clocks in one transaction: one
+    transaction per move took two minutes for a year. A ticket's steps from
+    its first rating or follow-up visit on need the written request: they
+    are returned, in time order, for ``_play``.
+    """
+    steps = sorted(
+        ((step.at, plan.seq, index, plan, step)
+         for plan in plans for index, step in enumerate(plan.steps) if step.at <= now),
+        key=lambda item: item[:3],
+    )
+    first_extra = {
+        plan.seq: next((i for i, step in enumerate(plan.steps) if isinstance(step.action, _Extra)), len(plan.steps))
         for plan in plans
-        for index, step in enumerate(plan.steps)
-        if step.at <= now
-    ]
-    steps.sort(key=lambda item: item[:3])
-    filed = rated = calls = 0
-    month = None
+    }
+    built: dict[int, tuple] = {}
+    catalogue: dict = {}
+    later = []
+    months: dict[str, int] = {}
+    for item in steps:
+        at, seq, index, plan, step = item
+        if index >= first_extra[seq]:
+            later.append(item)
+        elif step.action is None:
+            built[seq] = ticket_service.new_ticket(plan.request, requester=step.actor, now=at, catalogue=catalogue)
+            label = at.astimezone(zone).strftime("%Y-%m")
+            months[label] = months.get(label, 0) + 1
+        else:
+            ticket_service.apply(built[seq][0], step.action, actor=step.actor, now=at, **step.options)
+    by_seq = {plan.seq: plan for plan in plans}
+    ids = ticket_service.write_replayed(list(built.values()), now)
+    for seq, ticket_id in zip(built, ids, strict=True):
+        by_seq[seq].ticket_id = ticket_id
+    db.session.commit()
+    echo(f"tickets: {len(ids):,} filed ({', '.join(f'{m} {n:,}' for m, n in months.items())}), "
+         f"{len(steps) - len(later):,} steps written ({time.perf_counter() - started:.0f} s)")
+    return later
 
-    def progress():
-        echo(f"tickets: {month} … {filed:,} filed so far, {rated:,} rated ({calls:,} service calls, "
-             f"{time.perf_counter() - started:.0f} s)")
 
+def _play(steps: list[tuple], now: datetime, echo, started: float) -> int:
+    """Play ratings, follow-up visits and what follows them through the services, in time order; return the calls."""
+    rated = calls = 0
     for at, _, _, plan, step in steps:
-        label = at.astimezone(zone).strftime("%Y-%m")
-        if label != month:
-            if month is not None:
-                progress()
-            month = label
-        if step.action is None:
-            plan.ticket_id = ticket_service.file_ticket(plan.request, requester=step.actor, now=at).id
-            filed += 1
-        elif step.action is _Extra.RATE:
+        if step.action is _Extra.RATE:
             _rate(plan, step)
             rated += 1
         elif step.action is _Extra.VISIT:
@@ -1201,8 +1248,7 @@ def _play(plans: list[_Plan], now: datetime, zone: ZoneInfo, echo, started: floa
         else:
             ticket_service.transition(plan.ticket_id, step.action, actor=step.actor, now=at, **step.options)
         calls += 1
-    if month is not None:
-        progress()
+    echo(f"ratings: {rated:,}; {calls:,} service calls after them ({time.perf_counter() - started:.0f} s)")
     return calls
 
 
@@ -1744,9 +1790,7 @@ def _echo_summary(result: SeedResult, catalog: _Catalog, echo) -> None:
          + f"; {result.items_overdue} overdue, {result.items_linked} linked to requests)")
     echo("")
     echo("Demo logins (one password for every demo user):")
-    width = max(len(role) for role, _ in result.showcase)
-    for role, username in result.showcase:
-        echo(f"  {role:<{width}}  {username}")
+    echo_logins(result.showcase, echo)
     echo(f"  Every centre also has tech.<centre>, dispatch.<centre> and head.<centre>; "
          f"centres: {', '.join(catalog.centres)}.")
     echo(f"Password: {result.password}")

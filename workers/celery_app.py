@@ -11,6 +11,7 @@ the web.
 
 from tracker import create_app
 from tracker.config import ConfigError
+from workers.logs import quiet_routine_tasks
 
 try:
     flask_app = create_app()
@@ -67,3 +68,4 @@ celery.conf.beat_schedule = {
     },
 }
 app = celery
+quiet_routine_tasks(celery.conf.beat_schedule, flask_app.config["ROUTINE_TASK_LOG_LEVEL"])

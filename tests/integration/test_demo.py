@@ -191,8 +191,65 @@ def test_if_empty_skips_a_database_with_data(db):
     result, lines = seed(if_empty=True)
 
     assert result.skipped and result.password is None
-    assert len(lines) == 1 and "skipped" in lines[0]
+    assert "skipped" in lines[0]
+    # The demo logins still go to desk.py's banner; no password.
+    assert lines[1:] == [f"Demo login: {username} — {role}" for role, username in demo.SHOWCASE]
     assert row_counts() == before
+
+
+def test_recomputing_the_stored_clocks_from_the_events_changes_nothing(db):
+    from tracker.domain.sla_clock import TargetState
+    from tracker.services import sla
+
+    seed(days=21)
+
+    tickets = db.session.execute(select(Ticket).where(Ticket.sla_policy_version_id.is_not(None))).scalars().all()
+    stored = sla.stored_clocks([t.id for t in tickets])
+    assert len(stored) == len(tickets) > 50
+    for ticket in tickets:
+        rows = {row.target: row for row in stored[ticket.id]}
+        (computed_at,) = {row.computed_at for row in rows.values()}
+        clocks = sla.clocks_for(ticket, computed_at)
+        assert clocks.keys() == rows.keys(), ticket.reference
+        for target, clock in clocks.items():
+            row = rows[target]
+            assert (row.state, row.priority, row.started_at, row.due_at, row.at_risk_at, row.milestone_at) == (
+                clock.state, clock.priority, clock.started_at, clock.due_at, clock.at_risk_at, clock.milestone_at
+            ), (ticket.reference, target)
+            assert row.elapsed_minutes == round(clock.elapsed_minutes, 4), (ticket.reference, target)
+            assert row.paused_minutes == round(sum(clock.paused_minutes.values()), 4), (ticket.reference, target)
+        assert ticket.is_sla_breached == any(c.state is TargetState.BREACHED for c in clocks.values())
+
+
+def test_run_banner_lists_every_demo_login_the_seed_printed(db):
+    import desk
+
+    result, lines = seed()
+    printed = desk.Demo()
+    for line in lines:
+        printed.read(line)
+
+    banner = "\n".join(desk.banner_lines("127.0.0.1", "8000", printed))
+    assert printed.password == PASSWORD and PASSWORD in banner
+    assert [username for username, _ in printed.logins] == [username for _, username in demo.SHOWCASE]
+    for role, username in demo.SHOWCASE:
+        assert f" {username} " in banner and role in banner
+    assert "student.en" in banner
+
+
+def test_demo_users_have_no_saved_language_and_pages_follow_the_browser(client, db):
+    seed()
+
+    chosen = dict(db.session.execute(select(User.username, User.locale)).all())
+    # Only the international students chose a language (English).
+    assert {name for name, locale in chosen.items() if locale is not None} == {
+        username for username, _ in demo.INTERNATIONAL}
+    assert chosen["student.en"] == "en"
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en-GB,en;q=0.9"
+    assert post_form(client, "/login", {"username": "student", "password": PASSWORD}).status_code == 302
+    page = client.get("/", follow_redirects=True)
+    assert page.status_code == 200
+    assert '<html lang="en">' in page.get_data(as_text=True)
 
 
 def test_demo_password_gives_every_demo_user_a_new_one(client, db):

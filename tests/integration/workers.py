@@ -63,6 +63,8 @@ DEFAULT_SETTINGS = {
     "TRACKER_WEEKLY_REPORT_DAY": "off",
     # The webhook receiver listens on 127.0.0.1.
     "TRACKER_WEBHOOK_ALLOW_PRIVATE": "1",
+    # The tests count the periodic tasks' "succeeded" lines (workers/logs.py).
+    "TRACKER_ROUTINE_TASK_LOG_LEVEL": "INFO",
 }
 
 
@@ -102,13 +104,13 @@ class Worker:
     """``celery -A workers.celery_app worker`` (with embedded beat when ``beat``) in a process group of its own."""
 
     def __init__(self, name: str, env: dict, log_path: Path, *, concurrency: int = 1, beat: bool = False,
-                 queues: str | None = None):
+                 queues: str | None = None, loglevel: str = "INFO"):
         self.name = name
         self.env = env
         self.log_path = log_path
         self.args = [
             sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker",
-            "--loglevel", "INFO",
+            "--loglevel", loglevel,
             "--concurrency", str(concurrency),
             "--hostname", f"{name}@%h",
             # One worker per test and broker: nothing to synchronise with.
@@ -287,7 +289,8 @@ class System:
     # ---------------------------------------------------------------- workers
 
     def start_worker(self, name: str = "worker", *, concurrency: int = 1, beat: bool = False, ready: bool = True,
-                     settings: dict[str, str] | None = None, queues: str | None = None) -> Worker:
+                     settings: dict[str, str] | None = None, queues: str | None = None,
+                     loglevel: str = "INFO") -> Worker:
         """Start a worker (and beat) on this system's settings; it is stopped when the test ends.
 
         ``ready=False`` returns at once: the test prepares its data while the
@@ -295,7 +298,8 @@ class System:
         """
         number = len(self.workers) + 1
         worker = Worker(f"{name}{number}", {**self.env, **(settings or {})},
-                        self.artifacts / f"{name}{number}.log", concurrency=concurrency, beat=beat, queues=queues)
+                        self.artifacts / f"{name}{number}.log", concurrency=concurrency, beat=beat, queues=queues,
+                        loglevel=loglevel)
         self.workers.append(worker)
         worker.start()
         return worker.wait_ready() if ready else worker

@@ -177,6 +177,15 @@ def current_policy(version_id: int | None, policy_code: str, generation: int) ->
     return CurrentPolicy(version_id, policy_code, definition, calendars)
 
 
+def policy_now(version_id: int | None) -> CurrentPolicy | None:
+    """Return the CurrentPolicy of a stored policy version with today's calendars (None for none)."""
+    if version_id is None:
+        return None
+    version = db.session.get(SlaPolicyVersion, version_id)
+    generation = db.session.execute(select(CALENDAR_GENERATION)).scalar_one()
+    return current_policy(version.id, version.policy.code, generation)
+
+
 def policy_of(version: SlaPolicyVersion, calendar_versions: dict[Target, int]) -> Policy:
     """Return the domain Policy of a stored version with the given calendar versions."""
     return _policy_from(version.definition, calendar_versions)

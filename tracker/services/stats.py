@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import bindparam, delete, func, inspect, select, update
@@ -26,6 +28,21 @@ from tracker.services import reports
 _TICKET_DAYS = ("created_at", "resolved_at", "closed_at", "cancelled_at")
 
 
+_collected: ContextVar[set | None] = ContextVar("stats_collected", default=None)
+
+
+@contextmanager
+def collected_marks():
+    """Within the block, gather the marks and write them once at its end (bulk writers); no commit."""
+    pairs: set = set()
+    token = _collected.set(pairs)
+    try:
+        yield
+    finally:
+        _collected.reset(token)
+    mark(pairs)
+
+
 def mark(pairs: Iterable[tuple[date, int]]) -> None:
     """Mark (day, centre) pairs for recomputation (no commit).
 
@@ -33,6 +50,10 @@ def mark(pairs: Iterable[tuple[date, int]]) -> None:
     keeps it for the next round. The row lock this takes is brief: refreshes
     never hold one while they compute.
     """
+    gathering = _collected.get()
+    if gathering is not None:
+        gathering.update(p for p in pairs if p[0] is not None)
+        return
     # Sorted: concurrent markers take row locks in one order, never a deadlock.
     rows = [
         {"day": day, "centre_id": centre_id, "version": 1}
