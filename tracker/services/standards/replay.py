@@ -30,9 +30,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import DateTime, String, and_, func, or_, select, type_coerce
 
 from tracker.domain.calendar import BusinessCalendar
 from tracker.domain.i18n import N_
@@ -60,6 +60,8 @@ from tracker.services.standards.draft import Draft
 # The events the clock reads (sla.facts_from); comments and the like are not fetched.
 CLOCK_EVENTS = (EventKind.FILED, EventKind.ASSIGNED, EventKind.STATUS_CHANGED, EventKind.PRIORITY_CHANGED,
                 EventKind.PAUSE_EXTENDED)
+# The keys of TicketEvent.data that sla.facts_from and the source-deadline policy read.
+_DATA_KEYS = ("priority", "hold_reason", "automatic", "to", "minutes", "source_due_at")
 CHUNK_SIZE = 2000
 FLIPS_KEPT = 500
 DIFFERENCES_KEPT = 20
@@ -114,7 +116,7 @@ def count_candidates(filters: Filters) -> int:
     return db.session.execute(select(func.count()).select_from(Ticket).where(candidates(filters))).scalar_one()
 
 
-class _Rules:
+class Rules:
     """The stored versions and calendars, read once per replay, and the draft: which Policy a request runs under."""
 
     def __init__(self, draft: Draft):
@@ -246,6 +248,101 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+def _plain(column, type_):
+    """Return ``column`` read without its Python-side type processing on PostgreSQL (converted here).
+
+    Per row the enum and UTC decorators cost more than the clock itself;
+    psycopg already returns aware datetimes. SQLite returns text: keep the
+    column's own processing there.
+    """
+    if db.session.get_bind().dialect.name == "postgresql":
+        return type_coerce(column, type_)
+    return column
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value if value is None or value.tzinfo is UTC else value.astimezone(UTC)
+
+
+_KINDS = {kind.value: kind for kind in EventKind}
+_STATUSES = {status.value: status for status in Status}
+_TARGETS = {target.value: target for target in Target}
+_STATES = {state.value: state for state in TargetState}
+_PRIORITIES = {priority.value: priority for priority in Priority}
+
+
+class _Ticket:
+    __slots__ = ("id", "reference", "centre_id", "category_id", "priority", "sla_policy_version_id", "created_at")
+
+    def __init__(self, row):
+        (self.id, self.reference, self.centre_id, self.category_id, priority, self.sla_policy_version_id,
+         created_at) = row
+        self.priority = _PRIORITIES[priority]
+        self.created_at = _utc(created_at)
+
+
+class _Stored:
+    """A stored ticket_slas row, as the replay reads it."""
+
+    __slots__ = ("target", "policy_version_id", "calendar_version_id", "state", "priority", "target_minutes",
+                 "due_at", "at_risk_at", "milestone_at")
+
+    def __init__(self, row):
+        (target, self.policy_version_id, self.calendar_version_id, state, priority, self.target_minutes,
+         due_at, at_risk_at, milestone_at) = row
+        self.target, self.state, self.priority = _TARGETS[target], _STATES[state], _PRIORITIES[priority]
+        self.due_at, self.at_risk_at, self.milestone_at = _utc(due_at), _utc(at_risk_at), _utc(milestone_at)
+
+
+def chunks(where, chunk_size: int = CHUNK_SIZE):
+    """Yield (tickets, their clock events by id, their stored targets by id) in id order, a chunk at a time.
+
+    Keyset over the ticket id: each chunk is one query for the tickets, one
+    for their events and one for their stored targets; nothing is kept
+    between chunks.
+    """
+    text, when = String(), DateTime(timezone=True)
+    ticket_columns = (Ticket.id, Ticket.reference, Ticket.centre_id, Ticket.category_id,
+                      _plain(Ticket.priority, text), Ticket.sla_policy_version_id, _plain(Ticket.created_at, when))
+    event_columns = (TicketEvent.ticket_id, _plain(TicketEvent.kind, text), _plain(TicketEvent.created_at, when),
+                     _plain(TicketEvent.to_status, text),
+                     *(TicketEvent.data[key].as_string() for key in _DATA_KEYS))
+    sla_columns = (TicketSla.ticket_id, _plain(TicketSla.target, text), TicketSla.policy_version_id,
+                   TicketSla.calendar_version_id, _plain(TicketSla.state, text), _plain(TicketSla.priority, text),
+                   TicketSla.target_minutes, _plain(TicketSla.due_at, when), _plain(TicketSla.at_risk_at, when),
+                   _plain(TicketSla.milestone_at, when))
+    last_id = 0
+    while True:
+        tickets = [
+            _Ticket(row)
+            for row in db.session.execute(
+                select(*ticket_columns).where(where, Ticket.id > last_id).order_by(Ticket.id).limit(chunk_size)
+            )
+        ]
+        if not tickets:
+            return
+        ids = [t.id for t in tickets]
+        last_id = ids[-1]
+        events: dict[int, list[_Event]] = defaultdict(list)
+        # The few keys of ``data`` the clock reads, picked by the database:
+        # decoding every event's whole JSON in Python costs more than the clock.
+        for ticket_id, kind, created_at, to_status, *values in db.session.execute(
+            select(*event_columns)
+            .where(TicketEvent.ticket_id.in_(ids), TicketEvent.kind.in_(CLOCK_EVENTS))
+            .order_by(TicketEvent.ticket_id, TicketEvent.id)
+        ):
+            data = {key: value for key, value in zip(_DATA_KEYS, values, strict=True) if value is not None}
+            if "automatic" in data:
+                data["automatic"] = data["automatic"] in ("true", "1", 1, True)
+            events[ticket_id].append(_Event(_KINDS[kind], _utc(created_at),
+                                            None if to_status is None else _STATUSES[to_status], data))
+        rows: dict[int, dict[Target, _Stored]] = defaultdict(dict)
+        for ticket_id, *values in db.session.execute(select(*sla_columns).where(TicketSla.ticket_id.in_(ids))):
+            row = _Stored(values)
+            rows[ticket_id][row.target] = row
+        yield tickets, events, rows
+
+
 def run(filters: Filters, draft: Draft, now: datetime, *, progress: Callable[[int, int], None] | None = None,
         chunk_size: int = CHUNK_SIZE, id_range: tuple[int, int] | None = None, total: int | None = None) -> dict:
     """Replay the period under ``draft`` at ``now``; return the result (docs/standards.md). Writes nothing.
@@ -262,48 +359,21 @@ def run(filters: Filters, draft: Draft, now: datetime, *, progress: Callable[[in
         total = db.session.execute(select(func.count()).select_from(Ticket).where(where)).scalar_one()
         if total == 0 and id_range is None:
             raise ValidationFailed(N_("No request was filed or measured in this period."))
-    rules = _Rules(draft)
+    rules = Rules(draft)
     stored_side, draft_side = _Side(), _Side()
     flips: list[dict] = []
     flip_counts = {"met_to_late": 0, "late_to_met": 0}
     differences: list[dict] = []
     changed = 0
     done = 0
-    last_id = 0
     escalations: dict[int, dict] = {}
-    while True:
-        tickets = db.session.execute(
-            select(Ticket.id, Ticket.reference, Ticket.centre_id, Ticket.category_id, Ticket.priority,
-                   Ticket.sla_policy_version_id, Ticket.created_at)
-            .where(where, Ticket.id > last_id)
-            .order_by(Ticket.id)
-            .limit(chunk_size)
-        ).all()
-        if not tickets:
-            break
-        ids = [t.id for t in tickets]
-        last_id = ids[-1]
-        events: dict[int, list[_Event]] = defaultdict(list)
-        for ticket_id, kind, created_at, to_status, data in db.session.execute(
-            select(TicketEvent.ticket_id, TicketEvent.kind, TicketEvent.created_at, TicketEvent.to_status,
-                   TicketEvent.data)
-            .where(TicketEvent.ticket_id.in_(ids), TicketEvent.kind.in_(CLOCK_EVENTS))
-            .order_by(TicketEvent.ticket_id, TicketEvent.id)
-        ):
-            events[ticket_id].append(_Event(kind, created_at, to_status, data))
-        rows: dict[int, dict[Target, object]] = defaultdict(dict)
-        for row in db.session.execute(
-            select(TicketSla.ticket_id, TicketSla.target, TicketSla.policy_version_id, TicketSla.calendar_version_id,
-                   TicketSla.state, TicketSla.priority, TicketSla.target_minutes, TicketSla.due_at,
-                   TicketSla.at_risk_at, TicketSla.milestone_at).where(TicketSla.ticket_id.in_(ids))
-        ):
-            rows[row.ticket_id][row.target] = row
+    for tickets, events, rows in chunks(where, chunk_size):
         for ticket in tickets:
             done += 1
             stored_rows = rows.get(ticket.id, {})
             pinned = {target: (row.calendar_version_id, row.policy_version_id) for target, row in stored_rows.items()}
             filed_in_period = start <= ticket.created_at < end
-            priority = Priority(ticket.priority).value
+            priority = ticket.priority.value
             for target, row in stored_rows.items():
                 key = (ticket.centre_id, ticket.category_id, priority, target.value)
                 definition = rules.versions[row.policy_version_id][1]
