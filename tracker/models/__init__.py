@@ -30,6 +30,7 @@ from tracker.models.rectification import (
     RectificationItemTicket,
 )
 from tracker.models.sla import Calendar, CalendarVersion, Escalation, SlaPolicy, SlaPolicyVersion, TicketSla
+from tracker.models.standards import ReplayStatus, SlaReplay
 from tracker.models.stats import DailyAssigneeStat, DailyStat, StatsDirty
 from tracker.models.survey import (
     ImportStatus,
@@ -43,6 +44,8 @@ from tracker.models.user import User, UserRole
 from tracker.models.weekly import ReportStatus, WeeklyReport
 
 __all__ = [
+    "ReplayStatus",
+    "SlaReplay",
     "AdminEvent",
     "ApiToken",
     "DailyAssigneeStat",

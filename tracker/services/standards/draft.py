@@ -43,6 +43,21 @@ class Draft:
         return not (self.policies or self.categories or self.calendars)
 
 
+def _shaped(definition, where: str) -> dict:
+    """Refuse a definition whose parts are not the mappings validate_policy reads."""
+    mapping = (dict,)
+    ok = isinstance(definition, mapping) and isinstance(definition.get("targets") or {}, mapping) \
+        and isinstance(definition.get("pauses") or {}, mapping) \
+        and isinstance(definition.get("escalation") or {}, mapping) \
+        and all(isinstance(rule, mapping) and isinstance(rule.get("minutes") or {}, mapping)
+                for rule in (definition.get("targets") or {}).values()) \
+        and all(isinstance(rule, mapping) and isinstance(rule.get("targets") or [], list)
+                for rule in (definition.get("pauses") or {}).values())
+    if not ok:
+        raise ValidationFailed(N_("The draft is not valid: %(where)s is not a policy definition."), where=where)
+    return definition
+
+
 def parse_draft(data) -> Draft:
     """Return the checked Draft of a draft document; ValidationFailed naming what is wrong."""
     if not isinstance(data, dict):
@@ -50,6 +65,9 @@ def parse_draft(data) -> Draft:
     for key in data:
         if key not in _FIELDS:
             raise ValidationFailed(N_("The draft is not valid: unknown field %(field)s."), field=str(key))
+    for key in ("policies", "categories", "calendars"):
+        if not isinstance(data.get(key) or {}, dict):
+            raise ValidationFailed(N_("The draft is not valid: %(field)s is not an object."), field=key)
     calendars: dict[str, BusinessCalendar] = {}
     calendar_documents = {}
     for code, definition in (data.get("calendars") or {}).items():
@@ -61,7 +79,7 @@ def parse_draft(data) -> Draft:
     for code, definition in (data.get("policies") or {}).items():
         if code not in known_policies:
             raise ValidationFailed(N_("The draft names an unknown policy %(code)s."), code=str(code))
-        policies[code] = sla_config.validate_policy(definition, calendars=calendars)
+        policies[code] = sla_config.validate_policy(_shaped(definition, code), calendars=calendars)
     categories_by_code = {
         f"{centre}/{category}": category_id
         for category_id, centre, category in db.session.execute(
@@ -75,8 +93,8 @@ def parse_draft(data) -> Draft:
         if category_id is None:
             raise ValidationFailed(N_("The draft names an unknown category %(code)s (write centre/category)."),
                                    code=str(code))
-        categories[category_id] = category_documents[code] = sla_config.validate_policy(definition,
-                                                                                           calendars=calendars)
+        categories[category_id] = category_documents[code] = sla_config.validate_policy(
+            _shaped(definition, code), calendars=calendars)
     if not (policies or categories or calendars):
         raise ValidationFailed(N_("The draft changes nothing: give policies, categories or calendars."))
     document = {"policies": policies, "categories": category_documents, "calendars": calendar_documents}
