@@ -542,3 +542,58 @@ def standards_replay(is_current, draft_path, first, last, centre_code, processes
 
 def _percent(value) -> str:
     return "   —  " if value is None else f"{value:5.1f}%"
+
+
+def _duration(minutes) -> str:
+    if minutes is None:
+        return "—"
+    minutes = round(float(minutes))
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h {rest} min" if hours else f"{rest} min"
+
+
+@standards_group.command("history")
+@click.option("--weeks", default=12, show_default=True, type=click.IntRange(1, 520), help="The last N weeks.")
+@click.option("--share", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+              help="The share to promise, e.g. 0.95 (a draft target's own share wins).")
+@click.option("--centre", "centre_code", default=None, help="Only this centre (its code).")
+@click.option("--draft", "draft_path", type=click.Path(exists=True, dir_okay=False),
+              help="Set the draft's limits beside (docs/standards.md).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the rows here.")
+@with_appcontext
+def standards_history(weeks, share, centre_code, draft_path, json_path):
+    """Show the limit the last N weeks achieved for a share, per centre, category, priority and target."""
+    import json
+
+    from flask_babel import force_locale
+
+    from tracker.services import reports
+    from tracker.services.standards import history
+    from tracker.services.standards import replay as replays
+    from tracker.services.standards.draft import parse_draft
+
+    with force_locale("en"):
+        try:
+            draft = None
+            if draft_path:
+                with open(draft_path, encoding="utf-8") as handle:
+                    draft = parse_draft(json.load(handle))
+            first, last = history.weeks_back(reports.local_day(utcnow()), weeks)
+            rows = history.supported(replays.filters_for(first, last, centre_code=centre_code), share, draft=draft)
+        except TrackerError as error:
+            raise click.ClickException(error.translated()) from None
+        except ValueError as error:
+            raise click.ClickException(f"{draft_path}: not JSON ({error})") from None
+    click.echo(f"{first} to {last}:")
+    for row in rows:
+        line = (f"  {row['centre']}/{row['category']} {row['priority']:6} {row['target']:12} "
+                f"to promise {row['share'] * 100:.0f} % you would need {_duration(row['needed_minutes'])} "
+                f"(of {row['measured']:,}); measured against {_duration(row['current_minutes'])}, "
+                f"{row['within_current'] * 100:.0f} % within")
+        if row["draft_minutes"] is not None:
+            line += f"; the draft promises {_duration(row['draft_minutes'])}"
+        click.echo(line)
+    if json_path:
+        with open(json_path, "w", encoding="utf-8") as handle:
+            json.dump({"first": first.isoformat(), "last": last.isoformat(), "rows": rows}, handle,
+                      ensure_ascii=False, indent=1)

@@ -392,6 +392,7 @@ ROUTES.update({
     "standards.status": ("GET", "/standards/replays/1.json", only({"centre_head", "admin"})),
     "standards.request_timelines": ("GET", "/standards/replays/1/requests/{reference}",
                                     only({"centre_head", "admin"})),
+    "standards.history_page": ("GET", "/standards/history", only({"centre_head", "admin"})),
     "standards.shared": ("GET", "/standards/shared/route-test-link", only({"centre_head", "leadership", "admin"})),
     "api.standards_replay_list": ("GET", "/api/v1/standards/replays", by_token({"centre_head", "admin"})),
     "api.standards_replay_read": ("GET", "/api/v1/standards/replays/1", by_token({"centre_head", "admin"})),

@@ -2,8 +2,8 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 
 class ReplayForm(FlaskForm):
@@ -15,3 +15,14 @@ class ReplayForm(FlaskForm):
     draft = TextAreaField(_l("Draft (JSON)"), validators=[Optional(), Length(max=200_000)],
                           description=_l("Policies by code, categories by centre/category, calendars by code "
                                          "(see the help). Empty: replay the published standards."))
+
+
+class HistoryForm(FlaskForm):
+    """What history supports: read from the query string (a GET form)."""
+
+    class Meta:
+        csrf = False
+
+    weeks = IntegerField(_l("Last weeks"), default=12, validators=[Optional(), NumberRange(1, 520)])
+    share = IntegerField(_l("Share to promise (%)"), default=90, validators=[Optional(), NumberRange(1, 100)])
+    centre = SelectField(_l("Centre"), validators=[Optional()])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, url_for
+from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -23,9 +23,11 @@ from tracker.domain.sla_clock import STATE_LABELS, TARGET_LABELS, Target, Target
 from tracker.errors import TrackerError, ValidationFailed
 from tracker.extensions import db
 from tracker.forms import options
-from tracker.forms.standards import ReplayForm
+from tracker.forms.standards import HistoryForm, ReplayForm
 from tracker.models import Centre, ReplayStatus
-from tracker.services.standards import saved
+from tracker.services import reports
+from tracker.services.standards import history, saved
+from tracker.services.standards import replay as replays
 from tracker.web.timeline import timeline_svg
 
 bp = Blueprint("standards", __name__, url_prefix="/standards")
@@ -38,17 +40,21 @@ STATUS_LABELS = {
 }
 
 
-def _form() -> ReplayForm:
-    form = ReplayForm()  # the request's form on a POST
+def _centre_choices(*, campus_label: str) -> list:
     centres = db.session.query(Centre).order_by(Centre.code).all()
     if not current_user.has_role(Role.ADMIN):
         heads = current_user.centre_ids(Role.CENTRE_HEAD)
         centres = [c for c in centres if c.id in heads]
         choices = []
     else:
-        choices = [("", _("All centres"))]
+        choices = [("", campus_label)]
     locale = str(get_locale())
-    form.centre.choices = options(choices + [(str(c.id), c.name_for(locale)) for c in centres])
+    return options(choices + [(str(c.id), c.name_for(locale)) for c in centres])
+
+
+def _form() -> ReplayForm:
+    form = ReplayForm()  # the request's form on a POST
+    form.centre.choices = _centre_choices(campus_label=_("All centres"))
     return form
 
 
@@ -134,3 +140,29 @@ def request_timelines(replay_id, reference):
         target_labels={t: _(label) for t, label in TARGET_LABELS.items()},
         state_labels={s: _(label) for s, label in STATE_LABELS.items()}, TargetState=TargetState,
     )
+
+
+@bp.route("/history")
+@require_role(Role.ADMIN, Role.CENTRE_HEAD)
+def history_page():
+    """What the last weeks achieved for a share (per centre, category, priority and target)."""
+    form = HistoryForm(request.args)
+    form.centre.choices = _centre_choices(campus_label=_("All centres"))
+    rows, period, status = [], None, 200
+    if request.args and form.validate():
+        centre_id = int(form.centre.data) if form.centre.data else None
+        try:
+            if centre_id is None and not current_user.has_role(Role.ADMIN):
+                raise ValidationFailed(N_("Choose one of your centres."))
+            if centre_id is not None and not saved.can_replay(current_user, centre_id):
+                raise ValidationFailed(N_("Choose one of your centres."))
+            period = history.weeks_back(reports.local_day(utcnow()), form.weeks.data or 12)
+            rows = history.supported(replays.filters_for(*period, centre_id=centre_id),
+                                     (form.share.data or 90) / 100)
+        except TrackerError as error:
+            flash(error.translated(), "error")
+            status = 400
+    elif request.args:
+        status = 400  # the fields say what is wrong
+    return render_template("standards/history.html", form=form, rows=rows, period=period,
+                           target_labels={t.value: _(label) for t, label in TARGET_LABELS.items()}), status
