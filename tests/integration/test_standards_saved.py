@@ -130,6 +130,7 @@ def test_the_pages_start_a_replay_show_the_comparison_a_flip_and_its_timelines(c
     login_as("admin")
     page = client.get("/standards/")
     assert page.status_code == 200
+    assert "&#34;repairs&#34;: {" in page.get_data(as_text=True)  # the current standards, to edit
     answer = post_form(client, "/standards/", {
         "name": "Tighter response", "first": DAY, "last": DAY, "centre": str(world.centres["repairs"].id),
         "draft": json.dumps(_tighter_repairs(db))})

@@ -67,7 +67,10 @@ def _index(form: ReplayForm, status: int = 200):
 @bp.route("/")
 @require_role(Role.ADMIN, Role.CENTRE_HEAD)
 def index():
-    return _index(_form())
+    form = _form()
+    # A copy of the current standards to edit: the draft starts from them.
+    form.draft.data = json.dumps(saved.current_document(current_user), ensure_ascii=False, indent=1)
+    return _index(form)
 
 
 @bp.route("/", methods=["POST"])

@@ -54,6 +54,23 @@ def _authorise(actor: User | None, centre_id: int | None) -> None:
         raise PermissionDenied()
 
 
+def current_document(actor: User | None) -> dict:
+    """Return a draft document copying the current standards the actor may replay: a start for edits.
+
+    Administrators get every active policy; a centre head the policies their
+    centres' categories use.
+    """
+    from tracker.models import Category, SlaPolicy
+
+    query = select(SlaPolicy).where(SlaPolicy.is_active, SlaPolicy.current_version_id.is_not(None))
+    if actor is not None and not actor.has_role(Role.ADMIN):
+        used = select(Category.sla_policy_id).where(Category.centre_id.in_(actor.centre_ids(Role.CENTRE_HEAD)
+                                                                             or {-1}))
+        query = query.where(SlaPolicy.id.in_(used))
+    return {"policies": {policy.code: policy.current_version.definition
+                         for policy in db.session.execute(query.order_by(SlaPolicy.code)).scalars()}}
+
+
 def draft_of_version(version_id: int) -> dict:
     """Return the draft document that replays a stored policy version (a draft version) under its policy's code."""
     version = db.session.get(SlaPolicyVersion, version_id)
