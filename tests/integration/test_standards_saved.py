@@ -167,3 +167,15 @@ def test_a_bad_draft_on_the_page_is_flashed_and_nothing_is_stored(client, db, wo
                                                 "draft": "{not json"})
     assert answer.status_code == 400
     assert _replays() == 0
+
+
+def test_a_replay_that_fails_in_the_worker_says_why_and_is_not_run_again(db, world):
+    _two_requests(world)
+    row = saved.start_replay(name="x", first=T0.date(), last=T0.date(), centre_id=None, draft=None,
+                             actor=world.users["admin"], now=T0)
+    row.params = {**row.params, "first": "2026-03-09"}  # now after its last day
+    db.session.commit()
+    assert tasks.replay(row.id) == "failed"
+    db.session.refresh(row)
+    assert (row.status, row.message) == (ReplayStatus.FAILED, "The period ends before it starts.")
+    assert tasks.replay(row.id) is None

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from tracker.domain.i18n import N_
 from tracker.domain.roles import Role
 from tracker.domain.sla_clock import Clock, Target, evaluate
-from tracker.errors import NotFound, PermissionDenied, ValidationFailed
+from tracker.errors import NotFound, PermissionDenied, TrackerError, ValidationFailed
 from tracker.extensions import db
 from tracker.models import (
     ReplayStatus,
@@ -170,8 +170,8 @@ def execute_replay(replay_id: int, *, now: datetime, processes: int = 1) -> SlaR
         row = db.session.get(SlaReplay, replay_id)
         row.status = ReplayStatus.FAILED
         row.finished_at = now
-        row.message = (error.translated() if hasattr(error, "translated") else f"{type(error).__name__}: {error}")[
-            :4000]
+        # In English: a worker has no reader's language (the page shows it as is).
+        row.message = (str(error) if isinstance(error, TrackerError) else f"{type(error).__name__}: {error}")[:4000]
         db.session.commit()
         return row
     row = db.session.get(SlaReplay, replay_id)
