@@ -186,6 +186,10 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(standards_admin_bp)
 
+    from tracker.web.standards import bp as standards_bp
+
+    app.register_blueprint(standards_bp)
+
     from tracker.web import errors
 
     errors.register(app)

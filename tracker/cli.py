@@ -26,7 +26,8 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(follow_up_sample)
     app.cli.add_command(rectification_sweep_command)
     app.cli.add_command(import_tickets)
-    _add_to_standards_group(app, import_benchmarks)
+    standards_group.add_command(import_benchmarks)
+    app.cli.add_command(standards_group)
 
 
 def _parse_role(text: str) -> tuple[Role, int | None]:
@@ -453,13 +454,150 @@ def import_tickets(paths, mapping_code, dry_run, time_zone, as_of, batch_size, s
         raise click.ClickException(done.message or "the run failed")
 
 
-def _add_to_standards_group(app: Flask, command: click.Command) -> None:
-    """Add a command under ``flask standards``, creating the group unless another part made it already."""
-    group = app.cli.commands.get("standards")
-    if group is None:
-        group = click.Group("standards", help="Service standards: benchmarks, replays.")
-        app.cli.add_command(group)
-    group.add_command(command)
+@click.group("standards")
+def standards_group():
+    """Service standards: replay a period under a draft, what history supports, benchmarks."""
+
+
+@standards_group.command("replay")
+@click.option("--current", "is_current", is_flag=True, help="Replay the published versions (equals the stored figures).")
+@click.option("--draft", "draft_path", type=click.Path(exists=True, dir_okay=False),
+              help="A draft as JSON (docs/standards.md).")
+@click.option("--from", "first", required=True, type=click.DateTime(["%Y-%m-%d"]), help="First local day.")
+@click.option("--to", "last", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Last local day (included).")
+@click.option("--centre", "centre_code", default=None, help="Only this centre (its code).")
+@click.option("--processes", default=1, show_default=True, type=click.IntRange(1, 16),
+              help="Processes replaying slices of the requests.")
+@click.option("--as-of", "as_of", default=None,
+              help="Read open requests' clocks at this instant (ISO with its offset, e.g. 2016-01-13T05:00+00:00); "
+                   "default now.")
+@click.option("--json", "json_path", required=True, type=click.Path(dir_okay=False), help="Write the result here.")
+@with_appcontext
+def standards_replay(is_current, draft_path, first, last, centre_code, processes, as_of, json_path):
+    """Replay the requests of a period under a draft (or the published versions); write the figures as JSON.
+
+    Nothing stored changes and no notice is sent.
+    """
+    import json
+    import sys
+    import time
+    from datetime import datetime
+
+    from flask_babel import force_locale
+
+    from tracker.services.standards import replay as replays
+    from tracker.services.standards.draft import Draft, parse_draft
+
+    if is_current == bool(draft_path):
+        raise click.UsageError("give either --current or --draft FILE.json")
+    now = utcnow()
+    if as_of:
+        try:
+            now = datetime.fromisoformat(as_of)
+        except ValueError:
+            raise click.BadParameter(f"--as-of: {as_of!r} is not an ISO date and time") from None
+        if now.tzinfo is None:
+            raise click.BadParameter("--as-of: give the offset, e.g. +00:00")
+    tty = sys.stderr.isatty()
+    shown = {"at": -1}
+
+    def progress(done, total):
+        percent = 100 * done // total if total else 100
+        line = f"replayed {done:,} of {total:,} requests ({percent}%)"
+        if tty:
+            click.echo("\r" + line, nl=False, err=True)
+        elif percent // 10 != shown["at"] // 10:
+            click.echo(line, err=True)
+        shown["at"] = percent
+
+    with force_locale("en"):
+        try:
+            if draft_path:
+                with open(draft_path, encoding="utf-8") as handle:
+                    try:
+                        document = json.load(handle)
+                    except ValueError as error:
+                        raise click.ClickException(f"{draft_path}: not JSON ({error})") from None
+                draft = parse_draft(document)
+            else:
+                draft = Draft()
+            filters = replays.filters_for(first.date(), last.date(), centre_code=centre_code)
+            started = time.perf_counter()
+            result = replays.replay(filters, draft, now, progress=progress, processes=processes)
+        except TrackerError as error:
+            raise click.ClickException(error.translated()) from None
+    seconds = time.perf_counter() - started
+    if tty:
+        click.echo("", err=True)
+    with open(json_path, "w", encoding="utf-8") as handle:
+        json.dump(result, handle, ensure_ascii=False, indent=1)
+    rate = result["requests"] / seconds if seconds else 0
+    click.echo(f"{result['requests']:,} requests replayed in {seconds:.1f} s ({rate:,.0f}/s); "
+               f"{result['changed_requests']:,} changed; flips: {result['flips']['met_to_late']:,} met -> late, "
+               f"{result['flips']['late_to_met']:,} late -> met; written to {json_path}")
+    for target, sides in result["totals"].items():
+        click.echo(f"  {target:13} stored {_percent(sides['stored']['met_percent'])} of "
+                   f"{sides['stored']['measured']:,}   replayed {_percent(sides['draft']['met_percent'])} of "
+                   f"{sides['draft']['measured']:,}")
+
+
+def _percent(value) -> str:
+    return "   —  " if value is None else f"{value:5.1f}%"
+
+
+def _duration(minutes) -> str:
+    if minutes is None:
+        return "—"
+    minutes = round(float(minutes))
+    hours, rest = divmod(minutes, 60)
+    return f"{hours} h {rest} min" if hours else f"{rest} min"
+
+
+@standards_group.command("history")
+@click.option("--weeks", default=12, show_default=True, type=click.IntRange(1, 520), help="The last N weeks.")
+@click.option("--share", default=0.9, show_default=True, type=click.FloatRange(0, 1, min_open=True),
+              help="The share to promise, e.g. 0.95 (a draft target's own share wins).")
+@click.option("--centre", "centre_code", default=None, help="Only this centre (its code).")
+@click.option("--draft", "draft_path", type=click.Path(exists=True, dir_okay=False),
+              help="Set the draft's limits beside (docs/standards.md).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), help="Also write the rows here.")
+@with_appcontext
+def standards_history(weeks, share, centre_code, draft_path, json_path):
+    """Show the limit the last N weeks achieved for a share, per centre, category, priority and target."""
+    import json
+
+    from flask_babel import force_locale
+
+    from tracker.services import reports
+    from tracker.services.standards import history
+    from tracker.services.standards import replay as replays
+    from tracker.services.standards.draft import parse_draft
+
+    with force_locale("en"):
+        try:
+            draft = None
+            if draft_path:
+                with open(draft_path, encoding="utf-8") as handle:
+                    draft = parse_draft(json.load(handle))
+            first, last = history.weeks_back(reports.local_day(utcnow()), weeks)
+            rows = history.supported(replays.filters_for(first, last, centre_code=centre_code), share, draft=draft)
+        except TrackerError as error:
+            raise click.ClickException(error.translated()) from None
+        except ValueError as error:
+            raise click.ClickException(f"{draft_path}: not JSON ({error})") from None
+    click.echo(f"{first} to {last}:")
+    for row in rows:
+        line = (f"  {row['centre']}/{row['category']} {row['priority']:6} {row['target']:12} "
+                f"to promise {row['share'] * 100:.0f} % you would need {_duration(row['needed_minutes'])} "
+                f"(of {row['measured']:,}); measured against {_duration(row['current_minutes'])}, "
+                f"{row['within_current'] * 100:.0f} % within")
+        if row["draft_minutes"] is not None:
+            line += f"; the draft promises {_duration(row['draft_minutes'])}"
+        click.echo(line)
+    if json_path:
+        with open(json_path, "w", encoding="utf-8") as handle:
+            json.dump({"first": first.isoformat(), "last": last.isoformat(), "rows": rows}, handle,
+                      ensure_ascii=False, indent=1)
 
 
 @click.command("import-benchmarks")

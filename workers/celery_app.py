@@ -24,6 +24,7 @@ celery.conf.include.append("workers.tasks.rectification")
 celery.conf.include.append("workers.tasks.follow_ups")
 celery.conf.include.append("workers.tasks.surveys")
 celery.conf.include.append("workers.tasks.imports")
+celery.conf.include.append("workers.tasks.standards")
 celery.conf.beat_schedule = {
     # Cheap when nothing is due (two index probes): frequent enough that a
     # breach is recorded within a few seconds of its deadline.

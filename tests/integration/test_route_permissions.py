@@ -381,6 +381,48 @@ API_BODIES = {
 }
 
 
+# Service standards: replays. Administrators any, centre heads their own
+# centre's (replay 1 is of repairs, ``_replay``); leadership reads a shared
+# link only. The page's form posted lacks its fields (400); the API's body
+# is valid (202).
+ROUTES.update({
+    "standards.index": ("GET", "/standards/", only({"centre_head", "admin"})),
+    "standards.start": ("POST", "/standards/", only({"centre_head", "admin"}, BAD)),
+    "standards.detail": ("GET", "/standards/replays/1", only({"centre_head", "admin"})),
+    "standards.status": ("GET", "/standards/replays/1.json", only({"centre_head", "admin"})),
+    "standards.request_timelines": ("GET", "/standards/replays/1/requests/{reference}",
+                                    only({"centre_head", "admin"})),
+    "standards.history_page": ("GET", "/standards/history", only({"centre_head", "admin"})),
+    "standards.shared": ("GET", "/standards/shared/route-test-link", only({"centre_head", "leadership", "admin"})),
+    "api.standards_replay_list": ("GET", "/api/v1/standards/replays", by_token({"centre_head", "admin"})),
+    "api.standards_replay_read": ("GET", "/api/v1/standards/replays/1", by_token({"centre_head", "admin"})),
+    "api.standards_replay_start": ("POST", "/api/v1/standards/replays", by_token({"centre_head", "admin"}, 202)),
+})
+API_BODIES["api.standards_replay_start"] = lambda world: {
+    "name": "route test", "first": "2026-03-02", "last": "2026-03-02", "centre_id": world.centres["repairs"].id}
+
+
+@pytest.fixture(autouse=True)
+def _replay(request):
+    """Record replay 1 (of repairs, on T0's day, queued) with a known shared link, for the standards routes."""
+    callspec = getattr(request.node, "callspec", None)
+    endpoint = callspec.params.get("endpoint", "") if callspec is not None else ""
+    if not endpoint.startswith(("standards.", "api.standards_")):
+        return
+    from datetime import date
+
+    from tests.factories import T0
+    from tracker.extensions import db
+    from tracker.services.standards import saved
+
+    world = request.getfixturevalue("world")
+    make_ticket(world)
+    row = saved.start_replay(name="route test", first=date(2026, 3, 2), last=date(2026, 3, 2),
+                             centre_id=world.centres["repairs"].id, draft=None, actor=None, now=T0)
+    row.share_token = "route-test-link"
+    db.session.commit()
+
+
 def _api_ids(template: str, world, ticket) -> dict:
     """Open a rectification item or make the requester a token, when the route needs one."""
     from datetime import date, timedelta

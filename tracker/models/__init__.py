@@ -39,6 +39,7 @@ from tracker.models.sla import (
     TicketSla,
     VersionStatus,
 )
+from tracker.models.standards import ReplayStatus, SlaReplay
 from tracker.models.stats import DailyAssigneeStat, DailyStat, StatsDirty
 from tracker.models.survey import (
     ImportStatus,
@@ -52,6 +53,8 @@ from tracker.models.user import LoginFailure, User, UserRole
 from tracker.models.weekly import ReportStatus, WeeklyReport
 
 __all__ = [
+    "ReplayStatus",
+    "SlaReplay",
     "AdminEvent",
     "LoginFailure",
     "Benchmark",

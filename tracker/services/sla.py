@@ -191,7 +191,12 @@ def policy_of(version: SlaPolicyVersion, calendar_versions: dict[Target, int]) -
     return _policy_from(version.definition, calendar_versions)
 
 
-def _policy_from(definition: dict, calendar_versions: dict[Target, int]) -> Policy:
+def _policy_from(definition: dict, calendar_versions: dict[Target, int], *, resolve=None) -> Policy:
+    """Build the domain Policy; ``resolve`` turns a calendar key into a BusinessCalendar (stored version ids).
+
+    A replay (services/standards) passes its own ``resolve`` for a draft's calendars.
+    """
+    resolve = resolve or calendar_version
     targets = {}
     for name, rule in definition.get("targets", {}).items():
         target = Target(name)
@@ -199,7 +204,7 @@ def _policy_from(definition: dict, calendar_versions: dict[Target, int]) -> Poli
             continue
         targets[target] = TargetRule(
             minutes={Priority(p): float(m) for p, m in rule["minutes"].items() if m is not None},
-            calendar=calendar_version(calendar_versions[target]),
+            calendar=resolve(calendar_versions[target]),
             at_risk_share=float(rule.get("at_risk", 0.75)),
         )
     pauses = {
@@ -240,8 +245,10 @@ def ticket_policy(version: SlaPolicyVersion, calendar_versions: dict[Target, int
 
 
 def _ticket_policy(definition: dict, policy_code: str, calendar_versions: dict[Target, int],
-                   events: Sequence[TicketEvent]) -> Policy:
-    policy = _policy_from(definition, calendar_versions)
+                   events: Sequence[TicketEvent], *, resolve=None, policy: Policy | None = None) -> Policy:
+    """Return the Policy a ticket runs under (``policy``: the definition's, already built by the caller)."""
+    if policy is None:
+        policy = _policy_from(definition, calendar_versions, resolve=resolve)
     if policy_code != SOURCE_DEADLINE_POLICY:
         return policy
     filed = events[0] if events and events[0].kind is EventKind.FILED else None
@@ -598,3 +605,16 @@ def refresh_due(now: datetime, *, batch_size: int = 500) -> int:
             _recompute(ticket, now)
         db.session.commit()
         done += len(ticket_ids)
+
+
+# ---------------------------------------------------------------- replays
+
+
+def build_policy(definition: dict, calendar_keys: dict[Target, object], *, resolve) -> Policy:
+    """Return the domain Policy of a definition, the calendars resolved by ``resolve`` (replays)."""
+    return _policy_from(definition, calendar_keys, resolve=resolve)
+
+
+def policy_for_ticket(policy: Policy, policy_code: str, events: Sequence[TicketEvent]) -> Policy:
+    """Return ``policy`` as a ticket runs under it: its source's own deadline for imported ones (replays)."""
+    return _ticket_policy({}, policy_code, {}, events, policy=policy)

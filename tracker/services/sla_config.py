@@ -126,8 +126,13 @@ def _add_calendar_version(calendar: Calendar, definition: dict, *, note: str, ac
 # ---------------------------------------------------------------- policies
 
 
-def validate_policy(definition: dict) -> dict:
-    """Return the policy definition normalised; ValidationFailed naming the field otherwise."""
+def validate_policy(definition: dict, *, calendars=()) -> dict:
+    """Return the policy definition normalised; ValidationFailed naming the field otherwise.
+
+    ``calendars``: codes a target may name besides the stored calendars'
+    (a replay's draft brings its own). A target's optional ``share`` is the
+    promised share of requests within the limit, above 0 and at most 1.
+    """
     if not isinstance(definition, dict):
         raise ValidationFailed(N_("The policy is not valid."))
     targets = definition.get("targets") or {}
@@ -140,7 +145,9 @@ def validate_policy(definition: dict) -> dict:
         except ValueError:
             raise ValidationFailed(N_("Unknown target %(name)s."), name=str(name)) from None
         code = (rule or {}).get("calendar")
-        if not code or not db.session.execute(select(Calendar.id).where(Calendar.code == code)).first():
+        if not code or code not in calendars and not db.session.execute(
+            select(Calendar.id).where(Calendar.code == code)
+        ).first():
             raise ValidationFailed(N_("%(target)s: choose a calendar."), target=Label(TARGET_LABELS[target]))
         minutes = {}
         for priority in Priority:

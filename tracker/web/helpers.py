@@ -149,6 +149,8 @@ def _nav_items() -> list[tuple[str, str]]:
         items.append(("standards_admin.centres", gettext("Standards")))
     if current_user.has_any_role(*CENTRE_MANAGERS, Role.ADMIN):
         items.append(("qr.index", gettext("QR codes")))
+    if current_user.has_any_role(Role.CENTRE_HEAD, Role.ADMIN):
+        items.append(("standards.index", gettext("Replay a draft standard")))
     if current_user.has_role(Role.ADMIN):
         items.append(("admin.index", gettext("Administration")))
         items.append(("admin_ops.index", gettext("Operations")))

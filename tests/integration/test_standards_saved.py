@@ -1,0 +1,181 @@
+"""Saved replays: started through the API or the pages, run by the worker task, read back and shared;
+the roles: administrators everything, centre heads their own centres, others 403.
+"""
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from tests.conftest import post_form
+from tests.factories import T0, make_ticket
+from tests.integration.api_helpers import bearer, make_token
+from tracker.domain.workflow import Status
+from tracker.models import ReplayStatus, SlaPolicy, SlaReplay
+from tracker.services.standards import saved
+from workers.tasks import standards as tasks
+
+API = "/api/v1"
+DAY = "2026-03-02"  # T0, Monday 09:00 in Shanghai
+
+
+def _two_requests(world):
+    """Two closed repairs requests of T0's day: one accepted after 20 minutes, one after 8."""
+    slow = make_ticket(world, status=Status.CLOSED, step=timedelta(minutes=10))
+    make_ticket(world, status=Status.CLOSED, step=timedelta(minutes=4), now=T0 + timedelta(hours=1))
+    return slow
+
+
+def _tighter_repairs(db) -> dict:
+    version = db.session.execute(select(SlaPolicy).where(SlaPolicy.code == "repairs")).scalar_one().current_version
+    definition = json.loads(json.dumps(version.definition))
+    definition["targets"]["response"]["minutes"]["high"] = 15
+    definition["targets"]["response"]["share"] = 0.95
+    return {"name": "response 15 min", "policies": {"repairs": definition}}
+
+
+def _replays() -> int:
+    from tracker.extensions import db
+
+    return db.session.execute(select(func.count()).select_from(SlaReplay)).scalar_one()
+
+
+def test_an_admin_starts_a_replay_through_the_api_and_reads_its_result(client, db, world):
+    slow = _two_requests(world)
+    token = make_token(world, "admin")
+    answer = client.post(f"{API}/standards/replays", headers=bearer(token), json={
+        "name": "Tighter response", "first": DAY, "last": DAY, "draft": _tighter_repairs(db),
+        "as_of": (T0 + timedelta(days=10)).isoformat()})
+    assert answer.status_code == 202, answer.get_json()
+    started = answer.get_json()
+    assert started["status"] == "queued"
+    assert started["progress"] == {"done": 0, "total": 2, "percent": 0}
+    assert answer.headers["Location"].endswith(f"/standards/replays/{started['id']}")
+
+    assert tasks.replay(started["id"]) == "done"  # what the worker runs
+    assert tasks.replay(started["id"]) is None  # a second copy does nothing
+
+    read = client.get(answer.headers["Location"], headers=bearer(token)).get_json()
+    assert read["status"] == "done"
+    assert read["progress"] == {"done": 2, "total": 2, "percent": 100}
+    result = read["result"]
+    assert result["flips"]["met_to_late"] == 1
+    assert result["flips"]["items"][0]["reference"] == slow.reference
+    assert result["totals"]["response"]["draft"]["met_percent"] == 50.0
+    assert read["draft"]["policies"]["repairs"]["targets"]["response"]["share"] == 0.95
+    listed = client.get(f"{API}/standards/replays", headers=bearer(token)).get_json()["items"]
+    assert [item["id"] for item in listed] == [started["id"]]
+    assert "result" not in listed[0]
+
+
+def test_centre_heads_replay_only_their_centres_and_other_roles_are_refused(client, db, world):
+    _two_requests(world)
+    head = make_token(world, "centre_head")  # repairs
+    body = {"name": "x", "first": DAY, "last": DAY}
+    dorm = client.post(f"{API}/standards/replays", headers=bearer(head),
+                       json={**body, "centre_id": world.centres["dorm"].id})
+    assert dorm.status_code == 403
+    campus = client.post(f"{API}/standards/replays", headers=bearer(head, **{"Accept-Language": "en"}), json=body)
+    assert campus.status_code == 400
+    assert campus.get_json()["error"]["message"] == "Choose one of your centres."
+    own = client.post(f"{API}/standards/replays", headers=bearer(head),
+                      json={**body, "centre_id": world.centres["repairs"].id})
+    assert own.status_code == 202
+    for who in ("technician", "dispatcher", "leadership", "requester"):
+        refused = client.post(f"{API}/standards/replays", headers=bearer(make_token(world, who)),
+                              json={**body, "centre_id": world.centres["repairs"].id})
+        assert refused.status_code == 403, who
+    # The dorm's head cannot read the repairs replay; the admin can.
+    dorm_head = make_token(world, "dorm_head")
+    assert client.get(f"{API}/standards/replays/{own.get_json()['id']}", headers=bearer(dorm_head)).status_code == 403
+    assert client.get(f"{API}/standards/replays/{own.get_json()['id']}",
+                      headers=bearer(make_token(world, "admin"))).status_code == 200
+    assert _replays() == 1
+
+
+def test_a_malformed_draft_answers_400_in_the_callers_language_and_stores_nothing(client, db, world):
+    _two_requests(world)
+    token = make_token(world, "admin")
+    bad = {"policies": {"repairs": {"targets": {"response": {"calendar": "always", "minutes": {"high": 30},
+                                                             "share": 1.5}}}}}
+    answer = client.post(f"{API}/standards/replays", headers=bearer(token, **{"Accept-Language": "zh-CN"}),
+                         json={"name": "x", "first": DAY, "last": DAY, "draft": bad})
+    assert answer.status_code == 400
+    assert answer.get_json()["error"]["message"] == "响应：承诺比例须大于 0 % 且不超过 100 %。"
+    shapeless = client.post(f"{API}/standards/replays", headers=bearer(token),
+                            json={"name": "x", "first": DAY, "last": DAY, "draft": {"policies": {"repairs": []}}})
+    assert shapeless.status_code == 400
+    empty = client.post(f"{API}/standards/replays", headers=bearer(token, **{"Accept-Language": "en"}),
+                        json={"name": "x", "first": "2020-01-01", "last": "2020-01-31"})
+    assert empty.status_code == 400
+    assert empty.get_json()["error"]["message"] == "No request was filed or measured in this period."
+    assert _replays() == 0
+
+
+def test_a_replay_of_a_policy_version_keeps_the_version_and_its_definition(db, world):
+    _two_requests(world)
+    version = world.policies["repairs"].current_version
+    row = saved.start_replay(name="v", first=T0.date(), last=T0.date() + timedelta(days=1), centre_id=None,
+                             draft=None, policy_version_id=version.id, actor=world.users["admin"],
+                             now=T0 + timedelta(days=2))
+    assert row.policy_version_id == version.id
+    assert row.draft["policies"]["repairs"]["targets"] == version.definition["targets"]
+    done = saved.execute_replay(row.id, now=T0 + timedelta(days=2))
+    assert done.status is ReplayStatus.DONE
+    assert done.result["changed_requests"] == 0
+
+
+def test_the_pages_start_a_replay_show_the_comparison_a_flip_and_its_timelines(client, db, world, login_as):
+    slow = _two_requests(world)
+    login_as("admin")
+    page = client.get("/standards/")
+    assert page.status_code == 200
+    assert "&#34;repairs&#34;: {" in page.get_data(as_text=True)  # the current standards, to edit
+    answer = post_form(client, "/standards/", {
+        "name": "Tighter response", "first": DAY, "last": DAY, "centre": str(world.centres["repairs"].id),
+        "draft": json.dumps(_tighter_repairs(db))})
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    replay_id = int(answer.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+    waiting = client.get(f"/standards/replays/{replay_id}").get_data(as_text=True)
+    assert 'id="replay-progress"' in waiting and "js/replay_progress.js" in waiting
+    assert "<script>" not in waiting  # CSP: no inline script
+    assert client.get(f"/standards/replays/{replay_id}.json").get_json()["is_finished"] is False
+    tasks.replay(replay_id)
+    assert client.get(f"/standards/replays/{replay_id}.json").get_json()["percent"] == 100
+    done = client.get(f"/standards/replays/{replay_id}").get_data(as_text=True)
+    assert slow.reference in done and 'id="replay-rows"' in done
+    drill = client.get(f"/standards/replays/{replay_id}/requests/{slow.reference}")
+    assert drill.status_code == 200
+    assert drill.get_data(as_text=True).count('class="timeline"') >= 2
+
+    # The shared link: leadership reads it; a requester may not.
+    token = db.session.get(SlaReplay, replay_id).share_token
+    post_form(client, "/logout")
+    login_as("leadership")
+    assert client.get(f"/standards/shared/{token}").status_code == 200
+    assert client.get(f"/standards/replays/{replay_id}").status_code == 403
+    post_form(client, "/logout")
+    login_as("requester")
+    assert client.get(f"/standards/shared/{token}").status_code == 403
+    assert client.get("/standards/").status_code == 403
+
+
+def test_a_bad_draft_on_the_page_is_flashed_and_nothing_is_stored(client, db, world, login_as):
+    _two_requests(world)
+    login_as("admin")
+    answer = post_form(client, "/standards/", {"name": "x", "first": DAY, "last": DAY, "centre": "",
+                                                "draft": "{not json"})
+    assert answer.status_code == 400
+    assert _replays() == 0
+
+
+def test_a_replay_that_fails_in_the_worker_says_why_and_is_not_run_again(db, world):
+    _two_requests(world)
+    row = saved.start_replay(name="x", first=T0.date(), last=T0.date(), centre_id=None, draft=None,
+                             actor=world.users["admin"], now=T0)
+    row.params = {**row.params, "first": "2026-03-09"}  # now after its last day
+    db.session.commit()
+    assert tasks.replay(row.id) == "failed"
+    db.session.refresh(row)
+    assert (row.status, row.message) == (ReplayStatus.FAILED, "The period ends before it starts.")
+    assert tasks.replay(row.id) is None

@@ -1,0 +1,24 @@
+"""Standards tasks: run a replay a page or the API recorded."""
+
+import logging
+
+from celery import shared_task
+
+from tracker.clock import utcnow
+from tracker.services.standards import saved
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="standards.replay", acks_late=True, ignore_result=True)
+def replay(replay_id: int) -> str | None:
+    """Run a queued replay; a second copy (or a replay already taken) does nothing.
+
+    Progress is committed after every chunk: the replay's page polls it.
+    """
+    done = saved.execute_replay(replay_id, now=utcnow())
+    if done is None:
+        log.info("replay %s: already taken", replay_id)
+        return None
+    log.info("replay %s: %s, %d requests", replay_id, done.status, done.progress_done)
+    return done.status.value
