@@ -1,0 +1,134 @@
+"""Two people, workers or imports acting on the same rows at the same instant.
+
+Each race runs its calls in threads, each inside an app context of its own
+and so with its own session and database connection, released together by
+a barrier once they have loaded what they need. SQLite queues the writers
+(BEGIN IMMEDIATE, busy timeout: tracker/__init__.py); PostgreSQL lets them
+meet on row locks and unique keys. Every test asserts on the stored rows
+afterwards: exactly one winner, nothing counted or created twice.
+"""
+
+import csv
+import gzip
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from tests.factories import T0
+from tracker.extensions import db as _db
+from tracker.models import (
+    AdminEvent,
+    Calendar,
+    Category,
+    Centre,
+    EventKind,
+    ImportMapping,
+    ImportRun,
+    RunStatus,
+    SlaPolicy,
+    Ticket,
+    TicketEvent,
+    User,
+)
+from tracker.services import importer, sla
+
+
+def race(app, calls: list[Callable[[], Callable[[], object]]], *, timeout: float = 60) -> list:
+    """Run each call in a thread of its own at the same instant; return what each returned or raised.
+
+    A call loads what it needs in its thread's session and returns the
+    function to race; the threads end their loading transactions (on SQLite
+    every transaction holds the write lock) and wait at a barrier.
+    """
+    barrier = threading.Barrier(len(calls), timeout=timeout)
+    results: list = [None] * len(calls)
+
+    def run(index: int, call) -> None:
+        with app.app_context():
+            try:
+                go = call()
+                _db.session.commit()
+                barrier.wait()
+                results[index] = go()
+            except Exception as error:  # reported to the test
+                results[index] = error
+            finally:
+                _db.session.remove()
+
+    _db.session.commit()  # the test's own transaction would block SQLite's writers
+    threads = [threading.Thread(target=run, args=(i, call)) for i, call in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+        assert not thread.is_alive(), "a racer is still waiting (deadlock?)"
+    _db.session.expire_all()
+    return results
+
+
+def count(model, *where) -> int:
+    return _db.session.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
+
+
+# ---------------------------------------------------------------- the same import twice at once
+
+BOSTON = Path(__file__).resolve().parents[1] / "data" / "boston311"
+SLICE = ["Improper Storage of Trash (Barrels).csv.gz", "Pigeon Infestation.csv.gz", "Parking Meter Repairs.csv.gz"]
+
+
+def _department_kinds(files) -> set[tuple[str, str]]:
+    """Return the (SUBJECT, TYPE) pairs of Boston files: the centres and categories the mapping creates."""
+    pairs = set()
+    for item in files:
+        with gzip.open(item["path"], "rt", encoding="utf-8-sig", newline="") as source:
+            pairs.update((row["SUBJECT"], row["TYPE"]) for row in csv.DictReader(source))
+    return pairs
+
+
+def test_the_same_import_run_twice_at_once_creates_everything_once(app, db, tmp_path):
+    files = [{"name": name, "path": str(BOSTON / name)} for name in SLICE]
+    as_of = T0
+
+    def importer_run():
+        def go():
+            importer.ensure_builtin_mappings(now=T0)
+            mapping = importer.mapping_by_code("boston-311")
+            run = importer.create_run(mapping=mapping, files=files, dry_run=False, as_of=as_of, actor=None, now=T0)
+            done = importer.execute_run(run.id, batch_size=20)
+            return done and done.id
+
+        return go
+
+    rounds = []
+    for _ in range(2):  # into an empty database, then into a full one (all skipped)
+        results = race(app, [importer_run, importer_run])
+        assert all(isinstance(r, int) for r in results), results
+        rounds.append([_db.session.get(ImportRun, r) for r in results])
+        for run in rounds[-1]:
+            assert run.status is RunStatus.DONE, run.message
+    first, again = rounds
+    total = first[0].rows_total
+    assert total == first[1].rows_total and total > 100
+    assert sum(r.rows_error for r in first) == 0
+    # Between them they imported every row once; each skipped what the other had imported.
+    assert sum(r.rows_imported for r in first) == total
+    assert all(r.rows_imported + r.rows_skipped == total for r in first)
+    assert [(r.rows_imported, r.rows_skipped) for r in again] == [(0, total), (0, total)]
+
+    assert count(Ticket) == total
+    assert count(Ticket) == _db.session.execute(select(func.count(func.distinct(Ticket.source_key)))).scalar_one()
+    assert count(TicketEvent, TicketEvent.kind == EventKind.FILED) == total
+    # Every catalogue row the mapping creates exists once, with one line of history.
+    kinds = _department_kinds(files)
+    assert set(_db.session.execute(select(Centre.name_en)).scalars()) == {d for d, _ in kinds}
+    assert set(_db.session.execute(select(Centre.name_en, Category.name_en).join(Category.centre))) == kinds
+    assert count(User) == 1
+    assert count(ImportMapping) == 1
+    assert count(Calendar, Calendar.code == importer.SOURCE_CALENDAR) == 1
+    assert count(SlaPolicy, SlaPolicy.code == sla.SOURCE_DEADLINE_POLICY) == 1
+    for entity, model in (("centre", Centre), ("category", Category), ("user", User)):
+        assert count(AdminEvent, AdminEvent.entity == entity, AdminEvent.action == "created") == count(model)
+    # References are the centres' own, numbered without a clash.
+    assert count(Ticket) == _db.session.execute(select(func.count(func.distinct(Ticket.reference)))).scalar_one()
