@@ -12,11 +12,15 @@ import csv
 import gzip
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
-from tests.factories import T0
+from tests.factories import T0, make_ticket
+from tracker.domain.workflow import Action, Status
+from tracker.errors import Conflict
 from tracker.extensions import db as _db
 from tracker.models import (
     AdminEvent,
@@ -30,9 +34,13 @@ from tracker.models import (
     SlaPolicy,
     Ticket,
     TicketEvent,
+    TicketSla,
     User,
 )
 from tracker.services import importer, sla
+from tracker.services import tickets as ticket_service
+
+STALE = "Someone else changed this request a moment ago. Look at it again and retry."
 
 
 def race(app, calls: list[Callable[[], Callable[[], object]]], *, timeout: float = 60) -> list:
@@ -70,6 +78,116 @@ def race(app, calls: list[Callable[[], Callable[[], object]]], *, timeout: float
 
 def count(model, *where) -> int:
     return _db.session.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
+
+
+# ---------------------------------------------------------------- two people, one request
+
+
+def _move(world, who: str, action: Action, *, ticket_id: int, version: int, now, **details):
+    """Return a racer: ``who`` applies ``action`` with the version their page was built from."""
+    user_id = world.users[who].id
+
+    def load():
+        actor = _db.session.get(User, user_id)
+        actor.centre_ids()  # roles loaded before the race
+
+        def go():
+            return ticket_service.transition(ticket_id, action, actor=actor, now=now, expected_version=version,
+                                             **details)
+
+        return go
+
+    return load
+
+
+# (status before, [(who, action, details by role name), (who, action, ...)])
+MOVES = {
+    "two technicians take it from the pool": (
+        Status.NEW, [("technician", Action.TAKE, {}), ("other_technician", Action.TAKE, {})]),
+    "a dispatcher assigns while a technician takes it": (
+        Status.NEW, [("dispatcher", Action.ASSIGN, {"assignee_id": "other_technician"}),
+                     ("technician", Action.TAKE, {})]),
+    "the assignee accepts while the dispatcher reassigns": (
+        Status.ASSIGNED, [("technician", Action.ACCEPT, {}),
+                          ("dispatcher", Action.ASSIGN, {"assignee_id": "other_technician"})]),
+    "the requester cancels while the technician goes on site": (
+        Status.ACCEPTED, [("requester", Action.CANCEL, {"reason": "Fixed it myself."}),
+                          ("technician", Action.ARRIVE, {})]),
+}
+WINNING_STATUS = {Action.TAKE: Status.ACCEPTED, Action.ASSIGN: Status.ASSIGNED, Action.ACCEPT: Status.ACCEPTED,
+                  Action.CANCEL: Status.CANCELLED, Action.ARRIVE: Status.IN_PROGRESS}
+
+
+@pytest.mark.parametrize("case", list(MOVES))
+def test_two_people_moving_one_request_at_once_leave_one_winner(app, world, case):
+    before, moves = MOVES[case]
+    for round_ in range(3):
+        ticket = make_ticket(world, status=before, now=T0 + timedelta(days=round_))
+        ticket_id, version = ticket.id, ticket.version
+        history = [e.id for e in ticket.events]
+        at = T0 + timedelta(days=round_, hours=1)
+        racers = []
+        for who, action, details in moves:
+            details = {k: world.users[v].id if k == "assignee_id" else v for k, v in details.items()}
+            racers.append(_move(world, who, action, ticket_id=ticket_id, version=version, now=at, **details))
+        results = race(app, racers)
+
+        won = [i for i, r in enumerate(results) if isinstance(r, Ticket)]
+        lost = [i for i, r in enumerate(results) if not isinstance(r, Ticket)]
+        assert len(won) == 1, results
+        [loser] = lost
+        assert isinstance(results[loser], Conflict) and results[loser].message == STALE, results[loser]
+        who, action, _ = moves[won[0]]
+
+        stored = _db.session.get(Ticket, ticket_id)
+        assert stored.status is WINNING_STATUS[action]
+        assert stored.version > version
+        events = list(_db.session.execute(
+            select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)).scalars())
+        assert [e.id for e in events[:-1]] == history  # exactly one event more: the winner's
+        last = events[-1]
+        assert (last.actor_id, last.created_at, last.to_status) == (
+            world.users[who].id, at, WINNING_STATUS[action])
+        assert last.kind is (EventKind.ASSIGNED if action in (Action.ASSIGN, Action.TAKE) else
+                             EventKind.STATUS_CHANGED)
+        # The stored clocks are what the history gives.
+        rows = {row.target: row for row in _db.session.execute(
+            select(TicketSla).where(TicketSla.ticket_id == ticket_id)).scalars()}
+        again = sla.clocks_for(stored, at)
+        assert set(rows) == set(again) and rows
+        for target, clock in again.items():
+            assert (rows[target].state, rows[target].due_at, rows[target].milestone_at) == (
+                clock.state, clock.due_at, clock.milestone_at), (case, target)
+
+
+# ---------------------------------------------------------------- reference numbers
+
+
+def test_simultaneous_filings_get_distinct_consecutive_references(app, world):
+    filers = 6
+    category = world.categories["water"]
+    request = ticket_service.NewTicket(centre_id=category.centre_id, category_id=category.id,
+                                       location_id=world.locations["room"].id,
+                                       description="The corridor light flickers.")
+
+    def filer(username: str):
+        user_id = world.users[username].id
+
+        def load():
+            requester = _db.session.get(User, user_id)
+            requester.centre_ids()
+            return lambda: ticket_service.file_ticket(request, requester=requester, now=T0).reference
+
+        return load
+
+    people = ["requester", "other_requester", "technician"]
+    # The first round creates the year's counter (insert race), the next ones bump it.
+    for _ in range(3):
+        results = race(app, [filer(people[i % len(people)]) for i in range(filers)])
+        assert all(isinstance(r, str) for r in results), results
+    references = list(_db.session.execute(select(Ticket.reference)).scalars())
+    assert sorted(references) == [f"RP-2026-{n:06d}" for n in range(1, 3 * filers + 1)]
+    assert count(TicketEvent, TicketEvent.kind == EventKind.FILED) == 3 * filers
 
 
 # ---------------------------------------------------------------- the same import twice at once
