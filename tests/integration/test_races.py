@@ -27,17 +27,20 @@ from tracker.models import (
     Calendar,
     Category,
     Centre,
+    DailyAssigneeStat,
+    DailyStat,
     EventKind,
     ImportMapping,
     ImportRun,
     RunStatus,
     SlaPolicy,
+    StatsDirty,
     Ticket,
     TicketEvent,
     TicketSla,
     User,
 )
-from tracker.services import importer, sla
+from tracker.services import importer, reports, sla, stats
 from tracker.services import tickets as ticket_service
 
 STALE = "Someone else changed this request a moment ago. Look at it again and retry."
@@ -188,6 +191,85 @@ def test_simultaneous_filings_get_distinct_consecutive_references(app, world):
     references = list(_db.session.execute(select(Ticket.reference)).scalars())
     assert sorted(references) == [f"RP-2026-{n:06d}" for n in range(1, 3 * filers + 1)]
     assert count(TicketEvent, TicketEvent.kind == EventKind.FILED) == 3 * filers
+
+
+# ---------------------------------------------------------------- the daily summary
+
+
+def _summary() -> tuple[list, list]:
+    """Return the stored daily_stats and daily_assignee_stats rows as sorted plain tuples."""
+    columns = [c for c in DailyStat.__table__.c if c.name != "refreshed_at"]
+    daily = sorted(tuple(r) for r in _db.session.execute(select(*columns)))
+    assignee = sorted(tuple(r) for r in _db.session.execute(select(*DailyAssigneeStat.__table__.c)))
+    return daily, assignee
+
+
+def _recount() -> tuple[list, list]:
+    """Return the same rows counted from scratch, over every day and centre that has tickets."""
+    stats.mark_everything()
+    pairs = [(d, c) for d, c in _db.session.execute(select(StatsDirty.day, StatsDirty.centre_id))]
+    _db.session.execute(StatsDirty.__table__.delete())
+    _db.session.commit()
+    names = [c.name for c in DailyStat.__table__.c if c.name != "refreshed_at"]
+    daily = sorted(tuple(row[n] for n in names) for row in reports.pair_rows(pairs))
+    assignee_names = [c.name for c in DailyAssigneeStat.__table__.c]
+    assignee = sorted(tuple(row[n] for n in assignee_names) for row in reports.assignee_pair_rows(pairs))
+    return daily, assignee
+
+
+def test_two_workers_refreshing_the_summary_at_once_count_each_day_once(app, world):
+    for day in range(5):
+        at = T0 + timedelta(days=day, hours=3 * day)
+        for status in (Status.NEW, Status.CLOSED, Status.CANCELLED):
+            make_ticket(world, status=status, now=at)
+        make_ticket(world, category="keys", now=at)  # the dorm centre: its own rows of the same days
+    first, last = reports.local_day(T0), reports.local_day(T0 + timedelta(days=10))
+
+    def until_current():
+        return lambda: stats.refresh_until_current(first, last, wait_seconds=30)
+
+    def small_batches():
+        def go():
+            done = 0
+            while (step := stats.refresh(limit=3)):
+                done += step
+            return done
+
+        return go
+
+    def everything():
+        return lambda: stats.refresh_all()
+
+    waiting = list(_db.session.execute(select(Ticket.id).where(Ticket.status == Status.NEW)).scalars())
+    requester_id = world.users["requester"].id
+
+    def writer():
+        # Cancels requests meanwhile: its marks land on pairs being computed, or after.
+        def go():
+            requester = _db.session.get(User, requester_id)
+            for ticket_id in waiting:
+                ticket = _db.session.get(Ticket, ticket_id)
+                ticket_service.transition(ticket_id, Action.CANCEL, actor=requester, reason="Not needed.",
+                                          now=ticket.created_at + timedelta(hours=20))
+            return len(waiting)
+
+        return go
+
+    for racers in ([until_current, small_batches], [everything, everything, small_batches, writer]):
+        assert count(StatsDirty) > 0
+        results = race(app, racers)
+        assert not [r for r in results if isinstance(r, Exception)], results
+        if writer not in racers:
+            assert count(StatsDirty) == 0
+        # What a refresh left marked (the writer's last changes) is counted by the next one,
+        # and what it unmarked it has counted: the summary is a recount.
+        stats.refresh_all()
+        assert count(StatsDirty) == 0
+        stored = _summary()
+        assert stored[0], "nothing was counted"
+        assert stored == _recount()
+        stats.mark_everything()  # the next round recomputes every day again
+    assert count(Ticket, Ticket.status == Status.CANCELLED) > 5
 
 
 # ---------------------------------------------------------------- the same import twice at once
