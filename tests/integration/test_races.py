@@ -332,3 +332,45 @@ def test_the_same_import_run_twice_at_once_creates_everything_once(app, db, tmp_
         assert count(AdminEvent, AdminEvent.entity == entity, AdminEvent.action == "created") == count(model)
     # References are the centres' own, numbered without a clash.
     assert count(Ticket) == _db.session.execute(select(func.count(func.distinct(Ticket.reference)))).scalar_one()
+
+
+def test_two_imports_creating_centres_with_the_same_initials_at_once_give_each_its_own_prefix(app, db, tmp_path):
+    mapping = importer.save_mapping(None, {
+        "code": "old-desk", "name": "The old help desk", "source_system": "olddesk", "time_zone": "Asia/Shanghai",
+        "columns": {"source_id": "case", "opened_at": "opened", "centre": "unit", "category": "kind"},
+        "rules": {"centre": {"create_missing": True}, "category": {"create_missing": True}},
+    }, actor=None, now=T0)
+    mapping_id = mapping.id
+
+    def importer_run(name: str, unit: str):
+        path = tmp_path / name
+        path.write_text("case,opened,unit,kind\n" + "".join(
+            f"{name}-{n},2026-01-05T09:{n:02d}:00,{unit},Leak\n" for n in range(5)), encoding="utf-8")
+
+        def load():
+            mapping = _db.session.get(ImportMapping, mapping_id)
+            run = importer.create_run(mapping=mapping, files=[{"name": name, "path": str(path)}], dry_run=False,
+                                      as_of=T0, actor=None, now=T0)
+            run_id = run.id
+            return lambda: importer.execute_run(run_id).id
+
+        return load
+
+    for round_ in range(3):
+        # "Parks Watch 1" and "Public Works 1" both want the prefix PW1.
+        results = race(app, [importer_run(f"a{round_}.csv", f"Parks Watch {round_}"),
+                             importer_run(f"b{round_}.csv", f"Public Works {round_}")])
+        assert all(isinstance(r, int) for r in results), results
+        for run_id in results:
+            run = _db.session.get(ImportRun, run_id)
+            assert (run.status, run.rows_imported) == (RunStatus.DONE, 5), run.message
+    centres = {c.name_en: c for c in _db.session.execute(select(Centre)).scalars()}
+    assert len(centres) == 6 and len({c.ref_prefix for c in centres.values()}) == 6
+    assert {name: c.code for name, c in centres.items()} == {  # a clash on the prefix leaves the code alone
+        f"{words} {r}": f"{words.lower().replace(' ', '-')}-{r}" for words in ("Parks Watch", "Public Works")
+        for r in range(3)}
+    assert {centres[f"Parks Watch {r}"].ref_prefix for r in range(3)} | {
+        centres[f"Public Works {r}"].ref_prefix for r in range(3)} >= {"PW0", "PW1", "PW2"}
+    for centre in centres.values():
+        references = list(_db.session.execute(select(Ticket.reference).where(Ticket.centre_id == centre.id)).scalars())
+        assert sorted(references) == [f"{centre.ref_prefix}-2026-{n:06d}" for n in range(1, 6)]

@@ -973,7 +973,10 @@ class _Run:
             )
             if centre is not None:
                 return _CentreRef(centre.id, centre.code, centre.name_en, centre.ref_prefix, is_new=created)
-            self._load_catalog()  # another run took the prefix for another centre: choose again
+            # Another run took the prefix for another centre meanwhile: the code is
+            # still free; choose the prefix again from what exists now.
+            self._centre_codes.discard(code)
+            self._load_catalog()
         raise ImportFailed(f"cannot create a centre for {value!r}: its code or prefix is taken each time")
 
     def _ref_prefix(self, value: str) -> str:
