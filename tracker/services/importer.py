@@ -14,6 +14,11 @@ Decisions (docs/import.md):
 - **Idempotent.** A ticket's ``source_key`` is ``<source system>:<row id>``,
   unique. A row whose key was imported before is skipped and counted; it is
   never updated. A row id seen twice in one run is an error on the second row.
+- **Runs at once.** Every catalogue row a run creates (centre, category,
+  requester account, source-deadline policy and calendar, built-in mapping)
+  goes through ``create_once``, so runs racing each other create it once;
+  a batch takes its reference counters before it looks for imported keys,
+  so the same batch of another run waits, then skips.
 - **Times.** Naive times are read in the mapping's (or the run's) time zone
   (``domain.source_time``: a time that never happened moves forward by the
   gap, a time that happened twice is its first occurrence; both are counted).
@@ -46,6 +51,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo, available_timezones
 
 from flask import current_app
@@ -81,6 +87,7 @@ from tracker.queueing import publish_after_commit
 from tracker.services import bulk, outbox, reports, sla, stats
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # (field, label, required). ``centre`` and ``category`` are required unless
 # the mapping's rules name a fixed one.
@@ -174,11 +181,43 @@ def mapping_by_code(code: str) -> ImportMapping | None:
     return db.session.execute(select(ImportMapping).where(ImportMapping.code == code)).scalar_one_or_none()
 
 
+def create_once(find: Callable[[], T | None], create: Callable[[], T]) -> tuple[T | None, bool]:
+    """Return (the row ``find`` finds, False), else (the row ``create`` adds, True), committed.
+
+    Every catalogue row an import creates goes through here, so imports
+    running at the same time create it once. The creation is a transaction
+    of its own: call it with nothing else pending (it commits first), and it
+    holds the new row's unique key only for a moment. Two callers may both
+    miss the row and both insert it: the second insert fails on the unique
+    key (PostgreSQL waits for the first one's commit), is rolled back, and
+    ``find`` returns the winner's row. ``create`` adds and flushes (or is a
+    service that commits) and may raise ValidationFailed for a code it sees
+    taken. (None, False) when the clash was on another unique column than
+    the one ``find`` reads: the caller chooses again.
+    """
+    found = find()
+    if found is not None:
+        return found, False
+    db.session.commit()
+    try:
+        created = create()
+        db.session.commit()
+    except (IntegrityError, ValidationFailed):
+        db.session.rollback()
+        return find(), False
+    return created, True
+
+
 def ensure_builtin_mappings(*, now: datetime) -> None:
     """Install the mappings shipped with the application where they are missing; commit."""
     for spec in BUILTIN_MAPPINGS:
-        if mapping_by_code(spec["code"]) is None:
-            db.session.add(ImportMapping(**_clean(spec), is_builtin=True, created_at=now, updated_at=now))
+        def add(spec=spec):
+            mapping = ImportMapping(**_clean(spec), is_builtin=True, created_at=now, updated_at=now)
+            db.session.add(mapping)
+            db.session.flush()
+            return mapping
+
+        create_once(lambda spec=spec: mapping_by_code(spec["code"]), add)
     db.session.commit()
 
 
@@ -909,21 +948,36 @@ class _Run:
 
     def _new_centre(self, value: str, rule: dict) -> _CentreRef:
         base = ((rule.get("code_prefix") or "") + _slug(value, 32))[:32].strip("-") or "imported"
-        code, n = base, 1
-        while code in self._centre_codes:
-            n += 1
-            code = f"{base[:29]}-{n}"
-        self._centre_codes.add(code)
-        prefix = self._ref_prefix(value)
-        ref = _CentreRef(None, code, value[:120], prefix, is_new=True)
-        if not self.dry:
-            centre = Centre(code=code, ref_prefix=prefix, name_en=value[:120], name_zh=value[:120],
-                            description=f"Imported ({self.settings['name']})"[:1000], sort_order=1000,
-                            is_active=True, created_at=self.clock())
-            db.session.add(centre)
-            db.session.flush()
-            ref.id = centre.id
-        return ref
+        for _ in range(5):
+            code, n = base, 1
+            while code in self._centre_codes:
+                n += 1
+                code = f"{base[:29]}-{n}"
+            self._centre_codes.add(code)
+            prefix = self._ref_prefix(value)
+            if self.dry:
+                return _CentreRef(None, code, value[:120], prefix, is_new=True)
+
+            def add(code=code, prefix=prefix):
+                centre = Centre(code=code, ref_prefix=prefix, name_en=value[:120], name_zh=value[:120],
+                                description=f"Imported ({self.settings['name']})"[:1000], sort_order=1000,
+                                is_active=True, created_at=self.clock())
+                db.session.add(centre)
+                db.session.flush()
+                return centre
+
+            # Another run may create the same centre meanwhile: then it is the one found by its code.
+            centre, created = create_once(
+                lambda code=code: db.session.execute(select(Centre).where(Centre.code == code)).scalar_one_or_none(),
+                add,
+            )
+            if centre is not None:
+                return _CentreRef(centre.id, centre.code, centre.name_en, centre.ref_prefix, is_new=created)
+            # Another run took the prefix for another centre meanwhile: the code is
+            # still free; choose the prefix again from what exists now.
+            self._centre_codes.discard(code)
+            self._load_catalog()
+        raise ImportFailed(f"cannot create a centre for {value!r}: its code or prefix is taken each time")
 
     def _ref_prefix(self, value: str) -> str:
         """Return a free reference prefix: the name's initials (PWD), else letters and a digit."""
@@ -989,15 +1043,28 @@ class _Run:
         policy_id = None
         if rule.get("policy") and not self.uses_due:
             policy_id = db.session.execute(select(SlaPolicy.id).where(SlaPolicy.code == rule["policy"])).scalar()
-        ref = _CategoryRef(None, code, value[:120], centre, policy_id, is_new=True)
-        if not self.dry:
+        if self.dry:
+            return _CategoryRef(None, code, value[:120], centre, policy_id, is_new=True)
+
+        def add():
             category = Category(centre_id=centre.id, code=code, name_en=value[:120], name_zh=value[:120],
                                 default_priority=self.default_priority, sla_policy_id=policy_id, sort_order=1000,
                                 is_active=True)
             db.session.add(category)
             db.session.flush()
-            ref.id = category.id
-        return ref
+            return category
+
+        # (centre, code) is its only unique key: a clash is the same category, created by another run.
+        category, created = create_once(
+            lambda: db.session.execute(
+                select(Category).where(Category.centre_id == centre.id, Category.code == code)
+            ).scalar_one_or_none(),
+            add,
+        )
+        if category is None:
+            raise ImportFailed(f"cannot create the category {code!r} of {centre.code!r}")
+        return _CategoryRef(category.id, category.code, category.name_en, centre, category.sla_policy_id,
+                            is_new=created)
 
     # ------------------------------------------------------------ SLA
 
@@ -1006,28 +1073,30 @@ class _Run:
         from tracker.services import sla_config
 
         now = self.clock()
-        calendar = db.session.execute(select(Calendar).where(Calendar.code == SOURCE_CALENDAR)).scalar_one_or_none()
-        if calendar is None:
-            sla_config.create_calendar(
+        create_once(
+            lambda: db.session.execute(select(Calendar).where(Calendar.code == SOURCE_CALENDAR)).scalar_one_or_none(),
+            lambda: sla_config.create_calendar(
                 code=SOURCE_CALENDAR, name_en="Round the clock, UTC (imported deadlines)",
                 name_zh="全天候，UTC（导入的期限）",
                 definition={"timezone": "UTC", "week": {d: [["00:00", "24:00"]] for d in
                                                         ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}},
                 note="Measures imported tickets against their source's own due time.", actor=None, now=now,
-            )
-        policy = db.session.execute(
-            select(SlaPolicy).where(SlaPolicy.code == sla.SOURCE_DEADLINE_POLICY)
-        ).scalar_one_or_none()
-        if policy is None:
+            ),
+        )
+        policy, _ = create_once(
+            lambda: db.session.execute(
+                select(SlaPolicy).where(SlaPolicy.code == sla.SOURCE_DEADLINE_POLICY)
+            ).scalar_one_or_none(),
             # The minutes are a placeholder: each ticket is due at its own source due time.
-            policy = sla_config.create_policy(
+            lambda: sla_config.create_policy(
                 code=sla.SOURCE_DEADLINE_POLICY, name_en="The source system's own deadline (imported)",
                 name_zh="来源系统自身的期限（导入）",
                 definition={"targets": {"resolution": {"calendar": SOURCE_CALENDAR,
                                                        "minutes": {p.value: 1440 for p in Priority},
                                                        "at_risk": 0.75}}},
                 note="Imported tickets are due at their source's due time.", actor=None, now=now,
-            )
+            ),
+        )
         version = db.session.get(SlaPolicyVersion, policy.current_version_id)
         calendars = {t: sla.current_calendar_version_id(code) for t, code in sla.target_calendar_codes(version).items()}
         return version.id, calendars
@@ -1136,6 +1205,11 @@ class _Run:
 
     def _insert(self, batch: list[tuple[int, _Row]]) -> None:
         rows = [row for _, row in batch]
+        # A run importing the same rows at the same time holds these counters
+        # until its batch commits: waiting for them first, this batch then sees
+        # that one's tickets and skips them, reserving no numbers it would not use.
+        for prefix, year in sorted({(row.centre.prefix, row.opened.astimezone(self.campus).year) for row in rows}):
+            _reserve_numbers(prefix, year, 0)
         existing = self._existing_keys([row.key for row in rows])
         fresh = [row for row in rows if row.key not in existing]
         self.rows_skipped += len(rows) - len(fresh)
@@ -1269,14 +1343,22 @@ class _Run:
 
     def _requester(self) -> int:
         username = self.settings.get("requester_username") or "import"
-        user = db.session.execute(select(User).where(func.lower(User.username) == username)).scalar_one_or_none()
-        if user is None:
+
+        def add():
             # The application's own account: no roles, no login.
             user = User(username=username, display_name=REQUESTER_NAME, is_active=False, created_at=self.clock(),
                         password_hash=generate_password_hash(
                             secrets.token_urlsafe(32), method=current_app.config["PASSWORD_HASH_METHOD"]))
             db.session.add(user)
             db.session.flush()
+            return user
+
+        user, _ = create_once(
+            lambda: db.session.execute(select(User).where(func.lower(User.username) == username)).scalar_one_or_none(),
+            add,
+        )
+        if user is None:
+            raise ImportFailed(f"cannot create the requester account {username!r}")
         return user.id
 
     # ------------------------------------------------------------ errors, counts, summary
@@ -1411,7 +1493,11 @@ def _complete(table, rows: list[dict]) -> list[dict]:
 
 
 def _reserve_numbers(prefix: str, year: int, count: int) -> int:
-    """Reserve ``count`` reference numbers of (prefix, year); return the first."""
+    """Reserve ``count`` reference numbers of (prefix, year); return the first.
+
+    A ``count`` of 0 reserves nothing: it only takes the counter's row lock
+    (creating the counter at 0), held until the caller's transaction ends.
+    """
     counters = ReferenceCounter.__table__
     bump = (
         update(counters)
