@@ -359,7 +359,14 @@ def test_a_centre_head_drafts_edits_and_publishes_their_standard_on_the_pages(cl
     draft = db.session.execute(select(SlaPolicyVersion).where(
         SlaPolicyVersion.policy_id == repairs.id, SlaPolicyVersion.status == "draft")).scalar_one()
     page = client.get(created.headers["Location"]).get_data(as_text=True)
-    assert f"/standards/replays/new?version={draft.id}" in page
+    assert f"/standards/?version={draft.id}" in page
+    # The link opens the replay form with that version as the draft, kept with the replay.
+    replay_form = client.get(f"/standards/?version={draft.id}").get_data(as_text=True)
+    assert f'name="version" type="hidden" value="{draft.id}"' in replay_form
+    assert '&#34;repairs&#34;' in replay_form or '"repairs"' in replay_form
+    # Another centre's policy version is not theirs to replay.
+    other = world.policies["standard"].current_version_id
+    assert client.get(f"/standards/?version={other}").status_code == 404
     data = PolicyForm.data_from(repairs, draft)
     form = {}
     for key, value in data.items():

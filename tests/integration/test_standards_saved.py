@@ -179,3 +179,28 @@ def test_a_replay_that_fails_in_the_worker_says_why_and_is_not_run_again(db, wor
     db.session.refresh(row)
     assert (row.status, row.message) == (ReplayStatus.FAILED, "The period ends before it starts.")
     assert tasks.replay(row.id) is None
+
+
+def test_a_draft_versions_replay_started_from_its_page_stays_attached_to_it(client, db, world, login_as):
+    from tracker.services.standards import drafts
+
+    _two_requests(world)
+    admin = world.users["admin"]
+    draft = drafts.create_draft(world.policies["repairs"].id, actor=admin, now=T0 + timedelta(days=1))
+    login_as("admin")
+    form = client.get(f"/standards/?version={draft.id}").get_data(as_text=True)
+    assert f'name="version" type="hidden" value="{draft.id}"' in form
+    answer = post_form(client, "/standards/", {
+        "name": "Why draft 2", "first": DAY, "last": DAY, "centre": "", "version": str(draft.id),
+        "draft": json.dumps(saved.draft_of_version(draft.id))})
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    row = db.session.execute(select(SlaReplay)).scalar_one()
+    assert row.policy_version_id == draft.id
+    # The draft's page lists it: the record of why the version was changed.
+    page = client.get(f"/standards/drafts/{draft.id}").get_data(as_text=True)
+    assert f"/standards/replays/{row.id}" in page and "Why draft 2" in page
+    # A version id that does not exist is refused and nothing more is stored.
+    refused = post_form(client, "/standards/", {
+        "name": "x", "first": DAY, "last": DAY, "centre": "", "version": "999999", "draft": ""})
+    assert refused.status_code in (400, 404)
+    assert _replays() == 1

@@ -3,7 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from tracker.forms import options
@@ -76,6 +76,8 @@ class ReplayForm(FlaskForm):
     draft = TextAreaField(_l("Draft (JSON)"), validators=[Optional(), Length(max=200_000)],
                           description=_l("Policies by code, categories by centre/category, calendars by code "
                                          "(see the help). Empty: replay the published standards."))
+    # The draft version replayed (from its page): the saved replay stays attached to it.
+    version = HiddenField()
 
 
 class HistoryForm(FlaskForm):

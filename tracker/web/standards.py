@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -68,8 +68,18 @@ def _index(form: ReplayForm, status: int = 200):
 @require_role(Role.ADMIN, Role.CENTRE_HEAD)
 def index():
     form = _form()
-    # A copy of the current standards to edit: the draft starts from them.
-    form.draft.data = json.dumps(saved.current_document(current_user), ensure_ascii=False, indent=1)
+    version_id = request.args.get("version", type=int)
+    if version_id is not None:
+        # From a draft version's page: replay that version, and keep the replay with it.
+        try:
+            document = saved.draft_of_version(version_id, actor=current_user)
+        except TrackerError:
+            abort(404)
+        form.version.data = str(version_id)
+    else:
+        # A copy of the current standards to edit: the draft starts from them.
+        document = saved.current_document(current_user)
+    form.draft.data = json.dumps(document, ensure_ascii=False, indent=1)
     return _index(form)
 
 
@@ -89,13 +99,24 @@ def start():
                 raise ValidationFailed(N_("The draft is not valid JSON.")) from None
             if not isinstance(draft, dict):
                 raise ValidationFailed(N_("The draft is not valid JSON."))
+        version_id = _version_id(form.version.data)
+        if version_id is not None:
+            saved.draft_of_version(version_id, actor=current_user)  # may this actor replay it?
         row = saved.start_replay(name=form.name.data, first=form.first.data, last=form.last.data,
                                  centre_id=int(form.centre.data) if form.centre.data else None, draft=draft,
-                                 actor=current_user, now=utcnow())
+                                 policy_version_id=version_id, actor=current_user, now=utcnow())
     except TrackerError as error:
         flash(error.translated(), "error")
         return _index(form, 400)
     return redirect(url_for("standards.detail", replay_id=row.id))
+
+
+def _version_id(value) -> int | None:
+    if not value:
+        return None
+    if not str(value).isdigit() or int(value) > 2**31 - 1:
+        raise ValidationFailed(N_("That draft version does not exist."))
+    return int(value)
 
 
 def _status(row) -> dict:

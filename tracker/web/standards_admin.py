@@ -28,7 +28,7 @@ from tracker.forms.standards import (
 )
 from tracker.services import admin as admin_service
 from tracker.services import reports
-from tracker.services.standards import benchmarks, drafts, promises
+from tracker.services.standards import benchmarks, drafts, promises, saved
 
 bp = Blueprint("standards_admin", __name__, url_prefix="/standards")
 
@@ -145,7 +145,8 @@ def draft_edit(version_id):
     return render_template("standards_admin/draft.html", form=form, version=version, policy=policy,
                            publish_form=PublishForm(data={"effective_on": reports.local_day(utcnow())}),
                            action_form=ActionForm(formdata=None),
-                           lines=target_lines(version.definition))
+                           lines=target_lines(version.definition),
+                           replays=saved.list_replays(actor=current_user, policy_version_id=version.id))
 
 
 @bp.route("/drafts/<int:version_id>/discard", methods=["POST"])

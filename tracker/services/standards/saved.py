@@ -71,10 +71,14 @@ def current_document(actor: User | None) -> dict:
                          for policy in db.session.execute(query.order_by(SlaPolicy.code)).scalars()}}
 
 
-def draft_of_version(version_id: int) -> dict:
-    """Return the draft document that replays a stored policy version (a draft version) under its policy's code."""
+def draft_of_version(version_id: int, *, actor: User | None = None) -> dict:
+    """Return the draft document that replays a stored policy version (a draft version) under its policy's code.
+
+    With an ``actor``, only a version of a policy they may replay
+    (``current_document``); raises NotFound otherwise.
+    """
     version = db.session.get(SlaPolicyVersion, version_id)
-    if version is None:
+    if version is None or (actor is not None and version.policy.code not in current_document(actor)["policies"]):
         raise NotFound()
     return {"policies": {version.policy.code: version.definition}}
 
@@ -204,9 +208,11 @@ def shared_replay(token: str, *, actor: User | None) -> SlaReplay:
     return row
 
 
-def list_replays(*, actor: User | None, limit: int = 100) -> list[SlaReplay]:
-    """Return the newest replays the actor may read."""
+def list_replays(*, actor: User | None, limit: int = 100, policy_version_id: int | None = None) -> list[SlaReplay]:
+    """Return the newest replays the actor may read (of one policy version: the record of why it changed)."""
     query = select(SlaReplay).order_by(SlaReplay.id.desc()).limit(limit)
+    if policy_version_id is not None:
+        query = query.where(SlaReplay.policy_version_id == policy_version_id)
     if actor is not None and not actor.has_role(Role.ADMIN):
         query = query.where(SlaReplay.centre_id.in_(actor.centre_ids(Role.CENTRE_HEAD) or {-1}))
     return list(db.session.execute(query).scalars())
