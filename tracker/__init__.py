@@ -23,6 +23,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.from_mapping(settings.load())
     if overrides:
         app.config.update(overrides)
+    from tracker.web import routing
+
+    routing.register(app)  # before the first route: out-of-range ids are 404 on every route
     # Uploads are written here (and under tmp/ while checked): created at start.
     Path(app.config["ATTACHMENTS_DIR"]).mkdir(parents=True, exist_ok=True)
 

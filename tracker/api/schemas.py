@@ -14,6 +14,7 @@ from datetime import date
 from marshmallow import Schema, ValidationError, fields, validate
 
 from tracker.domain.i18n import N_
+from tracker.domain.limits import ID_MAX, PAGE_MAX
 from tracker.domain.rectification import ItemStatus
 from tracker.domain.rectification import Source as ItemSource
 from tracker.domain.sla_clock import Target, TargetState
@@ -21,10 +22,8 @@ from tracker.domain.workflow import Action, HoldReason, Priority, Status
 from tracker.models import EventKind
 from tracker.services import tickets as ticket_service
 
-ID_MAX = 2**31 - 1  # an INTEGER column; larger numbers would overflow the database driver
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 PER_PAGE_MAX = 100
-PAGE_MAX = 100_000
 STATUS_GROUPS = ("all", "open", "resolved", "done")
 
 
