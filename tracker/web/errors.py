@@ -1,8 +1,12 @@
-"""Error pages."""
+"""Error pages, and the request guard that refuses text the database cannot store."""
+
+from collections.abc import Iterable
 
 from flask import Flask, render_template, request
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 
+from tracker.domain.limits import text_problem
 from tracker.errors import TrackerError
 
 
@@ -21,8 +25,6 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(_error):
-        from flask_babel import gettext
-
         from tracker.services.attachments import max_megabytes
 
         _drain_body()
@@ -36,6 +38,50 @@ def register(app: Flask) -> None:
     @app.errorhandler(TrackerError)
     def tracker_error(error):
         return render_template("errors/error.html", code=error.http_status, message=error.translated()), error.http_status
+
+    app.before_request(refuse_unstorable_text)
+
+
+def refuse_unstorable_text():
+    """Answer 400 when a page request carries text the database cannot store.
+
+    PostgreSQL's text types refuse NUL (the one control character they
+    refuse) and UTF-8 cannot hold a lone surrogate: a search or a form with
+    one would otherwise fail in the query (a 500, a CSV export cut off).
+    Checked here once for the address, the query string, form fields and a
+    JSON body of every page; the API's schemas check their fields with the
+    same rule (tracker.domain.limits) and answer per field. An upload that
+    may be larger than MAX_CONTENT_LENGTH sets its limit in a
+    url_value_preprocessor, which runs before this reads the form.
+    """
+    from tracker.api.errors import is_api_request
+
+    if is_api_request():
+        return None
+    problem = _first_problem([request.path, *request.args.items(multi=True)])
+    if problem is None and request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        if request.is_json:
+            problem = _first_problem(request.get_json(silent=True))
+        else:
+            problem = _first_problem(request.form.items(multi=True))
+    if problem is None:
+        return None
+    message = gettext(problem) + " " + gettext("Nothing was changed: go back and remove it.")
+    return render_template("errors/error.html", code=400, message=message), 400
+
+
+def _first_problem(value) -> str | None:
+    """Return the first reason some text in ``value`` (nested lists, dicts, pairs) cannot be stored."""
+    if isinstance(value, str):
+        return text_problem(value)
+    if isinstance(value, dict):
+        value = value.items()
+    if isinstance(value, Iterable) and not isinstance(value, bytes):
+        for item in value:
+            problem = _first_problem(item)
+            if problem:
+                return problem
+    return None
 
 
 DRAIN_MAX_BYTES = 64 * 1024 * 1024
