@@ -2,12 +2,26 @@
 
 from collections.abc import Iterable
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, g, render_template, request
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import exc as sa_exc
+from werkzeug.exceptions import InternalServerError
 
+from tracker.domain.i18n import N_
 from tracker.domain.limits import text_problem
 from tracker.errors import TrackerError
+from tracker.extensions import login
+
+# Errors that mean the database cannot be reached now (down, restarting, a
+# dropped connection, a full pool), not that the request was wrong: 503,
+# try again. A connection that died is invalidated by SQLAlchemy and the
+# pool connects anew on the next request, so the app recovers by itself.
+DATABASE_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+RETRY_AFTER_SECONDS = 30
+
+UNAVAILABLE_MESSAGE = N_("The service cannot reach its database for a moment; nothing was changed. "
+                         "Try again in a minute.")
 
 
 def register(app: Flask) -> None:
@@ -39,7 +53,43 @@ def register(app: Flask) -> None:
     def tracker_error(error):
         return render_template("errors/error.html", code=error.http_status, message=error.translated()), error.http_status
 
+    for error_class in DATABASE_UNAVAILABLE:
+        app.register_error_handler(error_class, database_unavailable)
+
+    @app.errorhandler(InternalServerError)
+    def server_error(_error):
+        return render_without_database(500)
+
     app.before_request(refuse_unstorable_text)
+
+
+def database_unavailable(error):
+    """Answer 503 with Retry-After, as the API's JSON or the app's page, without touching the database."""
+    from tracker.api.errors import error_response, is_api_request
+
+    current_app.logger.warning("database unavailable (%s): %s", request.path, str(error).splitlines()[0])
+    _forget_user()  # before any gettext: choosing the language may ask for the user
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if is_api_request():
+        return error_response(503, "unavailable", gettext(UNAVAILABLE_MESSAGE), headers=headers)
+    return render_without_database(503, message=gettext(UNAVAILABLE_MESSAGE), headers=headers)
+
+
+def render_without_database(code: int, *, message: str | None = None, headers: dict | None = None):
+    """Render the error page with no query: the reader shows as logged out."""
+    _forget_user()
+    return render_template("errors/error.html", code=code, message=message), code, headers or {}
+
+
+def _forget_user() -> None:
+    """Show the reader as logged out for the rest of the request, without asking the database.
+
+    The failed session must not be used again, and the language selector
+    and the page's header would otherwise load the user (Flask-Login's
+    loader), their menu and unread count. The language still follows the
+    reader: the session's choice (set at login) or the browser's.
+    """
+    g._login_user = login.anonymous_user()  # Flask-Login's per-request user: its loader is not called again
 
 
 def refuse_unstorable_text():
