@@ -176,6 +176,10 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(imports_bp)
 
+    from tracker.web.health import bp as health_bp
+
+    app.register_blueprint(health_bp)  # /healthz and /readyz for the proxy and monitoring
+
     from tracker.web import errors
 
     errors.register(app)

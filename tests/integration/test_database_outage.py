@@ -1,10 +1,11 @@
-"""The database away: the app's own 503 page in the reader's language.
+"""The database away: the app's own 503 page in the reader's language, and readiness.
 
 An app bound to a PostgreSQL port where nothing listens shows what every
 request meets while the database is down, on either test database.
 """
 
 import pytest
+import sqlalchemy as sa
 
 from tests.browser.server import free_port
 from tests.conftest import CSRF_RE
@@ -58,6 +59,35 @@ def test_the_api_answers_503_as_json_while_the_database_is_down(unreachable_app)
         "/api/v1/tickets", headers={"Authorization": "Bearer desk_abc", "Accept-Language": "en"})
     assert response.status_code == 503 and response.headers["Retry-After"] == "30"
     assert response.get_json()["error"]["code"] == "unavailable"
+
+
+def test_liveness_answers_and_readiness_names_what_is_down(unreachable_app):
+    client = unreachable_app.test_client()
+    assert (client.get("/healthz").status_code, client.get("/healthz").get_json()) == (200, {"status": "ok"})
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    checks = response.get_json()["checks"]
+    assert checks["database"] == {"ok": False, "error": "OperationalError"}
+    assert checks["broker"]["ok"] is False
+
+
+def test_readiness_needs_the_schema_at_the_migrations_head(client, db):
+    response = client.get("/readyz")
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["status"] == "ready" and all(check["ok"] for check in body["checks"].values())
+    [head] = body["checks"]["migrations"]["code"]
+    version = sa.table("alembic_version", sa.column("version_num"))
+    db.session.execute(sa.update(version).values(version_num="0013_late_by_open"))
+    db.session.commit()
+    try:
+        behind = client.get("/readyz")
+        assert behind.status_code == 503
+        assert behind.get_json()["checks"]["migrations"] == {
+            "ok": False, "database": ["0013_late_by_open"], "code": [head]}
+    finally:
+        db.session.execute(sa.update(version).values(version_num=head))
+        db.session.commit()
 
 
 def test_an_unexpected_error_shows_the_apps_500_page(unreachable_app):
