@@ -12,7 +12,6 @@ from tracker.extensions import babel, csrf, db, login, migrate
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = ("zh_CN", "en")
 
-
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the Flask app from the environment, then ``overrides`` (tests)."""
     app = Flask(
@@ -32,6 +31,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
         proxies = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+
+    from tracker.web import routing
+
+    routing.register(app)  # before the first route: out-of-range ids are 404 on every route
     # Uploads are written here (and under tmp/ while checked): created at start.
     Path(app.config["ATTACHMENTS_DIR"]).mkdir(parents=True, exist_ok=True)
 
@@ -74,7 +77,6 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_cli(app)
     return app
 
-
 def _configure_engine(engine) -> None:
     if engine.dialect.name != "sqlite":
         return
@@ -97,7 +99,6 @@ def _configure_engine(engine) -> None:
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
-
 def _select_locale() -> str:
     from flask_login import current_user
 
@@ -115,7 +116,6 @@ def _select_locale() -> str:
     if match == "zh":
         return "zh_CN"
     return match or "zh_CN"
-
 
 def _register_login() -> None:
     from tracker.domain.i18n import N_
@@ -139,7 +139,6 @@ def _register_login() -> None:
         if user is None or not user.is_active or user.session_token != token:
             return None
         return user
-
 
 def _register_blueprints(app: Flask) -> None:
     from tracker.auth.views import bp as auth_bp
@@ -190,17 +189,19 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(standards_bp)
 
+    from tracker.web.health import bp as health_bp
+
+    app.register_blueprint(health_bp)  # /healthz and /readyz for the proxy and monitoring
+
     from tracker.web import errors
 
     errors.register(app)
-
 
 def _register_template_helpers(app: Flask) -> None:
     from tracker.web import assets, helpers
 
     helpers.register(app)
     assets.register(app)
-
 
 def _register_security_headers(app: Flask) -> None:
     csp = (
@@ -218,6 +219,5 @@ def _register_security_headers(app: Flask) -> None:
         if app.config.get("TRACKER_PRODUCTION"):
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
-
 
 __all__ = ["create_app", "get_locale"]

@@ -160,8 +160,10 @@ class LiveServer:
     """gunicorn serving ``wsgi:app`` on a free local port, its output in ``log_path``."""
 
     def __init__(
-        self, *, database_url: str, instance_path: Path, log_path: Path, broker_url: str | None = None
+        self, *, database_url: str, instance_path: Path, log_path: Path, broker_url: str | None = None,
+        workers: int = 2,
     ):
+        self.workers = workers
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
@@ -178,7 +180,7 @@ class LiveServer:
             [
                 str(GUNICORN),
                 "--workers",
-                "2",
+                str(self.workers),
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--access-logfile",

@@ -30,6 +30,8 @@ LOGGED_IN = set(ROLES) - {"anonymous"}
 # endpoint: (method, path template, {role: expected})
 ROUTES = {
     "static": ("GET", "/static/app.css", everyone(OK)),
+    "health.healthz": ("GET", "/healthz", everyone(OK)),
+    "health.readyz": ("GET", "/readyz", everyone(OK)),
     "home.index": ("GET", "/", {"anonymous": LOGIN, **{r: REDIRECT for r in LOGGED_IN}}),
     "auth.login": ("GET", "/login", {"anonymous": OK, **{r: REDIRECT for r in LOGGED_IN}}),
     "auth.logout": ("POST", "/logout", everyone(REDIRECT)),

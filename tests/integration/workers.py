@@ -234,10 +234,10 @@ class System:
     """A database, a broker and settings; this process's app on them; the workers started on them."""
 
     def __init__(self, folder: Path, artifacts: Path, *, broker_url: str | None, mail_port: int | None,
-                 settings: dict[str, str] | None = None):
+                 settings: dict[str, str] | None = None, database_url: str | None = None):
         self.artifacts = artifacts
         self.instance = folder / "instance"
-        self.database_url = worker_database_url(folder)
+        self.database_url = database_url or worker_database_url(folder)
         self.broker_url = broker_url
         env = {k: v for k, v in server_environment(self.database_url, self.instance, broker_url).items()
                if not k.startswith("MAIL_")}
@@ -258,7 +258,7 @@ class System:
         from tracker.services.sla import forget_calendars
 
         self.instance.mkdir(parents=True)
-        if TEST_DATABASE_URL:
+        if not self.database_url.startswith("sqlite"):
             _fresh_postgres(self.database_url)
         # The settings the workers will read, and only those.
         overrides = config.load(config.Environment(self.env))
@@ -533,6 +533,85 @@ class RedisServer:
             self._log = None
 
 
+POSTGRES_PROGRAMS = "/usr/lib/postgresql/*/bin"
+
+
+def postgres_programs() -> Path:
+    """Return the folder of initdb and pg_ctl (the newest installed); fail on CI, skip elsewhere, without them."""
+    import glob
+
+    found = sorted((Path(p) for p in glob.glob(POSTGRES_PROGRAMS) if (Path(p) / "initdb").exists()),
+                   key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+    if not found:
+        message = f"this test starts a private PostgreSQL cluster and found no initdb in {POSTGRES_PROGRAMS}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return found[-1]
+
+
+class PostgresServer:
+    """A private PostgreSQL cluster on a free local port that a test stops and starts.
+
+    Never the machine's shared server: others test against it. initdb
+    refuses root, so as root (CI) the cluster belongs to the ``postgres``
+    user (runuser). No fsync: the cluster is thrown away. A failure to
+    start fails the test (on CI as anywhere: the programs are there).
+    """
+
+    def __init__(self, programs: Path, log_path: Path):
+        import tempfile
+
+        self.programs = programs
+        self.log_path = log_path
+        self.port = free_port()
+        # Not under pytest's tmp_path: the postgres user cannot enter root's folders.
+        self.folder = Path(tempfile.mkdtemp(prefix="tracker-pg-"))
+        self.data = self.folder / "data"
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/tracker"
+        self.is_running = False
+
+    def _run(self, program: str, *args: str) -> None:
+        command = [str(self.programs / program), *args]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+        if result.returncode != 0:
+            raise AssertionError(f"{program} {' '.join(args)} failed ({result.returncode}):\n{result.stdout}"
+                                 f"{result.stderr}\n{_tail(self.folder / 'postgres.log')}")
+
+    def init(self) -> None:
+        if os.geteuid() == 0:
+            import pwd
+
+            owner = pwd.getpwnam("postgres")
+            os.chown(self.folder, owner.pw_uid, owner.pw_gid)
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--locale=C",
+                  "--no-sync")
+
+    def start(self) -> None:
+        """Start the cluster and wait until it accepts connections."""
+        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.folder} -c fsync=off "
+                   "-c full_page_writes=off -c synchronous_commit=off")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "postgres.log"), "-o", options,
+                  "-w", "-t", "30", "start")
+        self.is_running = True
+
+    def stop(self) -> None:
+        """Stop the cluster (fast: open sessions are ended, as in a restart)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "-t", "30", "stop")
+        self.is_running = False
+
+    def close(self) -> None:
+        try:
+            if self.is_running:
+                self.stop()
+        finally:
+            if (self.folder / "postgres.log").exists():
+                shutil.copyfile(self.folder / "postgres.log", self.log_path)
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
 class LogRecords(logging.Handler):
     """Keep the records of one logger, from ``attach()`` to ``detach()``.
 
@@ -655,10 +734,11 @@ def make_system(tmp_path, artifacts, smtp_sink):
     """Return a factory of Systems (mail to ``smtp_sink``); its app context stays active for the test."""
     made: list[System] = []
 
-    def make(*, broker_url: str | None = TEST_BROKER_URL, settings: dict[str, str] | None = None) -> System:
+    def make(*, broker_url: str | None = TEST_BROKER_URL, settings: dict[str, str] | None = None,
+             database_url: str | None = None) -> System:
         assert not made, "one system per test: each pushes its app context"
         system = System(tmp_path / "system", artifacts, broker_url=broker_url, mail_port=smtp_sink.port,
-                        settings=settings)
+                        settings=settings, database_url=database_url)
         made.append(system)  # closed even when opening fails half-way
         system.open()
         return system

@@ -13,7 +13,7 @@ from datetime import date
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from tracker.domain.i18n import N_
+from tracker.domain.limits import ID_MAX, PAGE_MAX, text_problem
 from tracker.domain.rectification import ItemStatus
 from tracker.domain.rectification import Source as ItemSource
 from tracker.domain.sla_clock import Target, TargetState
@@ -21,10 +21,8 @@ from tracker.domain.workflow import Action, HoldReason, Priority, Status
 from tracker.models import EventKind
 from tracker.services import tickets as ticket_service
 
-ID_MAX = 2**31 - 1  # an INTEGER column; larger numbers would overflow the database driver
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 PER_PAGE_MAX = 100
-PAGE_MAX = 100_000
 STATUS_GROUPS = ("all", "open", "resolved", "done")
 
 
@@ -36,12 +34,9 @@ class Text(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         text = super()._deserialize(value, attr, data, **kwargs)
-        if "\x00" in text:
-            raise ValidationError(N_("Text may not contain NUL characters."))
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValidationError(N_("Text must be valid Unicode.")) from None
+        problem = text_problem(text)
+        if problem:
+            raise ValidationError(problem)
         return text
 
 

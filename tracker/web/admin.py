@@ -47,6 +47,7 @@ from tracker.forms.admin import (
 from tracker.models import Category, Centre, Location, User
 from tracker.services import accounts, audit, holidays, sla_config
 from tracker.services import admin as admin_service
+from tracker.web.routing import page_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -110,7 +111,7 @@ def history():
     entity = request.args.get("kind")
     if entity not in audit.ENTITIES:
         entity = None
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg()
     query = audit.events(entity)
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     pages = max((total + PAGE_SIZE - 1) // PAGE_SIZE, 1)
@@ -160,7 +161,7 @@ def users():
     form = UserFilterForm(request.args)
     form.centre.choices = _centre_options(_("All centres"))
     form.validate()
-    page = max(form.page.data or 1, 1) if not form.page.errors else 1
+    page = page_arg()
     rows, total = accounts.search_users(
         q=form.q.data or "",
         role=Role(form.role.data) if form.role.data and not form.role.errors else None,

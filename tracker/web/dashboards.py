@@ -37,6 +37,7 @@ from tracker.services import tickets as ticket_service
 from tracker.services.exports import csv_lines, xlsx_bytes
 from tracker.services.standards import promises
 from tracker.web import charts
+from tracker.web.routing import int_arg, page_arg
 
 bp = Blueprint("dashboards", __name__, url_prefix="/dashboard")
 
@@ -95,15 +96,6 @@ def _allowed_centres() -> list[Centre] | None:
     return [c for c in catalog.all_centres() if c.id in mine]
 
 
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit():
-        abort(404)
-    return int(raw)
-
-
 def _scope(now: datetime, *, strict: bool, default_centre: Centre | None = None, campus: bool = True) -> Scope:
     """Parse the filters of the request.
 
@@ -115,7 +107,7 @@ def _scope(now: datetime, *, strict: bool, default_centre: Centre | None = None,
     allowed = _allowed_centres()
     centres = catalog.all_centres() if allowed is None else allowed
     by_id = {c.id: c for c in centres}
-    centre_id = _int_arg("centre")
+    centre_id = int_arg("centre")
     centre = default_centre
     if centre_id is not None:
         centre = by_id.get(centre_id)
@@ -137,7 +129,7 @@ def _scope(now: datetime, *, strict: bool, default_centre: Centre | None = None,
     form.category.choices = options([("", _("All categories"))] + [(c.id, c.name_for(locale)) for c in categories])
     notes: list[str] = []
     category = None
-    category_id = _int_arg("category")
+    category_id = int_arg("category")
     if category_id is not None:
         category = next((c for c in categories if c.id == category_id), None)
         if category is None:
@@ -766,7 +758,7 @@ def _drill(scope: Scope) -> Drill:
         raise ValidationFailed(N_("Unknown age bucket."))
     assignee: int | str | None = request.args.get("assignee") or None
     if assignee is not None and assignee != reports.ANY_ASSIGNEE:
-        assignee = _int_arg("assignee")
+        assignee = int_arg("assignee")
     locale = str(get_locale())
     title = _(FIGURE_LABELS[figure], target=_(TARGET_LABELS[Target(target)]) if target else "")
     facets = []
@@ -805,7 +797,7 @@ def tickets():
     query = _drill_query(scope, drill, now)
     total = reports.drilldown_count(drill.figure, scope.filters, now, target=drill.target, age=drill.age,
                                     assignee=drill.assignee)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_arg()
     page_rows = query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE).options(joinedload(Ticket.assignee))
     rows = list(db.session.execute(page_rows).scalars())
     args = scope.args(figure=drill.figure, target=drill.target, age=drill.age, assignee=drill.assignee)

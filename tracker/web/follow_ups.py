@@ -20,6 +20,7 @@ from tracker.services import catalog, reports
 from tracker.services import follow_ups as follow_up_service
 from tracker.services import tickets as ticket_service
 from tracker.web.helpers import safe_next
+from tracker.web.routing import int_arg, page_arg
 
 bp = Blueprint("follow_ups", __name__, url_prefix="/follow-ups")
 
@@ -46,7 +47,7 @@ def index():
     query = follow_up_service.visible(current_user).where(follow_up_service.state_condition(state, now))
     locale = str(get_locale())
     centres = [c for c in catalog.all_centres() if follow_up_service.may_read(current_user, c.id)]
-    centre_id = request.args.get("centre", type=int)
+    centre_id = int_arg("centre")
     if centre_id is not None:
         if centre_id not in {c.id for c in centres}:
             abort(404)
@@ -63,7 +64,7 @@ def index():
         start, end = reports.day_bounds(first, last)
         query = query.where(FollowUp.done_at >= start, FollowUp.done_at < end)
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_arg()
     order = (FollowUp.due_at, FollowUp.id) if state in ("open", "overdue") else (FollowUp.id.desc(),)
     rows = list(db.session.execute(
         query.options(joinedload(FollowUp.ticket), joinedload(FollowUp.centre))

@@ -60,6 +60,13 @@ STATUS_LABELS = {
 }
 
 
+@bp.url_value_preprocessor
+def _upload_limit(endpoint, _values):
+    # Before any before_request reads the form (tracker.web.errors checks its text).
+    if endpoint == "imports.start":
+        request.max_content_length = MAX_UPLOAD_BYTES
+
+
 class FullMappingForm(MappingForm):
     pass
 

@@ -1,6 +1,6 @@
 """Technicians' and dispatchers' work queues."""
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 from flask_login import current_user
 
 from tracker.auth.decorators import require_role
@@ -9,21 +9,17 @@ from tracker.clock import utcnow
 from tracker.forms.tickets import ActionForm
 from tracker.services import queues, sla
 from tracker.services import tickets as ticket_service
+from tracker.web.routing import page_arg
 
 bp = Blueprint("queue", __name__, url_prefix="/queue")
-
-
-def _page_arg(name: str) -> int:
-    """Return the page number a query argument asks for; 1 when absent or not a number."""
-    return max(request.args.get(name, 1, type=int), 1)
 
 
 @bp.route("/")
 @require_role(*STAFF)
 def mine():
     now = utcnow()
-    mine = queues.my_work(current_user, page=_page_arg("page"))
-    pool = queues.unassigned(current_user.centre_ids(Role.TECHNICIAN), page=_page_arg("pool"))
+    mine = queues.my_work(current_user, page=page_arg("page"))
+    pool = queues.unassigned(current_user.centre_ids(Role.TECHNICIAN), page=page_arg("pool"))
     return render_template(
         "queue/mine.html",
         mine=mine,
@@ -39,7 +35,7 @@ def mine():
 def dispatch():
     now = utcnow()
     centres = current_user.centre_ids(*CENTRE_MANAGERS)
-    waiting = queues.unassigned(centres, page=_page_arg("page"))
+    waiting = queues.unassigned(centres, page=page_arg("page"))
     technicians = {
         centre_id: ticket_service.assignable_technicians(centre_id)
         for centre_id in {t.centre_id for t in waiting.items}

@@ -57,6 +57,7 @@ from tracker.services import tickets as ticket_service
 from tracker.services.exports import csv_lines, xlsx_bytes
 from tracker.web import charts
 from tracker.web.helpers import safe_next
+from tracker.web.routing import int_arg, page_arg
 
 bp = Blueprint("rectification", __name__, url_prefix="/rectification")
 
@@ -77,15 +78,6 @@ def _centre_ids_for(user) -> tuple[int, ...] | None:
     if user.has_any_role(*READ_ALL):
         return None
     return tuple(sorted(user.centre_ids()))
-
-
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    if not raw.isdigit():
-        abort(404)
-    return int(raw)
 
 
 def _default_period(now: datetime) -> tuple[date, date]:
@@ -129,7 +121,7 @@ def _scope(now: datetime, *, strict: bool) -> Scope:
     allowed = _centre_ids_for(current_user)
     known = catalog.all_centres()
     centres = known if allowed is None else [c for c in known if c.id in allowed]
-    centre_id = _int_arg("centre")
+    centre_id = int_arg("centre")
     if centre_id is not None and centre_id not in {c.id for c in centres}:
         abort(404)
     form = BacklogFilterForm(request.args)
@@ -272,7 +264,7 @@ def index():
     now = utcnow()
     listing, form, scope = _listing(now)
     total = figures.count(listing.query)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_arg()
     items = list(db.session.execute(listing.query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)).scalars())
     return render_template(
         "rectification/index.html",
@@ -360,10 +352,10 @@ def _prefill(form: NewItemForm, now: datetime, centres: list) -> tuple[list, Loc
     except TrackerError as error:
         flash(error.translated(), "error")
         tickets = []
-    location = db.session.get(Location, _int_arg("location")) if _int_arg("location") else None
-    category = db.session.get(Category, _int_arg("category")) if _int_arg("category") else None
+    location = db.session.get(Location, int_arg("location")) if int_arg("location") else None
+    category = db.session.get(Category, int_arg("category")) if int_arg("category") else None
     allowed = {c.id for c in centres}
-    centre_id = _int_arg("centre")
+    centre_id = int_arg("centre")
     if centre_id is None and category is not None:
         centre_id = category.centre_id
     if centre_id is None and tickets and len({t.centre_id for t in tickets}) == 1:
@@ -781,8 +773,8 @@ def hotspot():
     from tracker.services import sla
 
     now = utcnow()
-    location = db.session.get(Location, _int_arg("location") or 0)
-    category = db.session.get(Category, _int_arg("category") or 0)
+    location = db.session.get(Location, int_arg("location") or 0)
+    category = db.session.get(Category, int_arg("category") or 0)
     if location is None or category is None:
         abort(404)
     allowed = _centre_ids_for(current_user)

@@ -26,6 +26,7 @@ from tracker.models import ImportStatus, SurveyResponse
 from tracker.services import catalog, reports
 from tracker.services import rectification as ledger
 from tracker.services import surveys as service
+from tracker.web.routing import int_arg, page_arg
 
 bp = Blueprint("surveys", __name__, url_prefix="/surveys")
 
@@ -59,21 +60,12 @@ def _flash_form_errors(form) -> None:
 # ---------------------------------------------------------------- responses
 
 
-def _int_arg(name: str) -> int | None:
-    raw = request.args.get(name, "").strip()
-    if not raw:
-        return None
-    if not raw.lstrip("-").isdigit():
-        abort(404)
-    return int(raw)
-
-
 @bp.route("/")
 @require_role(*READERS)
 def index():
     locale = str(get_locale())
     centres = service.readable_centres(current_user)
-    centre_id = _int_arg("centre")
+    centre_id = int_arg("centre")
     if centre_id is not None and centre_id not in {c.id for c in centres}:
         abort(404)
     linked = request.args.get("linked") or None
@@ -83,13 +75,13 @@ def index():
         centre_id=centre_id,
         topic=request.args.get("topic") or None,
         survey=request.args.get("survey") or None,
-        score_max=_int_arg("score_max"),
+        score_max=int_arg("score_max", signed=True),
         linked=linked,
         q=(request.args.get("q") or "").strip()[:100] or None,
     )
     query = service.filtered(current_user, filters)
     total = service.count(query)
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_arg()
     rows = list(db.session.execute(
         query.options(selectinload(SurveyResponse.item), selectinload(SurveyResponse.centre))
         .limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
@@ -176,7 +168,7 @@ def mapping(import_id):
     _mapping_choices(form, header)
     if request.method == "GET":
         columns, settings = dict(item.columns), dict(item.settings)
-        saved_id = _int_arg("mapping")
+        saved_id = int_arg("mapping")
         if saved_id is not None:
             saved = service.get_mapping(saved_id)
             columns = {k: v for k, v in saved.columns.items() if v in header}

@@ -30,6 +30,7 @@ from tracker.services import catalog, escalations, exports, sla
 from tracker.services import tickets as ticket_service
 from tracker.web import feedback as feedback_views
 from tracker.web.helpers import safe_next
+from tracker.web.routing import page_arg
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
 
@@ -58,7 +59,7 @@ def _filtered(query, form: TicketFilterForm):
 def _list(query, form: TicketFilterForm, template: str, **context):
     query = _filtered(query, form)
     size = 50
-    page = max(form.page.data or 1, 1)
+    page = page_arg()
     total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
     rows = list(
         db.session.execute(
