@@ -8,7 +8,16 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from tracker.domain.workflow import HOLD_REASON_LABELS, PRIORITY_LABELS, HoldReason, Priority
 from tracker.forms import options
-from tracker.services.tickets import DESCRIPTION_MAX, DESCRIPTION_MIN, REASON_MAX, TITLE_MAX
+from tracker.services.tickets import (
+    CONTACT_PHONE_MAX,
+    DESCRIPTION_MAX,
+    DESCRIPTION_MIN,
+    LOCATION_NOTE_MAX,
+    REASON_MAX,
+    TITLE_MAX,
+)
+
+TOO_LONG = _l("Write at most %(max)d characters.")
 
 
 def _coerce_int_or_none(value):
@@ -26,7 +35,7 @@ class FileTicketForm(FlaskForm):
     location_id = SelectField(_l("Where?"), coerce=_coerce_int_or_none, validators=[Optional()])
     location_note = StringField(
         _l("Place details"),
-        validators=[Optional(), Length(max=200)],
+        validators=[Optional(), Length(max=LOCATION_NOTE_MAX, message=TOO_LONG)],
         description=_l("Room, floor or landmark if it is not in the list."),
     )
     description = TextAreaField(
@@ -42,7 +51,7 @@ class FileTicketForm(FlaskForm):
     )
     title = StringField(
         _l("Short title"),
-        validators=[Optional(), Length(max=TITLE_MAX)],
+        validators=[Optional(), Length(max=TITLE_MAX, message=TOO_LONG)],
         description=_l("Optional: taken from the description when empty."),
     )
     priority = SelectField(
@@ -52,7 +61,9 @@ class FileTicketForm(FlaskForm):
         ),
         validators=[Optional()],
     )
-    contact_phone = StringField(_l("Phone for the technician"), validators=[Optional(), Length(max=40)])
+    contact_phone = StringField(
+        _l("Phone for the technician"), validators=[Optional(), Length(max=CONTACT_PHONE_MAX, message=TOO_LONG)]
+    )
     # Checked on its content by services.attachments, not here.
     photo = FileField(_l("Photo of the problem"))
 
