@@ -1,5 +1,6 @@
 """Forms for filing and working tickets."""
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -75,6 +76,23 @@ class FileTicketForm(FlaskForm):
             self.location_id.errors = [*self.location_id.errors, _l("Choose a place or describe it.")]
             valid = False
         return valid
+
+
+def assignee_options(loads) -> list:
+    """Return the choices of an assign field: "Choose…" first, then each technician with their load.
+
+    Nothing is preselected: an Assign pressed without a choice is refused
+    (services.tickets: "Choose a technician.") instead of going to whoever
+    sorts first. ``loads`` are services.queues.TechnicianLoad.
+    """
+    return options(
+        [(None, gettext("Choose…"))]
+        + [
+            (load.user.id, gettext("%(name)s (%(open)d open, %(on_site)d on site)", name=load.user.display_name,
+                                   open=load.open_count, on_site=load.on_site))
+            for load in loads
+        ]
+    )
 
 
 class ActionForm(FlaskForm):
