@@ -198,9 +198,10 @@ def _register_blueprints(app: Flask) -> None:
     errors.register(app)
 
 def _register_template_helpers(app: Flask) -> None:
-    from tracker.web import assets, helpers
+    from tracker.web import assets, gettext, helpers
 
     helpers.register(app)
+    gettext.register(app)  # translated strings are text: "<token>" is shown, not parsed
     assets.register(app)
 
 def _register_security_headers(app: Flask) -> None:

@@ -218,3 +218,22 @@ def test_e_mails_read_in_the_language_the_user_chose(client, db, world, login_as
     notice = last_assigned_notice()
     assert notice.locale == "en"
     assert render(notice).subject == f"[{second.reference}] Assigned to you: {second.title}"
+
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_CN"])
+def test_angle_brackets_in_a_translated_message_are_shown_as_text(client, db, world, login_as, locale):
+    login_as("requester")
+    post_form(client, "/language", {"locale": locale, "next": "/account/tokens/"})
+    page = client.get("/account/tokens/").get_data(as_text=True)
+    assert "Bearer &lt;token&gt;" in page and "<token>" not in page
+    assert "&amp;lt;" not in page  # escaped once, not twice
+
+
+def test_a_message_is_escaped_on_pages_and_kept_as_text_in_plain_text_templates(app, db):
+    source = "{{ _('Bearer <token> for %(who)s', who='<b>') }}"
+    with app.test_request_context("/"):
+        page = app.jinja_env.from_string(source).render()
+        plain = app.jinja_env.overlay(autoescape=False).from_string(source).render()
+    assert page == "Bearer &lt;token&gt; for &lt;b&gt;"
+    assert plain == "Bearer <token> for <b>"

@@ -1,13 +1,18 @@
 """Filing and working requests through the pages, as users do."""
 
+import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import post_form
 from tests.factories import T0, make_ticket
+from tests.integration.api_helpers import bearer, make_token
 from tracker.domain.workflow import Status
+from tracker.errors import ValidationFailed
 from tracker.models import Ticket, TicketEvent
+from tracker.services import tickets as ticket_service
 
 
 def _count(db, model):
@@ -245,3 +250,84 @@ def test_a_user_changes_their_password_stays_logged_in_and_logs_in_with_it(clien
     assert refused.status_code == 200
     accepted = post_form(client, "/login", {"username": "requester", "password": "another-secret-42"})
     assert accepted.status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("field", "length", "page_says", "service_says"),
+    [
+        ("description", ticket_service.DESCRIPTION_MAX + 1, "Write between 5 and 5000 characters.",
+         "The description is longer than 5000 characters."),
+        ("location_note", ticket_service.LOCATION_NOTE_MAX + 1, "Write at most 200 characters.",
+         "The place details are longer than 200 characters."),
+        ("contact_phone", ticket_service.CONTACT_PHONE_MAX + 1, "Write at most 40 characters.",
+         "The phone number is longer than 40 characters."),
+    ],
+)
+def test_the_page_the_api_and_the_service_refuse_the_same_over_long_text(
+    client, db, world, login_as, field, length, page_says, service_says
+):
+    text = "x" * length
+    login_as("requester")
+    page = post_form(client, "/tickets/new/repairs", _form(world, **{field: text}))
+    assert page.status_code == 200 and page_says in page.get_data(as_text=True)
+    body = {"centre_id": world.centres["repairs"].id, "category_id": world.categories["water"].id,
+            "location_id": world.locations["room"].id, "description": "The tap is leaking.", field: text}
+    api = client.post("/api/v1/tickets", json=body, headers=bearer(make_token(world, "requester")))
+    assert api.status_code == 400 and api.get_json()["error"]["fields"][field] == [f"Longer than maximum length {length - 1}."]
+    # A third path (an import, a worker, a script) meets the same limit in the service.
+    request = ticket_service.NewTicket(**{k: v for k, v in body.items()})
+    with pytest.raises(ValidationFailed) as refused:
+        ticket_service.file_ticket(request, requester=world.users["requester"], now=T0)
+    assert str(refused.value) == service_says
+    assert _count(db, Ticket) == 0 and _count(db, TicketEvent) == 0
+
+
+def _assign_select(page: str, ticket_id: int | None = None) -> str:
+    start = page.index(f'id="assignee-{ticket_id}"' if ticket_id else 'name="assignee_id"')
+    return page[start:page.index("</select>", start)]
+
+
+def test_no_technician_is_preselected_and_each_choice_shows_the_load(client, db, world, login_as):
+    make_ticket(world, status=Status.IN_PROGRESS)  # the technician's: open and on site
+    make_ticket(world, status=Status.ASSIGNED)  # the technician's: open
+    waiting = make_ticket(world)
+    login_as("dispatcher")
+    dispatch = client.get("/queue/dispatch").get_data(as_text=True)
+    detail = client.get(f"/tickets/{waiting.reference}").get_data(as_text=True)
+    for choices in (_assign_select(dispatch, waiting.id), _assign_select(detail)):
+        assert re.findall(r"<option[^>]*>([^<]*)</option>", choices) == [
+            "Choose…", "Other-Technician (0 open, 0 on site)", "Technician (2 open, 1 on site)"]
+        assert re.search(r'<option value="">Choose…', choices.replace("selected ", ""))
+        assert not re.search(r'<option[^>]*selected[^>]*value="\d', choices)  # no technician preselected
+    # Assign pressed without a choice: refused with a message, nothing assigned.
+    refused = post_form(client, f"/tickets/{waiting.reference}/assign",
+                        {"version": waiting.version, "assignee_id": "", "next": "/queue/dispatch"})
+    assert refused.status_code == 302
+    assert "Choose a technician." in client.get("/queue/dispatch").get_data(as_text=True)
+    db.session.refresh(waiting)
+    assert (waiting.status, waiting.assignee_id) == (Status.NEW, None)
+
+
+def test_the_dispatch_board_reads_the_load_in_a_fixed_number_of_queries(client, db, world, login_as, app):
+    from sqlalchemy import event
+
+    from tests.factories import make_user
+    from tracker.domain.roles import Role
+
+    def statements() -> int:
+        seen = []
+        listener = lambda *args: seen.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            assert client.get("/queue/dispatch").status_code == 200
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return len(seen)
+
+    make_ticket(world)
+    login_as("dispatcher")
+    before = statements()
+    for n in range(4):
+        make_user(f"tech-{n}", [(Role.TECHNICIAN, world.centres["repairs"].id)])
+        make_ticket(world)
+    assert statements() == before

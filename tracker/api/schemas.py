@@ -116,10 +116,10 @@ class NewTicketSchema(Schema):
     category_id = Id(required=True)
     description = Text(required=True, validate=validate.Length(max=ticket_service.DESCRIPTION_MAX))
     location_id = Id(allow_none=True)
-    location_note = Text(validate=validate.Length(max=200))
+    location_note = Text(validate=validate.Length(max=ticket_service.LOCATION_NOTE_MAX))
     title = Text(validate=validate.Length(max=ticket_service.TITLE_MAX))
     priority = _enum(Priority, allow_none=True, metadata={"description": "Default: the category's."})
-    contact_phone = Text(validate=validate.Length(max=40))
+    contact_phone = Text(validate=validate.Length(max=ticket_service.CONTACT_PHONE_MAX))
 
 
 class ActionSchema(Schema):

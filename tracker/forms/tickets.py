@@ -1,5 +1,6 @@
 """Forms for filing and working tickets."""
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -8,7 +9,16 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from tracker.domain.workflow import HOLD_REASON_LABELS, PRIORITY_LABELS, HoldReason, Priority
 from tracker.forms import options
-from tracker.services.tickets import DESCRIPTION_MAX, DESCRIPTION_MIN, REASON_MAX, TITLE_MAX
+from tracker.services.tickets import (
+    CONTACT_PHONE_MAX,
+    DESCRIPTION_MAX,
+    DESCRIPTION_MIN,
+    LOCATION_NOTE_MAX,
+    REASON_MAX,
+    TITLE_MAX,
+)
+
+TOO_LONG = _l("Write at most %(max)d characters.")
 
 
 def _coerce_int_or_none(value):
@@ -26,7 +36,7 @@ class FileTicketForm(FlaskForm):
     location_id = SelectField(_l("Where?"), coerce=_coerce_int_or_none, validators=[Optional()])
     location_note = StringField(
         _l("Place details"),
-        validators=[Optional(), Length(max=200)],
+        validators=[Optional(), Length(max=LOCATION_NOTE_MAX, message=TOO_LONG)],
         description=_l("Room, floor or landmark if it is not in the list."),
     )
     description = TextAreaField(
@@ -42,7 +52,7 @@ class FileTicketForm(FlaskForm):
     )
     title = StringField(
         _l("Short title"),
-        validators=[Optional(), Length(max=TITLE_MAX)],
+        validators=[Optional(), Length(max=TITLE_MAX, message=TOO_LONG)],
         description=_l("Optional: taken from the description when empty."),
     )
     priority = SelectField(
@@ -52,7 +62,9 @@ class FileTicketForm(FlaskForm):
         ),
         validators=[Optional()],
     )
-    contact_phone = StringField(_l("Phone for the technician"), validators=[Optional(), Length(max=40)])
+    contact_phone = StringField(
+        _l("Phone for the technician"), validators=[Optional(), Length(max=CONTACT_PHONE_MAX, message=TOO_LONG)]
+    )
     # Checked on its content by services.attachments, not here.
     photo = FileField(_l("Photo of the problem"))
 
@@ -64,6 +76,23 @@ class FileTicketForm(FlaskForm):
             self.location_id.errors = [*self.location_id.errors, _l("Choose a place or describe it.")]
             valid = False
         return valid
+
+
+def assignee_options(loads) -> list:
+    """Return the choices of an assign field: "Choose…" first, then each technician with their load.
+
+    Nothing is preselected: an Assign pressed without a choice is refused
+    (services.tickets: "Choose a technician.") instead of going to whoever
+    sorts first. ``loads`` are services.queues.TechnicianLoad.
+    """
+    return options(
+        [(None, gettext("Choose…"))]
+        + [
+            (load.user.id, gettext("%(name)s (%(open)d open, %(on_site)d on site)", name=load.user.display_name,
+                                   open=load.open_count, on_site=load.on_site))
+            for load in loads
+        ]
+    )
 
 
 class ActionForm(FlaskForm):

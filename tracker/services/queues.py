@@ -68,27 +68,66 @@ def unassigned(centre_ids: set[int], page: int = 1, size: int = PAGE_SIZE) -> Pa
     return _page(query, page, size)
 
 
-def technician_load(centre_ids: set[int]) -> list[tuple[User, int, int]]:
-    """Return (technician, open tickets, of which on hold) for these centres' technicians."""
-    if not centre_ids:
-        return []
-    technicians = (
+@dataclass(frozen=True)
+class TechnicianLoad:
+    """A technician and the requests they hold now, across every centre."""
+
+    user: User
+    open_count: int
+    on_site: int
+    on_hold: int
+
+
+def _technicians(centre_ids: set[int]):
+    return (
         select(User.id)
         .join(UserRole)
         .where(UserRole.role == Role.TECHNICIAN, UserRole.centre_id.in_(centre_ids), User.is_active.is_(True))
         .distinct()
     )
-    counts = dict(
-        (row[0], (row[1], row[2]))
-        for row in db.session.execute(
-            select(
-                Ticket.assignee_id,
-                func.count(),
-                func.sum(case((Ticket.status == Status.ON_HOLD, 1), else_=0)),
-            )
-            .where(Ticket.assignee_id.in_(technicians), Ticket.status.in_(OPEN_STATUSES))
-            .group_by(Ticket.assignee_id)
-        ).all()
-    )
+
+
+def _load_counts(technicians) -> dict[int, tuple[int, int, int]]:
+    """Return {technician id: (open, on site, on hold)} in one query for them all."""
+    rows = db.session.execute(
+        select(
+            Ticket.assignee_id,
+            func.count(),
+            func.sum(case((Ticket.status == Status.IN_PROGRESS, 1), else_=0)),
+            func.sum(case((Ticket.status == Status.ON_HOLD, 1), else_=0)),
+        )
+        .where(Ticket.assignee_id.in_(technicians), Ticket.status.in_(OPEN_STATUSES))
+        .group_by(Ticket.assignee_id)
+    ).all()
+    return {assignee: (count, on_site or 0, held or 0) for assignee, count, on_site, held in rows}
+
+
+def technician_load(centre_ids: set[int]) -> list[tuple[User, int, int]]:
+    """Return (technician, open tickets, of which on hold) for these centres' technicians."""
+    if not centre_ids:
+        return []
+    technicians = _technicians(centre_ids)
+    counts = _load_counts(technicians)
     users = db.session.execute(select(User).where(User.id.in_(technicians)).order_by(User.display_name)).scalars()
-    return [(u, *counts.get(u.id, (0, 0))) for u in users]
+    return [(u, counts.get(u.id, (0, 0, 0))[0], counts.get(u.id, (0, 0, 0))[2]) for u in users]
+
+
+def assignable_by_centre(centre_ids: set[int]) -> dict[int, list[TechnicianLoad]]:
+    """Return each centre's active technicians by name, with their load.
+
+    Two queries whatever the number of centres and technicians: who may be
+    chosen (with their centres), and every one's counts.
+    """
+    if not centre_ids:
+        return {}
+    rows = db.session.execute(
+        select(User, UserRole.centre_id)
+        .join(UserRole)
+        .where(UserRole.role == Role.TECHNICIAN, UserRole.centre_id.in_(centre_ids), User.is_active.is_(True))
+        .order_by(User.display_name, User.id)
+    ).all()
+    counts = _load_counts(_technicians(centre_ids))
+    result: dict[int, list[TechnicianLoad]] = {centre_id: [] for centre_id in centre_ids}
+    for user, centre_id in rows:
+        result[centre_id].append(TechnicianLoad(user, *counts.get(user.id, (0, 0, 0))))
+    return result

@@ -45,10 +45,14 @@ from tracker.models import (
 )
 from tracker.services import bulk, outbox, sla
 
+# The limits of a request's text, in characters: the web form, the API schema
+# and file_ticket all read these, so no path accepts what another refuses.
 TITLE_MAX = 200
 DESCRIPTION_MIN = 5
 DESCRIPTION_MAX = 5000
 REASON_MAX = 1000
+LOCATION_NOTE_MAX = 200  # the width of tickets.location_note
+CONTACT_PHONE_MAX = 40
 
 
 # ---------------------------------------------------------------- visibility
@@ -159,7 +163,8 @@ def file_ticket(request: NewTicket, *, requester: User, now: datetime,
     ``before_commit(ticket)`` adds to the same transaction (no commit):
     services.attachments stores the photo sent with the request there.
     Raises ValidationFailed for an unknown or inactive centre, category or
-    location, a category of another centre, or an unusable description.
+    location, a category of another centre, an unusable description, or a
+    text longer than its limit (the *_MAX constants above).
     """
     try:
         ticket, policy = new_ticket(request, requester=requester, now=now)
@@ -220,6 +225,14 @@ def new_ticket(request: NewTicket, *, requester: User, now: datetime,
     title = (request.title or "").strip() or _title_from(description)
     if len(title) > TITLE_MAX:
         raise ValidationFailed(N_("The title is longer than %(max)d characters."), max=TITLE_MAX)
+    location_note = (request.location_note or "").strip()
+    if len(location_note) > LOCATION_NOTE_MAX:
+        raise ValidationFailed(
+            N_("The place details are longer than %(max)d characters."), max=LOCATION_NOTE_MAX
+        )
+    contact_phone = (request.contact_phone or "").strip()
+    if len(contact_phone) > CONTACT_PHONE_MAX:
+        raise ValidationFailed(N_("The phone number is longer than %(max)d characters."), max=CONTACT_PHONE_MAX)
 
     version_id, is_active, policy_code, generation = policy_row
     if version_id is None and is_active and category.sla_policy_id is not None:
@@ -238,12 +251,12 @@ def new_ticket(request: NewTicket, *, requester: User, now: datetime,
         centre_id=centre.id,
         category_id=category.id,
         location_id=location.id if location else None,
-        location_note=(request.location_note or "").strip()[:200],
+        location_note=location_note,
         priority=priority,
         status=Status.NEW,
         title=title,
         description=description,
-        contact_phone=(request.contact_phone or "").strip()[:40],
+        contact_phone=contact_phone,
         source=request.source,
         requester_id=requester.id,
         created_at=now,

@@ -6,9 +6,8 @@ from flask_login import current_user
 from tracker.auth.decorators import require_role
 from tracker.auth.roles import CENTRE_MANAGERS, STAFF, Role
 from tracker.clock import utcnow
-from tracker.forms.tickets import ActionForm
+from tracker.forms.tickets import ActionForm, assignee_options
 from tracker.services import queues, sla
-from tracker.services import tickets as ticket_service
 from tracker.web.routing import page_arg
 
 bp = Blueprint("queue", __name__, url_prefix="/queue")
@@ -37,8 +36,8 @@ def dispatch():
     centres = current_user.centre_ids(*CENTRE_MANAGERS)
     waiting = queues.unassigned(centres, page=page_arg("page"))
     technicians = {
-        centre_id: ticket_service.assignable_technicians(centre_id)
-        for centre_id in {t.centre_id for t in waiting.items}
+        centre_id: assignee_options(loads)
+        for centre_id, loads in queues.assignable_by_centre({t.centre_id for t in waiting.items}).items()
     }
     return render_template(
         "queue/dispatch.html",

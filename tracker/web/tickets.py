@@ -23,10 +23,10 @@ from tracker.domain.workflow import OPEN_STATUSES, Action, Status
 from tracker.errors import TrackerError
 from tracker.extensions import db
 from tracker.forms import grouped, options
-from tracker.forms.tickets import ActionForm, FileTicketForm, TicketFilterForm
+from tracker.forms.tickets import ActionForm, FileTicketForm, TicketFilterForm, assignee_options
 from tracker.models import Category, Ticket, TicketEvent
 from tracker.services import attachments as attachment_service
-from tracker.services import catalog, escalations, exports, sla
+from tracker.services import catalog, escalations, exports, queues, sla
 from tracker.services import tickets as ticket_service
 from tracker.web import feedback as feedback_views
 from tracker.web.helpers import safe_next
@@ -186,9 +186,8 @@ def detail(reference):
     actions = ticket_service.available_actions(current_user, ticket)
     form = ActionForm(version=ticket.version)
     if Action.ASSIGN in actions:
-        form.assignee_id.choices = options(
-            [(None, _("Choose…"))]
-            + [(u.id, u.display_name) for u in ticket_service.assignable_technicians(ticket.centre_id)]
+        form.assignee_id.choices = assignee_options(
+            queues.assignable_by_centre({ticket.centre_id})[ticket.centre_id]
         )
     if Action.RECATEGORISE in actions:
         form.category_id.choices = options(
