@@ -8,13 +8,12 @@ exactly the figures on the screen.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from babel.dates import format_skeleton
-from flask import Blueprint, Response, abort, render_template, request, stream_with_context, url_for
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_babel import format_decimal, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -34,9 +33,9 @@ from tracker.forms.dashboards import DashboardFilterForm
 from tracker.models import Category, Centre, Ticket
 from tracker.services import catalog, follow_ups, reports, sla
 from tracker.services import tickets as ticket_service
-from tracker.services.exports import csv_lines, xlsx_bytes
 from tracker.services.standards import promises
 from tracker.web import charts
+from tracker.web.downloads import table_file
 from tracker.web.routing import int_arg, page_arg
 
 bp = Blueprint("dashboards", __name__, url_prefix="/dashboard")
@@ -688,23 +687,8 @@ def export(table, fmt):
     now = utcnow()
     scope = _scope(now, strict=True)
     chosen = _export_table(scope, now, table)
-    return _file(f"{chosen.name}_{scope.file_stem}.{fmt}", chosen.title,
+    return table_file(f"{chosen.name}_{scope.file_stem}.{fmt}", chosen.title,
                  [*chosen.key_headers, *chosen.all_headers], chosen.export_rows())
-
-
-def _file(filename: str, title: str, headers: list[str], rows) -> Response:
-    """Return a table as a download: CSV streamed, xlsx built in openpyxl's write-only mode."""
-    # Header values are Latin-1: a centre or category code an administrator
-    # typed in Chinese must not break the download.
-    filename = re.sub(r"[^A-Za-z0-9_.-]", "-", filename)
-    disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
-    if filename.endswith(".csv"):
-        return Response(stream_with_context(csv_lines(headers, rows)), mimetype="text/csv", headers=disposition)
-    return Response(
-        xlsx_bytes([(title, headers, rows)]),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers=disposition,
-    )
 
 
 # ---------------------------------------------------------------- the tickets behind a figure
@@ -866,7 +850,7 @@ def tickets_export(fmt):
     parts = [drill.figure, drill.target, drill.age, f"technician-{drill.assignee}" if drill.assignee else None]
     # File names stay plain ASCII: ids, codes and dates only.
     filename = "_".join(p for p in parts if p) + f"_{scope.file_stem}.{fmt}"
-    return _file(filename, drill.title, [_(h) for h in TICKET_HEADERS], _ticket_rows(query))
+    return table_file(filename, drill.title, [_(h) for h in TICKET_HEADERS], _ticket_rows(query))
 
 
 # ---------------------------------------------------------------- definitions

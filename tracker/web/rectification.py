@@ -8,7 +8,6 @@ files are written from that same object.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -16,13 +15,11 @@ from datetime import date, datetime, timedelta
 from babel.dates import format_skeleton
 from flask import (
     Blueprint,
-    Response,
     abort,
     flash,
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import get_locale
@@ -54,8 +51,8 @@ from tracker.services import catalog, reports
 from tracker.services import rectification as service
 from tracker.services import rectification_reports as figures
 from tracker.services import tickets as ticket_service
-from tracker.services.exports import csv_lines, xlsx_bytes
 from tracker.web import charts
+from tracker.web.downloads import table_file
 from tracker.web.helpers import safe_next
 from tracker.web.routing import int_arg, page_arg
 
@@ -324,20 +321,7 @@ def export(fmt):
     name = request.args.get("figure") or "items"
     parts = [name, request.args.get("status"), request.args.get("age")]
     filename = "rectification_" + "_".join(p for p in parts if p) + f"_{scope.file_stem}.{fmt}"
-    return _file(filename, listing.title, [_(h) for h in ITEM_HEADERS], _item_rows(listing.query, now))
-
-
-def _file(filename: str, title: str, headers: list[str], rows) -> Response:
-    """Return a table as a download: CSV streamed, xlsx built in openpyxl's write-only mode."""
-    filename = re.sub(r"[^A-Za-z0-9_.-]", "-", filename)
-    disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
-    if filename.endswith(".csv"):
-        return Response(stream_with_context(csv_lines(headers, rows)), mimetype="text/csv", headers=disposition)
-    return Response(
-        xlsx_bytes([(title, headers, rows)]),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers=disposition,
-    )
+    return table_file(filename, listing.title, [_(h) for h in ITEM_HEADERS], _item_rows(listing.query, now))
 
 
 # ---------------------------------------------------------------- opening an item
@@ -730,7 +714,7 @@ def dashboard_export(table, fmt):
     now = utcnow()
     scope = _scope(now, strict=True)
     chosen = _export_table(scope, now, table)
-    return _file(f"rectification_{chosen.name}_{scope.file_stem}.{fmt}", chosen.title,
+    return table_file(f"rectification_{chosen.name}_{scope.file_stem}.{fmt}", chosen.title,
                  [*chosen.key_headers, *chosen.headers], chosen.export_rows())
 
 
