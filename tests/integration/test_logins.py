@@ -199,3 +199,20 @@ def test_trusted_proxies_is_a_count(tmp_path):
         "TRUSTED_PROXIES"] == 2
     with pytest.raises(ConfigError, match="TRACKER_TRUSTED_PROXIES"):
         load(Environment({"TRACKER_TRUSTED_PROXIES": "nginx", "TRACKER_INSTANCE_PATH": str(tmp_path)}))
+
+
+def test_an_unknown_user_name_costs_a_password_check_like_a_known_one(app, world, monkeypatch):
+    """No user names learnt from how fast a wrong login answers: every failure checks a password hash."""
+    checked = []
+    real = logins.check_password_hash
+
+    def counting(pwhash, password):
+        checked.append(pwhash.split("$", 1)[0])
+        return real(pwhash, password)
+
+    monkeypatch.setattr(logins, "check_password_hash", counting)
+    browser = _browser(app)
+    assert _try(browser, "nobody-here", "Spring2026!").status_code == 200
+    assert _try(browser, "no-one-either", "Spring2026!").status_code == 200
+    # Hashed with the configured method, as the users' own passwords are.
+    assert checked == [app.config["PASSWORD_HASH_METHOD"]] * 2

@@ -20,12 +20,14 @@ Refused attempts are not recorded (a stranger hammering cannot stretch the
 wait without end), and the password is not checked while one is refused.
 """
 
+import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from flask import current_app
 from limits import parse_many
 from sqlalchemy import delete, func, select
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from tracker.domain.i18n import N_
 from tracker.errors import TrackerError
@@ -77,6 +79,8 @@ def log_in(
         if wait > 0:
             db.session.rollback()  # ends the read (on SQLite it holds the write lock)
             raise LoginThrottled(wait)
+    if user is None:
+        _check_nobodys_password(password or "")
     if user is None or not user.is_active or not user.check_password(password or ""):
         db.session.add(LoginFailure(at=now, username=name, address=address, device=device))
         db.session.execute(delete(LoginFailure).where(LoginFailure.at < now - MEMORY))
@@ -85,6 +89,17 @@ def log_in(
     user.last_login_at = now
     db.session.commit()
     return user
+
+
+_NOBODY: dict[str, str] = {}
+
+
+def _check_nobodys_password(password: str) -> None:
+    """Hash ``password`` as a known user's would be: an unknown name answers as slowly (no names learnt by timing)."""
+    method = current_app.config["PASSWORD_HASH_METHOD"]
+    if method not in _NOBODY:
+        _NOBODY[method] = generate_password_hash(secrets.token_urlsafe(16), method=method)
+    check_password_hash(_NOBODY[method], password)
 
 
 def _trusted_device(user: User | None, devices, now: datetime) -> str | None:
