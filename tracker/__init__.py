@@ -22,6 +22,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.from_mapping(settings.load())
     if overrides:
         app.config.update(overrides)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # A database host that stops answering (rather than refusing) must not
+        # hold a page or /readyz until gunicorn kills the worker: give up on a
+        # new connection after a few seconds (libpq's connect_timeout).
+        options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options["connect_args"] = {"connect_timeout": 5, **options.get("connect_args", {})}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
     if app.config.get("TRUSTED_PROXIES"):
         # The client's address and scheme as the trusted proxies report them
         # (X-Forwarded-For, -Proto): the login throttle and the API limit

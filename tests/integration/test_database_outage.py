@@ -216,3 +216,15 @@ def private_postgres(tmp_path, artifacts):
     finally:
         server.close()
 
+
+
+def test_a_postgresql_app_gives_up_on_a_new_connection_after_a_few_seconds(unreachable_app, app):
+    """A host that stops answering (no refusal) must not hold /readyz until gunicorn kills the worker."""
+    from tracker.extensions import db
+
+    assert unreachable_app.config["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["connect_timeout"] == 5
+    assert unreachable_app.config["SQLALCHEMY_ENGINE_OPTIONS"]["pool_pre_ping"] is True
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # What libpq really received, on the test run's own PostgreSQL.
+        with app.app_context(), db.engine.connect() as connection:
+            assert "connect_timeout=5" in connection.connection.dbapi_connection.info.dsn
