@@ -12,7 +12,7 @@ from tests.factories import T0, make_ticket
 from tests.integration.api_helpers import bearer, make_token
 from tracker.domain.workflow import Status
 from tracker.models import ReplayStatus, SlaPolicy, SlaReplay
-from tracker.services.standards import saved
+from tracker.services.standards import benchmarks, saved
 from workers.tasks import standards as tasks
 
 API = "/api/v1"
@@ -204,3 +204,31 @@ def test_a_draft_versions_replay_started_from_its_page_stays_attached_to_it(clie
         "name": "x", "first": DAY, "last": DAY, "centre": "", "version": "999999", "draft": ""})
     assert refused.status_code in (400, 404)
     assert _replays() == 1
+
+
+def test_a_replay_sets_the_drafts_figure_beside_the_linked_benchmarks(client, db, world, login_as):
+    _two_requests(world)
+    repairs = world.policies["repairs"].id
+    with_share = benchmarks.create({"source": "Campus A", "year": 2026, "service": "repairs", "target": "response",
+                                    "limit": "2 h", "calendar": "24x7", "share": "80%"}, actor=None, now=T0)
+    limit_only = benchmarks.create({"source": "Campus B", "year": 2026, "service": "repairs", "target": "response",
+                                    "limit": "2 h"}, actor=None, now=T0)
+    benchmarks.link(repairs, "response", with_share.id, actor=None, now=T0)
+    benchmarks.link(repairs, "response", limit_only.id, actor=None, now=T0)
+    draft = _tighter_repairs(db)
+    for priority in draft["policies"]["repairs"]["targets"]["response"]["minutes"]:
+        draft["policies"]["repairs"]["targets"]["response"]["minutes"][priority] = 15
+    row = saved.start_replay(name="Tighter", first=T0.date(), last=T0.date(), centre_id=world.centres["repairs"].id,
+                             draft=draft, as_of=T0 + timedelta(days=10), actor=None, now=T0 + timedelta(days=10))
+    tasks.replay(row.id)
+
+    against = db.session.get(SlaReplay, row.id).result["benchmarks"]
+    assert [(c["target"], c["met"], c["breached"], c["share"], c["limit_low"]) for c in against] == [
+        ("response", 1, 1, 0.95, 15.0)]  # the draft's figure and limit, not the published standard's
+    assert [(b["source_name"], b["gap"]) for b in against[0]["benchmarks"]] == [("Campus A", -30.0),
+                                                                                ("Campus B", None)]
+    login_as("admin")
+    page = client.get(f"/standards/replays/{row.id}").get_data(as_text=True)
+    table = page[page.index('id="replay-benchmarks"'):]
+    assert "Campus A (2026)" in table and "2 h, 24×7, 80 %" in table and "−30.0 pts" in table
+    assert "our limit 15 min vs theirs 2 h" in table

@@ -58,8 +58,8 @@ class ReplaySchema(ReplaySummarySchema):
     draft = fields.Dict(required=True, metadata={"description": "The checked draft replayed ({}: the published "
                                                                 "standards)."})
     result = fields.Dict(allow_none=True, metadata={
-        "description": "When done: figures per centre, category, priority and target, flips and workload "
-                       "(docs/standards.md)."})
+        "description": "When done: figures per centre, category, priority and target, flips, workload and "
+                       "the draft against the linked benchmarks (docs/standards.md)."})
 
 
 class ReplayListSchema(Schema):

@@ -26,8 +26,9 @@ from tracker.forms import options
 from tracker.forms.standards import HistoryForm, ReplayForm
 from tracker.models import Centre, ReplayStatus
 from tracker.services import reports
-from tracker.services.standards import history, saved
+from tracker.services.standards import history, promises, saved
 from tracker.services.standards import replay as replays
+from tracker.web.dashboards import figure_text
 from tracker.web.timeline import timeline_svg
 
 bp = Blueprint("standards", __name__, url_prefix="/standards")
@@ -127,8 +128,13 @@ def _status(row) -> dict:
 
 def _detail(row, *, shared: bool):
     centres = {c.code: c for c in db.session.query(Centre).all()}
+    # Replays saved before the comparison existed carry no "benchmarks".
+    against = [promises.Comparison.from_dict(d) for d in (row.result or {}).get("benchmarks", [])]
     return render_template("standards/detail.html", replay=row, status=_status(row), shared=shared,
-                           result=row.result, centres=centres, locale=str(get_locale()),
+                           result=row.result, centres=centres, locale=str(get_locale()), against=against,
+                           centre_names={c.id: c.name_for(str(get_locale())) for c in centres.values()},
+                           standard_text=promises.standard_text, benchmark_text=promises.benchmark_text,
+                           limits_text=promises.limits_text, figure_text=figure_text,
                            target_labels={t.value: _(label) for t, label in TARGET_LABELS.items()})
 
 

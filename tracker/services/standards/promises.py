@@ -21,7 +21,15 @@ from flask_babel import gettext
 from sqlalchemy import and_, case, func, select
 
 from tracker.extensions import db
-from tracker.models import Benchmark, BenchmarkLink, Calendar, Category, DailyStat, SlaPolicyVersion
+from tracker.models import (
+    Benchmark,
+    BenchmarkLink,
+    Calendar,
+    Category,
+    DailyStat,
+    SlaPolicy,
+    SlaPolicyVersion,
+)
 from tracker.models.stats import TARGET_COLUMNS
 from tracker.services import sla
 from tracker.services.reports import Filters
@@ -133,16 +141,52 @@ def compare(filters: Filters, centre_ids: list[int], at: datetime) -> list[Compa
                 continue
             comparison = row or Comparison(centre_id=centre_id, target=target)
             if standard is not None:
-                comparison.share, comparison.limit_low, comparison.limit_high = (
-                    standard["share"], standard["low"], standard["high"])
-                calendars = standard["calendars"]
-                comparison.calendar = next(iter(calendars)) if len(calendars) == 1 else None
-                comparison.benchmarks = standard["benchmarks"]
-                for view in comparison.benchmarks:
-                    met = comparison.met_percent
-                    view.gap = None if view.share is None or met is None else met - 100.0 * view.share
+                _set_standard(comparison, standard)
             result.append(comparison)
     return result
+
+
+def compare_draft(counts: dict[tuple[int, str], tuple[int, int]], centre_ids: list[int], at: datetime,
+                  policies: dict[str, dict]) -> list[Comparison]:
+    """Return, per centre and target linked to a benchmark, a replay's figure under a draft beside it.
+
+    ``counts``: (met, late) per (centre id, target) under the draft;
+    ``policies``: the draft's definitions by policy code, standing in for
+    the versions in force at ``at``. Only the targets with a linked benchmark
+    are returned: the dashboards' comparison, for what the draft would have
+    done.
+    """
+    if not centre_ids:
+        return []
+    overrides = {}
+    if policies:
+        for policy_id, code in db.session.execute(select(SlaPolicy.id, SlaPolicy.code)
+                                                  .where(SlaPolicy.code.in_(list(policies)))):
+            overrides[policy_id] = policies[code]
+    standards = _standards(centre_ids, None, at, overrides)
+    result = []
+    for centre_id in centre_ids:
+        for target in TARGET_COLUMNS:
+            standard = standards.get((centre_id, target))
+            if standard is None or not standard["benchmarks"]:
+                continue
+            met, late = counts.get((centre_id, target), (0, 0))
+            comparison = Comparison(centre_id=centre_id, target=target, met=met, breached=late)
+            _set_standard(comparison, standard)
+            result.append(comparison)
+    return result
+
+
+def _set_standard(comparison: Comparison, standard: dict) -> None:
+    """Put the standard and its benchmarks beside the figure; each benchmark's gap is met % minus its share."""
+    comparison.share, comparison.limit_low, comparison.limit_high = (
+        standard["share"], standard["low"], standard["high"])
+    calendars = standard["calendars"]
+    comparison.calendar = next(iter(calendars)) if len(calendars) == 1 else None
+    comparison.benchmarks = standard["benchmarks"]
+    for view in comparison.benchmarks:
+        met = comparison.met_percent
+        view.gap = None if view.share is None or met is None else met - 100.0 * view.share
 
 
 def _counts(filters: Filters, centre_ids: list[int]) -> dict[tuple[int, str], Comparison]:
@@ -173,8 +217,13 @@ def _counts(filters: Filters, centre_ids: list[int]) -> dict[tuple[int, str], Co
     return result
 
 
-def _standards(centre_ids: list[int], category_id: int | None, at: datetime) -> dict[tuple[int, str], dict]:
-    """Return per centre and target: the promised share, the limit's range, calendars, linked benchmarks."""
+def _standards(centre_ids: list[int], category_id: int | None, at: datetime,
+               overrides: dict[int, dict] | None = None) -> dict[tuple[int, str], dict]:
+    """Return per centre and target: the promised share, the limit's range, calendars, linked benchmarks.
+
+    ``overrides``: definitions by policy id read instead of the versions in
+    force (a draft's).
+    """
     query = select(Category.centre_id, Category.sla_policy_id).where(
         Category.centre_id.in_(centre_ids), Category.sla_policy_id.is_not(None), Category.is_active.is_(True))
     if category_id is not None:
@@ -186,6 +235,9 @@ def _standards(centre_ids: list[int], category_id: int | None, at: datetime) -> 
     every_policy = set().union(*policies_of.values()) if policies_of else set()
     definitions = {}
     for policy_id in every_policy:
+        if overrides and policy_id in overrides:
+            definitions[policy_id] = overrides[policy_id]
+            continue
         version_id = sla.current_policy_version_id(policy_id, at)
         if version_id is not None:
             definitions[policy_id] = db.session.get(SlaPolicyVersion, version_id).definition

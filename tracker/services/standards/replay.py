@@ -56,6 +56,7 @@ from tracker.models import (
 from tracker.services import sla
 from tracker.services.reports import Filters
 from tracker.services.sla_sweep import escalation_rules
+from tracker.services.standards import promises
 from tracker.services.standards.draft import Draft
 
 # The events the clock reads (sla.facts_from); comments and the like are not fetched.
@@ -532,7 +533,24 @@ def report(raw: dict, filters: Filters, draft: Draft, now: datetime) -> dict:
                    for target, sides in totals.items()},
         "flips": raw["flips"],
         "workload": {"stored": raw["stored"]["workload"], "draft": raw["draft"]["workload"]},
+        "benchmarks": _against_benchmarks(drafted, filters, draft, now),
     }
+
+
+def _against_benchmarks(drafted: dict, filters: Filters, draft: Draft, now: datetime) -> list[dict]:
+    """Return the draft's met % per centre and target beside the benchmarks linked to the centre's standard.
+
+    The dashboards' comparison (promises.compare_draft), with the draft's
+    policies standing in for the versions in force at the period's end.
+    """
+    counts: dict[tuple[int, str], tuple[int, int]] = {}
+    for (centre_id, _category_id, _priority, target), (met, late, _open) in drafted.items():
+        before = counts.get((centre_id, target), (0, 0))
+        counts[(centre_id, target)] = (before[0] + met, before[1] + late)
+    centre_ids = sorted({key[0] for key in counts} | ({filters.centre_id} if filters.centre_id else set()))
+    comparisons = promises.compare_draft(counts, centre_ids, promises.standard_instant(filters, now),
+                                         draft.policies)
+    return [comparison.as_dict() for comparison in comparisons]
 
 
 def _figures(counts) -> dict:
