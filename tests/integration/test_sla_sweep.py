@@ -137,7 +137,8 @@ def test_non_urgent_at_risk_notices_wait_for_working_hours_when_the_policy_says_
     definition = policy.current_version.definition
     definition = {**definition, "escalation": {"ack_minutes": 30, "leadership_after_minutes": 120,
                                                 "defer_non_urgent_to": "office"}}
-    sla_config.save_policy_version(policy.id, definition=definition, actor=None, now=T0 - timedelta(days=1))
+    # Saved after the first version (a version is in force from its publication, never before it).
+    sla_config.save_policy_version(policy.id, definition=definition, actor=None, now=T0)
     saturday_night = T0 + timedelta(days=5, hours=13)  # Saturday 22:00 Shanghai
     make_ticket(world, now=saturday_night)
     sla_sweep.sweep_due(saturday_night + timedelta(minutes=23))
