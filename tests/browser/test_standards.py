@@ -15,7 +15,8 @@ def test_a_centre_head_publishes_a_standard_and_sets_it_beside_a_benchmark(actor
     head.goto("/standards/centres")
     expect(head.get_by_role("heading", level=1)).to_have_text("Service standards")
     policy = head.locator("article.standards-policy").filter(has_text="repairs")
-    expect(policy).to_contain_text("30 min, 24×7, 95 %")
+    # Whatever limit another browser test published before (they share a server): round the clock, 95 %.
+    expect(policy).to_contain_text(re.compile(r"Response \d+ min, 24×7, 95 %"))
     assert_fits(head)
     shots.take(head, "standards-phone")
 
@@ -23,7 +24,7 @@ def test_a_centre_head_publishes_a_standard_and_sets_it_beside_a_benchmark(actor
     expect(head.get_by_role("heading", level=1)).to_have_text(re.compile(r"^Draft \d+ of repairs$"))
     head.locator("#target_response-share").fill("98")
     head.get_by_role("button", name="Save the draft").click()
-    expect(head.locator("#draft-lines")).to_contain_text("30 min, 24×7, 98 %")
+    expect(head.locator("#draft-lines")).to_contain_text(re.compile(r"\d+ min, 24×7, 98 %"))
     expect(head.get_by_role("link", name="Replay this draft on past requests")).to_have_attribute(
         "href", re.compile(r"^/standards/\?version=\d+$"))
     assert_fits(head)
