@@ -113,7 +113,7 @@ def test_a_centre_head_replays_a_draft_against_a_benchmark_then_publishes_it(act
     # Replay it on the day of the two requests; the worker runs it and the page reloads with the result.
     head.get_by_role("link", name=t("Replay this draft on past requests")).click()
     expect(head.get_by_role("heading", level=1)).to_have_text(t("Replay a draft standard"))
-    head.get_by_label(t("Name"), exact=True).fill(f"Response {limit} min")
+    head.get_by_label(t("Name of the replay"), exact=True).fill(f"Response {limit} min")
     head.get_by_label(t("From"), exact=True).fill(day)
     head.get_by_label(t("To"), exact=True).fill(day)
     head.get_by_role("button", name=t("Start the replay")).click()

@@ -68,7 +68,7 @@ class LinkForm(FlaskForm):
     benchmark = SelectField(_l("Benchmark"), validators=[DataRequired(message=_l("Choose a benchmark."))])
 
 class ReplayForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)],
+    name = StringField(_l("Name of the replay"), validators=[DataRequired(), Length(max=200)],
                        description=_l("Say what the draft changes, e.g. “Repairs: response within 20 minutes”."))
     first = DateField(_l("From"), validators=[DataRequired()])
     last = DateField(_l("To"), validators=[DataRequired()])
