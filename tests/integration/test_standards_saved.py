@@ -137,7 +137,7 @@ def test_the_pages_start_a_replay_show_the_comparison_a_flip_and_its_timelines(c
     assert answer.status_code == 302, answer.get_data(as_text=True)
     replay_id = int(answer.headers["Location"].rstrip("/").rsplit("/", 1)[1])
     waiting = client.get(f"/standards/replays/{replay_id}").get_data(as_text=True)
-    assert 'id="replay-progress"' in waiting and "js/replay_progress.js" in waiting
+    assert 'id="replay-progress"' in waiting and "js/job_progress.js" in waiting
     assert "<script>" not in waiting  # CSP: no inline script
     assert client.get(f"/standards/replays/{replay_id}.json").get_json()["is_finished"] is False
     tasks.replay(replay_id)

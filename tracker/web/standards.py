@@ -3,7 +3,7 @@
 Administrators replay any centre or the campus, centre heads their own
 centres (the service checks); others get 403. A replay runs in a worker
 (``standards.replay``); its page polls its JSON for the progress bar
-(static/js/replay_progress.js: no inline script, CSP).
+(static/js/job_progress.js: no inline script, CSP).
 """
 
 from __future__ import annotations

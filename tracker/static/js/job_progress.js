@@ -1,8 +1,9 @@
-/* An import run's page: poll its JSON every second and move the progress bar;
- * reload once the run has finished (the report and the refused rows appear). */
+/* A long job's page (an import run, a replay): poll the JSON named by the
+ * section's data-status-url every second and move its progress bar; reload
+ * once the job has finished (its report appears). */
 (function () {
   "use strict";
-  var box = document.getElementById("import-progress");
+  var box = document.querySelector("section[data-status-url]");
   if (!box || box.dataset.finished === "true") { return; }
   var bar = box.querySelector("progress");
   function show(status) {
