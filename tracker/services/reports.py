@@ -414,7 +414,8 @@ def _stats_where(filters: Filters, stat=DailyStat):
     return and_(*clauses)
 
 
-def _ticket_where(filters: Filters):
+def ticket_where(filters: Filters):
+    """Return the WHERE clause of the filters' centre, category and priority on ``tickets``."""
     clauses = []
     if filters.centre_id is not None:
         clauses.append(Ticket.centre_id == filters.centre_id)
@@ -504,7 +505,7 @@ def _live(filters: Filters, key_column, now: datetime) -> dict[int, dict]:
     # The backlog and its ageing read only the open tickets' partial index
     # (its columns are all they need); the late and at-risk ones, a few, are
     # counted apart from their own sets.
-    query = select(key_column, func.count(), *buckets).where(OPEN_CONDITION, _ticket_where(filters)).group_by(
+    query = select(key_column, func.count(), *buckets).where(OPEN_CONDITION, ticket_where(filters)).group_by(
         key_column
     )
     live: dict[int, dict] = {}
@@ -521,7 +522,7 @@ def _live(filters: Filters, key_column, now: datetime) -> dict[int, dict]:
             # setdefault: a request reopened between the two reads.
             live.setdefault(key, {"backlog": 0, "breached_now": 0, "at_risk_now": 0,
                                   "ageing": {b[0]: 0 for b in AGE_BUCKETS}})[name] = number
-    awaiting = select(key_column, func.count()).where(AWAITING_CONDITION, _ticket_where(filters)).group_by(key_column)
+    awaiting = select(key_column, func.count()).where(AWAITING_CONDITION, ticket_where(filters)).group_by(key_column)
     for key, waiting in db.session.execute(awaiting):
         live.setdefault(key, {"backlog": 0, "breached_now": 0, "at_risk_now": 0,
                               "ageing": {b[0]: 0 for b in AGE_BUCKETS}})["awaiting"] = waiting
@@ -549,7 +550,7 @@ def _now_counts(filters: Filters, now: datetime) -> dict[str, dict[str, dict[int
     counts = {}
     for name, condition in (("breached_now", late_now(now)), ("at_risk_now", at_risk_now(now))):
         by = counts[name] = {column: defaultdict(int) for column in _NOW_COLUMNS}
-        query = select(*columns, func.count()).where(OPEN_CONDITION, condition, _ticket_where(filters))
+        query = select(*columns, func.count()).where(OPEN_CONDITION, condition, ticket_where(filters))
         for *values, number in db.session.execute(query.group_by(*columns)):
             for column, value in zip(_NOW_COLUMNS, values, strict=True):
                 if value is not None:
@@ -652,7 +653,7 @@ def drilldown(figure: str, filters: Filters, now: datetime, *, target: str | Non
     target or age bucket.
     """
     start, end = filters.bounds
-    query = select(Ticket).where(_ticket_where(filters))
+    query = select(Ticket).where(ticket_where(filters))
     if assignee == ANY_ASSIGNEE:
         query = query.where(Ticket.assignee_id.is_not(None))
     elif assignee is not None:
@@ -769,7 +770,7 @@ def figures_by_assignee(filters: Filters, now: datetime, *,
     # As in _live: the load from ix_tickets_open_by_assignee alone, the late ones apart.
     load = (
         select(Ticket.assignee_id, func.count(), func.sum(case((Ticket.status == Status.ON_HOLD, 1), else_=0)))
-        .where(OPEN_CONDITION, Ticket.assignee_id.is_not(None), _ticket_where(filters))
+        .where(OPEN_CONDITION, Ticket.assignee_id.is_not(None), ticket_where(filters))
         .group_by(Ticket.assignee_id)
     )
     for key, open_count, on_hold in db.session.execute(load):
@@ -796,7 +797,7 @@ def figures_by_assignee(filters: Filters, now: datetime, *,
             )
             .select_from(Ticket)
             .outerjoin(TicketSla, and_(TicketSla.ticket_id == Ticket.id, TicketSla.target == Target.RESOLUTION))
-            .where(period_condition("resolved", start, end), Ticket.assignee_id.is_not(None), _ticket_where(filters))
+            .where(period_condition("resolved", start, end), Ticket.assignee_id.is_not(None), ticket_where(filters))
             .group_by(Ticket.assignee_id)
         )
     for key, resolved, on_time, late in db.session.execute(done):

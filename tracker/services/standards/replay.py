@@ -53,7 +53,7 @@ from tracker.models import (
     TicketEvent,
     TicketSla,
 )
-from tracker.services import sla
+from tracker.services import reports, sla
 from tracker.services.reports import Filters
 from tracker.services.sla_sweep import escalation_rules
 from tracker.services.standards import promises
@@ -104,14 +104,7 @@ def candidates(filters: Filters):
         and_(Ticket.status == Status.CLOSED, Ticket.closed_at < start),
         and_(Ticket.status == Status.CANCELLED, Ticket.cancelled_at < start),
     )
-    clauses = [Ticket.created_at < end, ~finished]
-    if filters.centre_id is not None:
-        clauses.append(Ticket.centre_id == filters.centre_id)
-    if filters.category_id is not None:
-        clauses.append(Ticket.category_id == filters.category_id)
-    if filters.priority:
-        clauses.append(Ticket.priority == filters.priority)
-    return and_(*clauses)
+    return and_(Ticket.created_at < end, ~finished, reports.ticket_where(filters))
 
 
 def count_candidates(filters: Filters) -> int:
