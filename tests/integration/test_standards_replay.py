@@ -66,6 +66,18 @@ def test_replaying_the_published_versions_gives_back_the_demo_data_outcomes_exac
     assert all(row["stored"] == row["draft"] for row in result["rows"])
 
 
+def test_a_paused_clocks_projected_deadline_read_later_is_no_difference(db, world):
+    """A clock on hold projects its deadline from when it was computed; replayed later, that moves on."""
+    on_hold = make_ticket(world, status=Status.ON_HOLD)  # waiting for parts since +40 min: resolution paused
+    stored = db.session.execute(select(TicketSla).where(TicketSla.ticket_id == on_hold.id,
+                                                        TicketSla.target == "resolution")).scalar_one()
+    assert stored.state.value == "paused"
+    later = T0 + timedelta(hours=3)  # Monday noon in Shanghai: working time has passed since
+    result = replay.replay(replay.filters_for(reports.local_day(T0), reports.local_day(T0)), Draft(), later)
+    assert result["requests"] == 1
+    assert result["differences"] == []
+
+
 def test_replaying_the_boston_slice_gives_back_its_imported_outcomes_in_two_processes_too(db):
     import_boston_slice(db)
     filters = replay.filters_for(reports.local_day(AS_OF) - timedelta(days=400), reports.local_day(AS_OF))

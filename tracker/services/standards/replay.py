@@ -234,9 +234,13 @@ def _stored_outcome(row) -> Outcome:
 
 
 def _differs(stored: Outcome, replayed: Outcome) -> bool:
-    return (stored.state, stored.priority, stored.target_minutes, stored.due_at, stored.milestone_at) != (
-        replayed.state, replayed.priority, replayed.target_minutes, replayed.due_at, replayed.milestone_at
-    )
+    # A paused clock's due_at is a projection from the instant it was computed
+    # (resumed then, it would be due then): it moves on with the calendar while
+    # the clock stands still, so it is no outcome to compare.
+    paused = stored.state is TargetState.PAUSED and replayed.state is TargetState.PAUSED
+    return (stored.state, stored.priority, stored.target_minutes, None if paused else stored.due_at,
+            stored.milestone_at) != (replayed.state, replayed.priority, replayed.target_minutes,
+                                     None if paused else replayed.due_at, replayed.milestone_at)
 
 
 def _iso(value: datetime | None) -> str | None:
