@@ -4,15 +4,19 @@
  * language endpoint, which answers with the same address: a new page, its
  * forms as the server renders them, so a half-filled form came back empty.
  * Just before the switch is sent, every field of every other form on the
- * page that the user changed (value different from the one the page came
- * with) is written to this tab's sessionStorage; the next page restores
- * them if it is the same address, and forgets them in any case. Fields are
- * found by their form (action and position) and name, never by label, so
- * the other language matches them.
+ * page is written to this tab's sessionStorage; the next page restores them
+ * if it is the same address, and forgets them in any case. Choices are put
+ * back as they were; a text is put back where the user changed it or where
+ * the new page has none (a form that came back with a mistake shows what
+ * was sent; the switch asks for the page anew, empty), so a text the page
+ * itself filled in, perhaps in the old language, gives way to the new
+ * page's. Fields are found by their form (action and position) and name,
+ * never by label, so the other language matches them.
  *
  * Never kept: passwords, hidden fields (CSRF tokens, one-time keys, record
  * versions: the new page's own are the valid ones), files, buttons,
- * disabled fields and any field marked data-not-kept. sessionStorage
+ * disabled and read-only fields (nobody typed them; a token shown once is
+ * one), one-time codes and any field marked data-not-kept. sessionStorage
  * belongs to one tab, so nothing reaches another tab or another person;
  * what is kept lives until the next page loads, five minutes at most.
  * Loaded in the head of every page, deferred: it restores before the
@@ -36,7 +40,7 @@
 
   function kept(field) {
     var type = (field.type || "").toLowerCase();
-    return Boolean(field.name) && !field.disabled && !NOT_KEPT[type] &&
+    return Boolean(field.name) && !field.disabled && !field.readOnly && !NOT_KEPT[type] &&
       !field.hasAttribute("data-not-kept") && field.autocomplete !== "one-time-code";
   }
 
@@ -76,37 +80,25 @@
     return result;
   }
 
-  function changed(item) {
+  // What a field holds now. Choices (selects, check boxes, radio buttons) are
+  // ids and codes, the same in both languages: always kept. Text is kept
+  // with whether the user changed it: a text the page came with may be in
+  // the old language, and the new page's own must then win.
+  function snapshot(item) {
     var field = item.field;
     if (item.type === "checkbox" || item.type === "radio") {
-      return field.checked !== field.defaultChecked ? { checked: field.checked } : null;
+      return { checked: field.checked };
     }
     if (field.tagName === "SELECT") {
       var chosen = [];
-      var differs = false;
       for (var i = 0; i < field.options.length; i += 1) {
-        var option = field.options[i];
-        if (option.selected) {
-          chosen.push(option.value);
-        }
-        // A select without a preselected option shows its first one.
-        var shownFirst = option.defaultSelected || (i === 0 && !field.multiple && !hasDefault(field));
-        if (option.selected !== shownFirst) {
-          differs = true;
+        if (field.options[i].selected) {
+          chosen.push(field.options[i].value);
         }
       }
-      return differs ? { selected: chosen } : null;
+      return { selected: chosen };
     }
-    return field.value !== field.defaultValue ? { value: field.value } : null;
-  }
-
-  function hasDefault(select) {
-    for (var i = 0; i < select.options.length; i += 1) {
-      if (select.options[i].defaultSelected) {
-        return true;
-      }
-    }
-    return false;
+    return { value: field.value, changed: field.value !== field.defaultValue };
   }
 
   function save() {
@@ -120,11 +112,8 @@
       var values = {};
       var items = fields(document.forms[i]);
       for (var j = 0; j < items.length; j += 1) {
-        var value = changed(items[j]);
-        if (value) {
-          values[items[j].key] = value;
-          any = true;
-        }
+        values[items[j].key] = snapshot(items[j]);
+        any = true;
       }
       forms[keys[i]] = values;
     }
@@ -161,22 +150,31 @@
   function apply(item, value) {
     var field = item.field;
     if ("checked" in value) {
+      if (field.checked === Boolean(value.checked)) {
+        return;
+      }
       field.checked = Boolean(value.checked);
     } else if ("selected" in value) {
       var wanted = value.selected || [];
       var found = false;
+      var differs = false;
       for (var i = 0; i < field.options.length; i += 1) {
-        if (wanted.indexOf(field.options[i].value) !== -1) {
-          found = true;
-        }
+        var want = wanted.indexOf(field.options[i].value) !== -1;
+        found = found || want;
+        differs = differs || want !== field.options[i].selected;
       }
-      if (!found && wanted.length) {
-        return;  // the choices changed meanwhile: leave the page's own
+      if (!differs || (!found && wanted.length)) {
+        return;  // as it is, or the choices changed meanwhile: leave the page's own
       }
       for (var j = 0; j < field.options.length; j += 1) {
         field.options[j].selected = wanted.indexOf(field.options[j].value) !== -1;
       }
     } else if (typeof value.value === "string") {
+      // Typed by the user, or shown by the old page where the new one has nothing
+      // (a form sent with a mistake comes back filled; the switch opens it empty).
+      if (value.value === field.value || !(value.changed || field.value === "")) {
+        return;
+      }
       field.value = value.value;
     } else {
       return;
