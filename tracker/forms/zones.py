@@ -47,7 +47,7 @@ def zone_names() -> tuple[str, ...]:
 
 @lru_cache(maxsize=4)
 def _cities(locale: str) -> dict[str, str]:
-    """Return each zone's city in ``locale``, where CLDR names one (0.7 s for all: once per language)."""
+    """Return each zone's city in ``locale``, where CLDR names one (about a second for all: once per language)."""
     cities = {}
     for zone in zone_names():
         city = get_timezone_location(zone, locale=locale, return_city=True)
