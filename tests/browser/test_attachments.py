@@ -148,3 +148,28 @@ def test_a_new_user_files_a_photo_and_every_bad_file_is_refused(actors, live_sys
     expect(attachment_links(phone)).to_have_count(1)
     expect(history(phone).filter(has_text="attached")).to_have_count(1)
     assert stored_files(live_system) == before
+
+
+def test_a_photo_opens_full_size_with_a_quiet_console(actors, shots, tmp_path):
+    # Issue 15.12: the browser's own image page styled itself inline, and the
+    # files' CSP refused it: three errors in the console per photo opened.
+    # A request of its own: the seeded ones' histories are counted by other tests.
+    page = actors.open("other_requester", "desktop")
+    problems = []
+    page.on("console", lambda message: problems.append(f"{message.type}: {message.text}")
+            if message.type in ("error", "warning") else None)
+    page.on("pageerror", lambda error: problems.append(f"pageerror: {error}"))
+    file_with_photo(page, photo(tmp_path / "ceiling.jpg"), "The ceiling of room 301 has a wet stain.", shots, "stain")
+    link = attachment_links(page).filter(has_text="ceiling.jpg").get_by_role("link")
+    address = link.get_attribute("href")
+
+    link.click()
+    expect(page).to_have_url(re.compile(re.escape(address) + "$"))
+    picture = page.locator("img")
+    expect(picture).to_have_count(1)
+    picture.evaluate("img => img.complete ? null : new Promise(done => { img.onload = img.onerror = done; })")
+    assert picture.evaluate("img => img.naturalWidth") == 1600
+    shots.take(page, "photo-full-size")
+    page.go_back()
+    expect(attachment_links(page).filter(has_text="ceiling.jpg")).to_have_count(1)
+    assert problems == []

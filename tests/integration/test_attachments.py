@@ -145,7 +145,10 @@ def test_a_photo_is_stored_with_a_thumbnail_and_shows_in_the_history(client, db,
     assert original.headers["Content-Type"] == "image/jpeg"
     assert original.headers["Content-Disposition"].startswith("inline")
     assert original.headers["X-Content-Type-Options"] == "nosniff"
-    assert "sandbox" in original.headers["Content-Security-Policy"]
+    # The browser's own image page may style itself (no console errors); nothing may run there.
+    image_csp = original.headers["Content-Security-Policy"]
+    assert "sandbox" in image_csp and "default-src 'none'" in image_csp and "script" not in image_csp
+    assert "style-src 'unsafe-inline'" in image_csp
     assert "private" in original.headers["Cache-Control"]
     thumbnail = fetch(client, f"/attachments/{attachment.id}/thumbnail")
     assert thumbnail.status_code == 200 and thumbnail.headers["Content-Type"] == "image/jpeg"
@@ -170,6 +173,7 @@ def test_a_png_with_transparency_and_a_pdf_are_accepted(client, db, login_as, ma
     assert download.status_code == 200 and download.data == document
     assert download.headers["Content-Type"] == "application/pdf"
     assert download.headers["Content-Disposition"] == "attachment; filename=invoice.pdf"
+    assert download.headers["Content-Security-Policy"] == "default-src 'none'; img-src 'self'; sandbox"
     assert fetch(client, f"/attachments/{document_row.id}/thumbnail").status_code == 404
 
 

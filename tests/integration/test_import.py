@@ -6,7 +6,9 @@ through a real Celery worker and its progress JSON is read.
 """
 
 import io
+import re
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 
 import pytest
 from flask_babel import force_locale
@@ -165,6 +167,113 @@ def test_times_in_the_daylight_saving_gap_and_overlap_are_kept_and_counted(db, w
     assert ticket("olddesk:D1").created_at == datetime(2026, 3, 8, 7, 30, tzinfo=UTC)  # 02:30 EST
     assert ticket("olddesk:D2").created_at == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # the first 01:30 (EDT)
     assert done.report["warnings"] == {"dst_shifted": 1, "dst_ambiguous": 1}
+
+
+class _Options(HTMLParser):
+    """The options of one select: (group label, value, label, selected), in page order."""
+
+    def __init__(self, name: str):
+        super().__init__()
+        self.name, self.inside, self.group, self.options, self.current = name, False, None, [], None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "select":
+            self.inside = attrs.get("name") == self.name
+        elif self.inside and tag == "optgroup":
+            self.group = attrs["label"]
+        elif self.inside and tag == "option":
+            self.current = [self.group, attrs["value"], "", "selected" in attrs]
+
+    def handle_data(self, data):
+        if self.current is not None:
+            self.current[2] += data
+
+    def handle_endtag(self, tag):
+        if tag == "option" and self.current is not None:
+            self.options.append(tuple(self.current))
+            self.current = None
+        elif tag == "optgroup":
+            self.group = None
+        elif tag == "select":
+            self.inside = False
+
+
+def zone_options(page: str) -> list[tuple]:
+    parser = _Options("time_zone")
+    parser.feed(page)
+    return parser.options
+
+
+def test_the_time_zone_list_starts_with_the_campus_zone_then_common_ones(app, client, world, login_as,
+                                                                          monkeypatch):
+    # Issue 15.11: ~550 raw names from "Africa/Abidjan" on, the campus's own somewhere in the middle.
+    monkeypatch.setitem(app.config, "TRACKER_TIMEZONE", "Europe/Berlin")
+    login_as("admin")
+    page = client.get("/admin/imports/").get_data(as_text=True)
+    options = zone_options(page)
+    assert options[0] == (None, "", "The mapping's time zone", False)
+    group, value, label, _selected = options[1]
+    assert (group, value) == ("Campus time zone", "Europe/Berlin")
+    assert re.fullmatch(r"Berlin · UTC\+0[12]:00 · Europe/Berlin", label)
+    common = [(value, label) for group, value, label, _selected in options if group == "Common time zones"]
+    assert [value for value, _label in common][:5] == [
+        "Asia/Shanghai", "Asia/Hong_Kong", "Asia/Taipei", "Asia/Singapore", "Asia/Tokyo"]
+    assert ("Asia/Tokyo", "Tokyo · UTC+09:00 · Asia/Tokyo") in common
+    assert ("America/New_York", "New York · UTC-05:00 · America/New_York") in common or \
+        ("America/New_York", "New York · UTC-04:00 · America/New_York") in common
+    assert ("UTC", "Coordinated Universal Time · UTC") in common
+    assert "Europe/Berlin" not in dict(common)
+    others = [(value, label) for group, value, label, _selected in options if group == "All time zones"]
+    assert others[0] == ("Africa/Abidjan", "Africa/Abidjan · UTC+00:00")
+    assert [value for value, _label in others] == sorted(value for value, _label in others)
+    # Every zone once: nothing lost, nothing twice.
+    values = [value for _group, value, _label, _selected in options[1:]]
+    assert len(values) == len(set(values)) and set(values) == set(importer.zone_names())
+    # The search box, shown by its script.
+    assert 'data-zone-search="time_zone"' in page and "js/zone_search.js" in page
+
+    # A new mapping starts at the campus zone; in Chinese the cities and groups read Chinese.
+    post_form(client, "/language", {"locale": "zh_CN", "next": "/admin/imports/mappings/new"})
+    options = zone_options(client.get("/admin/imports/mappings/new").get_data(as_text=True))
+    assert options[0][0] == "校园所在时区" and options[0][1] == "Europe/Berlin" and options[0][3]
+    assert ("常用时区", "Asia/Tokyo", "东京 · UTC+09:00 · Asia/Tokyo", False) in options
+    assert ("全部时区", "Africa/Abidjan", "Africa/Abidjan · 阿比让 · UTC+00:00", False) in options
+
+
+@pytest.mark.parametrize("locale, message", [
+    ("en", "Unknown time zone “Mars/Olympus”: choose one from the list."),
+    ("zh_CN", "未知时区“Mars/Olympus”：请从列表中选择。"),
+])
+def test_an_unknown_time_zone_is_refused_in_the_readers_language_and_nothing_changes(
+        client, world, login_as, locale, message):
+    saved = importer.save_mapping(None, campus_mapping(), actor=None, now=T0)
+    login_as("admin")
+    post_form(client, "/language", {"locale": locale, "next": "/admin/imports/"})
+    body = (HEADER + GOOD_ROWS[0] + "\n").encode()
+    response = client.post("/admin/imports/", data={
+        "csrf_token": csrf_token(client), "mapping": str(saved.id), "time_zone": "Mars/Olympus", "dry_run": "y",
+        "files": (io.BytesIO(body), "a.csv")}, content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert count(ImportRun) == 0
+
+    form = {"code": "old-desk", "name": "The old help desk", "source_system": "olddesk",
+            "time_zone": "Mars/Olympus", "date_formats": "iso", "col_source_id": "case", "col_opened_at": "opened",
+            "col_centre": "unit", "col_category": "kind", "centre_values": "Repairs = repairs",
+            "category_values": "Leak = water", "default_priority": "normal", "close_before_open_seconds": "60",
+            "requester_username": "import"}
+    response = post_form(client, f"/admin/imports/mappings/{saved.id}", form)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert importer.mapping_by_code("old-desk").time_zone == "Asia/Shanghai"
+
+    # A zone from the long list, not one of those shown first, is as good as any.
+    response = post_form(client, f"/admin/imports/mappings/{saved.id}", {**form, "time_zone": "Pacific/Auckland"})
+    assert response.status_code == 302, response.get_data(as_text=True)
+    db.session.expire_all()
+    assert importer.mapping_by_code("old-desk").time_zone == "Pacific/Auckland"
 
 
 # ---------------------------------------------------------------- dry runs

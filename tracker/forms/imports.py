@@ -6,12 +6,15 @@ from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from tracker.forms.zones import KnownZone
+
 
 class RunForm(FlaskForm):
     files = MultipleFileField(_l("Files (CSV, CSV.GZ or XLSX)"))
     mapping = SelectField(_l("Mapping"), validators=[DataRequired()])
-    time_zone = SelectField(_l("Time zone of the source"), validators=[Optional()],
-                            description=_l("Empty: the mapping's time zone."))
+    # Choices from tracker.forms.zones; the value is checked against every zone, not only those shown.
+    time_zone = SelectField(_l("Time zone of the source"), validators=[Optional(), KnownZone()],
+                            validate_choice=False, description=_l("Empty: the mapping's time zone."))
     as_of = StringField(_l("Read open requests' clocks at"), validators=[Optional(), Length(max=25)],
                         description=_l("A local time of the source, e.g. 2016-01-13 00:00; empty: now."))
     dry_run = BooleanField(_l("Dry run: check every row and show what would be imported, change nothing"),
@@ -30,7 +33,8 @@ class MappingForm(FlaskForm):
     source_system = StringField(_l("Source system"), validators=[DataRequired(), Length(max=32)],
                                 description=_l("A short code: each imported request is known as "
                                                "“<source system>:<row id>”, never imported twice."))
-    time_zone = SelectField(_l("Time zone of the source"), validators=[DataRequired()])
+    time_zone = SelectField(_l("Time zone of the source"), validators=[DataRequired(), KnownZone()],
+                            validate_choice=False)
     date_formats = TextAreaField(_l("Date formats"), validators=[Optional(), Length(max=500)],
                                  description=_l("One per line, tried in order: iso, or like %m/%d/%Y %I:%M:%S %p."))
     # One column per importer.FIELDS entry is added by the view (col_<field>).

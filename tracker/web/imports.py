@@ -25,8 +25,8 @@ from flask import (
     stream_with_context,
     url_for,
 )
+from flask_babel import get_locale, lazy_gettext
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.utils import secure_filename
@@ -43,6 +43,7 @@ from tracker.errors import TrackerError, ValidationFailed
 from tracker.extensions import csrf, db
 from tracker.forms import options
 from tracker.forms.imports import AgainForm, DuplicateForm, MappingForm, RunForm
+from tracker.forms.zones import zone_choices
 from tracker.models import RunStatus, SlaPolicy
 from tracker.services import importer
 from tracker.services.exports import csv_lines
@@ -76,8 +77,9 @@ for _name, _label, _required in importer.FIELDS:
             StringField(lazy_gettext(_label), validators=[Optional(), Length(max=120)]))
 
 
-def _zones() -> list:
-    return options([(z, z) for z in importer.zone_names()])
+def _zones(blank: str | None = None) -> list:
+    return zone_choices(campus=current_app.config["TRACKER_TIMEZONE"], locale=str(get_locale()), now=utcnow(),
+                        blank=blank)
 
 
 def _upload_folder() -> Path:
@@ -109,7 +111,7 @@ def _index(form: RunForm, status: int = 200):
 def _run_form(formdata=None) -> RunForm:
     form = RunForm(formdata) if formdata is not None else RunForm()
     form.mapping.choices = options([(str(m.id), f"{m.name} ({m.code})") for m in importer.all_mappings()])
-    form.time_zone.choices = options([("", _("The mapping's time zone"))]) + _zones()
+    form.time_zone.choices = _zones(blank=_("The mapping's time zone"))
     return form
 
 
