@@ -277,7 +277,6 @@ def enter_days(calendar_id: int, rows: list[tuple[int, str, str, str]], *, sourc
     definition["holidays"] = sorted((set(definition.get("holidays", [])) - entered_workdays) | entered_holidays)
     definition["extra_workdays"] = sorted(
         (set(definition.get("extra_workdays", [])) - entered_holidays) | entered_workdays)
-    years = sorted({d.day.year for d in days})
     note = ("Entered from a file: " if source == "file" else "Entered by hand: ") + "; ".join(
         f"{d.day.isoformat()} {d.kind} {d.name}" for d in days)
 
@@ -290,7 +289,7 @@ def enter_days(calendar_id: int, rows: list[tuple[int, str, str, str]], *, sourc
         ])
 
     try:
-        version = save_calendar_version(calendar_id, definition=definition, note=note[:1000] or str(years),
+        version = save_calendar_version(calendar_id, definition=definition, note=note,
                                         actor=actor, now=now, on_saved=record)
     except Exception:
         db.session.rollback()
