@@ -1697,6 +1697,9 @@ def _plan_item(world: "_Simulation", spec: _ItemSpec, opened_at: datetime,
             add_days = extra[0]
         elif action is ItemAction.REASSIGN:
             change.responsible_id = who[extra[0]].id
+        elif action is ItemAction.VERIFY:
+            # The written-out verdicts stand even where a request of the cluster is still open.
+            change.verify_anyway = True
         elif action is ItemAction.LINK:
             linked = {ticket_id for ticket_id, _ in cluster}
             later = [ref for ticket_id, ref in _cluster(category, place, opened_at, at)

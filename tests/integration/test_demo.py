@@ -323,6 +323,8 @@ def test_demo_has_ratings_follow_ups_and_a_rectification_ledger(client, db):
     assert overdue and result.items_overdue == len(overdue)
     assert any(i.status is ItemStatus.VERIFIED and i.verified_at < i.due_at for i in items)
     assert any(i.rejection_count and i.status in ACTIVE_STATUSES for i in items)
+    # A verified item is done (issue 15, item 8): never its last reported 40-90 %.
+    assert {i.progress_percent for i in items if i.status is ItemStatus.VERIFIED} == {100}
     for item in items:
         history = session.execute(
             select(RectificationEvent)

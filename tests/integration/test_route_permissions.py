@@ -69,6 +69,9 @@ ROUTES = {
     "admin.calendar_edit": ("GET", "/admin/calendars/{calendar_id}", only({"admin"})),
     # The form posted here lacks the years: the admin gets the page back with the errors.
     "admin.calendar_import_china": ("POST", "/admin/calendars/{calendar_id}/china-holidays", only({"admin"})),
+    # Posted without a day or a file: the admin gets the page back with the errors.
+    "admin.calendar_enter_days": ("POST", "/admin/calendars/{calendar_id}/days", only({"admin"})),
+    "admin.calendar_days_file": ("POST", "/admin/calendars/{calendar_id}/days-file", only({"admin"})),
     "admin.calendar_version": ("GET", "/admin/calendars/{calendar_id}/versions/1", only({"admin"})),
     "admin.policies": ("GET", "/admin/policies", only({"admin"})),
     "admin.policy_new": ("GET", "/admin/policies/new", only({"admin"})),

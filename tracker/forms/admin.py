@@ -12,8 +12,10 @@ from datetime import date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
+    DateField,
     FormField,
     HiddenField,
     IntegerField,
@@ -554,6 +556,23 @@ class ChinaHolidaysForm(FlaskForm):
 
     def years(self) -> range:
         return range(self.year_from.data, self.year_to.data + 1)
+
+
+class EnterDaysForm(FlaskForm):
+    """Days of next year's published schedule, typed in: a day or a run of days, a kind and a name."""
+
+    first = DateField(_l("Day"), validators=[InputRequired(message=_l("Give the day as a date."))])
+    last = DateField(_l("To (optional)"), validators=[Optional()],
+                     description=_l("For a run of days, e.g. the Spring Festival holiday: its last day."))
+    kind = SelectField(_l("Kind"), choices=options([("holiday", _l("Holiday")), ("workday", _l("Make-up working day"))]),
+                       default="holiday")
+    name = StringField(_l("Name"), validators=[DataRequired(message=_l("Give the day a name, e.g. 春节 or Spring "
+                                                                       "Festival.")), Length(max=100)])
+
+
+class DaysFileForm(FlaskForm):
+    file = FileField(_l("CSV file"), description=_l("One day per row: date,kind,name, e.g. "
+                                                    "2027-02-06,holiday,春节 or 2027-02-14,workday,春节调休."))
 
 
 # ---------------------------------------------------------------- SLA policies

@@ -2,7 +2,15 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from tracker.domain.rectification import SOURCE_LABELS, STATUS_LABELS, ItemStatus, Source
@@ -66,6 +74,7 @@ class ItemActionForm(FlaskForm):
     responsible_id = SelectField(_l("Responsible person"), coerce=_int_or_none, validators=[Optional()])
     due_on = DateField(_l("New deadline"), validators=[Optional()])
     references = TextAreaField(_l("References of the requests"), validators=[Optional(), Length(max=20000)])
+    verify_anyway = BooleanField(_l("Verify anyway"))
     next = HiddenField()
 
 

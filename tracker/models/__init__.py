@@ -32,6 +32,7 @@ from tracker.models.rectification import (
 )
 from tracker.models.sla import (
     Calendar,
+    CalendarEnteredDay,
     CalendarVersion,
     Escalation,
     SlaPolicy,
@@ -72,6 +73,7 @@ __all__ = [
     "Webhook",
     "WebhookFormat",
     "Calendar",
+    "CalendarEnteredDay",
     "CalendarVersion",
     "SlaPolicy",
     "SlaPolicyVersion",

@@ -6,9 +6,21 @@ results never change (DESIGN.md, "History is frozen").
 """
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.clock import utcnow
@@ -51,6 +63,31 @@ class CalendarVersion(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     calendar: Mapped[Calendar] = relationship(foreign_keys=[calendar_id])
+
+
+class CalendarEnteredDay(db.Model):
+    """A day of a published schedule that an administrator entered (by hand or from a file), with its name.
+
+    The day itself goes into the calendar's definition as a new version,
+    like an imported one; the row keeps its name, who entered it and when,
+    and shows which years have a schedule although the installed data lacks
+    them. Rows are only ever inserted; a later entry for a day supersedes it.
+    """
+
+    __tablename__ = "calendar_entered_days"
+    __table_args__ = (Index("ix_calendar_entered_days_calendar_id_day", "calendar_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    calendar_id: Mapped[int] = mapped_column(ForeignKey("calendars.id"))
+    # The version the entry made (or found already current when nothing changed).
+    version_id: Mapped[int] = mapped_column(ForeignKey("calendar_versions.id"))
+    day: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(16))  # holiday | workday
+    name: Mapped[str] = mapped_column(String(100))
+    # "form" or "file"
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class SlaPolicy(Bilingual, db.Model):

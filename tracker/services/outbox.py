@@ -417,6 +417,28 @@ def mark_read(user: User, *, now: datetime, notification_id: int | None = None) 
     return count
 
 
+def mark_acted(user: User | None, *, now: datetime, ticket_id: int | None = None,
+               escalation_id: int | None = None, link: str | None = None) -> int:
+    """Mark ``user``'s unread notices about a subject read: they acted on it (no commit); return how many.
+
+    The one place where acting marks notices read, called by the services
+    that change a subject in the same transaction as the change. A notice
+    names its subject by ``ticket_id``, ``escalation_id`` or, for anything
+    else (a rectification item), ``link``, the subject's page; give exactly
+    one. None as ``user`` (the application) marks nothing.
+    """
+    given = [(column, value) for column, value in ((Notification.ticket_id, ticket_id),
+                                                   (Notification.escalation_id, escalation_id),
+                                                   (Notification.link, link)) if value is not None]
+    if len(given) != 1:
+        raise ValueError("give exactly one of ticket_id, escalation_id, link")
+    if user is None:
+        return 0
+    column, value = given[0]
+    statement = update(Notification).where(Notification.user_id == user.id, UNREAD, column == value)
+    return db.session.execute(statement.values(read_at=now).execution_options(synchronize_session=False)).rowcount
+
+
 # ---------------------------------------------------------------- delivery
 
 # A claimed batch waits its turn OUTBOX_CLAIM_SECONDS (120 s) before another

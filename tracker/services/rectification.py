@@ -43,7 +43,7 @@ from tracker.domain.rectification import (
     Source,
 )
 from tracker.domain.roles import CENTRE_ROLES, Role
-from tracker.domain.workflow import Priority, TransitionRefused
+from tracker.domain.workflow import OPEN_STATUSES, Priority, TransitionRefused
 from tracker.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from tracker.extensions import db
 from tracker.models import (
@@ -488,10 +488,15 @@ def _notify(item: RectificationItem, kind: str, people: Iterable[int | None], *,
         payload["comment"] = comment[:500]
     outbox.queue(
         [outbox.Notice(kind=kind, key=key, subject=f"{item.reference} {kind}", payload=payload,
-                       centre_id=item.centre_id, link=f"/rectification/{item.reference}")],
+                       centre_id=item.centre_id, link=item_link(item.reference))],
         {key: recipients},
         now=now,
     )
+
+
+def item_link(reference: str) -> str:
+    """Return the path of an item's page: the link of its notices, by which they name it."""
+    return f"/rectification/{reference}"
 
 
 # ---------------------------------------------------------------- changes
@@ -524,6 +529,8 @@ class Change:
     responsible_id: int | None = None
     due_on: date | None = None
     references: list[str] = field(default_factory=list)
+    # Verify although linked requests are still open (the verifier saw them).
+    verify_anyway: bool = False
 
 
 def transition(item_id: int, action: Action | str, *, actor: User, now: datetime, change: Change | None = None,
@@ -550,6 +557,8 @@ def transition(item_id: int, action: Action | str, *, actor: User, now: datetime
         db.session.flush()
         for kind, people, comment in notices:
             _notify(item, kind, people, actor=actor, now=now, event=event, comment=comment)
+        # Whatever the actor was told about the item, they have now acted on it.
+        outbox.mark_acted(actor, now=now, link=item_link(item.reference))
         log.debug("rectification %s: %s %s -> %s", item.reference, action.value, before.value, item.status.value)
         db.session.commit()
     except Exception:
@@ -613,12 +622,28 @@ def _submit(item, target, *, actor, now, change):
     return event, [("rectification_submitted", outbox.users_with_role(Role.LEADERSHIP), "")]
 
 
+def open_linked_tickets(item: RectificationItem) -> list[Ticket]:
+    """Return the linked requests still being worked (work is owed on them), oldest first."""
+    return [t for t in linked_tickets(item) if t.status in OPEN_STATUSES]
+
+
 def _verify(item, target, *, actor, now, change):
     note = _text(change, None)
+    still_open = open_linked_tickets(item)
+    if still_open and not change.verify_anyway:
+        raise ValidationFailed(
+            N_("Requests linked to this item are still open: %(references)s. Nothing was changed; to verify the "
+               "item all the same, tick “Verify anyway”."),
+            references=", ".join(t.reference for t in still_open),
+        )
     item.verified_at = now
     item.verified_by_id = actor.id
-    event = _move(item, target, EventKind.VERIFIED, actor=actor, now=now, body=note,
-                  data={"on_time": now < item.due_at, "due_on": item.due_on.isoformat()})
+    # Verified is done: the last reported progress no longer says how far it got.
+    item.progress_percent = 100
+    data = {"on_time": now < item.due_at, "due_on": item.due_on.isoformat()}
+    if still_open:
+        data["open_requests"] = [t.reference for t in still_open]
+    event = _move(item, target, EventKind.VERIFIED, actor=actor, now=now, body=note, data=data)
     return event, [("rectification_verified", [item.responsible_id, *_heads(item.centre_id)], note)]
 
 
@@ -716,6 +741,7 @@ def _record_evidence(item: RectificationItem, attachment, actor: User, now: date
     _record(item, EventKind.EVIDENCE_ADDED, actor=actor, now=now,
             data={"attachment_id": attachment.id, "file_name": attachment.original_name,
                   "content_type": attachment.content_type})
+    outbox.mark_acted(actor, now=now, link=item_link(item.reference))
 
 
 def evidence_of(item: RectificationItem) -> list:
@@ -871,7 +897,7 @@ def _announce(created: list[tuple], now: datetime, result: SweepResult) -> None:
             subject=f"{item.reference} {kind} (due {item.due_on.isoformat()})",
             payload={"reference": item.reference, "title": item.title, "due_on": item.due_on.isoformat()},
             centre_id=item.centre_id,
-            link=f"/rectification/{item.reference}",
+            link=item_link(item.reference),
         ))
         recipients[key] = sorted(set(people))
     bulk.insert(RectificationEvent.__table__, events)

@@ -76,10 +76,13 @@ def create_calendar(
 def save_calendar_version(
     calendar_id: int, *, definition: dict, name_en: str | None = None, name_zh: str | None = None,
     follows_china_holidays: bool | None = None, note: str = "", actor: User | None, now: datetime,
+    on_saved=None,
 ) -> CalendarVersion | None:
     """Add a version of a calendar when its definition changed; commit.
 
     Returns the new version, or None when only the names changed.
+    ``on_saved(calendar, version)`` runs before the commit (version None:
+    nothing changed), for the caller's own rows in the same transaction.
     """
     _require_admin(actor)
     # Locked: two admins saving at once get versions n and n+1, not a clash.
@@ -98,6 +101,8 @@ def save_calendar_version(
     version = None
     if calendar.current_version is None or calendar.current_version.definition != normalised:
         version = _add_calendar_version(calendar, normalised, note=note, actor=actor, now=now)
+    if on_saved is not None:
+        on_saved(calendar, version)
     db.session.commit()
     return version
 

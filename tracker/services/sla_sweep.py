@@ -432,5 +432,6 @@ def acknowledge(escalation_id: int, *, actor: User, now: datetime) -> Escalation
         created_at=now,
         data={"target": escalation.target.value, "level": escalation.level, "escalation_id": escalation.id},
     ))
+    outbox.mark_acted(actor, now=now, escalation_id=escalation.id)
     db.session.commit()
     return escalation

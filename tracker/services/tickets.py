@@ -551,6 +551,8 @@ def transition(
         if action is not Action.COMMENT:
             sla._recompute(ticket, now)
         _notify(ticket, action, event, actor=actor, now=now)
+        # The actor has acted on the request: what they were told about it is read.
+        outbox.mark_acted(actor, now=now, ticket_id=ticket.id)
         db.session.commit()
     except Exception:
         db.session.rollback()

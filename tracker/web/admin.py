@@ -11,7 +11,7 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_login import current_user, login_user
 from sqlalchemy import func, select
@@ -35,6 +35,8 @@ from tracker.forms.admin import (
     CentreCreateForm,
     CentreEditForm,
     ChinaHolidaysForm,
+    DaysFileForm,
+    EnterDaysForm,
     LocationEditForm,
     LocationForm,
     PolicyCreateForm,
@@ -555,20 +557,26 @@ def calendar_new():
     return render_template("admin/calendar_form.html", form=form, calendar=None)
 
 
-def _calendar_page(calendar, form, import_form):
+def _calendar_page(calendar, form, import_form, days_form=None, file_form=None, row_errors=()):
     versions = admin_service.calendar_versions(calendar.id)
     today = _campus_today()
     if not import_form.is_submitted():
         import_form.year_from.data = today.year
         import_form.year_to.data = today.year + 1
     known = holidays.known_years()
+    entered = holidays.entered_days(calendar.id)
     return render_template(
         "admin/calendar_form.html",
         form=form,
         calendar=calendar,
         import_form=import_form,
+        days_form=days_form or EnterDaysForm(formdata=None),
+        file_form=file_form or DaysFileForm(formdata=None),
+        row_errors=row_errors,
+        entered=entered,
+        kind_labels=holidays.KIND_LABELS,
         versions=versions,
-        authors=admin_service.users_by_id(v.created_by_id for v in versions),
+        authors=admin_service.users_by_id([v.created_by_id for v in versions] + [d.created_by_id for d in entered]),
         warnings=holidays.coverage_warnings(calendar, today),
         known_first=known.start,
         known_last=known.stop - 1,
@@ -650,6 +658,77 @@ def calendar_import_china(calendar_id):
         _invalid()
     form = CalendarEditForm(formdata=None, data=CalendarEditForm.data_from(calendar))
     return _calendar_page(calendar, form, import_form)
+
+
+def _enter_days(calendar, rows, source, days_form=None, file_form=None):
+    """Store the days entered on the calendar page, or show the page again with every bad row."""
+    try:
+        version, days = holidays.enter_days(calendar.id, rows, source=source, actor=current_user, now=utcnow(),
+                                            today=_campus_today())
+    except holidays.DaysRefused as refused:
+        flash(refused.translated(), "error")
+        errors = [(number, _(m.template, **m.params)) for number, m in refused.rows]
+    except TrackerError as error:
+        flash(error.translated(), "error")
+        errors = []
+    else:
+        if version is None:
+            flash(_("Calendar %(code)s already had these days: no new version; their names are saved.",
+                    code=calendar.code), "success")
+        else:
+            flash(ngettext("%(num)d day is entered into calendar %(code)s as version %(number)d.",
+                           "%(num)d days are entered into calendar %(code)s as version %(number)d.",
+                           len(days), code=calendar.code, number=version.number), "success")
+        return redirect(url_for("admin.calendar_edit", calendar_id=calendar.id) + "#entered-days")
+    form = CalendarEditForm(formdata=None, data=CalendarEditForm.data_from(calendar))
+    return _calendar_page(calendar, form, ChinaHolidaysForm(formdata=None), days_form=days_form,
+                          file_form=file_form, row_errors=errors)
+
+
+@bp.route("/calendars/<int:calendar_id>/days", methods=["POST"])
+@require_role(Role.ADMIN)
+def calendar_enter_days(calendar_id):
+    calendar = admin_service.get_calendar(calendar_id)
+    days_form = EnterDaysForm()
+    if not days_form.validate_on_submit():
+        _invalid()
+        form = CalendarEditForm(formdata=None, data=CalendarEditForm.data_from(calendar))
+        return _calendar_page(calendar, form, ChinaHolidaysForm(formdata=None), days_form=days_form)
+    try:
+        rows = holidays.range_rows(days_form.first.data, days_form.last.data, days_form.kind.data,
+                                   days_form.name.data)
+    except TrackerError as error:
+        flash(error.translated(), "error")
+        form = CalendarEditForm(formdata=None, data=CalendarEditForm.data_from(calendar))
+        return _calendar_page(calendar, form, ChinaHolidaysForm(formdata=None), days_form=days_form)
+    return _enter_days(calendar, rows, "form", days_form=days_form)
+
+
+@bp.route("/calendars/<int:calendar_id>/days-file", methods=["POST"])
+@require_role(Role.ADMIN)
+def calendar_days_file(calendar_id):
+    calendar = admin_service.get_calendar(calendar_id)
+    file_form = DaysFileForm()
+    upload = file_form.file.data if file_form.validate_on_submit() else None
+    if upload is None or not getattr(upload, "filename", ""):
+        if file_form.is_submitted() and not file_form.errors:
+            flash(_("Choose a CSV file."), "error")
+        else:
+            _invalid()
+        form = CalendarEditForm(formdata=None, data=CalendarEditForm.data_from(calendar))
+        return _calendar_page(calendar, form, ChinaHolidaysForm(formdata=None), file_form=file_form)
+    try:
+        rows = holidays.read_days_file(upload.read(holidays.FILE_BYTES_MAX + 1))
+    except holidays.DaysRefused as refused:
+        flash(refused.translated(), "error")
+        form = CalendarEditForm(formdata=None, data=CalendarEditForm.data_from(calendar))
+        return _calendar_page(calendar, form, ChinaHolidaysForm(formdata=None), file_form=file_form,
+                              row_errors=[(n, _(m.template, **m.params)) for n, m in refused.rows])
+    except TrackerError as error:
+        flash(error.translated(), "error")
+        form = CalendarEditForm(formdata=None, data=CalendarEditForm.data_from(calendar))
+        return _calendar_page(calendar, form, ChinaHolidaysForm(formdata=None), file_form=file_form)
+    return _enter_days(calendar, rows, "file", file_form=file_form)
 
 
 def _flash_imported(calendar, version, found) -> None:

@@ -31,7 +31,7 @@ from tracker.extensions import db
 from tracker.forms import options
 from tracker.forms.dashboards import DashboardFilterForm
 from tracker.models import Category, Centre, Ticket
-from tracker.services import catalog, follow_ups, reports, sla
+from tracker.services import catalog, follow_ups, holidays, reports, sla
 from tracker.services import tickets as ticket_service
 from tracker.services.standards import promises
 from tracker.web import charts
@@ -576,6 +576,10 @@ def _presets(scope: Scope, endpoint: str) -> list[tuple[str, str, bool]]:
     ]
 
 
+def _holiday_gaps(now: datetime) -> list[holidays.MissingYear]:
+    return holidays.next_year_missing(reports.local_day(now))
+
+
 def _freshness() -> dict:
     refreshed, waiting = reports.summary_freshness()
     return {"refreshed_at": refreshed, "days_waiting": waiting}
@@ -611,6 +615,7 @@ def index():
         met_chart=_met_chart(categories or centres),
         trends=_trends(scope),
         standards=_standards_table(scope, now),
+        holiday_gaps=_holiday_gaps(now),
         **_freshness(),
     )
 
@@ -656,6 +661,7 @@ def centre():
         trends=_trends(scope),
         follow_ups=follow_ups.counts(scope.centre.id, scope.filters.first, scope.filters.last, now),
         standards=_standards_table(scope, now),
+        holiday_gaps=_holiday_gaps(now),
         **_freshness(),
     )
 

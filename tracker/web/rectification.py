@@ -440,6 +440,7 @@ def detail(reference):
                                             if e.kind.value in ("reassigned", "created")}
     linked = service.linked_tickets(item)
     visible = [t for t in linked if ticket_service.can_view(current_user, t)]
+    still_open = service.open_linked_tickets(item) if Action.VERIFY in actions else []
     return render_template(
         "rectification/detail.html",
         item=item,
@@ -450,6 +451,8 @@ def detail(reference):
         names=ticket_service.user_names(u for u in users if isinstance(u, int)),
         tickets=visible,
         hidden_tickets=len(linked) - len(visible),
+        still_open=still_open,
+        still_open_visible=[t for t in still_open if ticket_service.can_view(current_user, t)],
         evidence=service.evidence_of(item),
         may_attach=service.may_attach(current_user, item),
         is_overdue=item.status in ACTIVE_STATUSES and now >= item.due_at,
@@ -489,6 +492,7 @@ def act(reference, action):
                 responsible_id=form.responsible_id.data,
                 due_on=form.due_on.data,
                 references=[form.references.data or ""],
+                verify_anyway=bool(form.verify_anyway.data),
             ),
             expected_version=form.version.data,
         )
