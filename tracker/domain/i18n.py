@@ -26,3 +26,22 @@ class Message(str):
         text.template = template
         text.params = params
         return text
+
+
+class InContext(Label):
+    """A msgid with a message context (msgctxt): an English word with more than one meaning.
+
+    "New" is a request's status (新建) and, on a notice, "unread" (未读):
+    one msgid cannot carry both translations, so each meaning but the
+    commonest gets a context and is translated with ``pgettext``.
+    """
+
+    def __new__(cls, context: str, message: str):
+        text = super().__new__(cls, message)
+        text.context = context
+        return text
+
+
+def pN_(context: str, message: str) -> InContext:
+    """Return ``message`` marked with ``context``; extracted with ``-k pN_:1c,2``."""
+    return InContext(context, message)

@@ -27,7 +27,7 @@ class NewItemForm(FlaskForm):
         validators=[DataRequired(message=_l("Describe the problem to fix.")), Length(min=5, max=DESCRIPTION_MAX)],
     )
     source = SelectField(
-        _l("Raised by"),
+        _l("Source"),
         choices=options([(s.value, _l(SOURCE_LABELS[s])) for s in Source]),
         default=Source.OTHER.value,
     )
@@ -85,7 +85,7 @@ class ItemFilterForm(FlaskForm):
     state = SelectField(_l("State"), choices=options(STATES), default="active", validators=[Optional()])
     centre = SelectField(_l("Centre"), coerce=_int_or_none, validators=[Optional()])
     source = SelectField(
-        _l("Raised by"),
+        _l("Source"),
         choices=options([("", _l("Any source"))] + [(s.value, _l(SOURCE_LABELS[s])) for s in Source]),
         validators=[Optional()],
     )

@@ -11,6 +11,7 @@ from jinja2 import Undefined
 from tracker.domain import workflow
 from tracker.domain.roles import ROLE_LABELS, Role
 from tracker.domain.sla_clock import STATE_LABELS, TARGET_LABELS
+from tracker.web.gettext import label_text
 
 
 def safe_next(target: str | None) -> str | None:
@@ -60,7 +61,7 @@ def _label(table):
         if value is None or value == "":
             return ""
         try:
-            return gettext(table[type(next(iter(table)))(value)])
+            return label_text(table[type(next(iter(table)))(value)])
         except (KeyError, ValueError):
             return str(value)
 

@@ -277,7 +277,7 @@ def index():
     )
 
 
-ITEM_HEADERS = (N_("Reference"), N_("Title"), N_("Centre"), N_("Status"), N_("Priority"), N_("Raised by"),
+ITEM_HEADERS = (N_("Reference"), N_("Title"), N_("Centre"), N_("Status"), N_("Priority"), N_("Source"),
                 N_("Source reference"), N_("Responsible"), N_("Deadline"), N_("Overdue"), N_("Progress %"),
                 N_("Rejections"), N_("Opened"), N_("Verified"), N_("Verified on time"), N_("Cancelled"))
 
