@@ -98,7 +98,7 @@ def file_request(page: Page, *, centre: str, category: str, place: str, descript
     nav(page, t("New request")).click()
     expect(heading(page)).to_have_text(t("New request"))
     page.get_by_role("link", name=centre).click()
-    expect(heading(page)).to_have_text(f"{t('New request')}: {centre}")
+    expect(heading(page)).to_have_text(t("%(label)s: %(value)s", label=t("New request"), value=centre))
     page.get_by_label(t("What is it about?")).select_option(label=category)
     page.get_by_label(t("Where?")).select_option(label=place)
     page.get_by_label(t("What is wrong?")).fill(description)
@@ -233,7 +233,8 @@ def test_a_repair_request_goes_from_filed_to_closed_through_every_role(language,
     steps = [" ".join(text.split()) for text in history(requester).all_inner_texts()]
 
     def moved(who, action, before, after, rest=""):
-        return rf"{who} {re.escape(t(action))}: {re.escape(t(before))} → {re.escape(t(after))}{rest}"
+        change = t("%(label)s: %(value)s", label=t(action), value=f"{t(before)} → {t(after)}")
+        return rf"{who} {re.escape(change)}{rest}"
 
     expected = [
         rf"Requester {re.escape(t('filed the request'))}",
@@ -244,7 +245,8 @@ def test_a_repair_request_goes_from_filed_to_closed_through_every_role(language,
               rf" \({re.escape(t('Waiting for parts'))}\) {re.escape(hold_note)}"),
         moved("Technician", "Resume", "On hold", "On site"),
         moved("Technician", "Resolve", "On site", "Resolved",
-              rf" {re.escape(note)} {re.escape(t('Materials used'))}: {re.escape(materials)}"),
+              rf" {re.escape(note)} "
+              + re.escape(t("%(label)s: %(value)s", label=t("Materials used"), value=materials))),
         moved("Requester", "Confirm the fix", "Resolved", "Closed"),
     ]
     for step, pattern in zip(steps, expected, strict=True):

@@ -2,9 +2,10 @@
 
 import html
 import re
+from datetime import timedelta
 
 from tests.conftest import post_form
-from tests.factories import make_ticket
+from tests.factories import T0, make_ticket
 from tracker.domain.workflow import Status
 
 
@@ -58,3 +59,21 @@ def test_a_rectification_items_source_is_labelled_source(client, world, login_as
     _read_in(client, "zh_CN")
     page = _page(client, "/rectification/new")
     assert "来源" in page and "提出人" not in page
+
+
+def test_labels_on_a_chinese_page_end_with_a_full_width_colon(client, world):
+    from tracker.domain.workflow import Action
+    from tracker.services import tickets as ticket_service
+
+    ticket = make_ticket(world, status=Status.IN_PROGRESS)
+    ticket_service.transition(ticket.id, Action.RESOLVE, actor=world.users["technician"], now=T0 + timedelta(hours=2),
+                              resolution_note="Replaced the washer.", materials_used="垫圈 2 个")
+    post_form(client, "/login", {"username": world.users["technician"].username, "password": world.password})
+    _read_in(client, "zh_CN")
+    page = _page(client, f"/tickets/{ticket.reference}")
+    assert re.search(r'<p id="materials-used">所用材料：垫圈 2 个</p>', page)
+    text = re.sub(r"<[^>]+>", " ", page)
+    assert not re.search(r"[\u4e00-\u9fff]\s*:\s", text), re.findall(r".{12}[\u4e00-\u9fff]\s*:\s.{12}", text)
+
+    _read_in(client, "en")
+    assert '<p id="materials-used">Materials used: 垫圈 2 个</p>' in _page(client, f"/tickets/{ticket.reference}")
