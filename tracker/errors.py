@@ -5,7 +5,7 @@ translated when shown (``translated()``), in the user's language, so the
 service layer never needs a request or a locale.
 """
 
-from tracker.domain.i18n import N_, InContext, Label, Message
+from tracker.domain.i18n import N_
 
 
 class TrackerError(Exception):
@@ -21,14 +21,9 @@ class TrackerError(Exception):
 
     def translated(self) -> str:
         """Return the message in the current locale (needs an app context)."""
-        from flask_babel import gettext, pgettext
+        from flask_babel import gettext
 
-        def shown(value):
-            if isinstance(value, Message):
-                return gettext(value.template, **value.params)
-            if isinstance(value, InContext):
-                return pgettext(value.context, value)
-            return gettext(value) if isinstance(value, Label) else value
+        from tracker.i18n import shown
 
         return gettext(self.message, **{k: shown(v) for k, v in self.params.items()})
 

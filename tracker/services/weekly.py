@@ -93,8 +93,8 @@ def _check_week(day: date, now: datetime) -> date:
     if end > now:
         raise ValidationFailed(
             N_("The week of %(week)s is not over yet: its report can be made from %(ready)s."),
-            week=week.isoformat(),
-            ready=(week + timedelta(days=7)).isoformat(),
+            week=week,
+            ready=week + timedelta(days=7),
         )
     return week
 
@@ -303,7 +303,7 @@ def _claim(week: date, *, actor_id: int | None, now: datetime, started: bool) ->
     ).rowcount
     if not claimed:
         raise Conflict(N_("The report of the week of %(week)s is being generated: wait until it is ready."),
-                       week=week.isoformat())
+                       week=week)
     return report_id, generation + 1
 
 

@@ -12,7 +12,7 @@ from flask_babel import get_translations
 from jinja2 import pass_context
 from markupsafe import escape
 
-from tracker.domain.i18n import InContext
+from tracker.i18n import label_text
 
 
 def _format(context, text: str, variables: dict):
@@ -24,13 +24,6 @@ def _format(context, text: str, variables: dict):
 @pass_context
 def gettext(__context, __string: str, **variables):
     return _format(__context, label_text(__string), variables)
-
-
-def label_text(label: str) -> str:
-    """Translate a msgid marked with ``N_`` or, with its context, ``pN_``."""
-    if isinstance(label, InContext):
-        return get_translations().upgettext(label.context, label)
-    return get_translations().ugettext(label)
 
 
 @pass_context

@@ -46,6 +46,7 @@ from tracker.errors import TrackerError, ValidationFailed
 from tracker.extensions import db
 from tracker.forms import grouped, options
 from tracker.forms.rectification import BacklogFilterForm, ItemActionForm, ItemFilterForm, NewItemForm
+from tracker.i18n import when
 from tracker.models import Category, Location, RectificationItem
 from tracker.services import catalog, reports
 from tracker.services import rectification as service
@@ -478,7 +479,7 @@ def act(reference, action):
                 flash(str(error), "error")
         return redirect(back)
     try:
-        service.transition(
+        changed = service.transition(
             item.id,
             chosen,
             actor=current_user,
@@ -495,8 +496,35 @@ def act(reference, action):
     except TrackerError as error:
         flash(error.translated(), "error")
     else:
-        flash(_("Saved: %(action)s.", action=_(ACTION_LABELS[chosen])), "success")
+        flash(done_message(chosen, changed), "success")
     return redirect(safe_next(form.next.data) or back)
+
+
+# What an action did to an item, said to whoever did it (the flash after the form).
+DONE_MESSAGES = {
+    Action.START: N_("Work started."),
+    Action.SUBMIT: N_("Submitted for verification."),
+    Action.VERIFY: N_("Verified: the item is closed."),
+    Action.CANCEL: N_("Item cancelled."),
+    Action.COMMENT: N_("Comment added."),
+    Action.LINK: N_("Requests linked."),
+}
+
+
+def done_message(action: Action, item: RectificationItem) -> str:
+    """Say what ``action`` did to ``item``, in the reader's language: "Deadline moved to Nov 30, 2026."."""
+    responsible = item.responsible.display_name if item.responsible else "?"
+    if action is Action.UPDATE:
+        if item.progress_percent is None:
+            return _("Progress reported.")
+        return _("Progress reported: %(percent)d %%.", percent=item.progress_percent)
+    if action is Action.REJECT:
+        return _("Rejected: the item goes back to %(name)s.", name=responsible)
+    if action is Action.REASSIGN:
+        return _("%(name)s is now responsible.", name=responsible)
+    if action is Action.RESCHEDULE:
+        return _("Deadline moved to %(day)s.", day=when(item.due_on))
+    return _(DONE_MESSAGES[action])
 
 
 @bp.route("/<reference>/evidence", methods=["POST"])
