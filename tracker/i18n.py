@@ -9,6 +9,7 @@ column formats (the ``dt`` filter).
 from datetime import date, datetime
 
 from flask_babel import format_date, format_time, get_locale, get_translations
+from flask_babel.speaklater import LazyString
 
 from tracker.domain.i18n import InContext, Label, Message
 
@@ -33,6 +34,11 @@ def label_text(label: str) -> str:
     if isinstance(label, InContext):
         return get_translations().upgettext(label.context, label)
     return get_translations().ugettext(label)
+
+
+def lazy_label(label: str) -> LazyString:
+    """Translate ``label`` (``N_`` or ``pN_``) when it is shown: a form's choices are built once."""
+    return LazyString(label_text, label)
 
 
 def shown(value):

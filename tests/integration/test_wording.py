@@ -60,6 +60,25 @@ def test_a_label_marked_with_a_context_is_translated_in_its_context(app):
         assert label_text("New") == "新建"
 
 
+def test_an_open_rectification_item_is_awaiting_rectification_in_chinese(app):
+    """An open item is not started (待整改); "Open" elsewhere is "not done" (未完成)."""
+    from flask_babel import force_locale, gettext
+
+    from tracker.domain.rectification import Action, ItemStatus, Relation, TransitionRefused, decide
+    from tracker.errors import Conflict
+    from tracker.forms.rectification import STATES
+    from tracker.web.gettext import label_text
+    from tracker.web.rectification import STATUS_LABELS
+
+    with app.test_request_context(), force_locale("zh_CN"):
+        assert label_text(STATUS_LABELS[ItemStatus.OPEN]) == "待整改"
+        assert gettext("Open") == "未完成"
+        assert dict(STATES)["open"] == "待整改"
+        with pytest.raises(TransitionRefused) as refused:
+            decide(Action.VERIFY, ItemStatus.OPEN, frozenset({Relation.LEADERSHIP}))
+        assert "“待整改”" in Conflict(refused.value.message, **refused.value.params).translated()
+
+
 def test_a_rectification_items_source_is_labelled_source(client, world, login_as):
     login_as("leadership")
     _read_in(client, "zh_CN")

@@ -17,6 +17,11 @@ class Label(str):
 
     __slots__ = ()
 
+    def __new__(cls, value: str = ""):
+        if cls is Label and isinstance(value, InContext):
+            return value  # keeps its context
+        return super().__new__(cls, value)
+
 
 class Message(str):
     """A message parameter that is a msgid with parameters of its own; as a str, its English text."""

@@ -8,6 +8,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from tracker.domain.rectification import SOURCE_LABELS, STATUS_LABELS, ItemStatus, Source
 from tracker.domain.workflow import PRIORITY_LABELS, Priority
 from tracker.forms import options
+from tracker.i18n import lazy_label
 from tracker.services.rectification import DESCRIPTION_MAX, SOURCE_REF_MAX, TEXT_MAX, TITLE_MAX
 
 
@@ -71,7 +72,7 @@ class ItemActionForm(FlaskForm):
 
 STATES = (
     ("active", _l("On the backlog")),
-    *((s.value, _l(STATUS_LABELS[s])) for s in ItemStatus),
+    *((s.value, lazy_label(STATUS_LABELS[s])) for s in ItemStatus),
     ("overdue", _l("Overdue")),
     ("all", _l("All")),
 )
