@@ -78,7 +78,7 @@ def cmd_i18n(argv: list[str]) -> int:
     """Extract the messages, merge them into every catalogue, compile, and list what lacks a translation."""
     ensure_venv("requirements.txt")
     pybabel = str(BIN / "pybabel")
-    subprocess.run([pybabel, "-q", "extract", "-F", "babel.cfg", "-k", "_l", "-k", "N_", "--sort-by-file",
+    subprocess.run([pybabel, "-q", "extract", "-F", "babel.cfg", "-k", "_l", "-k", "N_", "-k", "pN_:1c,2", "--sort-by-file",
                     "--project", "campus-service-desk", "-o", str(POT), "."], cwd=ROOT, check=True)
     # No fuzzy matching: a guessed translation of a new message is worse than none (the test finds none).
     subprocess.run([pybabel, "-q", "update", "-i", str(POT), "-d", str(TRANSLATIONS), "--no-fuzzy-matching",

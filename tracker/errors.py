@@ -5,7 +5,7 @@ translated when shown (``translated()``), in the user's language, so the
 service layer never needs a request or a locale.
 """
 
-from tracker.domain.i18n import N_, Label, Message
+from tracker.domain.i18n import N_
 
 
 class TrackerError(Exception):
@@ -23,10 +23,7 @@ class TrackerError(Exception):
         """Return the message in the current locale (needs an app context)."""
         from flask_babel import gettext
 
-        def shown(value):
-            if isinstance(value, Message):
-                return gettext(value.template, **value.params)
-            return gettext(value) if isinstance(value, Label) else value
+        from tracker.i18n import shown
 
         return gettext(self.message, **{k: shown(v) for k, v in self.params.items()})
 

@@ -67,7 +67,7 @@ def test_a_new_user_files_a_photo_and_every_bad_file_is_refused(actors, live_sys
     admin.get_by_label("Password").fill(NEWCOMER_PASSWORD)
     admin.get_by_role("group", name="Campus-wide roles").get_by_label("Requester").check()
     admin.get_by_role("button", name=re.compile("^(Create|Save)")).click()
-    expect(flash(admin)).to_contain_text(f"User {NEWCOMER} is created.")
+    expect(flash(admin)).to_contain_text(f"User {NEWCOMER} created.")
 
     # Another requester has a photo on their own request.
     other = actors.open("other_requester", "phone")

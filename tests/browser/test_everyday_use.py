@@ -114,7 +114,7 @@ def test_a_qr_code_read_from_its_png_leads_a_phone_through_login_to_the_filled_f
     assert_one_handed(requester)
     shots.take(requester, "login-after-scan")
     actors.log_in(requester, "requester", go=False)
-    expect(heading(requester)).to_have_text(f"{t('New request')}: {names['centre']}")
+    expect(heading(requester)).to_have_text(t("%(label)s: %(value)s", label=t("New request"), value=names["centre"]))
     assert requester.url == url
     assert selected_text(requester, t("What is it about?")) == names["category"]
     assert selected_text(requester, t("Where?")) == names["machine"]

@@ -134,7 +134,7 @@ def test_shuttle_bus_complaints_become_an_item_that_is_rejected_once_then_verifi
     leader.get_by_role("button", name="Open a rectification item from the selected requests").click()
     expect(heading(leader)).to_have_text("Open a rectification item")
     expect(leader.get_by_label("Centre that fixes it")).to_have_value(str(business))
-    expect(leader.get_by_label("Raised by")).to_have_value("complaint_cluster")
+    expect(leader.get_by_label("Source", exact=True)).to_have_value("complaint_cluster")
     expect(leader.get_by_label("Title")).to_have_value("Complaints about Shuttle bus")
     for reference in references:
         expect(leader.get_by_label("Linked requests")).to_contain_text(reference)

@@ -23,7 +23,10 @@ def _chinese() -> dict:
     for message in catalogue:
         if not message.id or message.fuzzy:
             continue
-        if isinstance(message.id, tuple):
+        if message.context:
+            # A word with a meaning of its own (pgettext): looked up as "context\x04msgid", gettext's key.
+            table[f"{message.context}\x04{message.id}"] = message.string
+        elif isinstance(message.id, tuple):
             table[message.id[0]] = message.string[0]
             table[message.id[1]] = message.string[0]
         else:

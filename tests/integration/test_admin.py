@@ -392,7 +392,7 @@ def test_deactivated_centre_keeps_its_tickets_and_takes_no_new_ones(client, worl
     )
 
     assert response.status_code == 302
-    assert f"Service centre {repairs.name_en} is saved." in _page(client.get(response.headers["Location"]))
+    assert f"Service centre {repairs.name_en} saved." in _page(client.get(response.headers["Location"]))
     db.session.expire_all()
     assert db.session.get(Centre, repairs.id).is_active is False
     assert _page(client.get(f"/tickets/{ticket.reference}")).count(ticket.reference) >= 1
@@ -459,7 +459,7 @@ def test_deactivating_a_category_keeps_it_listed(client, world, login_as):
     )
 
     assert response.status_code == 302
-    assert f"Category {keys.name_en} is saved." in _page(client.get(response.headers["Location"]))
+    assert f"Category {keys.name_en} saved." in _page(client.get(response.headers["Location"]))
     db.session.expire_all()
     keys = db.session.get(Category, keys.id)
     assert (keys.is_active, keys.default_priority) == (False, Priority.HIGH)

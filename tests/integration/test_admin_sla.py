@@ -147,7 +147,7 @@ def test_admin_creates_a_calendar(client, world, login_as):
         "extra_workdays": ["2026-10-10"],
     }
     page = _page(client.get(response.headers["Location"], follow_redirects=True))
-    assert "Calendar library is created as version 1." in page
+    assert "Calendar “library” created as version 1." in page
     assert "图书馆开放时间" in _page(client.get("/admin/calendars"))
 
 
@@ -235,7 +235,7 @@ def test_editing_a_calendar_makes_version_2_and_version_1_stays_readable(client,
     response = post_form(client, f"/admin/calendars/{office.id}", data)
 
     assert response.status_code == 302, _page(response)[:2000]
-    assert "Calendar office is saved as version 2." in _page(client.get("/admin/calendars"))
+    assert "Calendar “office” saved as version 2." in _page(client.get("/admin/calendars"))
     office = _calendar("office")
     assert office.current_version.number == 2
     assert office.current_version.definition["week"]["fri"] == [["08:30", "12:00"]]
@@ -261,7 +261,7 @@ def test_saving_an_unchanged_calendar_makes_no_version(client, world, login_as):
 
     response = post_form(client, f"/admin/calendars/{office.id}", data, follow_redirects=True)
 
-    assert "Its definition did not change: no new version, still version 1." in _page(response)
+    assert "its definition is unchanged, so it stays at version 1." in _page(response)
     office = _calendar("office")
     assert (office.name_en, office.current_version.number) == ("Office hours", 1)
     assert _count(CalendarVersion) == 2
@@ -426,7 +426,7 @@ def test_admin_creates_a_policy_with_durations(client, world, login_as):
         "escalation": {"ack_minutes": 15, "leadership_after_minutes": 60, "defer_non_urgent_to": "office"},
     }
     listed = _page(client.get("/admin/policies"))
-    assert "SLA policy keys-fast is created as version 1." in listed and "钥匙快速服务" in listed
+    assert "SLA policy “keys-fast” created as version 1." in listed and "钥匙快速服务" in listed
     shown = _page(client.get(f"/admin/policies/{policy.id}/versions/1"))
     assert "48 h 00 min" in shown and "72 h 00 min" in shown and "No cap" in shown
 
@@ -442,13 +442,13 @@ def test_editing_a_policy_makes_a_new_version_only_when_it_changed(client, world
 
     unchanged = post_form(client, f"/admin/policies/{repairs.id}", data, follow_redirects=True)
 
-    assert "Its definition did not change: no new version, still version 1." in _page(unchanged)
+    assert "its definition is unchanged, so it stays at version 1." in _page(unchanged)
     assert _count(SlaPolicyVersion) == 2
 
     data.update({"target_response-minutes_urgent": "20m", "note": "Faster answers"})
     changed = post_form(client, f"/admin/policies/{repairs.id}", data, follow_redirects=True)
 
-    assert "SLA policy repairs is saved as version 2." in _page(changed)
+    assert "SLA policy “repairs” saved as version 2: requests filed from now on run under it" in _page(changed)
     repairs = _policy("repairs")
     assert repairs.current_version.definition["targets"]["response"]["minutes"]["urgent"] == 20
     old = _page(client.get(f"/admin/policies/{repairs.id}/versions/1"))

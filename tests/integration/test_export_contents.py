@@ -30,7 +30,7 @@ REPAIRS, DORM = "Repair and maintenance", "Dormitory management"
 TICKET_HEADERS = ["Reference", "Request", "Centre", "Category", "Priority", "Status", "Requester", "Technician",
                   "Place", "Channel", "Source row id", "Filed", "Accepted", "Resolved", "Closed", "Cancelled",
                   "Next deadline", "Deadline passed"]
-ITEM_HEADERS = ["Reference", "Title", "Centre", "Status", "Priority", "Raised by", "Source reference",
+ITEM_HEADERS = ["Reference", "Title", "Centre", "Status", "Priority", "Source", "Source reference",
                 "Responsible", "Deadline", "Overdue", "Progress %", "Rejections", "Opened", "Verified",
                 "Verified on time", "Cancelled"]
 PERIOD = "from=2026-03-01&to=2026-03-31"

@@ -21,7 +21,7 @@ def source_messages(tmp_path_factory):
     """Extract the messages from the source now, as `desk.py i18n` does."""
     pot = tmp_path_factory.mktemp("i18n") / "messages.pot"
     CommandLineInterface().run(
-        ["pybabel", "-q", "extract", "-F", str(ROOT / "babel.cfg"), "-k", "_l", "-k", "N_", "-o", str(pot),
+        ["pybabel", "-q", "extract", "-F", str(ROOT / "babel.cfg"), "-k", "_l", "-k", "N_", "-k", "pN_:1c,2", "-o", str(pot),
          str(ROOT)]
     )
     with pot.open("rb") as fh:
@@ -44,7 +44,7 @@ def _placeholders(text: str, python_format: bool) -> Counter:
 def test_every_message_of_the_source_has_a_chinese_translation(source_messages, chinese):
     missing = []
     for message in source_messages:
-        translated = chinese.get(message.id)
+        translated = chinese.get(message.id, message.context)
         strings = () if translated is None else (
             translated.string if isinstance(translated.string, tuple) else (translated.string,))
         if translated is None or translated.fuzzy or not all(strings):
@@ -58,7 +58,7 @@ def test_every_message_of_the_source_has_a_chinese_translation(source_messages, 
 def test_translations_keep_the_placeholders_of_their_message(source_messages, chinese):
     wrong = []
     for message in source_messages:
-        translated = chinese.get(message.id)
+        translated = chinese.get(message.id, message.context)
         if translated is None:
             continue  # reported by the test above
         python_format = "python-format" in message.flags

@@ -774,7 +774,7 @@ def test_the_pages_take_an_item_through_its_life_with_evidence(client, world, lo
         as_text=True)
     answer = _post_action(client, item, "verify", text="Seen at the gate.", verify_anyway="y")
     page = client.get(answer.headers["Location"]).get_data(as_text=True)
-    assert "Saved: Verify." in page
+    assert "Verified: the item is closed." in page
     _db.session.expire_all()
     item = _db.session.get(RectificationItem, item.id)
     assert (item.status, item.rejection_count, item.progress_percent) == (ItemStatus.VERIFIED, 1, 100)

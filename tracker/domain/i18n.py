@@ -17,6 +17,11 @@ class Label(str):
 
     __slots__ = ()
 
+    def __new__(cls, value: str = ""):
+        if cls is Label and isinstance(value, InContext):
+            return value  # keeps its context
+        return super().__new__(cls, value)
+
 
 class Message(str):
     """A message parameter that is a msgid with parameters of its own; as a str, its English text."""
@@ -26,3 +31,22 @@ class Message(str):
         text.template = template
         text.params = params
         return text
+
+
+class InContext(Label):
+    """A msgid with a message context (msgctxt): an English word with more than one meaning.
+
+    "New" is a request's status (新建) and, on a notice, "unread" (未读):
+    one msgid cannot carry both translations, so each meaning but the
+    commonest gets a context and is translated with ``pgettext``.
+    """
+
+    def __new__(cls, context: str, message: str):
+        text = super().__new__(cls, message)
+        text.context = context
+        return text
+
+
+def pN_(context: str, message: str) -> InContext:
+    """Return ``message`` marked with ``context``; extracted with ``-k pN_:1c,2``."""
+    return InContext(context, message)

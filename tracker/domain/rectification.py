@@ -20,7 +20,7 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from tracker.domain.i18n import N_, Label
+from tracker.domain.i18n import N_, Label, pN_
 from tracker.domain.workflow import TransitionRefused
 
 
@@ -117,7 +117,7 @@ NEEDS_TEXT = frozenset({Action.UPDATE, Action.SUBMIT, Action.REJECT, Action.CANC
                         Action.COMMENT})
 
 STATUS_LABELS = {
-    S.OPEN: N_("Open"),
+    S.OPEN: pN_("rectification item", "Open"),  # not yet started: 待整改, not just "not done"
     S.IN_PROGRESS: N_("In progress"),
     S.AWAITING_VERIFICATION: N_("Awaiting verification"),
     S.VERIFIED: N_("Verified"),

@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from tracker.domain.rectification import SOURCE_LABELS, STATUS_LABELS, ItemStatus, Source
 from tracker.domain.workflow import PRIORITY_LABELS, Priority
 from tracker.forms import options
+from tracker.i18n import lazy_label
 from tracker.services.rectification import DESCRIPTION_MAX, SOURCE_REF_MAX, TEXT_MAX, TITLE_MAX
 
 
@@ -35,7 +36,7 @@ class NewItemForm(FlaskForm):
         validators=[DataRequired(message=_l("Describe the problem to fix.")), Length(min=5, max=DESCRIPTION_MAX)],
     )
     source = SelectField(
-        _l("Raised by"),
+        _l("Source"),
         choices=options([(s.value, _l(SOURCE_LABELS[s])) for s in Source]),
         default=Source.OTHER.value,
     )
@@ -80,7 +81,7 @@ class ItemActionForm(FlaskForm):
 
 STATES = (
     ("active", _l("On the backlog")),
-    *((s.value, _l(STATUS_LABELS[s])) for s in ItemStatus),
+    *((s.value, lazy_label(STATUS_LABELS[s])) for s in ItemStatus),
     ("overdue", _l("Overdue")),
     ("all", _l("All")),
 )
@@ -94,7 +95,7 @@ class ItemFilterForm(FlaskForm):
     state = SelectField(_l("State"), choices=options(STATES), default="active", validators=[Optional()])
     centre = SelectField(_l("Centre"), coerce=_int_or_none, validators=[Optional()])
     source = SelectField(
-        _l("Raised by"),
+        _l("Source"),
         choices=options([("", _l("Any source"))] + [(s.value, _l(SOURCE_LABELS[s])) for s in Source]),
         validators=[Optional()],
     )

@@ -25,12 +25,13 @@ from email.utils import formatdate
 from pathlib import Path
 
 from flask import current_app
-from flask_babel import force_locale, format_date, format_datetime, format_percent, gettext
+from flask_babel import force_locale, format_percent, gettext
 
 from tracker.domain.addresses import is_local_name, is_public
 from tracker.domain.i18n import N_
 from tracker.domain.markup import markdown_field, neutralise_mentions
 from tracker.domain.sla_clock import TARGET_LABELS, Target
+from tracker.i18n import when
 from tracker.models import Channel, Notification, WebhookFormat
 from tracker.services import feedback_links
 
@@ -117,11 +118,11 @@ def render(notification: Notification, locale: str | None = None, *, field: Call
         if payload.get("target"):
             payload["target"] = gettext(TARGET_LABELS[Target(payload["target"])])
         if payload.get("due_at"):
-            payload["due"] = format_datetime(datetime.fromisoformat(payload["due_at"]), "short")
+            payload["due"] = when(datetime.fromisoformat(payload["due_at"]))
         if notification.kind == "weekly_report":
             payload.update(_week_params(payload))
         if payload.get("due_on"):  # rectification items are due at the end of a local day
-            payload["due"] = format_date(date.fromisoformat(payload["due_on"]), "medium")
+            payload["due"] = when(date.fromisoformat(payload["due_on"]))
         payload.setdefault("due", "—")
         payload.setdefault("title", "")
         payload.setdefault("reference", "")
@@ -148,8 +149,8 @@ def render(notification: Notification, locale: str | None = None, *, field: Call
 def _week_params(payload: dict) -> dict:
     first, last = payload.get("week_start"), payload.get("week_end")
     return {
-        "first": format_date(date.fromisoformat(first), "medium") if first else "",
-        "last": format_date(date.fromisoformat(last), "medium") if last else "",
+        "first": when(date.fromisoformat(first)) if first else "",
+        "last": when(date.fromisoformat(last)) if last else "",
     }
 
 

@@ -40,6 +40,7 @@ from tracker.domain.sla_clock import TARGET_LABELS, Target
 from tracker.domain.workflow import PRIORITY_LABELS, STATUS_LABELS, Priority, Status
 from tracker.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from tracker.extensions import db
+from tracker.i18n import label_text
 from tracker.models import Centre, ReportStatus, Ticket, TicketSla, User, WeeklyReport
 from tracker.models.stats import TARGET_COLUMNS
 from tracker.queueing import publish_after_commit
@@ -93,8 +94,8 @@ def _check_week(day: date, now: datetime) -> date:
     if end > now:
         raise ValidationFailed(
             N_("The week of %(week)s is not over yet: its report can be made from %(ready)s."),
-            week=week.isoformat(),
-            ready=(week + timedelta(days=7)).isoformat(),
+            week=week,
+            ready=week + timedelta(days=7),
         )
     return week
 
@@ -303,7 +304,7 @@ def _claim(week: date, *, actor_id: int | None, now: datetime, started: bool) ->
     ).rowcount
     if not claimed:
         raise Conflict(N_("The report of the week of %(week)s is being generated: wait until it is ready."),
-                       week=week.isoformat())
+                       week=week)
     return report_id, generation + 1
 
 
@@ -813,7 +814,7 @@ def _rectification_rows(progress: dict | None, locale: str) -> tuple[list[str], 
                      gettext("Deadline"), gettext("Progress %")])
         for item in listed["items"]:
             rows.append([centres.get(item["centre_id"], ""), item["reference"], item["title"],
-                         gettext(ITEM_STATUS_LABELS[ItemStatus(item["status"])]), item["responsible"],
+                         label_text(ITEM_STATUS_LABELS[ItemStatus(item["status"])]), item["responsible"],
                          date.fromisoformat(item["due_on"]), item["progress_percent"]])
         if listed["total"] > len(listed["items"]):
             rows.append(["", "", gettext("… and %(count)d more", count=listed["total"] - len(listed["items"]))])

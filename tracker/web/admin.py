@@ -199,7 +199,7 @@ def user_new():
             actor=current_user,
             now=utcnow(),
         ),
-        lambda user: (_("User %(username)s is created.", username=user.username), url_for("admin.users")),
+        lambda user: (_("User %(username)s created.", username=user.username), url_for("admin.users")),
     )
     return saved or render_template("admin/user_form.html", form=form, user=None, role_fields=_role_fields(form))
 
@@ -230,7 +230,7 @@ def user_edit(user_id):
             login_user(user)
 
     saved = _save(
-        form, save, lambda _saved: (_("User %(username)s is saved.", username=user.username), url_for("admin.users"))
+        form, save, lambda _saved: (_("User %(username)s saved.", username=user.username), url_for("admin.users"))
     )
     return saved or render_template(
         "admin/user_form.html", form=form, user=user, role_fields=_role_fields(form),
@@ -269,7 +269,7 @@ def centre_new():
             now=utcnow(),
         ),
         lambda centre: (
-            _("Service centre %(name)s is created.", name=centre.name_for(_locale())),
+            _("Service centre %(name)s created.", name=centre.name_for(_locale())),
             url_for("admin.centres"),
         ),
     )
@@ -295,7 +295,7 @@ def centre_edit(centre_id):
             now=utcnow(),
         ),
         lambda _saved: (
-            _("Service centre %(name)s is saved.", name=centre.name_for(_locale())),
+            _("Service centre %(name)s saved.", name=centre.name_for(_locale())),
             url_for("admin.centres"),
         ),
     )
@@ -344,7 +344,7 @@ def category_new():
             now=utcnow(),
         ),
         lambda category: (
-            _("Category %(name)s is created.", name=category.name_for(_locale())),
+            _("Category %(name)s created.", name=category.name_for(_locale())),
             url_for("admin.categories", centre=category.centre_id),
         ),
     )
@@ -377,7 +377,7 @@ def category_edit(category_id):
             now=utcnow(),
         ),
         lambda _saved: (
-            _("Category %(name)s is saved.", name=category.name_for(_locale())),
+            _("Category %(name)s saved.", name=category.name_for(_locale())),
             url_for("admin.categories", centre=category.centre_id),
         ),
     )
@@ -460,7 +460,7 @@ def location_new():
             now=utcnow(),
         ),
         lambda location: (
-            _("Place %(name)s is created.", name=location.name_for(_locale())),
+            _("Place %(name)s created.", name=location.name_for(_locale())),
             url_for("admin.locations"),
         ),
     )
@@ -489,7 +489,7 @@ def location_edit(location_id):
             now=utcnow(),
         ),
         lambda _saved: (
-            _("Place %(name)s is saved.", name=location.name_for(_locale())),
+            _("Place %(name)s saved.", name=location.name_for(_locale())),
             url_for("admin.locations"),
         ),
     )
@@ -550,7 +550,7 @@ def calendar_new():
         except TrackerError as error:
             flash(error.translated(), "error")
         else:
-            flash(_("Calendar %(code)s is created as version 1.", code=calendar.code), "success")
+            flash(_("Calendar “%(code)s” created as version 1.", code=calendar.code), "success")
             return redirect(url_for("admin.calendar_edit", calendar_id=calendar.id))
     elif form.is_submitted():
         _flash_form_errors(form)
@@ -620,8 +620,7 @@ def calendar_edit(calendar_id):
                 if version is None:
                     flash(
                         _(
-                            "Calendar %(code)s is saved. Its definition did not change: no new version, "
-                            "still version %(number)d.",
+                            "Calendar “%(code)s” saved; its definition is unchanged, so it stays at version %(number)d.",
                             code=calendar.code,
                             number=calendar.current_version.number,
                         ),
@@ -629,7 +628,7 @@ def calendar_edit(calendar_id):
                     )
                 else:
                     flash(
-                        _("Calendar %(code)s is saved as version %(number)d.", code=calendar.code,
+                        _("Calendar “%(code)s” saved as version %(number)d.", code=calendar.code,
                           number=version.number),
                         "success",
                     )
@@ -829,7 +828,7 @@ def policy_new():
         except TrackerError as error:
             flash(error.translated(), "error")
         else:
-            flash(_("SLA policy %(code)s is created as version 1.", code=policy.code), "success")
+            flash(_("SLA policy “%(code)s” created as version 1.", code=policy.code), "success")
             return redirect(url_for("admin.policies"))
     elif form.is_submitted():
         _flash_form_errors(form)
@@ -873,8 +872,7 @@ def policy_edit(policy_id):
                 if version is None:
                     flash(
                         _(
-                            "SLA policy %(code)s is saved. Its definition did not change: no new version, "
-                            "still version %(number)d.",
+                            "SLA policy “%(code)s” saved; its definition is unchanged, so it stays at version %(number)d.",
                             code=policy.code,
                             number=policy.current_version.number,
                         ),
@@ -882,8 +880,8 @@ def policy_edit(policy_id):
                     )
                 else:
                     flash(
-                        _("SLA policy %(code)s is saved as version %(number)d. Requests filed from now on "
-                          "run under it; requests filed before keep their version.",
+                        _("SLA policy “%(code)s” saved as version %(number)d: requests filed from now on run "
+                          "under it, earlier ones keep theirs.",
                           code=policy.code, number=version.number),
                         "success",
                     )

@@ -90,7 +90,7 @@ def webhook_new():
         except TrackerError as error:
             flash(error.translated(), "error")
         else:
-            flash(_("Webhook %(name)s is created.", name=hook.name), "success")
+            flash(_("Webhook “%(name)s” created.", name=hook.name), "success")
             return redirect(url_for("admin_ops.webhooks_list"))
     elif form.is_submitted():
         _invalid()
@@ -120,7 +120,7 @@ def webhook_edit(webhook_id):
         except TrackerError as error:
             flash(error.translated(), "error")
         else:
-            flash(_("Webhook %(name)s is saved.", name=hook.name), "success")
+            flash(_("Webhook “%(name)s” saved.", name=hook.name), "success")
             return redirect(url_for("admin_ops.webhooks_list"))
     elif form.is_submitted():
         _invalid()
@@ -131,7 +131,7 @@ def webhook_edit(webhook_id):
 @require_role(Role.ADMIN)
 def webhook_deactivate(webhook_id):
     hook = webhooks.deactivate_webhook(webhook_id, actor=current_user, now=utcnow())
-    flash(_("Webhook %(name)s is switched off.", name=hook.name), "success")
+    flash(_("Webhook “%(name)s” switched off.", name=hook.name), "success")
     return redirect(url_for("admin_ops.webhooks_list"))
 
 

@@ -12,6 +12,8 @@ from flask_babel import get_translations
 from jinja2 import pass_context
 from markupsafe import escape
 
+from tracker.i18n import label_text
+
 
 def _format(context, text: str, variables: dict):
     if context.eval_ctx.autoescape:
@@ -21,7 +23,7 @@ def _format(context, text: str, variables: dict):
 
 @pass_context
 def gettext(__context, __string: str, **variables):
-    return _format(__context, get_translations().ugettext(__string), variables)
+    return _format(__context, label_text(__string), variables)
 
 
 @pass_context

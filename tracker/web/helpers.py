@@ -11,6 +11,7 @@ from jinja2 import Undefined
 from tracker.domain import workflow
 from tracker.domain.roles import ROLE_LABELS, Role
 from tracker.domain.sla_clock import STATE_LABELS, TARGET_LABELS
+from tracker.i18n import label_text, when
 
 
 def safe_next(target: str | None) -> str | None:
@@ -60,7 +61,7 @@ def _label(table):
         if value is None or value == "":
             return ""
         try:
-            return gettext(table[type(next(iter(table)))(value)])
+            return label_text(table[type(next(iter(table)))(value)])
         except (KeyError, ValueError):
             return str(value)
 
@@ -70,6 +71,8 @@ def _label(table):
 def register(app: Flask) -> None:
     app.jinja_env.filters["localized"] = localized
     app.jinja_env.filters["dt"] = datetime_local
+    # A date or an instant inside a sentence: one format in every message (tracker/i18n.py).
+    app.jinja_env.filters["when"] = when
     app.jinja_env.filters["status_label"] = _label(workflow.STATUS_LABELS)
     app.jinja_env.filters["priority_label"] = _label(workflow.PRIORITY_LABELS)
     app.jinja_env.filters["hold_reason_label"] = _label(workflow.HOLD_REASON_LABELS)

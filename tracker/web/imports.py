@@ -37,7 +37,7 @@ from wtforms.validators import ValidationError as WTFValidationError
 from tracker.auth.decorators import require_role
 from tracker.auth.roles import Role
 from tracker.clock import utcnow
-from tracker.domain.i18n import N_
+from tracker.domain.i18n import N_, pN_
 from tracker.domain.workflow import Priority
 from tracker.errors import TrackerError, ValidationFailed
 from tracker.extensions import csrf, db
@@ -47,6 +47,7 @@ from tracker.forms.zones import zone_choices
 from tracker.models import RunStatus, SlaPolicy
 from tracker.services import importer
 from tracker.services.exports import csv_lines
+from tracker.web.gettext import label_text
 
 bp = Blueprint("imports", __name__, url_prefix="/admin/imports")
 
@@ -55,7 +56,7 @@ MAX_UPLOAD_BYTES = 2 * 1024**3
 PRIORITY_LABELS = {"urgent": N_("Urgent"), "high": N_("High"), "normal": N_("Normal"), "low": N_("Low")}
 STATUS_LABELS = {
     RunStatus.PENDING: N_("Waiting for a worker"),
-    RunStatus.RUNNING: N_("Running"),
+    RunStatus.RUNNING: pN_("job", "Running"),
     RunStatus.DONE: N_("Done"),
     RunStatus.FAILED: N_("Failed"),
 }
@@ -184,7 +185,7 @@ def _status(run) -> dict:
     return {
         "id": run.id,
         "status": run.status.value,
-        "status_label": _(STATUS_LABELS[run.status]),
+        "status_label": label_text(STATUS_LABELS[run.status]),
         "phase": run.phase,
         "phase_label": _("Counting the dashboards' days") if run.phase == "summary" else _("Reading rows"),
         "percent": run.percent,

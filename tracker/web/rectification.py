@@ -46,6 +46,7 @@ from tracker.errors import TrackerError, ValidationFailed
 from tracker.extensions import db
 from tracker.forms import grouped, options
 from tracker.forms.rectification import BacklogFilterForm, ItemActionForm, ItemFilterForm, NewItemForm
+from tracker.i18n import label_text, when
 from tracker.models import Category, Location, RectificationItem
 from tracker.services import catalog, reports
 from tracker.services import rectification as service
@@ -222,7 +223,7 @@ def _listing(now: datetime) -> tuple[Listing, ItemFilterForm, Scope]:
         facets = [_date_range(scope.figures.first, scope.figures.last)
                   if figure in figures.PERIOD_FIGURES else _("now")]
         if status is not None:
-            facets.append(_(STATUS_LABELS[ItemStatus(status)]))
+            facets.append(label_text(STATUS_LABELS[ItemStatus(status)]))
         if age is not None:
             facets.append(_(next(b[3] for b in figures.AGE_BUCKETS if b[0] == age)))
         facets.append(_centre_name(scope, locale))
@@ -277,7 +278,7 @@ def index():
     )
 
 
-ITEM_HEADERS = (N_("Reference"), N_("Title"), N_("Centre"), N_("Status"), N_("Priority"), N_("Raised by"),
+ITEM_HEADERS = (N_("Reference"), N_("Title"), N_("Centre"), N_("Status"), N_("Priority"), N_("Source"),
                 N_("Source reference"), N_("Responsible"), N_("Deadline"), N_("Overdue"), N_("Progress %"),
                 N_("Rejections"), N_("Opened"), N_("Verified"), N_("Verified on time"), N_("Cancelled"))
 
@@ -285,7 +286,7 @@ ITEM_HEADERS = (N_("Reference"), N_("Title"), N_("Centre"), N_("Status"), N_("Pr
 def _item_rows(query, now: datetime) -> Iterator[list]:
     locale = str(get_locale())
     centres = {c.id: c.name_for(locale) for c in catalog.all_centres()}
-    statuses = {s: _(label) for s, label in STATUS_LABELS.items()}
+    statuses = {s: label_text(label) for s, label in STATUS_LABELS.items()}
     sources = {s: _(label) for s, label in SOURCE_LABELS.items()}
     priorities = {p: _(label) for p, label in PRIORITY_LABELS.items()}
     yes, no = _("yes"), _("no")
@@ -481,7 +482,7 @@ def act(reference, action):
                 flash(str(error), "error")
         return redirect(back)
     try:
-        service.transition(
+        changed = service.transition(
             item.id,
             chosen,
             actor=current_user,
@@ -499,8 +500,35 @@ def act(reference, action):
     except TrackerError as error:
         flash(error.translated(), "error")
     else:
-        flash(_("Saved: %(action)s.", action=_(ACTION_LABELS[chosen])), "success")
+        flash(done_message(chosen, changed), "success")
     return redirect(safe_next(form.next.data) or back)
+
+
+# What an action did to an item, said to whoever did it (the flash after the form).
+DONE_MESSAGES = {
+    Action.START: N_("Work started."),
+    Action.SUBMIT: N_("Submitted for verification."),
+    Action.VERIFY: N_("Verified: the item is closed."),
+    Action.CANCEL: N_("Item cancelled."),
+    Action.COMMENT: N_("Comment added."),
+    Action.LINK: N_("Requests linked."),
+}
+
+
+def done_message(action: Action, item: RectificationItem) -> str:
+    """Say what ``action`` did to ``item``, in the reader's language: "Deadline moved to Nov 30, 2026."."""
+    responsible = item.responsible.display_name if item.responsible else "?"
+    if action is Action.UPDATE:
+        if item.progress_percent is None:
+            return _("Progress reported.")
+        return _("Progress reported: %(percent)d %%.", percent=item.progress_percent)
+    if action is Action.REJECT:
+        return _("Rejected: the item goes back to %(name)s.", name=responsible)
+    if action is Action.REASSIGN:
+        return _("%(name)s is now responsible.", name=responsible)
+    if action is Action.RESCHEDULE:
+        return _("Deadline moved to %(day)s.", day=when(item.due_on))
+    return _(DONE_MESSAGES[action])
 
 
 @bp.route("/<reference>/evidence", methods=["POST"])
@@ -583,12 +611,12 @@ def _build(name: str, title: str, key_header: str | tuple[str, ...], columns: li
         built.append(build(*total, is_total=True))
     # One header per file key: a month is written as its first and last day.
     key_headers = [_(h) for h in ((key_header,) if isinstance(key_header, str) else key_header)]
-    return Table(name=name, title=_(title), key_headers=key_headers, headers=[_(c.label) for c in columns],
+    return Table(name=name, title=_(title), key_headers=key_headers, headers=[label_text(c.label) for c in columns],
                  rows=built)
 
 
 BACKLOG_COLUMNS = [
-    Column(N_("Open"), lambda f: f.by_status["open"], "active", status="open"),
+    Column(STATUS_LABELS[ItemStatus.OPEN], lambda f: f.by_status["open"], "active", status="open"),
     Column(N_("In progress"), lambda f: f.by_status["in_progress"], "active", status="in_progress"),
     Column(N_("Awaiting verification"), lambda f: f.by_status["awaiting_verification"], "active",
            status="awaiting_verification"),
@@ -821,7 +849,7 @@ def may_open_rectification() -> bool:
 
 @bp.app_template_filter("item_status_label")
 def item_status_label(value) -> str:
-    return _(STATUS_LABELS[ItemStatus(value)]) if value else ""
+    return label_text(STATUS_LABELS[ItemStatus(value)]) if value else ""
 
 
 @bp.app_template_filter("item_source_label")

@@ -18,7 +18,7 @@ from flask_login import current_user
 from tracker.auth.decorators import require_role
 from tracker.auth.roles import Role
 from tracker.clock import utcnow
-from tracker.domain.i18n import N_
+from tracker.domain.i18n import N_, pN_
 from tracker.domain.sla_clock import STATE_LABELS, TARGET_LABELS, Target, TargetState
 from tracker.errors import TrackerError, ValidationFailed
 from tracker.extensions import db
@@ -29,13 +29,14 @@ from tracker.services import reports
 from tracker.services.standards import history, promises, saved
 from tracker.services.standards import replay as replays
 from tracker.web.dashboards import figure_text
+from tracker.web.gettext import label_text
 from tracker.web.timeline import timeline_svg
 
 bp = Blueprint("standards", __name__, url_prefix="/standards")
 
 STATUS_LABELS = {
     ReplayStatus.QUEUED: N_("Waiting for a worker"),
-    ReplayStatus.RUNNING: N_("Running"),
+    ReplayStatus.RUNNING: pN_("job", "Running"),
     ReplayStatus.DONE: N_("Done"),
     ReplayStatus.FAILED: N_("Failed"),
 }
@@ -62,7 +63,7 @@ def _form() -> ReplayForm:
 def _index(form: ReplayForm, status: int = 200):
     return render_template("standards/index.html", form=form, replays=saved.list_replays(actor=current_user),
                            locale=str(get_locale()),
-                           status_labels={k: _(v) for k, v in STATUS_LABELS.items()}), status
+                           status_labels={k: label_text(v) for k, v in STATUS_LABELS.items()}), status
 
 
 @bp.route("/")
@@ -121,7 +122,7 @@ def _version_id(value) -> int | None:
 
 
 def _status(row) -> dict:
-    return {"id": row.id, "status": row.status.value, "status_label": _(STATUS_LABELS[row.status]),
+    return {"id": row.id, "status": row.status.value, "status_label": label_text(STATUS_LABELS[row.status]),
             "percent": row.percent, "done": row.progress_done, "total": row.progress_total,
             "is_finished": row.status in (ReplayStatus.DONE, ReplayStatus.FAILED), "message": row.message}
 

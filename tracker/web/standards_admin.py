@@ -26,6 +26,7 @@ from tracker.forms.standards import (
     LinkForm,
     PublishForm,
 )
+from tracker.i18n import when
 from tracker.services import admin as admin_service
 from tracker.services import reports
 from tracker.services.standards import benchmarks, drafts, promises, saved
@@ -137,7 +138,7 @@ def draft_edit(version_id):
         except TrackerError as error:
             flash(error.translated(), "error")
         else:
-            flash(_("Draft %(number)d is saved. It changes nothing until it is published.", number=version.number),
+            flash(_("Draft %(number)d saved. It changes nothing until it is published.", number=version.number),
                   "success")
             return redirect(url_for("standards_admin.draft_edit", version_id=version.id))
     elif form.is_submitted():
@@ -183,7 +184,7 @@ def draft_publish(version_id):
         flash(error.translated(), "error")
         return redirect(url_for("standards_admin.draft_edit", version_id=version.id))
     flash(_("Version %(number)d is published: requests filed from %(day)s get it; requests filed before keep "
-            "theirs.", number=version.number, day=form.effective_on.data.isoformat()), "success")
+            "theirs.", number=version.number, day=when(form.effective_on.data)), "success")
     return redirect(url_for("standards_admin.centres"))
 
 

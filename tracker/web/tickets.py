@@ -19,6 +19,7 @@ from sqlalchemy import func, or_, select
 from tracker.auth.decorators import require_role
 from tracker.auth.roles import READ_ALL, STAFF, Role
 from tracker.clock import utcnow
+from tracker.domain.i18n import N_
 from tracker.domain.workflow import OPEN_STATUSES, Action, Status
 from tracker.errors import TrackerError
 from tracker.extensions import db
@@ -241,7 +242,7 @@ def act(reference, action):
                 flash(str(error), "error")
         return redirect(url_for("tickets.detail", reference=ticket.reference))
     try:
-        ticket_service.transition(
+        changed = ticket_service.transition(
             ticket.id,
             chosen,
             actor=current_user,
@@ -259,14 +260,42 @@ def act(reference, action):
     except TrackerError as error:
         flash(error.translated(), "error")
     else:
-        flash(_("Saved: %(action)s.", action=_(_action_label(chosen))), "success")
+        flash(done_message(chosen, changed), "success")
     return redirect(safe_next(form.next.data) or url_for("tickets.detail", reference=ticket.reference))
 
 
-def _action_label(action: Action) -> str:
-    from tracker.domain.workflow import ACTION_LABELS
+# What a ticket action did, said to whoever did it (the flash after the form).
+DONE_MESSAGES = {
+    Action.TAKE: N_("You took the request."),
+    Action.ACCEPT: N_("You accepted the request."),
+    Action.DECLINE: N_("Declined: the request goes back to dispatch."),
+    Action.ARRIVE: N_("Marked as on site."),
+    Action.RESUME: N_("Work resumed: the clock runs again."),
+    Action.RESOLVE: N_("Resolved: the requester is asked to confirm the fix."),
+    Action.CONFIRM: N_("Thank you: the fix is confirmed and the request closed."),
+    Action.REOPEN: N_("Request reopened."),
+    Action.CANCEL: N_("Request cancelled."),
+    Action.COMMENT: N_("Comment added."),
+    Action.EXTEND_HOLD: N_("Longer hold approved."),
+}
 
-    return ACTION_LABELS[action]
+
+def done_message(action: Action, ticket: Ticket) -> str:
+    """Say what ``action`` did to ``ticket``, in the reader's language: "Assigned to 吴建国."."""
+    from tracker.domain.workflow import HOLD_REASON_LABELS, PRIORITY_LABELS
+
+    if action is Action.ASSIGN:
+        return _("Assigned to %(name)s.", name=ticket.assignee.display_name if ticket.assignee else "?")
+    if action is Action.HOLD:
+        if ticket.hold_reason is None:
+            return _("Put on hold.")
+        return _("Put on hold: %(reason)s.", reason=_(HOLD_REASON_LABELS[ticket.hold_reason]))
+    if action is Action.REPRIORITISE:
+        return _("Priority changed to %(priority)s.", priority=_(PRIORITY_LABELS[ticket.priority]))
+    if action is Action.RECATEGORISE:
+        category = db.session.get(Category, ticket.category_id)
+        return _("Category changed to %(category)s.", category=category.name_for(str(get_locale())))
+    return _(DONE_MESSAGES[action])
 
 
 # ---------------------------------------------------------------- exports of the list

@@ -17,6 +17,7 @@ from tracker.auth.decorators import require_role
 from tracker.clock import utcnow
 from tracker.errors import TrackerError
 from tracker.forms.weekly import WeekForm
+from tracker.i18n import when
 from tracker.models.stats import TARGET_COLUMNS
 from tracker.services import weekly
 from tracker.services.standards import promises
@@ -130,5 +131,5 @@ def regenerate():
         back = request.form.get("back") == "report"
         return redirect(url_for("weekly.report", week=weekly.week_of(form.week.data).isoformat())
                         if back else url_for("weekly.index"))
-    flash(_("The report of the week of %(week)s is being generated.", week=format_date(stored.week_start)), "success")
+    flash(_("The report of the week of %(week)s is being generated.", week=when(stored.week_start)), "success")
     return redirect(url_for("weekly.report", week=stored.week_start.isoformat()))

@@ -191,7 +191,7 @@ def effective_instant(day: date, now: datetime) -> datetime:
     """
     today = reports.local_day(now)
     if day < today:
-        raise ValidationFailed(N_("A standard takes effect today or later, not on %(day)s."), day=day.isoformat())
+        raise ValidationFailed(N_("A standard takes effect today or later, not on %(day)s."), day=day)
     start = datetime.combine(day, time(0), tzinfo=reports.campus_zone())
     return max(start, now)
 

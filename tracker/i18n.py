@@ -1,0 +1,53 @@
+"""Values inside messages, in the reader's language: labels, dates and times.
+
+One place formats a date or an instant that a sentence carries (a flash, a
+refusal, a notice, an e-mail, a webhook's text): ``when``. Never ISO in one
+message and "Nov 30, 2026" in the next. Pages' tables keep their own
+column formats (the ``dt`` filter).
+"""
+
+from datetime import date, datetime
+
+from flask_babel import format_date, format_time, get_locale, get_translations
+from flask_babel.speaklater import LazyString
+
+from tracker.domain.i18n import InContext, Label, Message
+
+
+def when(value: date | datetime | str | None) -> str:
+    """Format a date ("Nov 30, 2026", 2026年11月30日) or an aware instant in the campus time zone
+    ("Nov 30, 2026, 2:05 PM", 2026年11月30日 14:05); ISO text is read first. Needs an app context.
+    """
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value) if "T" in value or " " in value else date.fromisoformat(value)
+    if not isinstance(value, datetime):
+        return format_date(value, "medium")
+    # The locale's own joint of a date and a time: "{1}, {0}" in English, "{1} {0}" in Chinese.
+    joint = get_locale().datetime_formats["medium"]
+    return str(joint).replace("{1}", format_date(value, "medium")).replace("{0}", format_time(value, "short"))
+
+
+def label_text(label: str) -> str:
+    """Translate a msgid marked with ``N_`` or, with its context, ``pN_``."""
+    if isinstance(label, InContext):
+        return get_translations().upgettext(label.context, label)
+    return get_translations().ugettext(label)
+
+
+def lazy_label(label: str) -> LazyString:
+    """Translate ``label`` (``N_`` or ``pN_``) when it is shown: a form's choices are built once."""
+    return LazyString(label_text, label)
+
+
+def shown(value):
+    """Return a message parameter as the reader sees it: labels translated, dates by ``when``."""
+    if isinstance(value, Message):
+        text = get_translations().ugettext(value.template)
+        return text % {k: shown(v) for k, v in value.params.items()} if value.params else text
+    if isinstance(value, Label):
+        return label_text(value)
+    if isinstance(value, date):
+        return when(value)
+    return value
