@@ -26,3 +26,16 @@ class Message(str):
         text.template = template
         text.params = params
         return text
+
+
+# The languages a staff-written text of the catalogue is stored in, as
+# (locale, column suffix): a centre's ``name_zh`` and ``name_en``.
+TEXT_LANGUAGES = (("zh_CN", "zh"), ("en", "en"))
+
+
+def pick(zh: str | None, en: str | None, locale: str | None) -> str:
+    """Return the text for ``locale`` (any zh* reads Chinese), the other language's when it is empty."""
+    zh, en = zh or "", en or ""
+    if locale and str(locale).startswith("zh"):
+        return zh or en
+    return en or zh

@@ -47,6 +47,7 @@ from tracker.models.survey import (
     SurveyImportError,
     SurveyMapping,
     SurveyResponse,
+    SurveyTopic,
 )
 from tracker.models.ticket import EventKind, ReferenceCounter, Source, Ticket, TicketEvent
 from tracker.models.user import LoginFailure, User, UserRole
@@ -111,4 +112,5 @@ __all__ = [
     "SurveyImportError",
     "SurveyMapping",
     "SurveyResponse",
+    "SurveyTopic",
 ]
