@@ -432,7 +432,8 @@ def _create_catalog(setup_at: datetime) -> _Catalog:
             ref_prefix=spec.prefix,
             name_en=spec.name_en,
             name_zh=spec.name_zh,
-            description="\n\n".join(spec.description),
+            description_zh=spec.description[0],
+            description_en=spec.description[1],
             sort_order=order * 10,
             created_at=setup_at,
         )

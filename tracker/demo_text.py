@@ -18,7 +18,7 @@ class CentreSpec:
     prefix: str
     name_en: str
     name_zh: str
-    # (zh, en); stored as two paragraphs.
+    # (zh, en): the centre's description in each language.
     description: tuple[str, str]
     # Share of all requests, and how the centre works.
     weight: float

@@ -59,7 +59,8 @@ def _centre_form(**overrides) -> dict:
         "name_en": "Landscaping and gardens",
         "name_zh": "园林绿化中心",
         "ref_prefix": "GD",
-        "description": "",
+        "description_zh": "",
+        "description_en": "",
         "sort_order": "3",
     }
     data.update(overrides)
@@ -368,14 +369,15 @@ def test_centre_prefix_must_be_two_to_four_capital_letters(client, world, login_
     assert _count(Centre) == before
 
 
-def test_centre_needs_both_names_and_a_free_code(client, world, login_as):
+def test_centre_needs_a_name_and_a_free_code(client, world, login_as):
     login_as("admin")
     before = _count(Centre)
 
-    missing = post_form(client, "/admin/centres/new", _centre_form(name_zh="  "))
+    # One language is enough (the other falls back to it); none is refused.
+    missing = post_form(client, "/admin/centres/new", _centre_form(name_zh="  ", name_en=""))
     taken = post_form(client, "/admin/centres/new", _centre_form(code="Repairs"))
 
-    assert "Give the name in both Chinese and English." in _page(missing)
+    assert "Give the name in Chinese, in English or in both." in _page(missing)
     assert "The code repairs is taken by another service centre." in _page(taken)
     assert _count(Centre) == before
 

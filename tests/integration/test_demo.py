@@ -29,6 +29,7 @@ from tracker.models import (
     RectificationItem,
     RectificationItemTicket,
     SurveyResponse,
+    SurveyTopic,
     Ticket,
     TicketEvent,
     User,
@@ -64,7 +65,9 @@ def test_seed_creates_the_nine_centres_with_bilingual_categories(db):
     for centre in centres:
         assert len(centre.ref_prefix) == 2 and centre.ref_prefix.isupper()
         assert any("\u4e00" <= ch <= "\u9fff" for ch in centre.name_zh), centre.name_zh
-        assert centre.description
+        # Each language on its own: the centre chooser shows one, never "中文 / English" together.
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in centre.description_zh), centre.code
+        assert centre.description_en and not any("\u4e00" <= ch <= "\u9fff" for ch in centre.description_en)
         assert 4 <= len(centre.categories) <= 8, centre.code
         for category in centre.categories:
             assert category.name_en and any("\u4e00" <= ch <= "\u9fff" for ch in category.name_zh)
@@ -351,6 +354,11 @@ def test_demo_has_ratings_follow_ups_and_a_rectification_ledger(client, db):
     for response in from_survey:
         item = session.get(RectificationItem, response.rectification_item_id)
         assert item.source is Source.SURVEY and item.created_at.date() > response.submitted_on
+    # Every topic the demo survey uses has its name in both languages.
+    named = {t.key: t for t in session.execute(select(SurveyTopic)).scalars()}
+    used = set(session.execute(select(SurveyResponse.topic).distinct()).scalars()) - {""}
+    assert used and used <= named.keys()
+    assert all(named[k].name_en and any("\u4e00" <= ch <= "\u9fff" for ch in named[k].name_zh) for k in used)
     references = [i.reference for i in sorted(items, key=lambda i: i.created_at)]
     assert references == sorted(references)
 

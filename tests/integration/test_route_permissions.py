@@ -319,6 +319,7 @@ ROUTES.update({
     "surveys.response": ("GET", "/surveys/responses/{survey_response_id}", only(SURVEY_READERS)),
     "surveys.upload": ("GET", "/surveys/import", only(SURVEY_READERS)),
     "surveys.imports": ("GET", "/surveys/imports", only(SURVEY_READERS)),
+    "surveys.topics": ("GET", "/surveys/topics", only({"admin"})),
     "surveys.mapping": ("GET", "/surveys/imports/{survey_import_id}/mapping", only(SURVEY_READERS)),
     "surveys.run": ("GET", "/surveys/imports/{survey_import_id}", only(SURVEY_READERS)),
     "surveys.new_item": ("GET", "/surveys/to-item?response={survey_response_id}",

@@ -47,8 +47,10 @@ def openapi():
 # ---------------------------------------------------------------- catalogue
 
 
-def _bilingual(row, locale: str) -> dict:
-    return {"name": row.name_for(locale), "name_en": row.name_en or "", "name_zh": row.name_zh or ""}
+def _bilingual(row, locale: str, field: str = "name") -> dict:
+    """Return a text in the reader's language (the other one when empty) and as written in each."""
+    return {field: row.text_for(field, locale), f"{field}_en": getattr(row, f"{field}_en") or "",
+            f"{field}_zh": getattr(row, f"{field}_zh") or ""}
 
 
 @bp.route("/centres", methods=["GET"])
@@ -59,8 +61,8 @@ def centres_list():
     locale = str(get_locale())
     return {
         "items": [
-            {"id": c.id, "code": c.code, "ref_prefix": c.ref_prefix, "description": c.description or "",
-             **_bilingual(c, locale)}
+            {"id": c.id, "code": c.code, "ref_prefix": c.ref_prefix,
+             **_bilingual(c, locale), **_bilingual(c, locale, "description")}
             for c in catalog.active_centres()
         ]
     }

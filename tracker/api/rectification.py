@@ -48,7 +48,7 @@ def item_data(item: RectificationItem, locale: str) -> dict:
     return {
         "reference": item.reference,
         "title": item.title,
-        "description": item.description,
+        "description": ledger.description_for(item, locale),
         "source": item.source,
         "source_ref": item.source_ref or "",
         "status": item.status,

@@ -186,7 +186,10 @@ class CentreSchema(Schema):
     name_en = fields.String(required=True)
     name_zh = fields.String(required=True)
     ref_prefix = fields.String(required=True)
-    description = fields.String(required=True)
+    description = fields.String(required=True, metadata={
+        "description": "In the reader's language, else the other one."})
+    description_en = fields.String(required=True, metadata={"description": "As written; may be empty."})
+    description_zh = fields.String(required=True, metadata={"description": "As written; may be empty."})
 
 
 class CategorySchema(Schema):

@@ -50,3 +50,16 @@ class InContext(Label):
 def pN_(context: str, message: str) -> InContext:
     """Return ``message`` marked with ``context``; extracted with ``-k pN_:1c,2``."""
     return InContext(context, message)
+
+
+# The languages a staff-written text of the catalogue is stored in, as
+# (locale, column suffix): a centre's ``name_zh`` and ``name_en``.
+TEXT_LANGUAGES = (("zh_CN", "zh"), ("en", "en"))
+
+
+def pick(zh: str | None, en: str | None, locale: str | None) -> str:
+    """Return the text for ``locale`` (any zh* reads Chinese), the other language's when it is empty."""
+    zh, en = zh or "", en or ""
+    if locale and str(locale).startswith("zh"):
+        return zh or en
+    return en or zh

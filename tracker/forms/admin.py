@@ -63,6 +63,9 @@ LOCATION_KIND_LABELS = {
 }
 
 NAME_REQUIRED = _l("Give the name in both Chinese and English.")
+# Catalogue texts (centres, categories, places): one language is enough, the
+# other falls back to it (docs/i18n.md); the service says when both are empty.
+OTHER_LANGUAGE_HINT = _l("May stay empty: English readers then see the Chinese text.")
 CODE_HINT = _l("Lower-case letters a–z, digits, dots, dashes or underscores.")
 
 
@@ -188,11 +191,11 @@ class UserEditForm(_UserFields):
 class _CentreFields(FlaskForm):
     name_zh = StringField(
         _l("Name (Chinese)"),
-        validators=[DataRequired(message=NAME_REQUIRED), Length(max=admin_service.CENTRE_NAME_MAX)],
+        validators=[Length(max=admin_service.CENTRE_NAME_MAX)],
     )
     name_en = StringField(
         _l("Name (English)"),
-        validators=[DataRequired(message=NAME_REQUIRED), Length(max=admin_service.CENTRE_NAME_MAX)],
+        validators=[Length(max=admin_service.CENTRE_NAME_MAX)],
     )
     ref_prefix = StringField(
         _l("Reference prefix"),
@@ -202,8 +205,13 @@ class _CentreFields(FlaskForm):
         ],
         description=_l("Starts the reference of every request, e.g. RP in RP-2026-000123."),
     )
-    description = TextAreaField(
-        _l("Description"), validators=[Optional(), Length(max=admin_service.DESCRIPTION_MAX)]
+    description_zh = TextAreaField(
+        _l("Description (Chinese)"), validators=[Optional(), Length(max=admin_service.DESCRIPTION_MAX)],
+        description=_l("Shown under the name when requesters choose a centre."),
+    )
+    description_en = TextAreaField(
+        _l("Description (English)"), validators=[Optional(), Length(max=admin_service.DESCRIPTION_MAX)],
+        description=OTHER_LANGUAGE_HINT,
     )
     sort_order = IntegerField(
         _l("Display order"),
@@ -243,11 +251,11 @@ class _CategoryFields(FlaskForm):
     )
     name_zh = StringField(
         _l("Name (Chinese)"),
-        validators=[DataRequired(message=NAME_REQUIRED), Length(max=admin_service.CATEGORY_NAME_MAX)],
+        validators=[Length(max=admin_service.CATEGORY_NAME_MAX)],
     )
     name_en = StringField(
         _l("Name (English)"),
-        validators=[DataRequired(message=NAME_REQUIRED), Length(max=admin_service.CATEGORY_NAME_MAX)],
+        validators=[Length(max=admin_service.CATEGORY_NAME_MAX)],
     )
     default_priority = SelectField(
         _l("Default priority"),
@@ -308,11 +316,11 @@ class LocationForm(FlaskForm):
     )
     name_zh = StringField(
         _l("Name (Chinese)"),
-        validators=[DataRequired(message=NAME_REQUIRED), Length(max=admin_service.LOCATION_NAME_MAX)],
+        validators=[Length(max=admin_service.LOCATION_NAME_MAX)],
     )
     name_en = StringField(
         _l("Name (English)"),
-        validators=[DataRequired(message=NAME_REQUIRED), Length(max=admin_service.LOCATION_NAME_MAX)],
+        validators=[Length(max=admin_service.LOCATION_NAME_MAX)],
     )
     centre_id = SelectField(
         _l("Service centre for its QR code"),

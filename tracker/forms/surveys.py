@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from tracker.domain.workflow import PRIORITY_LABELS, Priority
 from tracker.forms import options
 from tracker.services.rectification import DESCRIPTION_MAX, SOURCE_REF_MAX, TITLE_MAX
-from tracker.services.surveys import FIELDS, SURVEY_MAX
+from tracker.services.surveys import FIELDS, SURVEY_MAX, TOPIC_MAX
 
 
 def _int_or_none(value):
@@ -67,3 +67,12 @@ class ItemForm(FlaskForm):
                        description=_l("Due at the end of this day, campus time."))
     priority = SelectField(_l("Priority"), choices=options([(p.value, _l(PRIORITY_LABELS[p])) for p in Priority]),
                            default=Priority.NORMAL.value)
+
+
+class TopicForm(FlaskForm):
+    """A topic's names: the key is the topic as the responses write it."""
+
+    key = StringField(_l("Topic as imported"), validators=[DataRequired(message=_l("Choose a topic.")),
+                                                           Length(max=TOPIC_MAX)])
+    name_zh = StringField(_l("Name (Chinese)"), validators=[Length(max=TOPIC_MAX)])
+    name_en = StringField(_l("Name (English)"), validators=[Length(max=TOPIC_MAX)])

@@ -48,6 +48,7 @@ from tracker.models.survey import (
     SurveyImportError,
     SurveyMapping,
     SurveyResponse,
+    SurveyTopic,
 )
 from tracker.models.ticket import EventKind, ReferenceCounter, Source, Ticket, TicketEvent
 from tracker.models.user import LoginFailure, User, UserRole
@@ -113,4 +114,5 @@ __all__ = [
     "SurveyImportError",
     "SurveyMapping",
     "SurveyResponse",
+    "SurveyTopic",
 ]

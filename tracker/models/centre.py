@@ -6,22 +6,33 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.clock import utcnow
+from tracker.domain.i18n import TEXT_LANGUAGES, pick
 from tracker.domain.workflow import Priority
 from tracker.extensions import db
 from tracker.models.types import StrEnumType, UTCDateTime
 
 
 class Bilingual:
-    """Rows with ``name_en`` and ``name_zh``."""
+    """Rows whose staff-written texts are stored per language: ``<field>_zh`` and ``<field>_en``.
+
+    The one way to read them (pages, exports, notices, the API): the
+    reader's language, the other one when it is empty (docs/i18n.md).
+    """
 
     name_en: Mapped[str]
     name_zh: Mapped[str]
 
+    def text_for(self, field: str, locale: str | None) -> str:
+        """Return ``field`` in ``locale`` (zh* gives Chinese), falling back to the other language."""
+        return pick(getattr(self, f"{field}_zh", ""), getattr(self, f"{field}_en", ""), locale)
+
+    def texts(self, field: str) -> dict[str, str]:
+        """Return ``field`` in every language as stored, e.g. ``{"zh_CN": "…", "en": ""}`` (the API's form)."""
+        return {locale: getattr(self, f"{field}_{suffix}", "") or "" for locale, suffix in TEXT_LANGUAGES}
+
     def name_for(self, locale: str | None) -> str:
         """Return the name in ``locale`` (zh* gives Chinese), falling back to the other."""
-        if locale and str(locale).startswith("zh"):
-            return self.name_zh or self.name_en
-        return self.name_en or self.name_zh
+        return self.text_for("name", locale)
 
 
 class Centre(Bilingual, db.Model):
@@ -33,7 +44,9 @@ class Centre(Bilingual, db.Model):
     name_zh: Mapped[str] = mapped_column(String(120))
     # First part of ticket references, e.g. "RP" in RP-2026-000123.
     ref_prefix: Mapped[str] = mapped_column(String(4), unique=True)
-    description: Mapped[str] = mapped_column(Text, default="")
+    # Shown under the name on the centre chooser, in the reader's language.
+    description_en: Mapped[str] = mapped_column(Text, default="")
+    description_zh: Mapped[str] = mapped_column(Text, default="")
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

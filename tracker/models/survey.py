@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.clock import utcnow
 from tracker.extensions import db
+from tracker.models.centre import Bilingual
 from tracker.models.types import StrEnumType, UTCDateTime
 
 
@@ -141,3 +142,20 @@ class SurveyResponse(db.Model):
 
     centre = relationship("Centre")
     item = relationship("RectificationItem")
+
+
+class SurveyTopic(Bilingual, db.Model):
+    """A questionnaire topic's name in each language.
+
+    Responses keep their topic as the file wrote it; the topic whose
+    ``key`` is that text gives the name pages show, in the reader's
+    language (the other one when empty). A topic without a row shows as
+    written.
+    """
+
+    __tablename__ = "survey_topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    name_en: Mapped[str] = mapped_column(String(120), default="")
+    name_zh: Mapped[str] = mapped_column(String(120), default="")

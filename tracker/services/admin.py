@@ -294,7 +294,8 @@ def create_centre(
     name_en: str,
     name_zh: str,
     ref_prefix: str,
-    description: str = "",
+    description_zh: str = "",
+    description_en: str = "",
     sort_order: int = 0,
     actor: User | None,
     now: datetime,
@@ -315,7 +316,8 @@ def create_centre(
         name_en=name_en,
         name_zh=name_zh,
         ref_prefix=prefix,
-        description=_description(description),
+        description_zh=_description(description_zh),
+        description_en=_description(description_en),
         sort_order=_sort_order(sort_order),
         is_active=True,
         created_at=now,
@@ -331,7 +333,8 @@ def update_centre(
     name_en: str,
     name_zh: str,
     ref_prefix: str,
-    description: str,
+    description_zh: str,
+    description_en: str,
     sort_order: int,
     is_active: bool,
     actor: User | None,
@@ -346,11 +349,11 @@ def update_centre(
     centre = get_centre(centre_id)
     prefix = _ref_prefix(ref_prefix, centre_id=centre.id)
     name_en, name_zh = _names(name_en, name_zh, CENTRE_NAME_MAX)
-    description = _description(description)
+    description_zh, description_en = _description(description_zh), _description(description_en)
     sort_order = _sort_order(sort_order)
     centre.name_en, centre.name_zh = name_en, name_zh
     centre.ref_prefix = prefix
-    centre.description = description
+    centre.description_zh, centre.description_en = description_zh, description_en
     centre.sort_order = sort_order
     centre.is_active = bool(is_active)
     _commit()
@@ -651,9 +654,10 @@ def _code(value: str, max_length: int) -> str:
 
 
 def _names(name_en: str, name_zh: str, max_length: int) -> tuple[str, str]:
+    # One language is enough: readers of the other fall back to it (Bilingual.text_for).
     name_en, name_zh = (name_en or "").strip(), (name_zh or "").strip()
-    if not name_en or not name_zh:
-        raise ValidationFailed(N_("Give the name in both Chinese and English."))
+    if not name_en and not name_zh:
+        raise ValidationFailed(N_("Give the name in Chinese, in English or in both."))
     if len(name_en) > max_length or len(name_zh) > max_length:
         raise ValidationFailed(N_("A name has at most %(max)d characters."), max=max_length)
     return name_en, name_zh

@@ -34,6 +34,7 @@ from tracker.models import (
     Centre,
     Location,
     SlaPolicyVersion,
+    SurveyTopic,
     User,
     UserRole,
 )
@@ -49,10 +50,12 @@ ENTITIES = {
     "policy_version": N_("Service standard"),
     "benchmark": N_("Benchmark"),
     "benchmark_link": N_("Benchmark link"),
+    "survey_topic": N_("Survey topic"),
 }
 _AUDITED = {
     User: "user", Centre: "centre", Category: "category", Location: "location",
     SlaPolicyVersion: "policy_version", Benchmark: "benchmark", BenchmarkLink: "benchmark_link",
+    SurveyTopic: "survey_topic",
 }
 _IGNORED = {"id", "last_login_at", "session_token", "locale", "created_at"}
 _SECRET = {"password_hash": "password"}
@@ -71,6 +74,9 @@ FIELD_LABELS = {
     "name_zh": N_("Name (Chinese)"),
     "ref_prefix": N_("Reference prefix"),
     "description": N_("Description"),
+    "description_en": N_("Description (English)"),
+    "description_zh": N_("Description (Chinese)"),
+    "key": N_("Topic as imported"),
     "sort_order": N_("Sort order"),
     "centre_id": N_("Service centre"),
     "default_priority": N_("Default priority"),

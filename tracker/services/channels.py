@@ -28,7 +28,7 @@ from flask import current_app
 from flask_babel import force_locale, format_percent, gettext
 
 from tracker.domain.addresses import is_local_name, is_public
-from tracker.domain.i18n import N_
+from tracker.domain.i18n import N_, pick
 from tracker.domain.markup import markdown_field, neutralise_mentions
 from tracker.domain.sla_clock import TARGET_LABELS, Target
 from tracker.i18n import when
@@ -165,7 +165,7 @@ def _weekly_lines(payload: dict, locale: str, field: Callable[[str], str]) -> li
         if not row:
             continue
         if row.get("name_en") or row.get("name_zh"):
-            name = field(row["name_zh"] if locale.startswith("zh") and row.get("name_zh") else row.get("name_en", ""))
+            name = field(pick(row.get("name_zh"), row.get("name_en"), locale))
         else:
             name = gettext("Campus total")
         lines.append(gettext(

@@ -960,7 +960,7 @@ class _Run:
 
             def add(code=code, prefix=prefix):
                 centre = Centre(code=code, ref_prefix=prefix, name_en=value[:120], name_zh=value[:120],
-                                description=f"Imported ({self.settings['name']})"[:1000], sort_order=1000,
+                                description_en=f"Imported ({self.settings['name']})"[:1000], sort_order=1000,
                                 is_active=True, created_at=self.clock())
                 db.session.add(centre)
                 db.session.flush()

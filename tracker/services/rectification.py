@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from flask import current_app
+from flask_babel import force_locale, gettext
 from sqlalchemy import Select, or_, select
 
 from tracker.domain import rectification as domain
-from tracker.domain.i18n import N_
+from tracker.domain.i18n import N_, TEXT_LANGUAGES
 from tracker.domain.rectification import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
@@ -77,6 +78,13 @@ COUNTER_PREFIX = "#RC"
 REFERENCE_PREFIX = "RC"
 # The owner type registered with the attachments service.
 OWNER_TYPE = "rectification_item"
+
+# The lines the new-item forms write above a cluster's requests and above
+# survey responses. They are in the creator's language; pages and the API
+# show them in the reader's (description_for).
+CLUSTER_HEADER = N_("Requests behind this item:")
+SURVEY_HEADER = N_("Survey responses behind this item:")
+GENERATED_HEADERS = (CLUSTER_HEADER, SURVEY_HEADER)
 
 EventKind = RectificationEventKind
 
@@ -902,3 +910,30 @@ def _announce(created: list[tuple], now: datetime, result: SweepResult) -> None:
         recipients[key] = sorted(set(people))
     bulk.insert(RectificationEvent.__table__, events)
     result.notices += len(outbox.queue(notices, recipients, now=now))
+
+
+def description_for(item: RectificationItem, locale: str | None) -> str:
+    """Return the item's description with its generated lines in ``locale``.
+
+    The header above a cluster's requests ("Requests behind this item:")
+    or above survey responses was written in whichever language its
+    creator read; each line that is such a header in any language is
+    given in ``locale``. Items written before this change read the same way.
+    """
+    text = item.description or ""
+    headers = _generated_headers()
+    if not any(line.strip() in headers for line in text.split("\n")):
+        return text
+    with force_locale(locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+        wanted = {msgid: gettext(msgid) for msgid in GENERATED_HEADERS}
+    return "\n".join(wanted[headers[line.strip()]] if line.strip() in headers else line
+                     for line in text.split("\n"))
+
+
+def _generated_headers() -> dict[str, str]:
+    """Return each generated header in every language, mapped to its msgid."""
+    headers = {}
+    for locale, _suffix in TEXT_LANGUAGES:
+        with force_locale(locale):
+            headers.update({gettext(msgid): msgid for msgid in GENERATED_HEADERS})
+    return headers

@@ -53,6 +53,7 @@ from tracker.models import (
     SurveyImportError,
     SurveyMapping,
     SurveyResponse,
+    SurveyTopic,
     User,
 )
 from tracker.queueing import publish_after_commit
@@ -159,6 +160,56 @@ def topics(user: User, centre_id: int | None = None) -> list[str]:
     if centre_id is not None:
         query = query.where(SurveyResponse.centre_id == centre_id)
     return list(db.session.execute(query.distinct().order_by(SurveyResponse.topic).limit(500)).scalars())
+
+
+# ---------------------------------------------------------------- topic names
+
+
+TOPIC_MAX = 120
+
+
+def topic_names() -> dict[str, SurveyTopic]:
+    """Return every named topic by its key (the text as imported): a few dozen rows, read once per page."""
+    return {row.key: row for row in db.session.execute(select(SurveyTopic)).scalars()}
+
+
+def topic_label(key: str | None, locale: str | None, names: dict[str, SurveyTopic]) -> str:
+    """Return a response's topic in ``locale`` (the other language when empty); as imported when not named."""
+    row = names.get(key or "")
+    return row.name_for(locale) if row is not None else (key or "")
+
+
+def all_topics() -> list[tuple[str, SurveyTopic | None]]:
+    """Return every topic the responses use or an administrator named, by key, with its names if any."""
+    names = topic_names()
+    used = db.session.execute(select(SurveyResponse.topic).where(SurveyResponse.topic != "").distinct()).scalars()
+    return [(key, names.get(key)) for key in sorted(set(used) | names.keys())]
+
+
+def name_topic(key: str, *, name_zh: str, name_en: str, actor: User | None, now: datetime) -> SurveyTopic:
+    """Give a topic (as responses name it) its name in each language; commit.
+
+    One language is enough: readers of the other see it. Raises
+    PermissionDenied (not an administrator), ValidationFailed.
+    """
+    from tracker.services.audit import require_admin
+
+    require_admin(actor)
+    key = (key or "").strip()
+    name_zh, name_en = (name_zh or "").strip(), (name_en or "").strip()
+    if not key or len(key) > TOPIC_MAX:
+        raise ValidationFailed(N_("Choose a topic."))
+    if not name_zh and not name_en:
+        raise ValidationFailed(N_("Give the name in Chinese, in English or in both."))
+    if len(name_zh) > TOPIC_MAX or len(name_en) > TOPIC_MAX:
+        raise ValidationFailed(N_("A name has at most %(max)d characters."), max=TOPIC_MAX)
+    row = db.session.execute(select(SurveyTopic).where(SurveyTopic.key == key)).scalar_one_or_none()
+    if row is None:
+        row = SurveyTopic(key=key)
+        db.session.add(row)
+    row.name_zh, row.name_en = name_zh, name_en
+    db.session.commit()
+    return row
 
 
 def surveys(user: User) -> list[str]:
@@ -1004,6 +1055,23 @@ DEMO_ANSWERS = (
     ("finance", "Reimbursements", 2, "Reimbursement takes more than a month; nobody says where it is."),
 )
 
+# The demo's topics in each language (key: as the demo file writes them, in English).
+DEMO_TOPICS = {
+    "Shuttle bus timetable": "班车时刻表",
+    "Self-service machines": "自助设备",
+    "Online booking": "网上预约",
+    "Food quality": "饭菜质量",
+    "Canteen service": "食堂服务",
+    "Hot water": "热水供应",
+    "Hygiene": "卫生保洁",
+    "Response time": "响应速度",
+    "Air-conditioning": "空调",
+    "Lifts": "电梯",
+    "Fallen trees": "倒伏树木",
+    "Meeting rooms": "会议室",
+    "Reimbursements": "报销",
+}
+
 
 def seed_demo(now: datetime) -> int:
     """Add the demo survey's responses, one per answer, over the last weeks; commit; return how many."""
@@ -1024,5 +1092,8 @@ def seed_demo(now: datetime) -> int:
         })
     inserted = bulk.insert_ignoring_conflicts(SurveyResponse.__table__, rows, conflict=["row_key"],
                                               returning=["id"])
+    bulk.insert_ignoring_conflicts(SurveyTopic.__table__, [
+        {"key": key, "name_en": key, "name_zh": zh} for key, zh in DEMO_TOPICS.items()
+    ], conflict=["key"], returning=["id"])
     db.session.commit()
     return len(inserted)

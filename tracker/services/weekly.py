@@ -34,7 +34,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from tracker.domain.i18n import N_
+from tracker.domain.i18n import N_, pick
 from tracker.domain.roles import Role
 from tracker.domain.sla_clock import TARGET_LABELS, Target
 from tracker.domain.workflow import PRIORITY_LABELS, STATUS_LABELS, Priority, Status
@@ -569,9 +569,7 @@ class Section:
     def name_for(self, locale: str | None) -> str:
         if self.centre_id is None:
             return gettext("Campus total")
-        if locale and str(locale).startswith("zh"):
-            return self.name_zh or self.name_en
-        return self.name_en or self.name_zh
+        return pick(self.name_zh, self.name_en, locale)
 
     @property
     def breaches_more(self) -> int:

@@ -35,11 +35,25 @@ def url_host(url: str | None) -> str:
         return ""
 
 
-def localized(obj) -> str:
-    """Return a bilingual row's name in the current language."""
+def localized(obj, field: str = "name") -> str:
+    """Return a bilingual row's text (``name``, ``description``) in the reader's language, else the other."""
     if obj is None:
         return ""
-    return obj.name_for(str(get_locale()))
+    if field == "name":  # also report sections and other rows that only know their name
+        return obj.name_for(str(get_locale()))
+    return obj.text_for(field, str(get_locale()))
+
+
+def survey_topic(key: str | None) -> str:
+    """Return a survey response's topic in the reader's language (as imported when it has no names)."""
+    from tracker.services import surveys
+
+    if not key:
+        return ""
+    names = g.get("survey_topic_names")
+    if names is None:  # one read per page, however many responses it lists
+        names = g.survey_topic_names = surveys.topic_names()
+    return surveys.topic_label(key, str(get_locale()), names)
 
 
 def datetime_local(value: datetime | None, fmt: str = "medium") -> str:
@@ -70,6 +84,7 @@ def _label(table):
 
 def register(app: Flask) -> None:
     app.jinja_env.filters["localized"] = localized
+    app.jinja_env.filters["survey_topic"] = survey_topic
     app.jinja_env.filters["dt"] = datetime_local
     # A date or an instant inside a sentence: one format in every message (tracker/i18n.py).
     app.jinja_env.filters["when"] = when

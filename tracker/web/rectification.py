@@ -359,7 +359,7 @@ def _prefill(form: NewItemForm, now: datetime, centres: list) -> tuple[list, Loc
                                 place=location.name_for(locale))
         elif about:
             form.title.data = _("Complaints about %(category)s", category=about)
-        lines = [_("Requests behind this item:")] + [f"{t.reference} {t.title}" for t in tickets]
+        lines = [_(service.CLUSTER_HEADER)] + [f"{t.reference} {t.title}" for t in tickets]
         form.description.data = "\n".join(lines)
     if location is not None:
         form.location_id.data = str(location.id)
@@ -445,6 +445,7 @@ def detail(reference):
     return render_template(
         "rectification/detail.html",
         item=item,
+        description=service.description_for(item, str(get_locale())),
         events=events,
         actions=actions,
         form=form,

@@ -21,11 +21,12 @@ from tracker.clock import utcnow
 from tracker.errors import TrackerError
 from tracker.extensions import db
 from tracker.forms import grouped, options
-from tracker.forms.surveys import ItemForm, MappingForm, UploadForm
+from tracker.forms.surveys import ItemForm, MappingForm, TopicForm, UploadForm
 from tracker.models import ImportStatus, SurveyResponse
 from tracker.services import catalog, reports
 from tracker.services import rectification as ledger
 from tracker.services import surveys as service
+from tracker.web.helpers import survey_topic
 from tracker.web.routing import int_arg, page_arg
 
 bp = Blueprint("surveys", __name__, url_prefix="/surveys")
@@ -116,6 +117,29 @@ def response(response_id):
         may_create=found.rectification_item_id is None and current_user.has_any_role(*ITEM_CREATORS)
         and ledger.may_create(current_user),
     )
+
+
+# ---------------------------------------------------------------- topic names
+
+
+@bp.route("/topics", methods=["GET", "POST"])
+@require_role(Role.ADMIN)
+def topics():
+    """Name each topic the responses use in both languages (one is enough: the other falls back to it)."""
+    form = TopicForm()
+    if form.validate_on_submit():
+        try:
+            service.name_topic(form.key.data, name_zh=form.name_zh.data, name_en=form.name_en.data,
+                               actor=current_user, now=utcnow())
+        except TrackerError as error:
+            db.session.rollback()
+            flash(error.translated(), "error")
+        else:
+            flash(_("The topic “%(topic)s” is saved.", topic=form.key.data), "success")
+            return redirect(url_for("surveys.topics"))
+    else:
+        _flash_form_errors(form)
+    return render_template("surveys/topics.html", rows=service.all_topics())
 
 
 # ---------------------------------------------------------------- imports
@@ -228,13 +252,13 @@ def run(import_id):
 def _item_draft(responses: list[SurveyResponse]) -> dict:
     """Return a title, description, centre and source reference proposed for an item from responses."""
     centres = {r.centre_id for r in responses}
-    topics_ = [t for t in dict.fromkeys(r.topic for r in responses) if t]
+    topics_ = [survey_topic(t) for t in dict.fromkeys(r.topic for r in responses) if t]
     title = (_("Survey: %(topic)s", topic=topics_[0]) if len(topics_) == 1
              else _("Survey: %(count)d responses", count=len(responses)))
-    lines = [_("Survey responses behind this item:")]
+    lines = [_(ledger.SURVEY_HEADER)]
     for r in responses:
         score = "" if r.score is None else f" ({_('score %(score)d', score=r.score)})"
-        what = " · ".join(p for p in (r.survey, r.topic) if p)
+        what = " · ".join(p for p in (r.survey, survey_topic(r.topic)) if p)
         lines.append(f"#{r.id} {what}{score}: {r.comment}".strip())
     description = "\n".join(lines)
     if len(description) > ledger.DESCRIPTION_MAX:

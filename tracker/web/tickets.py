@@ -19,7 +19,7 @@ from sqlalchemy import func, or_, select
 from tracker.auth.decorators import require_role
 from tracker.auth.roles import READ_ALL, STAFF, Role
 from tracker.clock import utcnow
-from tracker.domain.i18n import N_
+from tracker.domain.i18n import N_, pick
 from tracker.domain.workflow import OPEN_STATUSES, Action, Status
 from tracker.errors import TrackerError
 from tracker.extensions import db
@@ -349,8 +349,8 @@ def _ticket_labels() -> dict:
 
     locale = str(get_locale())
     centres = {c.code: c.name_for(locale) for c in catalog.all_centres()}
-    categories = dict(db.session.execute(select(Category.code, Category.name_en if not locale.startswith("zh")
-                                                else Category.name_zh)).all())
+    categories = {code: pick(zh, en, locale)
+                  for code, zh, en in db.session.execute(select(Category.code, Category.name_zh, Category.name_en))}
     priorities = {p.value: _(label) for p, label in PRIORITY_LABELS.items()}
     statuses = {s.value: _(label) for s, label in STATUS_LABELS.items()}
     return {
