@@ -95,8 +95,24 @@ def run_migrations_online():
             **conf_args
         )
 
-        with context.begin_transaction():
-            context.run_migrations()
+        # SQLite rebuilds a table to alter it (batch mode): copy, drop, rename.
+        # Dropping a table that other rows refer to fails while foreign keys
+        # are enforced, so they are off for the migration (the pragma only
+        # takes effect outside a transaction, hence the raw connection) and
+        # checked before they are on again, as SQLite's docs prescribe.
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migration left rows whose references are broken: {broken[:5]}")
+        finally:
+            if sqlite:
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():
