@@ -175,7 +175,8 @@ class Actors:
         page.get_by_label(t("User name")).fill(self.live.seeded.usernames[who])
         page.get_by_label(t("Password")).fill(self.live.seeded.password)
         page.get_by_role("button", name=t("Log in")).click()
-        expect(page.get_by_role("button", name=t("Log out"))).to_be_visible()
+        # On a phone "Log out" is in the folded menu: the page has it, visible or not.
+        expect(page.get_by_role("button", name=t("Log out"), include_hidden=True)).to_have_count(1)
         self.shots.take(page, f"{who}-logged-in")
 
     def close(self, failed: bool) -> None:
@@ -192,6 +193,30 @@ def actors(request, browser, live_system, shots):
     yield crew
     reports = request.node.stash.get(REPORTS, {})
     crew.close(failed=any(report.failed for report in reports.values()))
+
+
+def open_menu(page) -> None:
+    """Open the header's menu where it is folded (a phone); nothing on a desk."""
+    toggle = page.locator("header .menu-toggle")
+    if toggle.locator("summary").is_visible() and not toggle.evaluate("details => details.open"):
+        toggle.locator("summary").click()
+
+
+def nav_link(page, name: str):
+    """Return the header's link ``name``, after opening the menu and its "More" group where they are folded."""
+    import re
+
+    from tests.browser.texts import texts
+
+    # The main navigation is named "Main" (主导航 in Chinese).
+    main_nav_names = [re.escape(texts(language)("Main")) for language in ("en", "zh")]
+    open_menu(page)
+    more = page.locator("header .nav-more > details")
+    in_more = more.locator("a").filter(has_text=re.compile(rf"^\s*{re.escape(name)}\s*$"))
+    if in_more.count() and not more.evaluate("details => details.open"):
+        more.locator("summary").click()
+    main_nav = page.get_by_role("navigation", name=re.compile(rf"^({'|'.join(main_nav_names)})$"))
+    return main_nav.get_by_role("link", name=name, exact=True)
 
 
 def assert_fits(page) -> None:

@@ -48,6 +48,10 @@ class Seeded:
     usernames: dict[str, str]
     tickets: dict[str, str] = field(default_factory=dict)  # purpose -> reference
     places: dict[str, int] = field(default_factory=dict)  # purpose -> location id
+    # What the walk over every page (test_every_page_fits.py) puts in its addresses: name -> id or token.
+    ids: dict[str, int | str] = field(default_factory=dict)
+    # The app's routes: [endpoint, rule, [methods]], read from app.url_map.
+    routes: list = field(default_factory=list)
 
 
 def server_environment(database_url: str, instance_path: Path, broker_url: str | None = None) -> dict:
@@ -137,6 +141,7 @@ def _seed(url: str, instance_path: Path) -> Seeded:
                 status=Status.IN_PROGRESS,
                 description="The radiator valve in room 301 leaks onto the floor.",
             )
+            ids = _wide_rows(world, machine)
             # No worker runs beside the server yet: bring the dashboards' summary up to date.
             stats.refresh_all()
             return Seeded(
@@ -144,10 +149,132 @@ def _seed(url: str, instance_path: Path) -> Seeded:
                 usernames={key: user.username for key, user in world.users.items()},
                 tickets={"assigned": assigned.reference, "on_site": on_site.reference},
                 places={"machine": machine.id, "building": world.locations["building"].id},
+                ids=ids,
+                routes=[[rule.endpoint, rule.rule, sorted(rule.methods or ())] for rule in app.url_map.iter_rules()],
             )
         finally:
             db.session.remove()
             db.engine.dispose()
+
+
+# Long words make pages wide: a long address, a long name, a long token name.
+LONG_URL = "https://hooks.example.org/robot/send?access_token=" + "0123456789abcdef" * 6
+LONG_NAME = "Facilities-management-integration-service-account-for-the-north-campus"
+
+
+def _wide_rows(world, machine) -> dict:
+    """Add a row to every list page, with long words, and return the ids the walk's addresses need.
+
+    Escalations and notices (a sweep over the breached requests), API tokens
+    for every user, a webhook, a rating link and a follow-up, a rectification
+    item, a survey import, a photo, a replay with a shared link, a draft, a
+    benchmark and its link, an import run and the weekly report of T0's week.
+    """
+    import io
+    from datetime import date, timedelta
+
+    from sqlalchemy import select
+    from werkzeug.datastructures import FileStorage
+
+    from tests.factories import T0, make_ticket, make_user
+    from tests.integration.test_attachments import jpeg
+    from tracker.clock import utcnow
+    from tracker.domain.roles import Role
+    from tracker.domain.workflow import Status
+    from tracker.extensions import db
+    from tracker.models import Calendar, Escalation, Location, Notification
+    from tracker.services import (
+        api_tokens,
+        attachments,
+        feedback,
+        feedback_links,
+        follow_ups,
+        importer,
+        rectification,
+        sla_sweep,
+        surveys,
+        webhooks,
+        weekly,
+    )
+    from tracker.services.standards import benchmarks, drafts, saved
+
+    ids: dict = {}
+    # Long names: a place (in every "Where?" choice and the QR sheet) and a user (lists, forms, header).
+    place = Location(kind="room", code="main-b3-201", parent_id=world.locations["building"].id,
+                     name_en="Lecture hall 201, east wing, second floor (large, with the movable seating)",
+                     name_zh="201 阶梯教室（东翼二楼，大教室，活动座椅）")
+    db.session.add(place)
+    db.session.commit()
+    service = make_user("facilities-integration-service-account-north-campus", [(Role.REQUESTER, None)],
+                        display_name="Facilities management integration service account (north campus)")
+    # A centre head who also files requests, as in the demo: the most header links of anyone.
+    world.users["busy_head"] = make_user("busy-head", [(Role.CENTRE_HEAD, world.centres["repairs"].id),
+                                                      (Role.REQUESTER, None)], display_name="Wu Jianguo")
+    # In January, before the other tests' requests (March 2026): their figures and histories stay as they were.
+    january = T0 - timedelta(days=60)
+    late = make_ticket(world, status=Status.ASSIGNED, now=january,
+                       description=f"The card reader of the canteen refuses every card. Log: {LONG_URL}")
+    for hours in (1, 4, 30, 80):  # at risk, breached, then each level up
+        sla_sweep.sweep_due(january + timedelta(hours=hours))
+    ids["escalation_id"] = db.session.execute(select(Escalation.id).order_by(Escalation.id)).scalars().first()
+    ids["notification_id"] = db.session.execute(select(Notification.id).order_by(Notification.id)).scalars().first()
+    for user in world.users.values():
+        scopes = sorted({role.role.value for role in user.roles})
+        api_tokens.create_token(user, name=LONG_NAME, scopes=scopes, now=T0)
+    ids["webhook_id"] = webhooks.create_webhook(name="Duty group of the repair centre", url=LONG_URL,
+                                                format="generic", kinds=["sla_breached"], actor=None, now=T0).id
+    # The follow-up is recorded: none stays open.
+    resolved = make_ticket(world, status=Status.RESOLVED, now=january, description=f"The tap drips. See {LONG_URL}")
+    ids["feedback_token"] = feedback_links.link_token(resolved.id, resolved.requester_id, issued_at=utcnow())
+    rated = make_ticket(world, status=Status.RESOLVED, now=january)
+    feedback.give(rated.id, rating=1, comment="Still dripping.", actor=world.users["requester"],
+                  now=january + timedelta(hours=2))
+    follow_ups.record(follow_ups.for_ticket(rated.id)[0].id, actor=world.users["centre_head"],
+                      now=january + timedelta(hours=3), result="reached", outcome=f"Called back. {LONG_URL}")
+    item = rectification.create_item(
+        rectification.NewItem(centre_id=world.centres["repairs"].id, title="Broken vending machines",
+                              description=f"Raised at the spring inspection: {LONG_URL}",
+                              responsible_id=world.users["centre_head"].id, due_on=date(2026, 6, 30)),
+        actor=world.users["centre_head"], now=T0 + timedelta(hours=1))
+    ids["item_reference"] = item.reference
+    data = b"Centre,Score,Comment\nrepairs,2,The lift in building 3 stops between floors.\n"
+    upload = surveys.upload(io.BytesIO(data), "survey.csv", "Spring survey", actor=world.users["centre_head"],
+                            now=T0)
+    surveys.start_run(upload.id, columns={"centre": "Centre", "score": "Score", "comment": "Comment"},
+                      settings={}, dry_run=False, actor=world.users["centre_head"], now=T0, inline=True)
+    ids["survey_import_id"] = upload.id
+    ids["survey_response_id"] = db.session.execute(
+        surveys.filtered(world.users["leadership"], surveys.Filters())).scalars().first().id
+    photo = FileStorage(io.BytesIO(jpeg(size=(64, 64))), filename=f"{LONG_NAME}.jpg")
+    ids["attachment_id"] = attachments.save_upload(photo, owner_type="ticket", owner_id=late.id,
+                                                   actor=world.users["requester"], now=T0).id
+    replay = saved.start_replay(name="Spring replay", first=date(2026, 3, 2), last=date(2026, 3, 2),
+                                centre_id=world.centres["repairs"].id, draft=None, actor=None, now=T0)
+    replay.share_token = "walk-shared-link"
+    db.session.commit()
+    ids["replay_id"], ids["replay_token"] = replay.id, replay.share_token
+    ids["draft_id"] = drafts.create_draft(world.policies["repairs"].id, actor=None, now=T0).id
+    benchmark = benchmarks.create({"source": LONG_NAME, "year": 2026, "service": "repairs", "target": "response",
+                                   "limit": "2 h"}, actor=None, now=T0)
+    benchmarks.link(world.policies["repairs"].id, "response", benchmark.id, actor=None, now=T0)
+    importer.ensure_builtin_mappings(now=T0)
+    mapping = importer.mapping_by_code("boston-311")
+    ids["mapping_id"] = mapping.id
+    from flask import current_app
+
+    source = Path(current_app.config["INSTANCE_PATH"]) / "cases.csv"
+    source.write_text("id,opened\n1,2026-01-05 09:00\n")
+    ids["run_id"] = importer.create_run(mapping=mapping, files=[{"name": "cases.csv", "path": str(source)}],
+                                        dry_run=True, actor=None, now=T0).id
+    ids["week"] = "2026-02-23"
+    weekly.generate(date(2026, 2, 23), actor=None, now=T0)
+    ids["calendar_id"] = db.session.execute(select(Calendar.id).where(Calendar.code == "office")).scalar_one()
+    ids.update(
+        reference=late.reference, user_id=service.id, centre_id=world.centres["repairs"].id,
+        centre_code="repairs", category_id=world.categories["water"].id, location_id=machine.id,
+        building_id=world.locations["building"].id, policy_id=world.policies["repairs"].id,
+    )
+    return ids
 
 
 def free_port() -> int:

@@ -14,6 +14,7 @@ from pathlib import Path
 from PIL import Image
 from playwright.sync_api import expect
 
+from tests.browser.conftest import open_menu
 from tests.browser.test_request_journey import REFERENCE, assert_fits, flash, heading, history, nav
 
 ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + b"\x02\x00\x3e\x00" + os.urandom(4096)
@@ -82,6 +83,7 @@ def test_a_new_user_files_a_photo_and_every_bad_file_is_refused(actors, live_sys
     phone.get_by_label("User name").fill(NEWCOMER)
     phone.get_by_label("Password").fill(NEWCOMER_PASSWORD)
     phone.get_by_role("button", name="Log in").click()
+    open_menu(phone)  # on a phone, "Log out" is in the folded menu
     expect(phone.get_by_role("button", name="Log out")).to_be_visible()
     reference = file_with_photo(phone, photo(tmp_path / "IMG_2041.jpg"),
                                 "The shower in room 301 sprays the ceiling.", shots, "newcomer")

@@ -14,7 +14,7 @@ import zxingcpp
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ARTIFACTS
+from tests.browser.conftest import ARTIFACTS, nav_link
 from tests.browser.texts import BROWSER_LOCALES, texts
 
 LANGUAGES = ["en", "zh"]
@@ -86,7 +86,7 @@ def test_a_qr_code_read_from_its_png_leads_a_phone_through_login_to_the_filled_f
     names = WORLD[language]
     # The dispatcher prints the building's sheet and takes the machine's PNG.
     dispatcher = actors.open("dispatcher", "desktop", locale=BROWSER_LOCALES[language])
-    dispatcher.get_by_role("link", name=t("QR codes"), exact=True).click()
+    nav_link(dispatcher, t("QR codes")).click()
     expect(heading(dispatcher)).to_have_text(t("QR codes"))
     dispatcher.get_by_role("link").filter(has_text=names["building"]).first.click()
     machine_id = live_system.seeded.places["machine"]

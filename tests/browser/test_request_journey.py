@@ -10,6 +10,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import nav_link
 from tests.browser.texts import BROWSER_LOCALES, texts
 
 REFERENCE = re.compile(r"\b[A-Z]{2}-\d{4}-\d{6}\b")
@@ -24,13 +25,11 @@ FORGED_POST = """async (url) => {
 
 
 ENGLISH = texts("en")
-MAIN_NAV = "|".join(texts(language)("Main") for language in ("en", "zh"))
 
 
 def nav(page: Page, name: str):
-    # The main navigation is named "Main" (主导航 in Chinese).
-    main_nav = page.get_by_role("navigation", name=re.compile(rf"^({MAIN_NAV})$"))
-    return main_nav.get_by_role("link", name=name, exact=True)
+    """Return the header's link ``name``, unfolding the phone's menu and "More" where needed."""
+    return nav_link(page, name)
 
 
 def heading(page: Page):

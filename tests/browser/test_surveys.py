@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import assert_fits
+from tests.browser.conftest import assert_fits, nav_link
 
 HEADER = ["序号", "提交时间", "身份", "服务中心", "主题", "满意度", "意见建议"]
 ROWS = [
@@ -28,7 +28,7 @@ def survey_csv() -> bytes:
 
 def test_leadership_imports_a_survey_and_turns_two_complaints_into_one_item(actors, shots, live_system):
     page = actors.open("leadership", "desktop")
-    page.get_by_role("link", name="Surveys").click()
+    nav_link(page, "Surveys").click()
     page.get_by_role("link", name="Import a survey file").first.click()
     page.get_by_label("Survey", exact=True).fill("Dormitory survey, autumn 2026")
     page.get_by_label("CSV or xlsx file").set_input_files(

@@ -117,10 +117,12 @@ def register(app: Flask) -> None:
     @app.context_processor
     def _globals():
         logged_in = bool(current_user and current_user.is_authenticated)
+        nav_items = _nav_items() if logged_in else []
         return {
             "current_locale": str(get_locale()),
             "Role": Role,
-            "nav_items": _nav_items() if logged_in else [],
+            "nav_items": nav_items,
+            "nav_primary": _nav_primary(nav_items),
             "unread_count": _unread_count() if logged_in else 0,
             "request_path": request.full_path.rstrip("?") if request else "/",
         }
@@ -133,6 +135,24 @@ def _unread_count() -> int:
 
         g.unread_count = outbox.unread_count(current_user)
     return g.unread_count
+
+
+# The header's links (templates/base.html): on a desk the first five of a user's links in this
+# order sit in the bar, and the others are grouped under "More", so that the bar is one row at
+# 1280 px in both languages (tests/browser/test_header.py). A link added to _nav_items() and not
+# named here always goes under "More".
+NAV_RANK = (
+    "queue.mine", "queue.dispatch", "tickets.index", "dashboards.index", "dashboards.centre",
+    "escalations.index", "admin.index", "admin_ops.index", "tickets.new", "tickets.mine",
+    "rectification.index", "weekly.index",
+)
+NAV_IN_BAR = 5
+
+
+def _nav_primary(items: list[tuple[str, str]]) -> frozenset[str]:
+    """Return the endpoints of ``items`` shown in the bar itself on a desk."""
+    mine = {endpoint for endpoint, _label in items}
+    return frozenset([endpoint for endpoint in NAV_RANK if endpoint in mine][:NAV_IN_BAR])
 
 
 def _nav_items() -> list[tuple[str, str]]:
