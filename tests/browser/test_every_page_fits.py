@@ -57,6 +57,7 @@ PAGES = {
     "surveys.mapping": "/surveys/imports/{survey_import_id}/mapping",
     "surveys.response": "/surveys/responses/{survey_response_id}",
     "surveys.new_item": "/surveys/to-item?response={survey_response_id}",
+    "surveys.topics": "/surveys/topics",
     "qr.index": "/qr/",
     "qr.sheet": "/qr/sheets/{building_id}",
     "standards.index": "/standards/",
