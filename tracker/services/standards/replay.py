@@ -668,25 +668,27 @@ def _in_processes(filters, draft, now, ranges, total, progress, chunk_size) -> d
     done = dict.fromkeys(range(len(ranges)), 0)
     parts: list[dict] = []
     failed = None
-    while len(parts) < len(workers) and failed is None:
-        try:
-            index, kind, value = messages.get(timeout=5)
-        except queues.Empty:
-            if not any(w.is_alive() for w in workers) and messages.empty():
-                failed = "a replay process ended without its result"
-            continue
-        if kind == "progress":
-            done[index] = value
-            if progress is not None:
-                progress(sum(done.values()), total)
-        elif kind == "done":
-            parts.append(value)
-        else:
-            failed = value
-    for worker in workers:
-        worker.join(timeout=5)
-        if worker.is_alive():
-            os.kill(worker.pid, 15)
+    try:
+        while len(parts) < len(workers) and failed is None:
+            try:
+                index, kind, value = messages.get(timeout=5)
+            except queues.Empty:
+                if not any(w.is_alive() for w in workers) and messages.empty():
+                    failed = "a replay process ended without its result"
+                continue
+            if kind == "progress":
+                done[index] = value
+                if progress is not None:
+                    progress(sum(done.values()), total)  # may raise: the children are stopped below
+            elif kind == "done":
+                parts.append(value)
+            else:
+                failed = value
+    finally:
+        for worker in workers:
+            worker.join(timeout=5 if failed is None and len(parts) == len(workers) else 0)
+            if worker.is_alive():
+                os.kill(worker.pid, 15)
     if failed is not None:
         raise RuntimeError(failed)
     return merge(parts)
