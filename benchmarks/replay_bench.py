@@ -84,7 +84,10 @@ def _draft_document() -> dict:
 
 def measure(mode: str, processes: int) -> dict:
     """Replay every request once (in this fresh process) and return the figures."""
+    from sqlalchemy import text
+
     from tracker import create_app
+    from tracker.extensions import db
     from tracker.services.standards import replay
     from tracker.services.standards.draft import Draft, parse_draft
 
@@ -93,15 +96,43 @@ def measure(mode: str, processes: int) -> dict:
         draft = Draft() if mode == "current" else parse_draft(_draft_document())
         filters = replay.filters_for(date(2000, 1, 1), date.today() + timedelta(days=1))
         now = datetime.now(UTC)
+        # The database server's CPU for this replay: its backend's, read from
+        # /proc (same machine; one process only: the children's backends end with them).
+        backend = db.session.execute(text("SELECT pg_backend_pid()")).scalar_one() if processes == 1 else None
+        server_before = _backend_cpu(backend)
+        cpu_before, children_before = time.process_time(), _children_cpu()
         started = time.perf_counter()
         result = replay.replay(filters, draft, now, processes=processes)
         seconds = time.perf_counter() - started
+        client_cpu = time.process_time() - cpu_before + _children_cpu() - children_before
+        server_after = _backend_cpu(backend)
+    server_cpu = None if server_before is None or server_after is None else server_after - server_before
     own = _peak_rss_mib()
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"mode": mode, "processes": processes, "requests": result["requests"], "seconds": round(seconds, 2),
-            "rate": round(result["requests"] / seconds), "peak_rss_mib": round(own, 1),
+    requests = result["requests"]
+    return {"mode": mode, "processes": processes, "requests": requests, "seconds": round(seconds, 2),
+            "rate": round(requests / seconds), "peak_rss_mib": round(own, 1),
             "child_peak_rss_mib": round(children, 1), "changed_requests": result["changed_requests"],
-            "flips": result["flips"]["met_to_late"] + result["flips"]["late_to_met"]}
+            "flips": result["flips"]["met_to_late"] + result["flips"]["late_to_met"],
+            "client_cpu_s": round(client_cpu, 2), "client_cpu_us_per_request": round(1e6 * client_cpu / requests, 1),
+            "server_cpu_s": None if server_cpu is None else round(server_cpu, 2),
+            "server_cpu_us_per_request": None if server_cpu is None else round(1e6 * server_cpu / requests, 1)}
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _backend_cpu(pid: int | None) -> float | None:
+    """Return a PostgreSQL backend's CPU seconds (user + system), None when /proc does not show it."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _peak_rss_mib() -> float:
@@ -134,18 +165,27 @@ def floor(sample: int) -> dict:
                 if not ticket_events or ticket.sla_policy_version_id is None:
                     continue
                 code, _definition, policy = rules.stored(ticket.sla_policy_version_id, pinned)
-                prepared.append((sla.policy_for_ticket(policy, code, ticket_events), sla.facts_from(ticket_events)))
+                prepared.append((sla.policy_for_ticket(policy, code, ticket_events), ticket_events))
             if len(prepared) >= sample:
                 break
         prepared = prepared[:sample]
-        now = datetime.now(UTC)
-        best = None
+        # facts_from (the events read -> the clock's facts) on its own, then evaluate on its facts.
+        facts_cpu = None
         for _ in range(3):
-            started = time.perf_counter()
+            cpu = time.process_time()
+            facts = [(policy, sla.facts_from(events)) for policy, events in prepared]
+            cpu = time.process_time() - cpu
+            facts_cpu = cpu if facts_cpu is None else min(facts_cpu, cpu)
+        prepared = facts
+        now = datetime.now(UTC)
+        best = best_cpu = None
+        for _ in range(3):
+            started, cpu = time.perf_counter(), time.process_time()
             for policy, facts in prepared:
                 evaluate(policy, facts, now)
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
             best = elapsed if best is None else min(best, elapsed)
+            best_cpu = cpu if best_cpu is None else min(best_cpu, cpu)
         office = sla.calendar_version(rules.current_calendar["office"])
         rng = random.Random(7)
         base = datetime(2026, 1, 5, tzinfo=UTC).timestamp()
@@ -159,6 +199,8 @@ def floor(sample: int) -> dict:
             elapsed = time.perf_counter() - started
             calendar_best = elapsed if calendar_best is None else min(calendar_best, elapsed)
     return {"requests": len(prepared), "evaluate_us_per_request": round(1e6 * best / len(prepared), 1),
+            "evaluate_cpu_us_per_request": round(1e6 * best_cpu / len(prepared), 1),
+            "facts_from_cpu_us_per_request": round(1e6 * facts_cpu / len(prepared), 1),
             "evaluate_rate": round(len(prepared) / best), "calendar_deadline_rate": round(20000 / calendar_best)}
 
 
@@ -218,12 +260,17 @@ def main() -> None:
                     print(f"  {mode:8} {processes} process(es): {result['requests']:,} requests in "
                           f"{result['seconds']:.1f} s = {result['rate']:,}/s; peak RSS {result['peak_rss_mib']} MiB"
                           f" (children {result['child_peak_rss_mib']} MiB); changed {result['changed_requests']:,};"
-                          f" load {result['load']}", flush=True)
+                          f" CPU {result['client_cpu_us_per_request']} µs a request in the replay's processes"
+                          + ("" if result["server_cpu_us_per_request"] is None else
+                             f" + {result['server_cpu_us_per_request']} µs in PostgreSQL")
+                          + f"; load {result['load']}", flush=True)
             bottom = _child(["--floor", "--floor-sample", str(options.floor_sample)], url)
             figures.append({"tickets": size, "floor": bottom})
-            print(f"  floor: evaluate() alone {bottom['evaluate_us_per_request']} µs a request = "
+            print(f"  floor: evaluate() alone {bottom['evaluate_us_per_request']} µs a request"
+                  f" ({bottom['evaluate_cpu_us_per_request']} µs CPU; facts_from"
+                  f" {bottom['facts_from_cpu_us_per_request']} µs CPU) = "
                   f"{bottom['evaluate_rate']:,}/s on {bottom['requests']:,} requests; BusinessCalendar deadline "
-                  f"{bottom['calendar_deadline_rate']:,}/s (office calendar)", flush=True)
+                  f"{bottom['calendar_deadline_rate']:,}/s (office calendar); load {os.getloadavg()}", flush=True)
     finally:
         if not options.keep:
             drop(url)

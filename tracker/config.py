@@ -180,6 +180,10 @@ def load(env: Environment | None = None) -> dict:
         "SLA_SWEEP_SECONDS": float(env.get("TRACKER_SLA_SWEEP_SECONDS", "2")),
         "OUTBOX_SWEEP_SECONDS": float(env.get("TRACKER_OUTBOX_SWEEP_SECONDS", "15")),
         "SLA_SWEEP_BATCH": int(env.get("TRACKER_SLA_SWEEP_BATCH", "2000")),
+        # Replays whose worker died: checked this often; stalled when their
+        # heartbeat is older than this (services/standards/saved.py).
+        "REPLAY_RECLAIM_SECONDS": float(env.get("TRACKER_REPLAY_RECLAIM_SECONDS", "60")),
+        "REPLAY_STALLED_SECONDS": float(env.get("TRACKER_REPLAY_STALLED_SECONDS", "600")),
         # The level of beat's and the worker's "sent/received/succeeded" lines
         # of the periodic tasks (workers/logs.py); each task logs its changes at INFO.
         "ROUTINE_TASK_LOG_LEVEL": env.get("TRACKER_ROUTINE_TASK_LOG_LEVEL", "DEBUG").upper(),

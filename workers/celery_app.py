@@ -61,6 +61,12 @@ celery.conf.beat_schedule = {
         "schedule": flask_app.config["FOLLOW_UP_SAMPLE_CHECK_SECONDS"],
         "options": {"expires": flask_app.config["FOLLOW_UP_SAMPLE_CHECK_SECONDS"] * 2},
     },
+    # Replays whose worker died (no heartbeat): queued again once, then failed.
+    "replays-reclaim": {
+        "task": "standards.reclaim_stalled",
+        "schedule": flask_app.config["REPLAY_RECLAIM_SECONDS"],
+        "options": {"expires": flask_app.config["REPLAY_RECLAIM_SECONDS"] * 2},
+    },
     # The safety net for notifications whose publish was lost (broker down).
     "notifications-sweep": {
         "task": "notifications.deliver_pending",

@@ -5,6 +5,7 @@ the roles: administrators everything, centre heads their own centres, others 403
 import json
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import post_form
@@ -232,3 +233,77 @@ def test_a_replay_sets_the_drafts_figure_beside_the_linked_benchmarks(client, db
     table = page[page.index('id="replay-benchmarks"'):]
     assert "Campus A (2026)" in table and "2 h, 24×7, 80 %" in table and "−30.0 pts" in table
     assert "our limit 15 min vs theirs 2 h" in table
+
+
+def _worker_dies(monkeypatch, replay_id: int, at):
+    """A worker takes the replay, writes one chunk's progress (its heartbeat at ``at``) and is killed."""
+
+    def killed(filters, draft, now, *, progress, processes):
+        progress(1, 2)
+        raise KeyboardInterrupt  # not an Exception: nothing after it runs, as with a SIGKILL
+
+    with monkeypatch.context() as patch:
+        patch.setattr(saved.replays, "replay", killed)
+        with pytest.raises(KeyboardInterrupt):
+            saved.execute_replay(replay_id, now=at, clock=lambda: at)
+
+
+def test_a_replay_whose_worker_died_is_queued_again_once_then_failed_with_why(client, db, world, monkeypatch):
+    _two_requests(world)
+    row = saved.start_replay(name="x", first=T0.date(), last=T0.date(), centre_id=None, draft=None,
+                             actor=world.users["admin"], now=T0)
+    published = []
+    monkeypatch.setattr(saved, "publish_after_commit", lambda name, *args: published.append((name, *args)))
+    _worker_dies(monkeypatch, row.id, T0)
+    db.session.refresh(row)
+    assert (row.status, row.attempts, row.heartbeat_at, row.progress_done) == (ReplayStatus.RUNNING, 1, T0, 1)
+
+    # A heartbeat younger than the limit: a slow worker keeps its replay.
+    assert saved.reclaim_stalled(T0 + timedelta(minutes=9)) == {"requeued": [], "failed": []}
+    # Older: its worker died. Queued again, once, for another worker.
+    assert saved.reclaim_stalled(T0 + timedelta(minutes=11)) == {"requeued": [row.id], "failed": []}
+    db.session.refresh(row)
+    assert (row.status, row.progress_done, row.heartbeat_at) == (ReplayStatus.QUEUED, 0, None)
+    assert published == [("standards.replay", row.id)]
+
+    # The second worker dies too: the replay fails, and says why in the reader's language.
+    _worker_dies(monkeypatch, row.id, T0 + timedelta(minutes=12))
+    assert saved.reclaim_stalled(T0 + timedelta(minutes=30)) == {"requeued": [], "failed": [row.id]}
+    db.session.refresh(row)
+    assert (row.status, row.attempts, row.message) == (ReplayStatus.FAILED, 2, saved.STALLED_MESSAGE)
+    assert published == [("standards.replay", row.id)]
+    assert saved.reclaim_stalled(T0 + timedelta(hours=2)) == {"requeued": [], "failed": []}
+    assert tasks.replay(row.id) is None  # a failed replay is not run again
+    token = make_token(world, "admin")
+    english = client.get(f"{API}/standards/replays/{row.id}", headers=bearer(token, **{"Accept-Language": "en"}))
+    assert english.get_json()["status"] == "failed"
+    assert english.get_json()["message"].startswith("The worker running this replay stopped twice")
+    chinese = client.get(f"{API}/standards/replays/{row.id}", headers=bearer(token, **{"Accept-Language": "zh-CN"}))
+    assert chinese.get_json()["message"].startswith("运行此回放的后台进程两次中途停止")
+
+
+def test_a_worker_whose_replay_was_taken_over_stops_and_writes_nothing(db, world, monkeypatch):
+    _two_requests(world)
+    row = saved.start_replay(name="x", first=T0.date(), last=T0.date(), centre_id=None, draft=None,
+                             actor=world.users["admin"], now=T0)
+    monkeypatch.setattr(saved, "publish_after_commit", lambda name, *args: None)
+    seen = []
+
+    def stalls(filters, draft, now, *, progress, processes):
+        progress(1, 2)
+        # Meanwhile its heartbeat was found too old: another worker is to run it.
+        seen.append(saved.reclaim_stalled(T0 + timedelta(hours=1)))
+        progress(2, 2)
+        raise AssertionError("a worker whose replay was taken over goes on")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(saved.replays, "replay", stalls)
+        assert saved.execute_replay(row.id, now=T0, clock=lambda: T0) is None
+    assert seen == [{"requeued": [row.id], "failed": []}]
+    db.session.refresh(row)
+    assert (row.status, row.progress_done, row.result, row.message) == (ReplayStatus.QUEUED, 0, None, "")
+
+    # The next worker runs it; its heartbeat moves with its progress.
+    assert tasks.replay(row.id) == "done"
+    db.session.refresh(row)
+    assert row.attempts == 2 and row.heartbeat_at is not None and row.heartbeat_at >= row.started_at

@@ -393,3 +393,45 @@ def test_a_failing_webhook_is_retried_with_backoff_until_it_answers(make_system,
     gaps = [b["at"] - a["at"] for a, b in zip(requests, requests[1:], strict=False)]
     system.figure("waits between attempts (backoff 1 s, then 2 s, ±20 %)", ", ".join(f"{gap:.1f} s" for gap in gaps))
     assert gaps[0] >= 0.8 and gaps[1] >= 1.6  # never before its backoff ran out
+
+
+def test_a_replay_whose_worker_was_killed_is_run_again_by_another_worker(make_system):
+    from tracker.models import ReplayStatus, SlaReplay
+    from tracker.services.standards import saved
+
+    # Stalled after 3 s without a heartbeat, checked every second (production: 600 s and 60 s).
+    system = make_system(settings={"TRACKER_REPLAY_STALLED_SECONDS": "3", "TRACKER_REPLAY_RECLAIM_SECONDS": "1"})
+    first = system.start_worker("doomed", ready=False)  # no beat: nothing reclaims while it runs
+    world = build_world()
+    filed_at = utcnow() - timedelta(hours=2)
+    template = make_ticket(world, status=Status.CLOSED, now=filed_at).id
+    total = 12000  # six chunks of 2,000: the kill lands after the first
+    copy_tickets(template, total - 1)
+    first.wait_ready()
+    row = saved.start_replay(name="killed", first=(filed_at - timedelta(days=1)).date(),
+                             last=(utcnow() + timedelta(days=1)).date(), centre_id=None, draft=None,
+                             actor=world.users["admin"], now=utcnow())
+    replay_id = row.id
+    system.release()
+
+    def state():
+        [found] = system.rows(select(SlaReplay.status, SlaReplay.progress_done, SlaReplay.attempts,
+                                     SlaReplay.heartbeat_at).where(SlaReplay.id == replay_id))
+        return found
+
+    system.wait_until("the replay under way", lambda: state().progress_done > 0, timeout=120, interval=0.02)
+    first.kill()
+    status, done, attempts, heartbeat = state()
+    system.figure("replay progress when its worker was killed", f"{done:,} of {total:,}")
+    assert (status, attempts) == (ReplayStatus.RUNNING, 1) and 0 < done < total and heartbeat is not None
+
+    # Nothing moves while no worker runs; then beat finds the silent replay and another worker runs it.
+    second = system.start_worker("survivor", beat=True)
+    system.wait_until("the replay done by the survivor", lambda: state().status is ReplayStatus.DONE,
+                      timeout=180, interval=0.2)
+    second.wait_for_log(rf"stalled replays: queued again \[{replay_id}\]", timeout=10)
+    status, done, attempts, _heartbeat = state()
+    assert (status, done, attempts) == (ReplayStatus.DONE, total, 2)
+    [result] = system.rows(select(SlaReplay.result).where(SlaReplay.id == replay_id))
+    assert result[0]["requests"] == total and result[0]["changed_requests"] == 0
+    assert second.errors() == []

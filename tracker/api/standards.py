@@ -71,7 +71,7 @@ def replay_data(row: SlaReplay, *, with_result: bool = True) -> dict:
         "id": row.id, "name": row.name, "status": row.status.value, "centre_id": row.centre_id,
         "policy_version_id": row.policy_version_id, "params": row.params,
         "progress": {"done": row.progress_done, "total": row.progress_total, "percent": row.percent},
-        "message": row.message or "", "created_at": row.created_at, "finished_at": row.finished_at,
+        "message": saved.shown_message(row), "created_at": row.created_at, "finished_at": row.finished_at,
         "share_url": url_for("standards.shared", token=row.share_token, _external=True),
         "url": url_for("api.standards_replay_read", replay_id=row.id),
     }

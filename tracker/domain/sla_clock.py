@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import NamedTuple
 
 from tracker.domain.calendar import BusinessCalendar
 from tracker.domain.i18n import N_
@@ -106,12 +107,13 @@ class Policy:
     pauses: Mapping[str, PauseRule] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Fact:
+class Fact(NamedTuple):
     """One step of a ticket's history, reduced to what the clock needs.
 
     The first fact is the filing: its ``status`` and ``priority`` are set.
-    Later facts set what changed (None: unchanged).
+    Later facts set what changed (None: unchanged). Immutable; a NamedTuple
+    because a replay builds millions of them (a frozen dataclass costs
+    several times as much to build).
     """
 
     at: datetime
@@ -179,8 +181,7 @@ class Clock:
 # ---------------------------------------------------------------- history
 
 
-@dataclass(frozen=True)
-class _Span:
+class _Span(NamedTuple):
     """The ticket was in ``status`` with ``priority`` over [start, end)."""
 
     start: datetime
@@ -196,40 +197,53 @@ class _History:
     extensions: list[tuple[datetime, str, float]]
     filed_at: datetime
     closed_automatically: bool
+    has_holds: bool = True  # False: never on hold, so no target pauses for a hold
 
 
 _WORKED = frozenset({Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD, Status.RESOLVED, Status.CLOSED})
 _DONE = frozenset({Status.RESOLVED, Status.CLOSED})
+_ON_SITE = frozenset({Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED})
 
 
 def _history(facts: Sequence[Fact]) -> _History:
     if not facts or facts[0].status is None or facts[0].priority is None:
         raise ValueError("the first fact is the filing and names its status and priority")
-    for earlier, later in zip(facts, facts[1:], strict=False):
-        if later.at < earlier.at:
-            raise ValueError(f"facts are out of order: {later.at.isoformat()} after {earlier.at.isoformat()}")
+    first = facts[0]
+    if first.at.tzinfo is None or first.at.utcoffset() is None:
+        raise ValueError(f"facts must be timezone-aware, got naive {first.at.isoformat()}")
     spans: list[_Span] = []
     extensions = []
-    status, priority, reason = facts[0].status, facts[0].priority, facts[0].hold_reason
-    since = facts[0].at
+    status, priority, reason = first.status, first.priority, first.hold_reason
+    since = previous = first.at
     closed_automatically = False
+    has_holds = status is Status.ON_HOLD
+    # One pass: the checks (aware, in order) and the spans.
     for fact in facts[1:]:
+        at, fact_status = fact.at, fact.status
+        if at.tzinfo is None:
+            raise ValueError(f"facts must be timezone-aware, got naive {at.isoformat()}")
+        if at < previous:
+            raise ValueError(f"facts are out of order: {at.isoformat()} after {previous.isoformat()}")
+        previous = at
         if fact.extension is not None:
-            extensions.append((fact.at, fact.extension[0], float(fact.extension[1])))
-        new_status = fact.status if fact.status is not None else status
+            extensions.append((at, fact.extension[0], float(fact.extension[1])))
         new_priority = fact.priority if fact.priority is not None else priority
-        if fact.status is None:
-            new_reason = reason  # an extension or a priority change keeps the hold as it is
+        if fact_status is None:
+            new_status, new_reason = status, reason  # an extension or a priority change keeps the hold as it is
         else:
-            new_reason = fact.hold_reason if new_status is Status.ON_HOLD else None
-        if fact.status is Status.CLOSED:
-            closed_automatically = fact.is_automatic
-        if (new_status, new_priority, new_reason) != (status, priority, reason):
-            if fact.at > since:
-                spans.append(_Span(since, fact.at, status, priority, reason))
-            status, priority, reason, since = new_status, new_priority, new_reason, fact.at
+            new_status = fact_status
+            if fact_status is Status.ON_HOLD:
+                new_reason, has_holds = fact.hold_reason, True
+            else:
+                new_reason = None
+            if fact_status is Status.CLOSED:
+                closed_automatically = fact.is_automatic
+        if new_status != status or new_priority != priority or new_reason != reason:
+            if at > since:
+                spans.append(_Span(since, at, status, priority, reason))
+            status, priority, reason, since = new_status, new_priority, new_reason, at
     spans.append(_Span(since, None, status, priority, reason))
-    return _History(spans, extensions, facts[0].at, closed_automatically)
+    return _History(spans, extensions, first.at, closed_automatically, has_holds)
 
 
 def _first_instant(history: _History, statuses: frozenset[Status]) -> datetime | None:
@@ -276,8 +290,14 @@ class _Pauses:
     expiry: datetime | None = None  # when the ongoing hold's allowance runs out (None: no cap)
 
 
+# What a ticket that was never on hold pauses: nothing. Shared, so never changed.
+_NO_PAUSES = _Pauses()
+
+
 def _hold_pauses(history: _History, target: Target, policy: Policy, until: datetime) -> _Pauses:
     """Return the pauses of ``target`` that count, before ``until``, within each reason's cap."""
+    if not history.has_holds:
+        return _NO_PAUSES
     result = _Pauses()
     for span in history.spans:
         if span.status is not Status.ON_HOLD or span.hold_reason is None:
@@ -353,7 +373,7 @@ def evaluate(
     resolution_at = _last_resolution(history)
     milestones = {
         Target.RESPONSE: _first_instant(history, _WORKED),
-        Target.ARRIVAL: _first_instant(history, frozenset({Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED})),
+        Target.ARRIVAL: _first_instant(history, _ON_SITE),
         Target.RESOLUTION: resolution_at,
         Target.CONFIRMATION: history.spans[-1].start if final is Status.CLOSED else None,
     }
@@ -400,11 +420,14 @@ def _evaluate_target(
     pauses = held.spans
     if target is Target.RESOLUTION:
         pauses = pauses + _awaiting_requester(history, end)
-    pause_pairs = [(s, e) for s, e, _ in pauses]
+    # The calendar's epoch-second API, each instant converted once: the
+    # datetime API converts the start and every pause on each of its calls.
     calendar = rule.calendar
-    due_at = calendar.deadline(start, minutes, pause_pairs)
-    at_risk_at = calendar.deadline(start, minutes * rule.at_risk_share, pause_pairs)
-    elapsed = calendar.business_minutes(start, end, pause_pairs) if end > start else 0.0
+    start_ts = start.timestamp()
+    pause_ts = [(s.timestamp(), e.timestamp()) for s, e, _ in pauses]
+    due_at = _deadline(calendar, start, start_ts, minutes, pause_ts)
+    at_risk_at = _deadline(calendar, start, start_ts, minutes * rule.at_risk_share, pause_ts)
+    elapsed = calendar.business_seconds(start_ts, end.timestamp(), pause_ts) / 60.0 if end > start else 0.0
     paused_now = milestone is None and cancelled_at is None and held.is_ongoing
 
     next_check = None
@@ -440,6 +463,15 @@ def _evaluate_target(
         next_check_at=next_check,
         segments=segments,
     )
+
+
+def _deadline(calendar: BusinessCalendar, start: datetime, start_ts: float, minutes: float,
+              pause_ts: list[tuple[float, float]]) -> datetime:
+    """Return ``calendar.deadline(start, minutes, pauses)``, from ``start`` and the pauses as epoch seconds."""
+    seconds = float(minutes) * 60.0
+    if seconds == 0.0:
+        return start
+    return datetime.fromtimestamp(calendar.deadline_seconds(start_ts, seconds, pause_ts), start.tzinfo)
 
 
 def _segments(

@@ -46,6 +46,10 @@ class SlaReplay(db.Model):
     share_token: Mapped[str] = mapped_column(String(64), unique=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Written with every chunk's progress: a running replay whose heartbeat
+    # stopped lost its worker (saved.reclaim_stalled).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # workers that took it
 
     created_by = relationship("User")
     centre = relationship("Centre")

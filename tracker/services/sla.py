@@ -264,31 +264,37 @@ def target_calendar_codes(version: SlaPolicyVersion) -> dict[Target, str]:
 # ---------------------------------------------------------------- facts
 
 
+_PRIORITIES = {priority.value: priority for priority in Priority}
+_STATUS_KINDS = (EventKind.ASSIGNED, EventKind.STATUS_CHANGED)
+
+
+def _priority(value) -> Priority:
+    # A dict lookup: calling the enum costs more than the rest of a fact.
+    priority = _PRIORITIES.get(value)
+    return priority if priority is not None else Priority(value)
+
+
 def facts_from(events: Sequence[TicketEvent]) -> list[Fact]:
     """Return the clock's facts from a ticket's events (in id order)."""
     facts = []
+    append = facts.append
     for event in events:
         kind = event.kind
-        if kind is EventKind.FILED:
-            facts.append(
-                Fact(event.created_at, status=event.to_status or Status.NEW, priority=Priority(event.data["priority"]))
-            )
-        elif kind in (EventKind.ASSIGNED, EventKind.STATUS_CHANGED):
-            data = event.data or {}
-            facts.append(
-                Fact(
-                    event.created_at,
-                    status=event.to_status,
-                    hold_reason=data.get("hold_reason") if event.to_status is Status.ON_HOLD else None,
-                    is_automatic=bool(data.get("automatic")),
-                )
-            )
+        if kind in _STATUS_KINDS:
+            to_status = event.to_status
+            data = event.data
+            if data:
+                append(Fact(event.created_at, to_status,
+                            None, data.get("hold_reason") if to_status is Status.ON_HOLD else None, None,
+                            bool(data.get("automatic"))))
+            else:
+                append(Fact(event.created_at, to_status))
+        elif kind is EventKind.FILED:
+            append(Fact(event.created_at, event.to_status or Status.NEW, _priority(event.data["priority"])))
         elif kind is EventKind.PRIORITY_CHANGED:
-            facts.append(Fact(event.created_at, priority=Priority(event.data["to"])))
+            append(Fact(event.created_at, priority=_priority(event.data["to"])))
         elif kind is EventKind.PAUSE_EXTENDED:
-            facts.append(
-                Fact(event.created_at, extension=(event.data["hold_reason"], float(event.data["minutes"])))
-            )
+            append(Fact(event.created_at, extension=(event.data["hold_reason"], float(event.data["minutes"]))))
     return facts
 
 

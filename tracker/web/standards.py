@@ -124,7 +124,7 @@ def _version_id(value) -> int | None:
 def _status(row) -> dict:
     return {"id": row.id, "status": row.status.value, "status_label": label_text(STATUS_LABELS[row.status]),
             "percent": row.percent, "done": row.progress_done, "total": row.progress_total,
-            "is_finished": row.status in (ReplayStatus.DONE, ReplayStatus.FAILED), "message": row.message}
+            "is_finished": row.status in (ReplayStatus.DONE, ReplayStatus.FAILED), "message": saved.shown_message(row)}
 
 
 def _detail(row, *, shared: bool):

@@ -1,8 +1,10 @@
 """Standards tasks: run a replay a page or the API recorded."""
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
+from flask import current_app
 
 from tracker.clock import utcnow
 from tracker.services.standards import saved
@@ -22,3 +24,13 @@ def replay(replay_id: int) -> str | None:
         return None
     log.info("replay %s: %s, %d requests", replay_id, done.status, done.progress_done)
     return done.status.value
+
+
+@shared_task(name="standards.reclaim_stalled", acks_late=True, ignore_result=True)
+def reclaim_stalled() -> dict:
+    """Queue again (once) the replays whose worker died; fail those that died twice."""
+    stalled_after = timedelta(seconds=current_app.config["REPLAY_STALLED_SECONDS"])
+    outcome = saved.reclaim_stalled(utcnow(), stalled_after=stalled_after)
+    if outcome["requeued"] or outcome["failed"]:
+        log.warning("stalled replays: queued again %s, failed %s", outcome["requeued"], outcome["failed"])
+    return outcome

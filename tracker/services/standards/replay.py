@@ -27,13 +27,12 @@ under, and the result equals the stored outcomes: ``differences`` is empty.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import DateTime, Integer, String, and_, any_, bindparam, func, or_, select, text, type_coerce
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import DateTime, String, and_, func, or_, select, type_coerce
 
 from tracker.domain.calendar import BusinessCalendar
 from tracker.domain.i18n import N_
@@ -78,23 +77,6 @@ class _Event:
 
     def __init__(self, kind, created_at, to_status, data):
         self.kind, self.created_at, self.to_status, self.data = kind, created_at, to_status, data
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One target of one request, as stored or as replayed: what the comparison needs."""
-
-    state: TargetState
-    priority: Priority
-    target_minutes: float
-    due_at: datetime | None
-    at_risk_at: datetime | None
-    milestone_at: datetime | None
-
-    @classmethod
-    def of_clock(cls, clock) -> Outcome:
-        return cls(clock.state, clock.priority, clock.target_minutes, clock.due_at, clock.at_risk_at,
-                   clock.milestone_at)
 
 
 def candidates(filters: Filters):
@@ -200,40 +182,47 @@ class _Side:
         self.shares: dict[tuple, float] = {}
 
 
-def _count(side: _Side, key: tuple, outcome: Outcome, rules: dict, share, filed_in_period: bool,
+def _count(side: _Side, key: tuple, outcome, counting: tuple, filed_in_period: bool,
            start: datetime, end: datetime, now: datetime) -> None:
+    """Count one target's outcome (a stored row or a replayed Clock); ``counting``: (share, leadership delay)."""
+    share, leadership_delay = counting
     figures = side.figures[key]
-    if share is not None:
-        side.shares.setdefault(key, share)
-    state = outcome.state
-    if state is TargetState.MET and outcome.milestone_at is not None and start <= outcome.milestone_at < end:
+    if share is not None and key not in side.shares:
+        side.shares[key] = share
+    state, due_at, milestone_at = outcome.state, outcome.due_at, outcome.milestone_at
+    if state is TargetState.MET and milestone_at is not None and start <= milestone_at < end:
         figures[0] += 1
-    elif state is TargetState.BREACHED and outcome.due_at is not None and start <= outcome.due_at < end:
+    elif state is TargetState.BREACHED and due_at is not None and start <= due_at < end:
         figures[1] += 1
     elif state in _OPEN and filed_in_period:
         figures[2] += 1
     # The notices the sweep raises while a target is open (sla_sweep): at
     # risk (level 1), breached (level 2), still breached after the
     # leadership delay (level 3); acknowledgements are not replayed.
-    if state is TargetState.PENDING or outcome.due_at is None:
+    if state is TargetState.PENDING or due_at is None:
         return
-    stop = outcome.milestone_at or now
-    if outcome.at_risk_at is not None and start <= outcome.at_risk_at < end and outcome.at_risk_at < stop \
+    stop = milestone_at or now
+    at_risk_at = outcome.at_risk_at
+    if at_risk_at is not None and start <= at_risk_at < end and at_risk_at < stop \
             and state is not TargetState.CANCELLED:
         side.workload["at_risk"] += 1
     if state is TargetState.BREACHED:
-        if start <= outcome.due_at < end:
+        if start <= due_at < end:
             side.workload["level_2"] += 1
-        leadership = outcome.due_at + timedelta(minutes=float(rules.get("leadership_after_minutes", 120)))
+        leadership = due_at + leadership_delay
         if start <= leadership < end and leadership < stop:
             side.workload["level_3"] += 1
 
 
-def _stored_outcome(row) -> Outcome:
-    return Outcome(row.state, row.priority, row.target_minutes, row.due_at, row.at_risk_at, row.milestone_at)
+def _counting(definition: dict) -> dict[Target, tuple]:
+    """Return per target of a definition what counting reads: (promised share, leadership delay)."""
+    delay = timedelta(minutes=float(escalation_rules(definition).get("leadership_after_minutes", 120)))
+    targets = definition.get("targets", {})
+    return {target: (targets.get(target.value, {}).get("share"), delay) for target in Target}
 
 
-def _differs(stored: Outcome, replayed: Outcome) -> bool:
+def _differs(stored, replayed) -> bool:
+    """Return whether a stored row and a replayed Clock (or two outcomes) differ."""
     # A paused clock's due_at is a projection from the instant it was computed
     # (resumed then, it would be due then): it moves on with the calendar while
     # the clock stands still, so it is no outcome to compare.
@@ -297,34 +286,92 @@ def chunks(where, chunk_size: int = CHUNK_SIZE):
     """Yield (tickets, their clock events by id, their stored targets by id) in id order, a chunk at a time.
 
     Keyset over the ticket id: each chunk is one query for the tickets, one
-    for their events and one for their stored targets; nothing is kept
-    between chunks.
+    for their events (ordered by ticket) and one for their stored targets;
+    nothing is kept between chunks. On PostgreSQL the events and targets
+    are read as plain tuples from the driver's cursor (no SQLAlchemy row
+    processing: it cost more than the clock).
     """
     string, when = String(), DateTime(timezone=True)
     ticket_columns = (Ticket.id, Ticket.reference, Ticket.centre_id, Ticket.category_id,
                       _plain(Ticket.priority, string), Ticket.sla_policy_version_id, _plain(Ticket.created_at, when))
-    event_columns = (TicketEvent.ticket_id, _plain(TicketEvent.kind, string), _plain(TicketEvent.created_at, when),
-                     _plain(TicketEvent.to_status, string),
-                     *(TicketEvent.data[key].as_string() for key in _DATA_KEYS))
-    sla_columns = (TicketSla.ticket_id, _plain(TicketSla.target, string), TicketSla.policy_version_id,
-                   TicketSla.calendar_version_id, _plain(TicketSla.state, string), _plain(TicketSla.priority, string),
-                   TicketSla.target_minutes, _plain(TicketSla.due_at, when), _plain(TicketSla.at_risk_at, when),
-                   _plain(TicketSla.milestone_at, when))
     is_postgres = db.session.get_bind().dialect.name == "postgresql"
-
-    def among(column, ids):
-        # One array parameter on PostgreSQL: 2,000 expanded parameters cost
-        # more to render and parse than the rows they fetch.
-        if is_postgres:
-            return column == any_(bindparam("chunk_ids", ids, type_=postgresql.ARRAY(Integer)))
-        return column.in_(ids)
-
+    if not is_postgres:
+        yield from _chunks_portable(where, ticket_columns, chunk_size)
+        return
+    # ``data`` as text, decoded here only when facts_from or the source-deadline
+    # policy reads it: on PostgreSQL each ->> on a json column parses the whole
+    # document again, which cost more than the clock itself.
+    events_sql = (
+        f"SELECT ticket_id, kind, created_at, to_status, data::text FROM {TicketEvent.__tablename__}"
+        " WHERE ticket_id = ANY(%s) AND kind = ANY(%s) ORDER BY ticket_id, id"
+    )
+    slas_sql = (
+        "SELECT ticket_id, target, policy_version_id, calendar_version_id, state, priority, target_minutes,"
+        f" due_at, at_risk_at, milestone_at FROM {TicketSla.__tablename__} WHERE ticket_id = ANY(%s)"
+        " ORDER BY ticket_id, target"
+    )
+    kinds = [kind.value for kind in CLOCK_EVENTS]
+    kinds_of, statuses, targets, states, priorities = _KINDS, _STATUSES, _TARGETS, _STATES, _PRIORITIES
+    status_kinds, on_hold, no_data, loads = (EventKind.ASSIGNED, EventKind.STATUS_CHANGED), Status.ON_HOLD, {}, json.loads
     last_id = 0
     while True:
-        if is_postgres:
-            # psycopg then returns datetime.UTC instants, which _utc keeps as they are
-            # (converting each from the server's zone cost more than the clock's own reads).
-            db.session.execute(text("SET LOCAL TIME ZONE 'UTC'"))
+        connection = db.session.connection()
+        # psycopg then returns datetime.UTC instants, which _utc keeps as they are
+        # (converting each from the server's zone cost more than the clock's own reads).
+        connection.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
+        tickets = [
+            _Ticket(row)
+            for row in connection.execute(
+                select(*ticket_columns).where(where, Ticket.id > last_id).order_by(Ticket.id).limit(chunk_size)
+            )
+        ]
+        if not tickets:
+            return
+        ids = [t.id for t in tickets]
+        last_id = ids[-1]
+        cursor = connection.connection.cursor()
+        try:
+            events: dict[int, list[_Event]] = {}
+            current_id, current = None, None
+            for ticket_id, kind, created_at, to_status, data in cursor.execute(events_sql, (ids, kinds)).fetchall():
+                if ticket_id != current_id:
+                    current_id, current = ticket_id, []
+                    events[ticket_id] = current
+                kind = kinds_of[kind]
+                status = None if to_status is None else statuses[to_status]
+                # A status change's data is read for its hold reason (on hold) and
+                # whether it was automatic; other kinds' data always.
+                if kind not in status_kinds or status is on_hold or "automatic" in data:
+                    data = loads(data)
+                else:
+                    data = no_data
+                current.append(_Event(kind, _utc(created_at), status, data))
+            rows: dict[int, dict[Target, _Stored]] = {}
+            for (ticket_id, target, policy_version_id, calendar_version_id, state, priority, target_minutes,
+                 due_at, at_risk_at, milestone_at) in cursor.execute(slas_sql, (ids,)).fetchall():
+                row = _Stored.__new__(_Stored)
+                row.target, row.policy_version_id, row.calendar_version_id = (targets[target], policy_version_id,
+                                                                              calendar_version_id)
+                row.state, row.priority, row.target_minutes = states[state], priorities[priority], target_minutes
+                row.due_at, row.at_risk_at, row.milestone_at = _utc(due_at), _utc(at_risk_at), _utc(milestone_at)
+                per_ticket = rows.get(ticket_id)
+                if per_ticket is None:
+                    per_ticket = rows[ticket_id] = {}
+                per_ticket[row.target] = row
+        finally:
+            cursor.close()
+        yield tickets, events, rows
+
+
+def _chunks_portable(where, ticket_columns, chunk_size: int):
+    """``chunks`` through SQLAlchemy's own types (SQLite returns instants as text)."""
+    event_columns = (TicketEvent.ticket_id, TicketEvent.kind, TicketEvent.created_at, TicketEvent.to_status,
+                     *(TicketEvent.data[key].as_string() for key in _DATA_KEYS))
+    sla_columns = (TicketSla.ticket_id, TicketSla.target, TicketSla.policy_version_id,
+                   TicketSla.calendar_version_id, TicketSla.state, TicketSla.priority,
+                   TicketSla.target_minutes, TicketSla.due_at, TicketSla.at_risk_at, TicketSla.milestone_at)
+    last_id = 0
+    while True:
         tickets = [
             _Ticket(row)
             for row in db.session.execute(
@@ -336,20 +383,19 @@ def chunks(where, chunk_size: int = CHUNK_SIZE):
         ids = [t.id for t in tickets]
         last_id = ids[-1]
         events: dict[int, list[_Event]] = defaultdict(list)
-        # The few keys of ``data`` the clock reads, picked by the database:
-        # decoding every event's whole JSON in Python costs more than the clock.
         for ticket_id, kind, created_at, to_status, *values in db.session.execute(
             select(*event_columns)
-            .where(among(TicketEvent.ticket_id, ids), TicketEvent.kind.in_(CLOCK_EVENTS))
+            .where(TicketEvent.ticket_id.in_(ids), TicketEvent.kind.in_(CLOCK_EVENTS))
             .order_by(TicketEvent.ticket_id, TicketEvent.id)
         ):
             data = {key: value for key, value in zip(_DATA_KEYS, values, strict=True) if value is not None}
             if "automatic" in data:
                 data["automatic"] = data["automatic"] in ("true", "1", 1, True)
-            events[ticket_id].append(_Event(_KINDS[kind], _utc(created_at),
-                                            None if to_status is None else _STATUSES[to_status], data))
+            events[ticket_id].append(_Event(kind, _utc(created_at), to_status, data))
         rows: dict[int, dict[Target, _Stored]] = defaultdict(dict)
-        for ticket_id, *values in db.session.execute(select(*sla_columns).where(among(TicketSla.ticket_id, ids))):
+        for ticket_id, *values in db.session.execute(
+            select(*sla_columns).where(TicketSla.ticket_id.in_(ids)).order_by(TicketSla.ticket_id, TicketSla.target)
+        ):
             row = _Stored(values)
             rows[ticket_id][row.target] = row
         yield tickets, events, rows
@@ -371,6 +417,9 @@ def run(filters: Filters, draft: Draft, now: datetime, *, progress: Callable[[in
         total = db.session.execute(select(func.count()).select_from(Ticket).where(where)).scalar_one()
         if total == 0 and id_range is None:
             raise ValidationFailed(N_("No request was filed or measured in this period."))
+    # The same instants in UTC, the zone of the instants read and computed:
+    # comparing datetimes of two zones asks each for its offset, every time.
+    start, end, now = start.astimezone(UTC), end.astimezone(UTC), now.astimezone(UTC)
     rules = Rules(draft)
     stored_side, draft_side = _Side(), _Side()
     flips: list[dict] = []
@@ -378,42 +427,58 @@ def run(filters: Filters, draft: Draft, now: datetime, *, progress: Callable[[in
     differences: list[dict] = []
     changed = 0
     done = 0
-    escalations: dict[int, dict] = {}
+    # Per stored version: what counting reads. Per (category, version, pinned
+    # calendars): the rules a request runs under, with what counting reads.
+    # Both stay as small as the catalogue: they do not grow with the period.
+    stored_counting: dict[int, dict[Target, tuple]] = {}
+    chosen_rules: dict[tuple, tuple | None] = {}
+    target_values = {target: target.value for target in Target}
+    no_rows: dict = {}
     for tickets, events, rows in chunks(where, chunk_size):
         for ticket in tickets:
             done += 1
-            stored_rows = rows.get(ticket.id, {})
-            pinned = {target: (row.calendar_version_id, row.policy_version_id) for target, row in stored_rows.items()}
+            stored_rows = rows.get(ticket.id, no_rows)
             filed_in_period = start <= ticket.created_at < end
-            priority = ticket.priority.value
+            centre_id, category_id, priority = ticket.centre_id, ticket.category_id, ticket.priority.value
             for target, row in stored_rows.items():
-                key = (ticket.centre_id, ticket.category_id, priority, target.value)
-                definition = rules.versions[row.policy_version_id][1]
-                _count(stored_side, key, _stored_outcome(row), _escalation(escalations, row.policy_version_id,
-                                                                           definition),
-                       definition.get("targets", {}).get(target.value, {}).get("share"),
-                       filed_in_period, start, end, now)
+                counting = stored_counting.get(row.policy_version_id)
+                if counting is None:
+                    counting = stored_counting[row.policy_version_id] = _counting(
+                        rules.versions[row.policy_version_id][1])
+                _count(stored_side, (centre_id, category_id, priority, target_values[target]), row,
+                       counting[target], filed_in_period, start, end, now)
             ticket_events = events.get(ticket.id)
-            chosen = rules.drafted(ticket.category_id, ticket.sla_policy_version_id, pinned) if ticket_events else None
-            replayed: dict[Target, Outcome] = {}
-            if chosen is not None:
-                code, definition, policy = chosen
-                policy = sla.policy_for_ticket(policy, code, ticket_events)
-                clocks = evaluate(policy, sla.facts_from(ticket_events), now)
-                esc = escalation_rules(definition)
-                for target, clock in clocks.items():
-                    outcome = replayed[target] = Outcome.of_clock(clock)
-                    key = (ticket.centre_id, ticket.category_id, priority, target.value)
-                    _count(draft_side, key, outcome, esc,
-                           definition.get("targets", {}).get(target.value, {}).get("share"),
-                           filed_in_period, start, end, now)
+            replayed: dict = no_rows
+            if ticket_events:
+                rules_key = (category_id, ticket.sla_policy_version_id,
+                             tuple((t, r.calendar_version_id, r.policy_version_id) for t, r in stored_rows.items()))
+                if rules_key in chosen_rules:
+                    chosen = chosen_rules[rules_key]
+                else:
+                    chosen = rules.drafted(category_id, ticket.sla_policy_version_id,
+                                           {t: (r.calendar_version_id, r.policy_version_id)
+                                            for t, r in stored_rows.items()})
+                    if chosen is not None:
+                        chosen = (chosen[0], chosen[2], _counting(chosen[1]))
+                    if len(chosen_rules) > 10000:
+                        chosen_rules.clear()
+                    chosen_rules[rules_key] = chosen
+                if chosen is not None:
+                    code, policy, counting = chosen
+                    policy = sla.policy_for_ticket(policy, code, ticket_events)
+                    replayed = evaluate(policy, sla.facts_from(ticket_events), now)
+                    for target, clock in replayed.items():
+                        _count(draft_side, (centre_id, category_id, priority, target_values[target]), clock,
+                               counting[target], filed_in_period, start, end, now)
             # What changed against the stored outcomes, and which outcomes flip.
-            is_changed = False
-            for target in sorted(set(stored_rows) | set(replayed)):
-                row, outcome = stored_rows.get(target), replayed.get(target)
-                before = _stored_outcome(row) if row is not None else None
+            if stored_rows.keys() == replayed.keys() and not any(
+                _differs(row, replayed[target]) for target, row in stored_rows.items()
+            ):
+                continue
+            changed += 1
+            for target in sorted(stored_rows.keys() | replayed.keys()):
+                before, outcome = stored_rows.get(target), replayed.get(target)
                 if before is None or outcome is None or _differs(before, outcome):
-                    is_changed = True
                     if len(differences) < DIFFERENCES_KEPT:
                         differences.append({"ticket_id": ticket.id, "reference": ticket.reference,
                                             "target": target.value, "stored": _outcome_dict(before),
@@ -427,7 +492,6 @@ def run(filters: Filters, draft: Draft, now: datetime, *, progress: Callable[[in
                         flips.append({"ticket_id": ticket.id, "reference": ticket.reference, "target": target.value,
                                       "direction": direction, "milestone_at": _iso(outcome.milestone_at),
                                       "stored_due_at": _iso(before.due_at), "draft_due_at": _iso(outcome.due_at)})
-            changed += is_changed
         if progress is not None:
             progress(done, total)
     return {
@@ -440,14 +504,7 @@ def run(filters: Filters, draft: Draft, now: datetime, *, progress: Callable[[in
     }
 
 
-def _escalation(cache: dict, version_id: int, definition: dict) -> dict:
-    rules = cache.get(version_id)
-    if rules is None:
-        rules = cache[version_id] = escalation_rules(definition)
-    return rules
-
-
-def _outcome_dict(outcome: Outcome | None) -> dict | None:
+def _outcome_dict(outcome) -> dict | None:
     if outcome is None:
         return None
     return {"state": outcome.state.value, "priority": outcome.priority.value,
@@ -611,25 +668,27 @@ def _in_processes(filters, draft, now, ranges, total, progress, chunk_size) -> d
     done = dict.fromkeys(range(len(ranges)), 0)
     parts: list[dict] = []
     failed = None
-    while len(parts) < len(workers) and failed is None:
-        try:
-            index, kind, value = messages.get(timeout=5)
-        except queues.Empty:
-            if not any(w.is_alive() for w in workers) and messages.empty():
-                failed = "a replay process ended without its result"
-            continue
-        if kind == "progress":
-            done[index] = value
-            if progress is not None:
-                progress(sum(done.values()), total)
-        elif kind == "done":
-            parts.append(value)
-        else:
-            failed = value
-    for worker in workers:
-        worker.join(timeout=5)
-        if worker.is_alive():
-            os.kill(worker.pid, 15)
+    try:
+        while len(parts) < len(workers) and failed is None:
+            try:
+                index, kind, value = messages.get(timeout=5)
+            except queues.Empty:
+                if not any(w.is_alive() for w in workers) and messages.empty():
+                    failed = "a replay process ended without its result"
+                continue
+            if kind == "progress":
+                done[index] = value
+                if progress is not None:
+                    progress(sum(done.values()), total)  # may raise: the children are stopped below
+            elif kind == "done":
+                parts.append(value)
+            else:
+                failed = value
+    finally:
+        for worker in workers:
+            worker.join(timeout=5 if failed is None and len(parts) == len(workers) else 0)
+            if worker.is_alive():
+                os.kill(worker.pid, 15)
     if failed is not None:
         raise RuntimeError(failed)
     return merge(parts)

@@ -9,10 +9,12 @@ read a replay they could not list.
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import select, update
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
 
+from tracker.clock import utcnow
 from tracker.domain.i18n import N_
 from tracker.domain.roles import Role
 from tracker.domain.sla_clock import Clock, Target, evaluate
@@ -140,16 +142,32 @@ def _draft(row: SlaReplay) -> Draft:
                                                                                       "calendars")) else Draft()
 
 
-def execute_replay(replay_id: int, *, now: datetime, processes: int = 1) -> SlaReplay | None:
+# A running replay writes its heartbeat with every chunk's progress (a few
+# seconds apart); one silent this long lost its worker (killed, machine
+# restarted). It is queued again once, then failed (``reclaim_stalled``).
+STALLED_AFTER = timedelta(minutes=10)
+MAX_ATTEMPTS = 2
+STALLED_MESSAGE = N_("The worker running this replay stopped twice without finishing it. Start the replay again; "
+                     "if it stops again, tell the administrator.")
+
+
+class _TakenOver(Exception):
+    """The row is no longer this worker's: it was found stalled and queued again (or failed)."""
+
+
+def execute_replay(replay_id: int, *, now: datetime, processes: int = 1, clock=utcnow) -> SlaReplay | None:
     """Run a queued replay to its end and store its result; None when another worker has it (or had it).
 
     Safe to run twice: only one caller claims the queued row. The progress
-    is committed after every chunk; a failure marks the row failed with why.
+    and the heartbeat (``clock()``) are committed after every chunk; a
+    failure marks the row failed with why. A worker whose row was taken
+    over meanwhile (found stalled: ``reclaim_stalled``) stops and writes
+    nothing more.
     """
     claimed = db.session.execute(
         update(SlaReplay)
         .where(SlaReplay.id == replay_id, SlaReplay.status == ReplayStatus.QUEUED)
-        .values(status=ReplayStatus.RUNNING, started_at=now)
+        .values(status=ReplayStatus.RUNNING, started_at=now, heartbeat_at=clock(), attempts=SlaReplay.attempts + 1)
         .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()
@@ -157,34 +175,91 @@ def execute_replay(replay_id: int, *, now: datetime, processes: int = 1) -> SlaR
         return None
     row = db.session.get(SlaReplay, replay_id)
     db.session.refresh(row)
+    attempt = row.attempts
+    mine = (SlaReplay.id == replay_id, SlaReplay.status == ReplayStatus.RUNNING, SlaReplay.attempts == attempt)
 
     def progress(done: int, total: int) -> None:
-        db.session.execute(
-            update(SlaReplay).where(SlaReplay.id == replay_id)
-            .values(progress_done=done, progress_total=total)
+        written = db.session.execute(
+            update(SlaReplay).where(*mine)
+            .values(progress_done=done, progress_total=total, heartbeat_at=clock())
             .execution_options(synchronize_session=False)
-        )
+        ).rowcount
         db.session.commit()
+        if not written:
+            raise _TakenOver()
 
     try:
         as_of = datetime.fromisoformat(row.params["as_of"])
         result = replays.replay(_filters(row), _draft(row), as_of, progress=progress, processes=processes)
+    except _TakenOver:
+        db.session.rollback()
+        return None
     except Exception as error:  # noqa: BLE001 - recorded on the row: its page says why
         db.session.rollback()
-        row = db.session.get(SlaReplay, replay_id)
-        row.status = ReplayStatus.FAILED
-        row.finished_at = now
         # In English: a worker has no reader's language (the page shows it as is).
-        row.message = (str(error) if isinstance(error, TrackerError) else f"{type(error).__name__}: {error}")[:4000]
+        message = (str(error) if isinstance(error, TrackerError) else f"{type(error).__name__}: {error}")[:4000]
+        db.session.execute(update(SlaReplay).where(*mine)
+                           .values(status=ReplayStatus.FAILED, finished_at=now, message=message)
+                           .execution_options(synchronize_session=False))
         db.session.commit()
-        return row
-    row = db.session.get(SlaReplay, replay_id)
-    row.result = result
-    row.progress_done = row.progress_total = result["requests"]
-    row.status = ReplayStatus.DONE
-    row.finished_at = now
+        return db.session.get(SlaReplay, replay_id)
+    written = db.session.execute(
+        update(SlaReplay).where(*mine)
+        .values(result=result, progress_done=result["requests"], progress_total=result["requests"],
+                status=ReplayStatus.DONE, finished_at=now, heartbeat_at=clock())
+        .execution_options(synchronize_session=False)
+    ).rowcount
     db.session.commit()
+    if not written:
+        return None
+    row = db.session.get(SlaReplay, replay_id)
+    db.session.refresh(row)
     return row
+
+
+def reclaim_stalled(now: datetime, *, stalled_after: timedelta = STALLED_AFTER) -> dict[str, list[int]]:
+    """Queue again, once, the running replays whose heartbeat stopped; fail those already retried. Commit.
+
+    A replay is stalled when it is running and its heartbeat (else its
+    start) is older than ``stalled_after``: its worker died. Each row is
+    changed only if its heartbeat is still the one read, so a worker that
+    writes progress meanwhile keeps its replay. Returns the ids
+    {"requeued": [...], "failed": [...]}. The periodic task
+    ``standards.reclaim_stalled`` runs this.
+    """
+    cutoff = now - stalled_after
+    stalled = db.session.execute(
+        select(SlaReplay.id, SlaReplay.attempts, SlaReplay.heartbeat_at).where(
+            SlaReplay.status == ReplayStatus.RUNNING,
+            func.coalesce(SlaReplay.heartbeat_at, SlaReplay.started_at, SlaReplay.created_at) < cutoff,
+        ).order_by(SlaReplay.id)
+    ).all()
+    outcome: dict[str, list[int]] = {"requeued": [], "failed": []}
+    for replay_id, attempts, heartbeat_at in stalled:
+        same = (SlaReplay.id == replay_id, SlaReplay.status == ReplayStatus.RUNNING, SlaReplay.attempts == attempts,
+                SlaReplay.heartbeat_at.is_(None) if heartbeat_at is None else SlaReplay.heartbeat_at == heartbeat_at)
+        if attempts < MAX_ATTEMPTS:
+            values = {"status": ReplayStatus.QUEUED, "progress_done": 0, "started_at": None, "heartbeat_at": None}
+            kind = "requeued"
+        else:
+            values = {"status": ReplayStatus.FAILED, "finished_at": now, "message": STALLED_MESSAGE}
+            kind = "failed"
+        changed = db.session.execute(
+            update(SlaReplay).where(*same).values(**values).execution_options(synchronize_session=False)
+        ).rowcount
+        if changed:
+            outcome[kind].append(replay_id)
+            if kind == "requeued":
+                publish_after_commit("standards.replay", replay_id)
+    db.session.commit()
+    return outcome
+
+
+def shown_message(row: SlaReplay) -> str:
+    """Return a replay's message as shown: the stalled-replay message in the reader's language, others as written."""
+    if row.message == STALLED_MESSAGE:
+        return _(STALLED_MESSAGE)
+    return row.message or ""
 
 
 def get_replay(replay_id: int, *, actor: User | None) -> SlaReplay:
