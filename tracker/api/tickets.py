@@ -36,7 +36,7 @@ from tracker.domain.workflow import FINAL_STATUSES, OPEN_STATUSES, Action, Statu
 from tracker.errors import NotFound
 from tracker.extensions import db
 from tracker.models import EventKind, Source, Ticket, TicketEvent
-from tracker.services import reports, sla
+from tracker.services import idempotency, reports, sla
 from tracker.services import tickets as ticket_service
 
 STATUS_GROUPS = {
@@ -69,6 +69,33 @@ def operation(*codes: int, body: bool = False):
     """Document the errors of an authenticated operation: 401, 429, and 400/413/415 for a body."""
     extra = (400, 413, 415) if body else ()
     return documents(401, 429, *codes, *extra)
+
+
+IDEMPOTENCY_PARAMETER = {
+    "in": "header", "name": "Idempotency-Key", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.KEY_MAX},
+    "description": (
+        "Any unique string (a UUID) chosen by the client for this creation. Sent again with the same "
+        "body within 24 hours, the call creates nothing more and answers what the first call created, "
+        "with its status and `Idempotent-Replayed: true`; with another body or address it answers 422 "
+        "(`idempotency_key_reused`). Keys are per user and forgotten after 24 hours."
+    ),
+}
+REPLAYED_HEADER = {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]},
+                                           "description": "Present when the answer is a repeat's (Idempotency-Key)."}}
+
+
+def _earlier(kind: str) -> idempotency.Earlier | None:
+    """Claim the call's Idempotency-Key (if it sent one) for a creation of ``kind``; return the earlier one.
+
+    Raises KeyInvalid for an empty or overlong key, KeyReused (422) when the
+    key came with another body or address.
+    """
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    digest = idempotency.fingerprint(request.method, request.path, request.get_json(silent=True))
+    return idempotency.claim(caller(), idempotency.check_key(key), kind, now=utcnow(), digest=digest)
 
 
 def _ticket(reference: str) -> Ticket:
@@ -270,18 +297,25 @@ def tickets_list(args):
     }
 
 
-@bp.route("/tickets", methods=["POST"])
+@bp.route("/tickets", methods=["POST"], parameters=[IDEMPOTENCY_PARAMETER])
 @bp.arguments(NewTicketSchema)
-@bp.response(201, TicketSchema, headers={"Location": {"schema": {"type": "string"}}})
-@operation(403, body=True)
+@bp.response(201, TicketSchema, headers={"Location": {"schema": {"type": "string"}}, **REPLAYED_HEADER})
+@operation(403, 422, body=True)
 def ticket_file(args):
     """File a request, as the token's owner
 
     Needs the requester role. The ticket, its history, SLA clocks and notices
     are those a request filed on the web gets; its source reads `api`. The
     answer is the ticket with its most urgent SLA target; its SLA targets and
-    history are at `Location` (the same as `url`).
+    history are at `Location` (the same as `url`). With an `Idempotency-Key`,
+    a repeat files nothing and answers the request filed first.
     """
+    earlier = _earlier("ticket")
+    if earlier is not None:
+        db.session.rollback()
+        filed = db.session.get(Ticket, earlier.object_id)
+        data = ticket_data(filed, sla.summaries([filed.id], utcnow())[filed.id], str(get_locale()))
+        return jsonify(dumped(data)), 201, {"Location": data["url"], "Idempotent-Replayed": "true"}
     # The service loads the centre, category and place in one statement and
     # they stay in the session: the answer names them without loading them again.
     ticket = ticket_service.file_ticket(
@@ -376,18 +410,25 @@ def ticket_comments(reference):
     return {"items": [event_data(e, names) for e in events]}
 
 
-@bp.route("/tickets/<reference>/comments", methods=["POST"], parameters=[REFERENCE_PARAMETER])
+@bp.route("/tickets/<reference>/comments", methods=["POST"],
+          parameters=[REFERENCE_PARAMETER, IDEMPOTENCY_PARAMETER])
 @bp.arguments(CommentSchema)
-@bp.response(201, EventSchema)
-@operation(403, 404, body=True)
+@bp.response(201, EventSchema, headers=REPLAYED_HEADER)
+@operation(403, 404, 422, body=True)
 def ticket_comment(args, reference):
     """Comment on a ticket
 
     The requester, the assignee and the centre's staff may comment; the
-    comment notifies the others, as on the page.
+    comment notifies the others, as on the page. With an `Idempotency-Key`, a
+    repeat adds nothing and answers the comment added first.
     """
     ticket = _ticket(reference)
     user = caller()
+    earlier = _earlier("comment")
+    if earlier is not None:
+        db.session.rollback()
+        event = db.session.get(TicketEvent, earlier.object_id)
+        return event_data(event, ticket_service.user_names([event.actor_id])), 201, {"Idempotent-Replayed": "true"}
     ticket = ticket_service.add_comment(ticket.id, actor=user, body=args["body"], now=utcnow())
     event = db.session.execute(
         select(TicketEvent)

@@ -26,6 +26,7 @@ from tracker.models import ImportStatus, SurveyResponse
 from tracker.services import catalog, reports
 from tracker.services import rectification as ledger
 from tracker.services import surveys as service
+from tracker.web.once import repeat_of
 from tracker.web.routing import int_arg, page_arg
 
 bp = Blueprint("surveys", __name__, url_prefix="/surveys")
@@ -278,6 +279,8 @@ def new_item():
         form.centre_id.data = draft["centre_id"] if draft["centre_id"] in {c.id for c in centres} else None
         form.due_on.data = reports.local_day(now) + timedelta(days=DEFAULT_DAYS)
     elif form.validate_on_submit():
+        if (earlier := repeat_of(form, "rectification_item")) is not None:
+            return earlier
         try:
             item = service.create_item(
                 [r.id for r in responses],
