@@ -307,3 +307,39 @@ def test_the_openapi_document_describes_the_idempotency_key(client):
         assert any(p.get("name") == "Idempotency-Key" and p["in"] == "header" for p in post.get("parameters", []) +
                    spec["paths"][path].get("parameters", []))
         assert "422" in post["responses"]
+
+
+# ---------------------------------------------------------------- administrators' creating forms
+
+
+def test_admin_creations_sent_again_land_on_what_they_created(client, db, world, login_as):
+    from tracker.models import ApiToken, User, Webhook
+
+    login_as("admin")
+    key = once_key(client.get("/admin/ops/webhooks/new").get_data(as_text=True))
+    hook = {"name": "Repairs duty group", "url": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=k1",
+            "format": "wecom", "centre_id": world.centres["repairs"].id, "kinds": ["sla_breached"], "once": key}
+    first, second = _twice(client, "/admin/ops/webhooks/new", hook)
+    assert _count(db, Webhook) == 1
+    made = db.session.execute(select(Webhook)).scalar_one()
+    assert second.status_code == 302 and second.headers["Location"] == f"/admin/ops/webhooks/{made.id}"
+
+    # A user's name is unique anyway: the repeat lands on the user instead of "the name is taken".
+    key = once_key(client.get("/admin/users/new").get_data(as_text=True))
+    person = {"username": "new-tech", "display_name": "New Technician", "email": "new.tech@example.edu",
+              "phone": "", "password": "a long password", "global_roles": ["requester"], "once": key}
+    users = _count(db, User)
+    first, second = _twice(client, "/admin/users/new", person)
+    assert _count(db, User) == users + 1
+    made = db.session.execute(select(User).where(User.username == "new-tech")).scalar_one()
+    assert second.headers["Location"] == f"/admin/users/{made.id}"
+    assert "This form was already sent; here is what it created." in client.get(second.headers["Location"]).get_data(
+        as_text=True)
+
+    # An API token: made once; the repeat shows the list, never the secret again.
+    key = once_key(client.get("/account/tokens/").get_data(as_text=True))
+    made = post_form(client, "/account/tokens/", {"name": "Sync", "scopes": ["admin"], "once": key})
+    assert made.status_code == 200
+    again = post_form(client, "/account/tokens/", {"name": "Sync", "scopes": ["admin"], "once": key})
+    assert again.status_code == 302 and again.headers["Location"] == "/account/tokens/"
+    assert _count(db, ApiToken) == 1
