@@ -2,6 +2,7 @@
 
 import re
 
+import pytest
 from sqlalchemy import func, select
 
 from tests.conftest import post_form
@@ -38,10 +39,11 @@ def _filing(world, key):
     }
 
 
-def test_a_request_submitted_again_with_its_form_key_is_filed_once(client, db, world, login_as):
+@pytest.mark.parametrize("form", ["/tickets/new/repairs", "/tickets/new/repairs?source=qr"], ids=["web", "qr"])
+def test_a_request_submitted_again_with_its_form_key_is_filed_once(client, db, world, login_as, form):
     login_as("requester")
-    key = once_key(client.get("/tickets/new/repairs").get_data(as_text=True))
-    first, second = _twice(client, "/tickets/new/repairs", _filing(world, key))
+    key = once_key(client.get(form).get_data(as_text=True))
+    first, second = _twice(client, form, _filing(world, key))
     assert _count(db, Ticket) == 1
     ticket = db.session.execute(select(Ticket)).scalar_one()
     assert first.status_code == second.status_code == 302
@@ -343,3 +345,28 @@ def test_admin_creations_sent_again_land_on_what_they_created(client, db, world,
     again = post_form(client, "/account/tokens/", {"name": "Sync", "scopes": ["admin"], "once": key})
     assert again.status_code == 302 and again.headers["Location"] == "/account/tokens/"
     assert _count(db, ApiToken) == 1
+
+
+def test_a_replay_started_again_with_its_key_starts_once(client, db, world, login_as):
+    from tests.integration.api_helpers import bearer, make_token
+    from tests.integration.test_standards_saved import DAY, _two_requests
+    from tracker.models import SlaReplay
+
+    _two_requests(world)
+    headers = bearer(make_token(world, "admin"), **{"Idempotency-Key": "replay-1"})
+    body = {"name": "Published again", "first": DAY, "last": DAY}
+    first = client.post("/api/v1/standards/replays", json=body, headers=headers)
+    second = client.post("/api/v1/standards/replays", json=body, headers=headers)
+    assert first.status_code == second.status_code == 202, second.get_json()
+    assert first.headers["Location"] == second.headers["Location"]
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert _count(db, SlaReplay) == 1
+
+    # The page's form: the same key twice lands on the replay started first.
+    login_as("admin")
+    key = once_key(client.get("/standards/").get_data(as_text=True))
+    form = {"name": "From the page", "first": DAY, "last": DAY, "centre": "", "draft": "", "once": key}
+    first, second = _twice(client, "/standards/", form)
+    assert _count(db, SlaReplay) == 2
+    newest = db.session.execute(select(SlaReplay).order_by(SlaReplay.id.desc())).scalars().first()
+    assert first.headers["Location"] == second.headers["Location"] == f"/standards/replays/{newest.id}"

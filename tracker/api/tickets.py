@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from tracker.api import bp
 from tracker.api.auth import caller
+from tracker.api.once import IDEMPOTENCY_PARAMETER, REPLAYED_HEADER, earlier_creation
 from tracker.api.schemas import (
     ActionSchema,
     CommentSchema,
@@ -36,7 +37,7 @@ from tracker.domain.workflow import FINAL_STATUSES, OPEN_STATUSES, Action, Statu
 from tracker.errors import NotFound
 from tracker.extensions import db
 from tracker.models import EventKind, Source, Ticket, TicketEvent
-from tracker.services import idempotency, reports, sla
+from tracker.services import reports, sla
 from tracker.services import tickets as ticket_service
 
 STATUS_GROUPS = {
@@ -69,33 +70,6 @@ def operation(*codes: int, body: bool = False):
     """Document the errors of an authenticated operation: 401, 429, and 400/413/415 for a body."""
     extra = (400, 413, 415) if body else ()
     return documents(401, 429, *codes, *extra)
-
-
-IDEMPOTENCY_PARAMETER = {
-    "in": "header", "name": "Idempotency-Key", "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": idempotency.KEY_MAX},
-    "description": (
-        "Any unique string (a UUID) chosen by the client for this creation. Sent again with the same "
-        "body within 24 hours, the call creates nothing more and answers what the first call created, "
-        "with its status and `Idempotent-Replayed: true`; with another body or address it answers 422 "
-        "(`idempotency_key_reused`). Keys are per user and forgotten after 24 hours."
-    ),
-}
-REPLAYED_HEADER = {"Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]},
-                                           "description": "Present when the answer is a repeat's (Idempotency-Key)."}}
-
-
-def _earlier(kind: str) -> idempotency.Earlier | None:
-    """Claim the call's Idempotency-Key (if it sent one) for a creation of ``kind``; return the earlier one.
-
-    Raises KeyInvalid for an empty or overlong key, KeyReused (422) when the
-    key came with another body or address.
-    """
-    key = request.headers.get("Idempotency-Key")
-    if key is None:
-        return None
-    digest = idempotency.fingerprint(request.method, request.path, request.get_json(silent=True))
-    return idempotency.claim(caller(), idempotency.check_key(key), kind, now=utcnow(), digest=digest)
 
 
 def _ticket(reference: str) -> Ticket:
@@ -310,7 +284,7 @@ def ticket_file(args):
     history are at `Location` (the same as `url`). With an `Idempotency-Key`,
     a repeat files nothing and answers the request filed first.
     """
-    earlier = _earlier("ticket")
+    earlier = earlier_creation("ticket")
     if earlier is not None:
         db.session.rollback()
         filed = db.session.get(Ticket, earlier.object_id)
@@ -424,7 +398,7 @@ def ticket_comment(args, reference):
     """
     ticket = _ticket(reference)
     user = caller()
-    earlier = _earlier("comment")
+    earlier = earlier_creation("comment")
     if earlier is not None:
         db.session.rollback()
         event = db.session.get(TicketEvent, earlier.object_id)

@@ -33,6 +33,7 @@ from tracker.extensions import db
 from tracker.models import (
     ApiToken,
     Attachment,
+    Benchmark,
     Calendar,
     Category,
     Centre,
@@ -43,6 +44,7 @@ from tracker.models import (
     Location,
     RectificationItem,
     SlaPolicy,
+    SlaReplay,
     Ticket,
     TicketEvent,
     User,
@@ -69,6 +71,8 @@ KINDS = {
     "policy": (SlaPolicy, None),
     "webhook": (Webhook, None),
     "api_token": (ApiToken, None),
+    "replay": (SlaReplay, None),
+    "benchmark": (Benchmark, None),
 }
 
 _PENDING = "idempotency.pending"  # session.info: the claims of the open transaction
