@@ -370,3 +370,36 @@ def test_a_replay_started_again_with_its_key_starts_once(client, db, world, logi
     assert _count(db, SlaReplay) == 2
     newest = db.session.execute(select(SlaReplay).order_by(SlaReplay.id.desc())).scalars().first()
     assert first.headers["Location"] == second.headers["Location"] == f"/standards/replays/{newest.id}"
+
+
+def test_an_import_run_and_a_survey_file_sent_again_are_recorded_once(app, client, db, world, login_as):
+    import io
+
+    from tests.conftest import csrf_token
+    from tests.factories import T0
+    from tests.integration.test_import import GOOD_ROWS, HEADER, campus_mapping
+    from tests.integration.test_surveys import client_for, csv_bytes
+    from tracker.models import ImportRun, SurveyImport
+    from tracker.services import importer
+
+    importer.save_mapping(None, campus_mapping(), actor=None, now=T0)
+    mapping = importer.mapping_by_code("old-desk")
+    login_as("admin")
+    key = once_key(client.get("/admin/imports/").get_data(as_text=True))
+    body = (HEADER + "".join(line + "\n" for line in GOOD_ROWS)).encode()
+    answers = [client.post("/admin/imports/", data={
+        "csrf_token": csrf_token(client), "mapping": str(mapping.id), "time_zone": "", "dry_run": "y",
+        "once": key, "files": (io.BytesIO(body), "old cases.csv")}, content_type="multipart/form-data")
+        for _ in range(2)]
+    assert _count(db, ImportRun) == 1
+    run = db.session.execute(select(ImportRun)).scalar_one()
+    assert answers[0].headers["Location"] == answers[1].headers["Location"] == f"/admin/imports/runs/{run.id}"
+
+    leader = client_for(app, world, "leadership")
+    key = once_key(leader.get("/surveys/import").get_data(as_text=True))
+    answers = [post_form(leader, "/surveys/import", {"survey": "Autumn", "once": key,
+                                                     "file": (io.BytesIO(csv_bytes()), "autumn.csv")},
+                         content_type="multipart/form-data") for _ in range(2)]
+    assert _count(db, SurveyImport) == 1
+    made = db.session.execute(select(SurveyImport)).scalar_one()
+    assert answers[0].headers["Location"] == answers[1].headers["Location"] == f"/surveys/imports/{made.id}/mapping"

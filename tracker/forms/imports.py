@@ -6,8 +6,10 @@ from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from tracker.forms import OnceForm
 
-class RunForm(FlaskForm):
+
+class RunForm(OnceForm):
     files = MultipleFileField(_l("Files (CSV, CSV.GZ or XLSX)"))
     mapping = SelectField(_l("Mapping"), validators=[DataRequired()])
     time_zone = SelectField(_l("Time zone of the source"), validators=[Optional()],

@@ -18,7 +18,7 @@ def _int_or_none(value):
     return int(value)
 
 
-class UploadForm(FlaskForm):
+class UploadForm(OnceForm):
     survey = StringField(
         _l("Survey"),
         validators=[DataRequired(message=_l("Name the survey.")), Length(max=SURVEY_MAX)],

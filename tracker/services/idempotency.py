@@ -41,10 +41,12 @@ from tracker.models import (
     Feedback,
     FollowUp,
     IdempotencyKey,
+    ImportRun,
     Location,
     RectificationItem,
     SlaPolicy,
     SlaReplay,
+    SurveyImport,
     Ticket,
     TicketEvent,
     User,
@@ -73,6 +75,8 @@ KINDS = {
     "api_token": (ApiToken, None),
     "replay": (SlaReplay, None),
     "benchmark": (Benchmark, None),
+    "import_run": (ImportRun, None),
+    "survey_import": (SurveyImport, None),
 }
 
 _PENDING = "idempotency.pending"  # session.info: the claims of the open transaction

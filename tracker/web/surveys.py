@@ -128,6 +128,9 @@ def upload():
     form = UploadForm()
     if form.validate_on_submit():
         posted = request.files.get("file")
+        if (earlier := repeat_of(form, "survey_import", landing=lambda import_id: url_for(
+                "surveys.mapping", import_id=import_id))) is not None:
+            return earlier
         try:
             item = service.upload(posted.stream if posted and posted.filename else None,
                                   posted.filename if posted else "", form.survey.data, actor=current_user,
