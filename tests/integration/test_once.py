@@ -403,3 +403,23 @@ def test_an_import_run_and_a_survey_file_sent_again_are_recorded_once(app, clien
     assert _count(db, SurveyImport) == 1
     made = db.session.execute(select(SurveyImport)).scalar_one()
     assert answers[0].headers["Location"] == answers[1].headers["Location"] == f"/surveys/imports/{made.id}/mapping"
+
+
+def test_two_follow_ups_recorded_from_one_list_page_are_both_recorded(client, db, world, login_as):
+    from datetime import timedelta
+
+    from tests.factories import T0
+    from tests.integration.test_feedback import resolved
+    from tracker.models import FollowUp, FollowUpStatus
+    from tracker.services import feedback, follow_ups
+
+    rows = []
+    for _ in range(2):
+        ticket = resolved(world)
+        feedback.give(ticket.id, rating=1, actor=world.users["requester"], now=T0 + timedelta(hours=1))
+        rows += follow_ups.for_ticket(ticket.id)
+    login_as("centre_head")
+    key = once_key(client.get("/follow-ups").get_data(as_text=True))  # every form of the list carries it
+    for row in rows:
+        post_form(client, f"/follow-ups/{row.id}/record", {"result": "resolved", "outcome": "Called.", "once": key})
+    assert _count(db, FollowUp, FollowUp.status == FollowUpStatus.DONE) == 2

@@ -5,7 +5,6 @@ import secrets
 from flask_wtf import FlaskForm
 from wtforms import HiddenField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, Optional
 
 
 def options(pairs, optgroup: str | None = None) -> list[SelectChoice]:
@@ -42,4 +41,6 @@ class OnceForm(FlaskForm):
     ``form.hidden_tag()`` or ``{{ form.once() }}``.
     """
 
-    once = HiddenField(default=one_time_key, validators=[Optional(), Length(max=100)])
+    # Not validated: web.once reads at most its first 100 characters, and a
+    # form without a key (a script, an old page) is simply not guarded.
+    once = HiddenField(default=one_time_key)

@@ -106,7 +106,9 @@ def record(follow_up_id):
             for error in errors:
                 flash(str(error), "error")
         return redirect(back)
-    if (earlier := repeat_of(form, "follow_up", object_id=follow_up.id, landing=lambda _id: back)) is not None:
+    # The list's forms share one key: it counts per follow-up.
+    key = f"{form.once.data}:{follow_up.id}" if form.once.data else None
+    if (earlier := repeat_of(key, "follow_up", object_id=follow_up.id, landing=lambda _id: back)) is not None:
         return earlier
     try:
         follow_up_service.record(
