@@ -52,7 +52,7 @@ def test_switching_language_keeps_a_half_filled_form_both_ways(actors, shots):
     # The kept form sends as it is, with the new page's CSRF token.
     admin.get_by_label(EN("Password")).fill(NEWCOMER_PASSWORD)
     admin.get_by_role("button", name=EN("Save")).click()
-    expect(flash(admin)).to_contain_text(f"User {NEWCOMER} is created.")
+    expect(flash(admin)).to_contain_text(f"User {NEWCOMER} created.")
 
     # The new requester starts a request: two selects and a description.
     phone = actors.open("newcomer", "phone", log_in=False)

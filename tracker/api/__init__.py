@@ -75,7 +75,9 @@ tokens*: `Authorization: Bearer <token>`. A token acts for its owner with
 only the roles chosen for it. Errors read
 `{"error": {"code": …, "message": …, "fields": {…}}}`, in the language of
 `Accept-Language` or else the owner's. Calls are rate limited per token
-(`X-RateLimit-*` and `Retry-After` headers; 429 when exceeded).
+(`X-RateLimit-*` and `Retry-After` headers; 429 when exceeded). Creations
+take an `Idempotency-Key` header: a retry with the same key and body creates
+nothing more and answers what the first call created (keys last 24 hours).
 """
 
 

@@ -6,7 +6,7 @@ Every answer that is not a success reads::
 
 ``code`` is stable (clients branch on it), ``message`` is translated,
 ``fields`` appears only when named fields are wrong. Services' TrackerErrors
-keep their own status (400, 403, 404, 409); request bodies and parameters
+keep their own status (400, 403, 404, 409, 422); request bodies and parameters
 that do not fit the schema answer 400; HTTP errors (405, 413, 415, 429)
 their own status.
 """
@@ -28,6 +28,7 @@ HTTP_ERRORS = {
     404: ("not_found", N_("Not found.")),
     405: ("method_not_allowed", N_("This address does not answer that method.")),
     409: ("conflict", N_("The request conflicts with the current state.")),
+    422: ("unprocessable", N_("The request cannot be processed.")),
     413: ("too_large", N_("The request body is too large.")),
     415: ("unsupported_media_type", N_("Send the body as JSON (Content-Type: application/json).")),
     429: ("rate_limited", N_("Too many requests. Wait a moment and try again.")),
@@ -145,7 +146,7 @@ def api_error(error: ApiError):
 
 
 def tracker_error(error: TrackerError):
-    status = error.http_status if error.http_status in (400, 403, 404, 409) else 400
+    status = error.http_status if error.http_status in (400, 403, 404, 409, 422) else 400
     return error_response(status, error.code, error.translated())
 
 

@@ -10,10 +10,12 @@ from marshmallow import Schema, fields, validate
 
 from tracker.api import bp
 from tracker.api.auth import caller, require_role
+from tracker.api.once import IDEMPOTENCY_PARAMETER, REPLAYED_HEADER, earlier_creation
 from tracker.api.schemas import Day, Id, Text
 from tracker.api.tickets import operation
 from tracker.clock import utcnow
 from tracker.domain.roles import Role
+from tracker.extensions import db
 from tracker.models import SlaReplay
 from tracker.services.standards import saved
 
@@ -81,10 +83,10 @@ def replay_data(row: SlaReplay, *, with_result: bool = True) -> dict:
     return data
 
 
-@bp.route("/standards/replays", methods=["POST"])
+@bp.route("/standards/replays", methods=["POST"], parameters=[IDEMPOTENCY_PARAMETER])
 @bp.arguments(NewReplaySchema)
-@bp.response(202, ReplaySchema, headers={"Location": {"schema": {"type": "string"}}})
-@operation(403, 404, body=True)
+@bp.response(202, ReplaySchema, headers={"Location": {"schema": {"type": "string"}}, **REPLAYED_HEADER})
+@operation(403, 404, 422, body=True)
 @require_role(Role.ADMIN, Role.CENTRE_HEAD)
 def standards_replay_start(args):
     """Start a replay of a period under a draft, as the token's owner
@@ -93,8 +95,15 @@ def standards_replay_start(args):
     once `status` is `done`, the result at `Location`. A malformed draft, a
     bad period or a period with no request answers 400, and nothing is
     stored. Needs the admin role, or centre_head for one of the owner's
-    centres.
+    centres. With an `Idempotency-Key`, a repeat starts nothing and answers
+    the replay started first.
     """
+    earlier = earlier_creation("replay")
+    if earlier is not None:
+        db.session.rollback()
+        row = saved.get_replay(earlier.object_id, actor=caller())
+        return replay_data(row), 202, {"Location": url_for("api.standards_replay_read", replay_id=row.id),
+                                       "Idempotent-Replayed": "true"}
     row = saved.start_replay(name=args["name"], first=args["first"], last=args["last"],
                              centre_id=args.get("centre_id"), draft=args.get("draft"),
                              policy_version_id=args.get("policy_version_id"), as_of=args.get("as_of"),

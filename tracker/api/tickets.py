@@ -19,6 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from tracker.api import bp
 from tracker.api.auth import caller
+from tracker.api.once import IDEMPOTENCY_PARAMETER, REPLAYED_HEADER, earlier_creation
 from tracker.api.schemas import (
     ActionSchema,
     CommentSchema,
@@ -270,18 +271,25 @@ def tickets_list(args):
     }
 
 
-@bp.route("/tickets", methods=["POST"])
+@bp.route("/tickets", methods=["POST"], parameters=[IDEMPOTENCY_PARAMETER])
 @bp.arguments(NewTicketSchema)
-@bp.response(201, TicketSchema, headers={"Location": {"schema": {"type": "string"}}})
-@operation(403, body=True)
+@bp.response(201, TicketSchema, headers={"Location": {"schema": {"type": "string"}}, **REPLAYED_HEADER})
+@operation(403, 422, body=True)
 def ticket_file(args):
     """File a request, as the token's owner
 
     Needs the requester role. The ticket, its history, SLA clocks and notices
     are those a request filed on the web gets; its source reads `api`. The
     answer is the ticket with its most urgent SLA target; its SLA targets and
-    history are at `Location` (the same as `url`).
+    history are at `Location` (the same as `url`). With an `Idempotency-Key`,
+    a repeat files nothing and answers the request filed first.
     """
+    earlier = earlier_creation("ticket")
+    if earlier is not None:
+        db.session.rollback()
+        filed = db.session.get(Ticket, earlier.object_id)
+        data = ticket_data(filed, sla.summaries([filed.id], utcnow())[filed.id], str(get_locale()))
+        return jsonify(dumped(data)), 201, {"Location": data["url"], "Idempotent-Replayed": "true"}
     # The service loads the centre, category and place in one statement and
     # they stay in the session: the answer names them without loading them again.
     ticket = ticket_service.file_ticket(
@@ -376,18 +384,25 @@ def ticket_comments(reference):
     return {"items": [event_data(e, names) for e in events]}
 
 
-@bp.route("/tickets/<reference>/comments", methods=["POST"], parameters=[REFERENCE_PARAMETER])
+@bp.route("/tickets/<reference>/comments", methods=["POST"],
+          parameters=[REFERENCE_PARAMETER, IDEMPOTENCY_PARAMETER])
 @bp.arguments(CommentSchema)
-@bp.response(201, EventSchema)
-@operation(403, 404, body=True)
+@bp.response(201, EventSchema, headers=REPLAYED_HEADER)
+@operation(403, 404, 422, body=True)
 def ticket_comment(args, reference):
     """Comment on a ticket
 
     The requester, the assignee and the centre's staff may comment; the
-    comment notifies the others, as on the page.
+    comment notifies the others, as on the page. With an `Idempotency-Key`, a
+    repeat adds nothing and answers the comment added first.
     """
     ticket = _ticket(reference)
     user = caller()
+    earlier = earlier_creation("comment")
+    if earlier is not None:
+        db.session.rollback()
+        event = db.session.get(TicketEvent, earlier.object_id)
+        return event_data(event, ticket_service.user_names([event.actor_id])), 201, {"Idempotent-Replayed": "true"}
     ticket = ticket_service.add_comment(ticket.id, actor=user, body=args["body"], now=utcnow())
     event = db.session.execute(
         select(TicketEvent)

@@ -1,5 +1,9 @@
 """Flask-WTF form classes, one module per area."""
 
+import secrets
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField
 from wtforms.fields.choices import SelectChoice
 
 
@@ -21,3 +25,22 @@ def grouped(groups) -> list[SelectChoice]:
     for group, pairs in groups:
         result.extend(options(pairs, optgroup=group))
     return result
+
+
+def one_time_key() -> str:
+    """Return a new random one-time key for a creating form."""
+    return secrets.token_urlsafe(18)
+
+
+class OnceForm(FlaskForm):
+    """A form that creates something: it carries a one-time key, made when the form is shown.
+
+    Sending the form again with the same key (Back and submit, a double
+    click) creates nothing more and lands on what the first one created:
+    tracker.web.once and services.idempotency. Pages render it with
+    ``form.hidden_tag()`` or ``{{ form.once() }}``.
+    """
+
+    # Not validated: web.once reads at most its first 100 characters, and a
+    # form without a key (a script, an old page) is simply not guarded.
+    once = HiddenField(default=one_time_key)

@@ -42,7 +42,7 @@ from tracker.domain.i18n import N_
 from tracker.domain.roles import CENTRE_ROLES, ROLE_LABELS, Role
 from tracker.domain.sla_clock import TARGET_LABELS, Target
 from tracker.domain.workflow import HOLD_REASON_LABELS, PRIORITY_LABELS, HoldReason, Priority
-from tracker.forms import options
+from tracker.forms import OnceForm, options
 from tracker.models import LocationKind
 from tracker.services import accounts
 from tracker.services import admin as admin_service
@@ -155,7 +155,7 @@ class _UserFields(FlaskForm):
         return roles
 
 
-class UserCreateForm(_UserFields):
+class UserCreateForm(OnceForm, _UserFields):
     username = StringField(
         _l("User name"),
         validators=[
@@ -221,7 +221,7 @@ class _CentreFields(FlaskForm):
     )
 
 
-class CentreCreateForm(_CentreFields):
+class CentreCreateForm(OnceForm, _CentreFields):
     code = StringField(
         _l("Code"),
         validators=[DataRequired(message=_l("Give a code.")), Length(max=admin_service.CENTRE_CODE_MAX)],
@@ -280,7 +280,7 @@ class _CategoryFields(FlaskForm):
     )
 
 
-class CategoryCreateForm(_CategoryFields):
+class CategoryCreateForm(OnceForm, _CategoryFields):
     centre_id = SelectField(
         _l("Service centre"),
         coerce=coerce_int_or_none,
@@ -295,7 +295,7 @@ class CategoryEditForm(_CategoryFields):
 # ---------------------------------------------------------------- locations
 
 
-class LocationForm(FlaskForm):
+class LocationForm(OnceForm):
     # The service checks the parent (exists, no cycle) and says what is wrong.
     parent_id = SelectField(
         _l("Inside"),
@@ -528,7 +528,7 @@ class CalendarForm(FlaskForm):
         return data
 
 
-class CalendarCreateForm(CalendarForm):
+class CalendarCreateForm(OnceForm, CalendarForm):
     code = StringField(
         _l("Code"),
         validators=[
@@ -889,7 +889,7 @@ class PolicyForm(FlaskForm):
         return data
 
 
-class PolicyCreateForm(PolicyForm):
+class PolicyCreateForm(OnceForm, PolicyForm):
     code = StringField(
         _l("Code"),
         validators=[

@@ -1,11 +1,10 @@
 """Forms for rating a request and recording a follow-up."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, RadioField, SelectField, TextAreaField
 from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
-from tracker.forms import options
+from tracker.forms import OnceForm, options
 from tracker.models import FollowUpResult
 from tracker.services.feedback import COMMENT_MAX, RATING_LABELS, RATINGS
 from tracker.services.follow_ups import OUTCOME_MAX, RESULT_LABELS
@@ -22,7 +21,7 @@ def _coerce_int_or_none(value):
 _CHOOSE_RATING = _l("Choose a rating from 1 to 5.")
 
 
-class FeedbackForm(FlaskForm):
+class FeedbackForm(OnceForm):
     rating = RadioField(
         _l("How satisfied are you with the service?"),
         choices=options([(value, _l(RATING_LABELS[value])) for value in RATINGS]),
@@ -38,7 +37,7 @@ class FeedbackForm(FlaskForm):
     )
 
 
-class FollowUpForm(FlaskForm):
+class FollowUpForm(OnceForm):
     result = SelectField(
         _l("Result"),
         choices=options([("", _l("Choose…"))] + [(r.value, _l(RESULT_LABELS[r])) for r in FollowUpResult]),

@@ -6,10 +6,11 @@ from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from tracker.forms import OnceForm
 from tracker.forms.zones import KnownZone
 
 
-class RunForm(FlaskForm):
+class RunForm(OnceForm):
     files = MultipleFileField(_l("Files (CSV, CSV.GZ or XLSX)"))
     mapping = SelectField(_l("Mapping"), validators=[DataRequired()])
     # Choices from tracker.forms.zones; the value is checked against every zone, not only those shown.

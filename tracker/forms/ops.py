@@ -5,13 +5,12 @@ The centre choices come from the database and are set by the view with
 """
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from tracker.errors import ValidationFailed
-from tracker.forms import options
+from tracker.forms import OnceForm, options
 from tracker.models import WebhookFormat
 from tracker.services import webhooks
 from tracker.services.outbox import KIND_LABELS, KINDS
@@ -39,7 +38,7 @@ def _http_url(form, field) -> None:
             raise ValidationError(error.translated()) from None
 
 
-class WebhookForm(FlaskForm):
+class WebhookForm(OnceForm):
     name = StringField(
         _l("Name"),
         validators=[DataRequired(message=_l("Give the webhook a name.")), Length(max=webhooks.NAME_MAX)],

@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from tracker.domain.rectification import SOURCE_LABELS, STATUS_LABELS, ItemStatus, Source
 from tracker.domain.workflow import PRIORITY_LABELS, Priority
-from tracker.forms import options
+from tracker.forms import OnceForm, options
 from tracker.i18n import lazy_label
 from tracker.services.rectification import DESCRIPTION_MAX, SOURCE_REF_MAX, TEXT_MAX, TITLE_MAX
 
@@ -26,7 +26,7 @@ def _int_or_none(value):
     return int(value)
 
 
-class NewItemForm(FlaskForm):
+class NewItemForm(OnceForm):
     centre_id = SelectField(_l("Centre that fixes it"), coerce=_int_or_none,
                             validators=[InputRequired(message=_l("Choose a service centre."))])
     title = StringField(_l("Title"), validators=[DataRequired(message=_l("Give the item a title.")),

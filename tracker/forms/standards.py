@@ -6,7 +6,7 @@ from flask_wtf.file import FileField
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from tracker.forms import options
+from tracker.forms import OnceForm, options
 from tracker.forms.admin import PolicyForm
 
 
@@ -30,7 +30,7 @@ class PublishForm(FlaskForm):
     )
 
 
-class BenchmarkForm(FlaskForm):
+class BenchmarkForm(OnceForm):
     source_name = StringField(_l("Source"), validators=[DataRequired(message=_l("Name the source.")),
                                                         Length(max=200)])
     source_url = StringField(_l("Address (URL)"), validators=[Optional(), Length(max=500)])
@@ -67,7 +67,7 @@ class LinkForm(FlaskForm):
     priority = SelectField(_l("Priority"), validators=[Optional()])
     benchmark = SelectField(_l("Benchmark"), validators=[DataRequired(message=_l("Choose a benchmark."))])
 
-class ReplayForm(FlaskForm):
+class ReplayForm(OnceForm):
     name = StringField(_l("Name of the replay"), validators=[DataRequired(), Length(max=200)],
                        description=_l("Say what the draft changes, e.g. “Repairs: response within 20 minutes”."))
     first = DateField(_l("From"), validators=[DataRequired()])

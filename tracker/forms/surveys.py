@@ -7,7 +7,7 @@ from wtforms import DateField, IntegerField, SelectField, StringField, TextAreaF
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from tracker.domain.workflow import PRIORITY_LABELS, Priority
-from tracker.forms import options
+from tracker.forms import OnceForm, options
 from tracker.services.rectification import DESCRIPTION_MAX, SOURCE_REF_MAX, TITLE_MAX
 from tracker.services.surveys import FIELDS, SURVEY_MAX, TOPIC_MAX
 
@@ -18,7 +18,7 @@ def _int_or_none(value):
     return int(value)
 
 
-class UploadForm(FlaskForm):
+class UploadForm(OnceForm):
     survey = StringField(
         _l("Survey"),
         validators=[DataRequired(message=_l("Name the survey.")), Length(max=SURVEY_MAX)],
@@ -50,7 +50,7 @@ for _name, _label in FIELDS:
     setattr(MappingForm, f"col_{_name}", SelectField(_l(_label), validators=[Optional()]))
 
 
-class ItemForm(FlaskForm):
+class ItemForm(OnceForm):
     """A rectification item opened from survey responses."""
 
     centre_id = SelectField(_l("Centre that fixes it"), coerce=_int_or_none,

@@ -8,7 +8,7 @@ from wtforms import DecimalField, HiddenField, IntegerField, SelectField, String
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from tracker.domain.workflow import HOLD_REASON_LABELS, PRIORITY_LABELS, HoldReason, Priority
-from tracker.forms import options
+from tracker.forms import OnceForm, options
 from tracker.services.tickets import (
     CONTACT_PHONE_MAX,
     DESCRIPTION_MAX,
@@ -27,7 +27,7 @@ def _coerce_int_or_none(value):
     return int(value)
 
 
-class FileTicketForm(FlaskForm):
+class FileTicketForm(OnceForm):
     category_id = SelectField(
         _l("What is it about?"),
         coerce=_coerce_int_or_none,
@@ -95,8 +95,8 @@ def assignee_options(loads) -> list:
     )
 
 
-class ActionForm(FlaskForm):
-    """One form for every ticket action; each action reads the fields it needs."""
+class ActionForm(OnceForm):
+    """One form for every ticket action; each action reads the fields it needs (a comment, the one-time key)."""
 
     version = IntegerField(validators=[Optional()])
     reason = TextAreaField(_l("Note"), validators=[Optional(), Length(max=DESCRIPTION_MAX)])

@@ -1,14 +1,14 @@
 """The form that makes a personal access token."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
+from tracker.forms import OnceForm
 from tracker.forms.admin import MultiCheckboxField
 
 
-class TokenForm(FlaskForm):
+class TokenForm(OnceForm):
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=80)],
                        description=_l("What will use it, e.g. the campus portal."))
     scopes = MultiCheckboxField(_l("Roles the token may use"), validators=[DataRequired(

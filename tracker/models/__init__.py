@@ -14,6 +14,7 @@ from tracker.models.feedback import (
     FollowUpSample,
     FollowUpStatus,
 )
+from tracker.models.idempotency import IdempotencyKey
 from tracker.models.imports import ImportMapping, ImportRowError, ImportRun, RunStatus
 from tracker.models.outbox import (
     Channel,
@@ -55,6 +56,7 @@ from tracker.models.user import LoginFailure, User, UserRole
 from tracker.models.weekly import ReportStatus, WeeklyReport
 
 __all__ = [
+    "IdempotencyKey",
     "ReplayStatus",
     "SlaReplay",
     "AdminEvent",

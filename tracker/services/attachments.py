@@ -652,6 +652,16 @@ def save_upload(upload, *, owner_type: str, owner_id: int, actor: User, now: dat
     read, and again under the record's lock when it is stored. Raises as
     ``prepare`` and ``attach`` do; a refusal stores nothing.
     """
+    prepared = prepare_upload(upload, owner_type=owner_type, owner_id=owner_id, actor=actor)
+    return attach(prepared, owner_type=owner_type, owner_id=owner_id, actor=actor, now=now)
+
+
+def prepare_upload(upload, *, owner_type: str, owner_id: int, actor: User) -> Prepared:
+    """Check that ``actor`` may add ``upload`` to the record, then check the file; return it for ``attach``.
+
+    Ends its transaction before reading the file, so ``attach`` runs in a
+    new one (where a form's one-time key is claimed too: web.once).
+    """
     owner = _owner(owner_type)
     try:
         _authorise(owner, owner.load(owner_id), actor)
@@ -659,8 +669,7 @@ def save_upload(upload, *, owner_type: str, owner_id: int, actor: User, now: dat
     finally:
         # End the read before the slow part: on SQLite it holds the write lock.
         db.session.rollback()
-    prepared = prepare(upload)
-    return attach(prepared, owner_type=owner_type, owner_id=owner_id, actor=actor, now=now)
+    return prepare(upload)
 
 
 def file_ticket_with_photo(request, upload, *, requester: User, now: datetime) -> Ticket:

@@ -43,7 +43,7 @@ from tracker.models import (
     TicketSla,
     User,
 )
-from tracker.services import bulk, outbox, sla
+from tracker.services import bulk, idempotency, outbox, sla
 
 # The limits of a request's text, in characters: the web form, the API schema
 # and file_ticket all read these, so no path accepts what another refuses.
@@ -342,6 +342,7 @@ def _write_filed(ticket: Ticket) -> None:
             make_transient_to_detached(child)
     make_transient_to_detached(ticket)
     db.session.add(ticket)  # with its events and SLA rows (cascade), as persistent objects
+    idempotency.note_created(ticket)  # no flush saw it: a form's one-time key records it here
 
 
 def _column_values(row) -> dict:

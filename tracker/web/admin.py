@@ -49,6 +49,7 @@ from tracker.forms.admin import (
 from tracker.models import Category, Centre, Location, User
 from tracker.services import accounts, audit, holidays, sla_config
 from tracker.services import admin as admin_service
+from tracker.web.once import repeat_of
 from tracker.web.routing import page_arg
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -64,14 +65,21 @@ def _invalid() -> None:
     flash(_("Please correct the marked fields; nothing was saved."), "error")
 
 
-def _save(form, save, done):
+def _save(form, save, done, *, once: tuple | None = None):
     """Validate ``form`` and call ``save()``; on success flash and redirect as ``done(result)`` says.
 
     ``done`` returns (message, URL). A form with errors, or a service that
     refuses, gets its message flashed and None back: nothing was saved, and
-    the caller shows the form again.
+    the caller shows the form again. ``once`` = (kind, endpoint, id argument)
+    makes a creating form create once: sent again with its one-time key, it
+    goes to the edit page of what it created (web.once).
     """
     if form.validate_on_submit():
+        if once is not None:
+            kind, endpoint, argument = once
+            earlier = repeat_of(form, kind, landing=lambda row_id: url_for(endpoint, **{argument: row_id}))
+            if earlier is not None:
+                return earlier
         try:
             result = save()
         except TrackerError as error:
@@ -200,6 +208,7 @@ def user_new():
             now=utcnow(),
         ),
         lambda user: (_("User %(username)s created.", username=user.username), url_for("admin.users")),
+        once=("user", "admin.user_edit", "user_id"),
     )
     return saved or render_template("admin/user_form.html", form=form, user=None, role_fields=_role_fields(form))
 
@@ -273,6 +282,7 @@ def centre_new():
             _("Service centre %(name)s created.", name=centre.name_for(_locale())),
             url_for("admin.centres"),
         ),
+        once=("centre", "admin.centre_edit", "centre_id"),
     )
     return saved or render_template("admin/centre_form.html", form=form, centre=None)
 
@@ -349,6 +359,7 @@ def category_new():
             _("Category %(name)s created.", name=category.name_for(_locale())),
             url_for("admin.categories", centre=category.centre_id),
         ),
+        once=("category", "admin.category_edit", "category_id"),
     )
     return saved or render_template("admin/category_form.html", form=form, category=None)
 
@@ -465,6 +476,7 @@ def location_new():
             _("Place %(name)s created.", name=location.name_for(_locale())),
             url_for("admin.locations"),
         ),
+        once=("location", "admin.location_edit", "location_id"),
     )
     return saved or render_template("admin/location_form.html", form=form, location=None)
 
@@ -538,6 +550,9 @@ def calendar_new():
         for field in form.week_fields()[:5]:
             field.data = "08:30-12:00, 14:00-17:30"
     if form.validate_on_submit():
+        if (earlier := repeat_of(form, "calendar", landing=lambda row_id: url_for(
+                "admin.calendar_edit", calendar_id=row_id))) is not None:
+            return earlier
         try:
             calendar = sla_config.create_calendar(
                 code=form.code.data,
@@ -817,6 +832,9 @@ def policy_new():
     form = PolicyCreateForm()
     _set_calendar_choices(form)
     if form.validate_on_submit():
+        if (earlier := repeat_of(form, "policy", landing=lambda row_id: url_for(
+                "admin.policy_edit", policy_id=row_id))) is not None:
+            return earlier
         try:
             policy = sla_config.create_policy(
                 code=form.code.data,

@@ -16,6 +16,7 @@ from tracker.errors import TrackerError
 from tracker.forms import options
 from tracker.forms.ops import WebhookForm
 from tracker.services import catalog, outbox, webhooks
+from tracker.web.once import repeat_of
 
 bp = Blueprint("admin_ops", __name__, url_prefix="/admin/ops")
 
@@ -76,6 +77,9 @@ def webhooks_list():
 def webhook_new():
     form = _form()
     if form.validate_on_submit():
+        if (earlier := repeat_of(form, "webhook", landing=lambda row_id: url_for(
+                "admin_ops.webhook_edit", webhook_id=row_id))) is not None:
+            return earlier
         try:
             hook = webhooks.create_webhook(
                 name=form.name.data,

@@ -10,6 +10,7 @@ from tracker.clock import utcnow
 from tracker.errors import NotFound, TrackerError
 from tracker.services import attachments as attachment_service
 from tracker.services import tickets as ticket_service
+from tracker.web.once import repeat_of
 
 bp = Blueprint("attachments", __name__)
 
@@ -70,8 +71,20 @@ def handle_upload(owner_type: str, owner_id: int, back: str):
     (NotFound for those who may not see it), then call this.
     """
     try:
-        attachment = attachment_service.save_upload(
-            request.files.get("file"), owner_type=owner_type, owner_id=owner_id, actor=current_user, now=utcnow()
+        prepared = attachment_service.prepare_upload(
+            request.files.get("file"), owner_type=owner_type, owner_id=owner_id, actor=current_user
+        )
+        # The same upload form sent again (Back, a double click) attaches nothing more.
+        try:
+            earlier = repeat_of(request.form.get("once"), "attachment", fallback=back)
+        except BaseException:
+            prepared.discard()
+            raise
+        if earlier is not None:
+            prepared.discard()
+            return earlier
+        attachment = attachment_service.attach(
+            prepared, owner_type=owner_type, owner_id=owner_id, actor=current_user, now=utcnow()
         )
     except NotFound:
         raise

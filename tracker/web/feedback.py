@@ -14,6 +14,7 @@ from tracker.models import Ticket, User
 from tracker.services import feedback as feedback_service
 from tracker.services import follow_ups as follow_up_service
 from tracker.services import tickets as ticket_service
+from tracker.web.once import repeat_of
 
 bp = Blueprint("feedback", __name__)
 
@@ -31,6 +32,8 @@ def give(reference):
     form = FeedbackForm()
     if not form.validate():
         _flash_form_errors(form)
+    elif (earlier := repeat_of(form, "rating")) is not None:
+        return earlier
     else:
         try:
             feedback_service.give(ticket.id, rating=form.rating.data, comment=form.comment.data or "",

@@ -20,6 +20,7 @@ from tracker.services import catalog, reports
 from tracker.services import follow_ups as follow_up_service
 from tracker.services import tickets as ticket_service
 from tracker.web.helpers import safe_next
+from tracker.web.once import repeat_of
 from tracker.web.routing import int_arg, page_arg
 
 bp = Blueprint("follow_ups", __name__, url_prefix="/follow-ups")
@@ -105,6 +106,10 @@ def record(follow_up_id):
             for error in errors:
                 flash(str(error), "error")
         return redirect(back)
+    # The list's forms share one key: it counts per follow-up.
+    key = f"{form.once.data}:{follow_up.id}" if form.once.data else None
+    if (earlier := repeat_of(key, "follow_up", object_id=follow_up.id, landing=lambda _id: back)) is not None:
+        return earlier
     try:
         follow_up_service.record(
             follow_up.id, actor=current_user, now=utcnow(), result=form.result.data,

@@ -11,6 +11,7 @@ from jinja2 import Undefined
 from tracker.domain import workflow
 from tracker.domain.roles import ROLE_LABELS, Role
 from tracker.domain.sla_clock import STATE_LABELS, TARGET_LABELS
+from tracker.forms import one_time_key
 from tracker.i18n import label_text, when
 
 
@@ -113,6 +114,8 @@ def register(app: Flask) -> None:
     from tracker.web.timeline import timeline_svg
 
     app.jinja_env.globals["timeline_svg"] = timeline_svg
+    # A hand-written creating form's one-time key (forms.OnceForm for the others).
+    app.jinja_env.globals["one_time_key"] = one_time_key
 
     @app.context_processor
     def _globals():

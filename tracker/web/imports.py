@@ -48,6 +48,7 @@ from tracker.models import RunStatus, SlaPolicy
 from tracker.services import importer
 from tracker.services.exports import csv_lines
 from tracker.web.gettext import label_text
+from tracker.web.once import repeat_of
 
 bp = Blueprint("imports", __name__, url_prefix="/admin/imports")
 
@@ -131,6 +132,9 @@ def start():
         flash(_("Please correct the marked fields; nothing was saved."), "error")
         return _index(form, 400)
     mapping = importer.get_mapping(int(form.mapping.data))
+    if (earlier := repeat_of(form, "import_run", landing=lambda run_id: url_for(
+            "imports.run", run_id=run_id))) is not None:
+        return earlier
     try:
         if not uploads:
             raise ValidationFailed(N_("Choose at least one file."))

@@ -55,6 +55,7 @@ from tracker.services import tickets as ticket_service
 from tracker.web import charts
 from tracker.web.downloads import table_file
 from tracker.web.helpers import safe_next
+from tracker.web.once import repeat_of
 from tracker.web.routing import int_arg, page_arg
 
 bp = Blueprint("rectification", __name__, url_prefix="/rectification")
@@ -394,6 +395,8 @@ def new():
         category = db.session.get(Category, int(form.category_id.data)) if (form.category_id.data or "").isdigit() \
             else None
     if form.validate_on_submit():
+        if (earlier := repeat_of(form, "rectification_item")) is not None:
+            return earlier
         try:
             item = service.create_item(
                 service.NewItem(

@@ -30,6 +30,7 @@ from tracker.services.standards import history, promises, saved
 from tracker.services.standards import replay as replays
 from tracker.web.dashboards import figure_text
 from tracker.web.gettext import label_text
+from tracker.web.once import repeat_of
 from tracker.web.timeline import timeline_svg
 
 bp = Blueprint("standards", __name__, url_prefix="/standards")
@@ -92,6 +93,9 @@ def start():
     if not form.validate():
         flash(_("Please correct the marked fields; nothing was saved."), "error")
         return _index(form, 400)
+    if (earlier := repeat_of(form, "replay", landing=lambda row_id: url_for(
+            "standards.detail", replay_id=row_id))) is not None:
+        return earlier
     try:
         draft = None
         if (form.draft.data or "").strip():

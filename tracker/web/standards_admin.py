@@ -30,6 +30,7 @@ from tracker.i18n import when
 from tracker.services import admin as admin_service
 from tracker.services import reports
 from tracker.services.standards import benchmarks, drafts, promises, saved
+from tracker.web.once import repeat_of
 
 bp = Blueprint("standards_admin", __name__, url_prefix="/standards")
 
@@ -207,6 +208,9 @@ def benchmark_list():
         if not may_add:
             abort(403)
         if form.validate_on_submit():
+            if (earlier := repeat_of(form, "benchmark", landing=lambda _id: url_for(
+                    "standards_admin.benchmark_list"))) is not None:
+                return earlier
             try:
                 benchmarks.create(_benchmark_values(form), actor=current_user, now=utcnow())
             except TrackerError as error:

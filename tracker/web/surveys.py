@@ -27,6 +27,7 @@ from tracker.services import catalog, reports
 from tracker.services import rectification as ledger
 from tracker.services import surveys as service
 from tracker.web.helpers import survey_topic
+from tracker.web.once import repeat_of
 from tracker.web.routing import int_arg, page_arg
 
 bp = Blueprint("surveys", __name__, url_prefix="/surveys")
@@ -151,6 +152,9 @@ def upload():
     form = UploadForm()
     if form.validate_on_submit():
         posted = request.files.get("file")
+        if (earlier := repeat_of(form, "survey_import", landing=lambda import_id: url_for(
+                "surveys.mapping", import_id=import_id))) is not None:
+            return earlier
         try:
             item = service.upload(posted.stream if posted and posted.filename else None,
                                   posted.filename if posted else "", form.survey.data, actor=current_user,
@@ -302,6 +306,8 @@ def new_item():
         form.centre_id.data = draft["centre_id"] if draft["centre_id"] in {c.id for c in centres} else None
         form.due_on.data = reports.local_day(now) + timedelta(days=DEFAULT_DAYS)
     elif form.validate_on_submit():
+        if (earlier := repeat_of(form, "rectification_item")) is not None:
+            return earlier
         try:
             item = service.create_item(
                 [r.id for r in responses],

@@ -31,6 +31,7 @@ from tracker.services import catalog, escalations, exports, queues, sla
 from tracker.services import tickets as ticket_service
 from tracker.web import feedback as feedback_views
 from tracker.web.helpers import safe_next
+from tracker.web.once import repeat_of
 from tracker.web.routing import page_arg
 
 bp = Blueprint("tickets", __name__, url_prefix="/tickets")
@@ -142,6 +143,9 @@ def file(centre_code):
         )
         form.contact_phone.data = current_user.phone or ""
     if form.validate_on_submit():
+        # Back and submit again, or a double click: land on the request filed the first time.
+        if (earlier := repeat_of(form, "ticket")) is not None:
+            return earlier
         try:
             # Filed and attached in one transaction: a refused photo files nothing.
             ticket = attachment_service.file_ticket_with_photo(
@@ -241,6 +245,9 @@ def act(reference, action):
             for error in errors:
                 flash(str(error), "error")
         return redirect(url_for("tickets.detail", reference=ticket.reference))
+    # Other actions carry the ticket's version, so a repeat is refused; a comment would be added twice.
+    if chosen is Action.COMMENT and (earlier := repeat_of(form, "comment")) is not None:
+        return earlier
     try:
         changed = ticket_service.transition(
             ticket.id,

@@ -10,6 +10,7 @@ from tracker.domain.roles import ROLE_LABELS, Role
 from tracker.errors import TrackerError
 from tracker.forms.tokens import TokenForm
 from tracker.services import api_tokens, reports
+from tracker.web.once import repeat_of
 
 bp = Blueprint("tokens", __name__, url_prefix="/account/tokens")
 
@@ -34,6 +35,9 @@ def _page(form: TokenForm, *, secret: str | None = None, status: int = 200):
 def index():
     form = _form()
     if form.validate_on_submit():
+        # Sent again (Back): the token exists, listed below; its secret is never shown twice.
+        if (earlier := repeat_of(form, "api_token", landing=lambda _id: url_for("tokens.index"))) is not None:
+            return earlier
         now = utcnow()
         expires_at = reports.day_bounds(form.expires_on.data, form.expires_on.data)[1] if form.expires_on.data else None
         try:
