@@ -14,6 +14,7 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.browser.conftest import open_menu
 from tests.browser.test_request_journey import REFERENCE, flash, heading, nav
 from tests.browser.texts import texts
 
@@ -23,7 +24,8 @@ STASH = "() => window.sessionStorage.getItem('tracker.keep-input')"
 
 
 def switch(page, to: str) -> None:
-    """Click the header's language button and wait for the page in that language."""
+    """Click the header's language button (in the menu on a phone) and wait for the page in that language."""
+    open_menu(page)
     page.get_by_role("button", name="中文" if to == "zh" else "English", exact=True).click()
     expect(page.locator("html")).to_have_attribute("lang", "zh-CN" if to == "zh" else "en")
 

@@ -33,6 +33,7 @@ def test_back_and_submit_again_lands_on_the_request_filed_first(actors, shots):
     shots.take(requester, "landed-on-the-same-request")
 
     # One request with this text, not two.
-    requester.goto(f"/tickets/mine?state=all&q={marker}")
-    expect(requester.get_by_role("main").get_by_text(REFERENCE)).to_have_count(1)
+    # (The list has other requests of this requester, from the browser tests' data.)
+    requester.goto("/tickets/mine?state=all")
+    expect(requester.get_by_role("main").get_by_text(marker)).to_have_count(1)
     expect(requester.get_by_role("main").get_by_text(reference)).to_have_count(1)
