@@ -447,6 +447,7 @@ class _Reader:
         self._rows_read = 0
         self._rows_expected = 0
         self._csv = None
+        self._bad_bytes = False
         if self._suffix == ".xlsx":
             from openpyxl import load_workbook
 
@@ -490,30 +491,34 @@ class _Reader:
                 if line.startswith(b"\xef\xbb\xbf"):
                     line = line[3:]
                     codec = "utf-8"
-            yield line.decode(codec, errors="surrogateescape")
+            decoded = line.decode(codec, errors="surrogateescape")
+            if not decoded.isascii() and _SURROGATE.search(decoded):
+                self._bad_bytes = True  # the record this line belongs to is refused
+            yield decoded
 
     def _next_record(self, number: int) -> list:
         """Return the next record's values; StopIteration at the end; RowUnreadable for a bad one."""
         if self._csv is None:
             return next(self._iter)
+        self._bad_bytes = False
         try:
             values = next(self._csv)
         except csv.Error as error:
             raise RowUnreadable(N_("The row cannot be read as CSV (%(reason)s)."), reason=str(error)[:200]) from None
-        for position, value in enumerate(values):
-            if len(value) > FIELD_LIMIT:
+        if values and max(map(len, values)) > FIELD_LIMIT:
+            position, size = max(enumerate(map(len, values)), key=lambda pair: pair[1])
+            raise RowUnreadable(
+                N_("Column %(position)d holds %(size)s characters; a field may hold at most %(limit)s."),
+                position=position + 1, size=f"{size:,}", limit=f"{FIELD_LIMIT:,}")
+        if self._bad_bytes:
+            data = "\n".join(values).encode(self.encoding, errors="surrogateescape")
+            guess = guess_encoding(data, self.encoding)
+            chosen = ENCODING_NAMES[self.encoding]
+            if guess:
                 raise RowUnreadable(
-                    N_("Column %(position)d holds %(size)s characters; a field may hold at most %(limit)s."),
-                    position=position + 1, size=f"{len(value):,}", limit=f"{FIELD_LIMIT:,}")
-            if _SURROGATE.search(value):
-                data = "\n".join(values).encode(self.encoding, errors="surrogateescape")
-                guess = guess_encoding(data, self.encoding)
-                chosen = ENCODING_NAMES[self.encoding]
-                if guess:
-                    raise RowUnreadable(
-                        N_("The row is not %(encoding)s; the file looks like %(guess)s: choose that encoding."),
-                        encoding=chosen, guess=ENCODING_NAMES[guess])
-                raise RowUnreadable(N_("The row is not %(encoding)s: choose the file's encoding."), encoding=chosen)
+                    N_("The row is not %(encoding)s; the file looks like %(guess)s: choose that encoding."),
+                    encoding=chosen, guess=ENCODING_NAMES[guess])
+            raise RowUnreadable(N_("The row is not %(encoding)s: choose the file's encoding."), encoding=chosen)
         return values
 
     def rows(self) -> Iterator[tuple[int, list | RowUnreadable]]:
