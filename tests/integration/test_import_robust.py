@@ -14,7 +14,7 @@ import pytest
 from flask_babel import force_locale
 from sqlalchemy import func, select
 
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, post_form
 from tests.factories import T0
 from tests.integration.test_import import GOOD_ROWS, HEADER, campus_mapping, count, run, ticket, write
 from tracker.extensions import db
@@ -200,6 +200,28 @@ def test_a_run_that_fails_half_way_leaves_the_summary_of_what_it_committed_curre
     assert db.session.execute(select(func.sum(DailyStat.received))).scalar_one() == 3003
 
 
+def test_a_worker_killed_before_the_summary_leaves_the_dashboards_saying_days_wait(client, world, login_as,
+                                                                                    tmp_path, monkeypatch):
+    class Killed(BaseException):
+        """What the process sees of a SIGKILL: nothing after this point runs, no failure path."""
+
+    def killed(self):
+        raise Killed
+
+    mapping = importer.save_mapping(None, campus_mapping(), actor=None, now=T0)
+    created = importer.create_run(mapping=mapping, files=[write(tmp_path, "a.csv", GOOD_ROWS)], dry_run=False,
+                                  as_of=AS_OF, actor=None, now=T0)
+    monkeypatch.setattr(importer._Run, "_refresh_summary", killed)
+    with pytest.raises(Killed):
+        importer.execute_run(created.id)
+    db.session.rollback()
+    waiting = count(StatsDirty)
+    assert count(Ticket) == 4 and waiting > 0
+    login_as("admin")
+    page = client.get("/dashboard?first=2026-01-01&last=2026-01-31").get_data(as_text=True)
+    assert f"{waiting} days are waiting to be counted again." in page
+
+
 # ---------------------------------------------------------------- a fresh database
 
 
@@ -243,3 +265,7 @@ def test_the_run_page_counts_the_requests_filed_on_another_day_in_the_campus_zon
             "America/New_York, the source’s zone: the dashboards count them on that other day.") in page
     dashboard = client.get("/dashboard").get_data(as_text=True)
     assert "Days in Asia/Shanghai time." in dashboard
+    post_form(client, "/language", {"locale": "zh_CN", "next": "/dashboard"})
+    assert "日期按 Asia/Shanghai 时间划分。" in client.get("/dashboard").get_data(as_text=True)
+    page = client.get(f"/admin/imports/runs/{done.id}").get_data(as_text=True)
+    assert "2 个请求在 Asia/Shanghai（仪表板按日统计所用的时区）与在 America/New_York（来源的时区）中的提交日期不同" in page
