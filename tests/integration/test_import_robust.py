@@ -88,6 +88,15 @@ def test_a_gb18030_file_is_detected_and_read_when_chosen(db, world, tmp_path):
     assert ticket("olddesk:G2").title == "宿舍钥匙丢失"
 
 
+def test_a_utf8_file_read_as_gb18030_is_detected_not_garbled(db, world, tmp_path):
+    mapping = importer.save_mapping(None, campus_mapping(), actor=None, now=T0)
+    created = importer.create_run(mapping=mapping, files=[copy(tmp_path, "utf8_chinese.csv")], dry_run=False,
+                                  as_of=AS_OF, encoding="gb18030", actor=None, now=T0)
+    done = importer.execute_run(created.id)
+    assert (done.rows_imported, done.rows_error) == (1, 1)  # row 3 is ASCII: the same in both
+    assert errors_of(done.id) == {2: "The row is not GB18030; the file looks like UTF-8: choose that encoding."}
+
+
 def test_an_unknown_encoding_is_refused(db, world, tmp_path):
     mapping = importer.save_mapping(None, campus_mapping(), actor=None, now=T0)
     with pytest.raises(importer.ValidationFailed) as refused:

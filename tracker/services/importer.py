@@ -417,6 +417,14 @@ def guess_encoding(data: bytes, chosen: str) -> str | None:
     return next((c for c in candidates if c != chosen), None)
 
 
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 class RowUnreadable(Exception):
     """A record that cannot be read; the file reads on after it."""
 
@@ -492,8 +500,11 @@ class _Reader:
                     line = line[3:]
                     codec = "utf-8"
             decoded = line.decode(codec, errors="surrogateescape")
-            if not decoded.isascii() and _SURROGATE.search(decoded):
-                self._bad_bytes = True  # the record this line belongs to is refused
+            if not decoded.isascii() and (_SURROGATE.search(decoded) or (codec != "utf-8" and _is_utf8(line))):
+                # The record this line belongs to is refused. Non-ASCII bytes
+                # that are valid UTF-8 are UTF-8 read in another encoding: they
+                # would decode, as nonsense (Chinese text is almost never both).
+                self._bad_bytes = True
             yield decoded
 
     def _next_record(self, number: int) -> list:
