@@ -369,19 +369,41 @@ def _import_files(paths) -> list[dict]:
     return files
 
 
+def _require_schema_at_head() -> None:
+    """Stop with what to do when the database's schema is not at the migrations' heads (a fresh checkout)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from flask import current_app
+
+    from tracker.extensions import db
+
+    config = current_app.extensions["migrate"].migrate.get_config()
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    current = set(MigrationContext.configure(db.session.connection()).get_current_heads())
+    db.session.commit()
+    if current != heads:
+        state = "is empty" if not current else f"is at {', '.join(sorted(current))}"
+        raise click.ClickException(
+            f"the database {state}, not at the latest migration: "
+            "run `flask --app wsgi db upgrade heads` first, then this command again")
+
+
 @click.command("import-tickets")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--mapping", "--preset", "mapping_code", required=True,
               help="Code (or name) of a saved mapping, or a preset shipped with the application (boston-311).")
 @click.option("--dry-run", is_flag=True, help="Check every row and report; change nothing.")
 @click.option("--time-zone", default=None, help="The source's time zone, instead of the mapping's.")
+@click.option("--encoding", default="utf-8", show_default=True,
+              type=click.Choice(["utf-8", "gb18030", "big5", "cp1252"], case_sensitive=False),
+              help="Encoding of CSV files (gb18030: files from Chinese office software).")
 @click.option("--as-of", default=None,
               help="Read open tickets' clocks at this local time of the source (ISO, e.g. 2016-01-13T00:00); "
                    "default now.")
 @click.option("--batch-size", default=5000, show_default=True, type=click.IntRange(100, 100_000))
 @click.option("--errors", "show_errors", default=20, show_default=True, help="Row errors to print.")
 @with_appcontext
-def import_tickets(paths, mapping_code, dry_run, time_zone, as_of, batch_size, show_errors):
+def import_tickets(paths, mapping_code, dry_run, time_zone, encoding, as_of, batch_size, show_errors):
     """Import historical tickets from CSV, CSV.GZ or XLSX files (or folders of them) with a saved mapping.
 
     Runs here, in this process, with its progress printed; the same source
@@ -394,6 +416,7 @@ def import_tickets(paths, mapping_code, dry_run, time_zone, as_of, batch_size, s
 
     from tracker.services import importer
 
+    _require_schema_at_head()
     now = utcnow()
     importer.ensure_builtin_mappings(now=now)
     mapping = importer.mapping_by_code(mapping_code) or next(
@@ -411,12 +434,12 @@ def import_tickets(paths, mapping_code, dry_run, time_zone, as_of, batch_size, s
         instant = importer.ensure_aware(local, time_zone or mapping.time_zone)
     try:
         run = importer.create_run(mapping=mapping, files=files, dry_run=dry_run, as_of=instant,
-                                  time_zone=time_zone, actor=None, now=now)
+                                  time_zone=time_zone, encoding=encoding.lower(), actor=None, now=now)
     except TrackerError as error:
         raise click.ClickException(str(error)) from None
     kind = "dry run" if dry_run else "import"
     click.echo(f"{kind} {run.id}: {len(files)} file(s), {run.progress_total:,} bytes, mapping {mapping.code}, "
-               f"time zone {run.settings['time_zone']}, as of {run.as_of.isoformat()}")
+               f"time zone {run.settings['time_zone']}, encoding {encoding.lower()}, as of {run.as_of.isoformat()}")
     shown = {"at": -1}
     tty = sys.stderr.isatty()
 

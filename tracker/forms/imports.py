@@ -16,6 +16,8 @@ class RunForm(OnceForm):
     # Choices from tracker.forms.zones; the value is checked against every zone, not only those shown.
     time_zone = SelectField(_l("Time zone of the source"), validators=[Optional(), KnownZone()],
                             validate_choice=False, description=_l("Empty: the mapping's time zone."))
+    encoding = SelectField(_l("Encoding of CSV files"), validators=[DataRequired()], default="utf-8",
+                           description=_l("Files saved by Chinese office software are often GB18030."))
     as_of = StringField(_l("Read open requests' clocks at"), validators=[Optional(), Length(max=25)],
                         description=_l("A local time of the source, e.g. 2016-01-13 00:00; empty: now."))
     dry_run = BooleanField(_l("Dry run: check every row and show what would be imported, change nothing"),

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import logging
 import re
 import secrets
@@ -373,17 +372,90 @@ def check_file_name(name: str) -> str:
     raise ValidationFailed(N_("%(name)s is not a CSV, CSV.GZ or XLSX file."), name=name)
 
 
-class _Reader:
-    """One file's header and rows as lists of values, with how far it has read (bytes)."""
+# Encodings a CSV file may be read in (the form and --encoding offer these).
+ENCODINGS = {
+    "utf-8": N_("UTF-8 (the usual; also with a byte order mark)"),
+    "gb18030": N_("GB18030 / GBK (Chinese office software, e.g. Excel in Chinese)"),
+    "big5": N_("Big5 (Traditional Chinese)"),
+    "cp1252": N_("Windows-1252 / Latin-1 (Western European)"),
+}
+ENCODING_NAMES = {"utf-8": "UTF-8", "gb18030": "GB18030", "big5": "Big5", "cp1252": "Windows-1252 (Latin-1)"}
+# No field may be longer than this: a longer one refuses its row (a description
+# of a ticket is never a megabyte). csv's own limit, far above it, only bounds
+# the memory a runaway quote can take; passing it refuses the record too.
+FIELD_LIMIT = 1_000_000
+CSV_FIELD_LIMIT = 16_000_000
+csv.field_size_limit(CSV_FIELD_LIMIT)
+_SURROGATE = re.compile("[\udc80-\udcff]")
 
-    def __init__(self, path: str, name: str):
+
+def guess_encoding(data: bytes, chosen: str) -> str | None:
+    """Return the encoding (of ENCODINGS) that bytes which are not ``chosen`` most likely are, or None."""
+    candidates = []
+    try:
+        data.decode("utf-8")
+        candidates.append("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text_ = data.decode("gb18030")
+        if all(ord(c) < 128 or "\u3000" <= c <= "\u9fff" or "\uff00" <= c <= "\uffef" for c in text_):
+            candidates.append("gb18030")
+    except UnicodeDecodeError:
+        pass
+    try:
+        text_ = data.decode("big5")
+        if all(ord(c) < 128 or "\u3000" <= c <= "\u9fff" or "\uff00" <= c <= "\uffef" for c in text_):
+            candidates.append("big5")
+    except UnicodeDecodeError:
+        pass
+    try:
+        data.decode("cp1252")
+        candidates.append("cp1252")
+    except UnicodeDecodeError:
+        pass
+    return next((c for c in candidates if c != chosen), None)
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+class RowUnreadable(Exception):
+    """A record that cannot be read; the file reads on after it."""
+
+    def __init__(self, message: str, **params):
+        super().__init__(message)
+        self.message = message
+        self.params = params
+
+
+class _Reader:
+    """One file's header and rows as lists of values, with how far it has read (bytes).
+
+    CSV is read as bytes, line by line, and each line decoded on its own
+    (``surrogateescape``): a byte that is not of the chosen encoding spoils
+    only its record, which ``rows`` yields as a RowUnreadable, with the
+    record's number; so does a record csv cannot parse, or a field longer
+    than FIELD_LIMIT. Row numbers count records as a spreadsheet does (the
+    header is row 1; a quoted field over several lines is still one row).
+    """
+
+    def __init__(self, path: str, name: str, encoding: str = "utf-8"):
         self.path, self.name = path, name
+        self.encoding = encoding if encoding in ENCODINGS else "utf-8"
         self.size = Path(path).stat().st_size
         self._suffix = check_file_name(name)
         self._closers = []
         self._raw = None
         self._rows_read = 0
         self._rows_expected = 0
+        self._csv = None
+        self._bad_bytes = False
         if self._suffix == ".xlsx":
             from openpyxl import load_workbook
 
@@ -403,29 +475,83 @@ class _Reader:
             stream = gzip.GzipFile(fileobj=raw, mode="rb") if self._suffix == ".csv.gz" else raw
             if stream is not raw:
                 self._closers.insert(0, stream.close)
-            textual = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-            self._closers.insert(0, textual.detach)
-            self._iter = csv.reader(textual)
+            self._csv = csv.reader(self._lines(stream))
+            self._iter = None
         try:
-            self.header = [h.strip() if isinstance(h, str) else _cell_text(h) for h in next(self._iter)]
+            header = self._next_record(1)
         except StopIteration:
-            self.header = []
-        except (UnicodeDecodeError, csv.Error, OSError, EOFError) as error:
+            header = []
+        except RowUnreadable as error:
+            self.close()
+            text_ = error.message % error.params if error.params else error.message
+            raise ImportFailed(f"{name}, row 1 (the header): {text_}") from None
+        except (OSError, EOFError) as error:
             self.close()
             raise ImportFailed(f"{name}: cannot read the header row ({error})") from None
+        self.header = [h.strip() if isinstance(h, str) else _cell_text(h) for h in header]
 
-    def rows(self) -> Iterator[tuple[int, list]]:
-        """Yield (row number as a spreadsheet shows it, values); the header is row 1."""
+    def _lines(self, stream) -> Iterator[str]:
+        codec = self.encoding
+        first = True
+        for line in stream:
+            if first:
+                first = False
+                if line.startswith(b"\xef\xbb\xbf"):
+                    line = line[3:]
+                    codec = "utf-8"
+            decoded = line.decode(codec, errors="surrogateescape")
+            if not decoded.isascii() and (_SURROGATE.search(decoded) or (codec != "utf-8" and _is_utf8(line))):
+                # The record this line belongs to is refused. Non-ASCII bytes
+                # that are valid UTF-8 are UTF-8 read in another encoding: they
+                # would decode, as nonsense (Chinese text is almost never both).
+                self._bad_bytes = True
+            yield decoded
+
+    def _next_record(self, number: int) -> list:
+        """Return the next record's values; StopIteration at the end; RowUnreadable for a bad one."""
+        if self._csv is None:
+            return next(self._iter)
+        self._bad_bytes = False
+        try:
+            values = next(self._csv)
+        except csv.Error as error:
+            raise RowUnreadable(N_("The row cannot be read as CSV (%(reason)s)."), reason=str(error)[:200]) from None
+        if values and max(map(len, values)) > FIELD_LIMIT:
+            position, size = max(enumerate(map(len, values)), key=lambda pair: pair[1])
+            raise RowUnreadable(
+                N_("Column %(position)d holds %(size)s characters; a field may hold at most %(limit)s."),
+                position=position + 1, size=f"{size:,}", limit=f"{FIELD_LIMIT:,}")
+        if self._bad_bytes:
+            data = "\n".join(values).encode(self.encoding, errors="surrogateescape")
+            guess = guess_encoding(data, self.encoding)
+            chosen = ENCODING_NAMES[self.encoding]
+            if guess:
+                raise RowUnreadable(
+                    N_("The row is not %(encoding)s; the file looks like %(guess)s: choose that encoding."),
+                    encoding=chosen, guess=ENCODING_NAMES[guess])
+            raise RowUnreadable(N_("The row is not %(encoding)s: choose the file's encoding."), encoding=chosen)
+        return values
+
+    def rows(self) -> Iterator[tuple[int, list | RowUnreadable]]:
+        """Yield (row number as a spreadsheet shows it, values or RowUnreadable); the header is row 1."""
         number = 1
         try:
-            for values in self._iter:
+            while True:
                 number += 1
+                try:
+                    values = self._next_record(number)
+                except StopIteration:
+                    return
+                except RowUnreadable as error:
+                    self._rows_read += 1
+                    yield number, error
+                    continue
                 self._rows_read += 1
                 if not values or all(v in ("", None) for v in values):
                     continue
                 yield number, values
-        except (UnicodeDecodeError, csv.Error, OSError, EOFError) as error:
-            raise ImportFailed(f"{self.name}, after row {number}: cannot read on ({error})") from None
+        except (OSError, EOFError) as error:
+            raise ImportFailed(f"{self.name}, after row {number - 1}: cannot read on ({error})") from None
 
     @property
     def position(self) -> int:
@@ -478,6 +604,7 @@ def create_run(
     dry_run: bool,
     as_of: datetime | None = None,
     time_zone: str | None = None,
+    encoding: str | None = None,
     actor: User | None,
     now: datetime,
     enqueue: bool = False,
@@ -503,6 +630,10 @@ def create_run(
         if time_zone not in available_timezones():
             raise ValidationFailed(N_("Unknown time zone %(zone)s."), zone=time_zone)
         settings["time_zone"] = time_zone
+    if encoding:
+        if encoding not in ENCODINGS:
+            raise ValidationFailed(N_("Unknown encoding %(encoding)s: choose one from the list."), encoding=encoding)
+        settings["encoding"] = encoding
     run = ImportRun(
         mapping_id=mapping.id,
         settings=settings,
@@ -643,7 +774,24 @@ def execute_run(
         db.session.commit()
         if not isinstance(error, ImportFailed):
             log.exception("import run %s failed", run_id)
+        if not run.is_dry_run:
+            _refresh_after_failure(run_id)
     return run
+
+
+def _refresh_after_failure(run_id: int) -> None:
+    """Count the days of the batches a failed run committed, so the dashboards show them now.
+
+    The batches committed their marks with their rows; without this they
+    would wait for the periodic refresh. A worker killed outright gets no
+    chance: its marks stay, and the dashboards say that days wait to be
+    counted again until the refresh task has done them.
+    """
+    try:
+        stats.refresh_all()
+    except Exception:  # the run's own failure is what the page must say; the marks stay for the refresh task
+        db.session.rollback()
+        log.exception("import run %s: the summary refresh after the failure failed", run_id)
 
 
 # ---------------------------------------------------------------- one run
@@ -701,6 +849,7 @@ class _Totals:
     warnings: Counter = field(default_factory=Counter)
     error_kinds: Counter = field(default_factory=Counter)
     files: list = field(default_factory=list)
+    other_day: int = 0
 
 
 class _Run:
@@ -717,6 +866,7 @@ class _Run:
         self.columns: dict[str, str] = settings["columns"]
         self.rules: dict = settings["rules"]
         self.system: str = settings["source_system"]
+        self.encoding: str = settings.get("encoding") or "utf-8"
         self.tolerance = timedelta(seconds=int(self.rules.get("close_before_open_seconds", DEFAULT_CLOSE_TOLERANCE)))
         self.status_values: dict[str, str] = self.rules.get("status") or {}
         self.priority_values: dict[str, str] = self.rules.get("priority") or {}
@@ -749,7 +899,7 @@ class _Run:
         readers = []
         try:
             for item in self.run.files:
-                reader = _Reader(item["path"], item["name"])
+                reader = _Reader(item["path"], item["name"], self.encoding)
                 readers.append(reader)
                 self._check_header(reader)
                 reader.close()
@@ -761,7 +911,7 @@ class _Run:
                     self._source_policy = self._source_deadline_policy()
                 db.session.commit()
             for item in self.run.files:
-                reader = _Reader(item["path"], item["name"])
+                reader = _Reader(item["path"], item["name"], self.encoding)
                 readers = [reader]
                 self._read_file(reader)
                 self.bytes_before += reader.size
@@ -791,9 +941,21 @@ class _Run:
         width = len(reader.header)
         rows_in_file = 0
         batch: list[tuple[int, _Row]] = []
+        needed = max(index.values(), default=-1) + 1
         for number, values in reader.rows():
             rows_in_file += 1
             self.rows_total += 1
+            if isinstance(values, RowUnreadable):
+                self._error(reader.name, number, "", values)
+                continue
+            if len(values) < needed:
+                # A cut-off row: say so, rather than what its empty cells would mean.
+                missing = [column for name, column in self.columns.items() if index[name] >= len(values)]
+                self._error(reader.name, number, values[index["source_id"]] if index["source_id"] < len(values)
+                            else "", _RowError(
+                                N_("The row has %(count)d of the header's %(width)d columns: %(missing)s missing."),
+                                count=len(values), width=width, missing=", ".join(missing)))
+                continue
             if len(values) < width:
                 values = list(values) + [""] * (width - len(values))
             try:
@@ -1198,6 +1360,9 @@ class _Run:
         )
         category["tickets"] += 1
         totals.outcomes[row.outcome] += 1
+        if row.opened.astimezone(self.source_clock.zone).date() != row.opened.astimezone(self.campus).date():
+            # Filed on another day in the source's zone than on the dashboards (campus zone).
+            totals.other_day += 1
         if not clocks:
             totals.sla["none"]["tickets"] += 1
         for target, clock in clocks.items():
@@ -1363,7 +1528,7 @@ class _Run:
 
     # ------------------------------------------------------------ errors, counts, summary
 
-    def _error(self, file_name: str, number: int, source_id, error: _RowError) -> None:
+    def _error(self, file_name: str, number: int, source_id, error: _RowError | RowUnreadable) -> None:
         self.rows_error += 1
         self.totals.error_kinds[error.message] += 1
         if self.errors_stored + len(self.pending_errors) < ERRORS_KEPT:
@@ -1371,7 +1536,7 @@ class _Run:
                 "run_id": self.run.id,
                 "file_name": file_name[:255],
                 "row_number": number,
-                "source_id": str(source_id or "")[:120],
+                "source_id": _SURROGATE.sub("\ufffd", str(source_id or ""))[:120],
                 "message": error.message[:255],
                 "params": {k: v if isinstance(v, int | float) else str(v) for k, v in error.params.items()},
             })
@@ -1392,6 +1557,10 @@ class _Run:
             "error_kinds": dict(totals.error_kinds.most_common(50)),
             "files": totals.files,
             "uses_due": self.uses_due,
+            "time_zone": self.settings["time_zone"],
+            "campus_zone": self.campus.key,
+            "other_day": totals.other_day,
+            "encoding": self.encoding,
         }
 
     def _refresh_summary(self) -> None:

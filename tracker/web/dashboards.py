@@ -582,7 +582,7 @@ def _holiday_gaps(now: datetime) -> list[holidays.MissingYear]:
 
 def _freshness() -> dict:
     refreshed, waiting = reports.summary_freshness()
-    return {"refreshed_at": refreshed, "days_waiting": waiting}
+    return {"refreshed_at": refreshed, "days_waiting": waiting, "days_zone": reports.campus_zone().key}
 
 
 def _trends(scope: Scope) -> list[tuple[Table, Markup]]:

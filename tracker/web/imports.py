@@ -45,7 +45,7 @@ from tracker.forms import options
 from tracker.forms.imports import AgainForm, DuplicateForm, MappingForm, RunForm
 from tracker.forms.zones import zone_choices
 from tracker.models import RunStatus, SlaPolicy
-from tracker.services import importer
+from tracker.services import importer, reports
 from tracker.services.exports import csv_lines
 from tracker.web.gettext import label_text
 from tracker.web.once import repeat_of
@@ -114,6 +114,7 @@ def _run_form(formdata=None) -> RunForm:
     form = RunForm(formdata) if formdata is not None else RunForm()
     form.mapping.choices = options([(str(m.id), f"{m.name} ({m.code})") for m in importer.all_mappings()])
     form.time_zone.choices = _zones(blank=_("The mapping's time zone"))
+    form.encoding.choices = [(code, _(label)) for code, label in importer.ENCODINGS.items()]
     return form
 
 
@@ -159,7 +160,8 @@ def start():
             upload.save(stored)
             files.append({"name": upload.filename[:255], "path": str(stored)})
         run = importer.create_run(mapping=mapping, files=files, dry_run=form.dry_run.data, as_of=as_of,
-                                  time_zone=form.time_zone.data or None, actor=current_user, now=utcnow(),
+                                  time_zone=form.time_zone.data or None, encoding=form.encoding.data,
+                                  actor=current_user, now=utcnow(),
                                   enqueue=True)
     except TrackerError as error:
         flash(error.translated(), "error")
@@ -181,6 +183,8 @@ def run(run_id):
         stored_errors=importer.stored_error_count(run_id),
         again_form=AgainForm(),
         field_labels=importer.FIELD_LABELS,
+        campus_zone=reports.campus_zone().key,
+        encoding_label=_(importer.ENCODINGS.get(found.settings.get("encoding") or "utf-8", "UTF-8")),
     )
 
 
