@@ -228,7 +228,8 @@ def build_catalog(ref: datetime, *, requesters: int = 3000) -> Catalog:
             ref_prefix=spec.prefix,
             name_en=spec.name_en,
             name_zh=spec.name_zh,
-            description=spec.description[1],
+            description_zh=spec.description[0],
+            description_en=spec.description[1],
             sort_order=order * 10,
             created_at=setup_at,
         )
