@@ -162,7 +162,7 @@ class _ScrapeTimeCollector:
         from prometheus_client.core import GaugeMetricFamily
 
         outbox = GaugeMetricFamily(
-            "tracker_outbox_notifications", "Notices not yet sent, by channel and delivery state.",
+            "tracker_outbox_notifications", "Notices waiting or being sent, by channel and delivery state.",
             labels=["channel", "state"])
         for channel, state, count in _outbox_backlog():
             outbox.add_metric([channel, state], count)
@@ -180,13 +180,19 @@ class _ScrapeTimeCollector:
 
 
 def _outbox_backlog() -> list[tuple[str, str, int]]:
-    """Count notices pending, sending or failed; sent ones (nearly all rows) are left out."""
+    """Count notices pending or sending, per channel and state.
+
+    The partial index ``ix_notifications_due`` holds exactly these rows: the
+    count reads the backlog, never the sent ones (nearly all rows) nor the
+    failed ones, which stay until an administrator retries them
+    (``flask outbox-status`` lists those).
+    """
     from sqlalchemy import func, select
 
     from tracker.extensions import db
     from tracker.models import DeliveryStatus, Notification
 
-    states = [DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.FAILED]
+    states = [DeliveryStatus.PENDING, DeliveryStatus.SENDING]
     rows = db.session.execute(
         select(Notification.channel, Notification.status, func.count())
         .where(Notification.status.in_(states))
