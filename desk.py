@@ -102,6 +102,7 @@ def cmd_run(argv: list[str]) -> int:
     say("migrating the database …")
     flask("db", "upgrade", "heads", env=env)
     demo = seed_demo(env)
+    _empty_metrics_folder()
     processes = {
         "web": [str(BIN / "gunicorn"), "--workers", "2", "--threads", "4", "--bind", f"{host}:{port}",
                 "--access-logfile", "-", "wsgi:app"],
@@ -114,6 +115,14 @@ def cmd_run(argv: list[str]) -> int:
     }
     return supervise(processes, env, banner=lambda: _banner(host, port, demo),
                      login_url=f"http://{host}:{port}/login")
+
+
+def _empty_metrics_folder() -> None:
+    """Start the figures at /metrics afresh: every process below writes its own files there (docs/operations.md)."""
+    sys.path.insert(0, str(ROOT))
+    from tracker.config import metrics_directory  # the standard library only
+
+    shutil.rmtree(metrics_directory(), ignore_errors=True)
 
 
 @dataclass

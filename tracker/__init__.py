@@ -42,6 +42,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     from tracker.web import routing
 
     routing.register(app)  # before the first route: out-of-range ids are 404 on every route
+    from tracker import logs, metrics
+
+    logs.register(app)  # before the other hooks: every later hook and log line has the request id
+    metrics.register(app)
     # Uploads are written here (and under tmp/ while checked): created at start.
     Path(app.config["ATTACHMENTS_DIR"]).mkdir(parents=True, exist_ok=True)
 

@@ -220,7 +220,53 @@ def load(env: Environment | None = None) -> dict:
     config.update(_api_settings(env, broker_url))
     config.update(_login_settings(env))
     config.update(_survey_settings(env))
+    config.update(_operations_settings(env, instance, is_production))
     return config
+
+
+def metrics_directory(env: Environment | None = None) -> Path:
+    """Return the folder where every process of this machine writes its metrics.
+
+    PROMETHEUS_MULTIPROC_DIR as prometheus_client names it, else metrics/
+    under the instance folder. gunicorn's hooks (gunicorn.conf.py) read it
+    before any app exists.
+    """
+    env = env or Environment.current()
+    instance = Path(env.get("TRACKER_INSTANCE_PATH", str(DEFAULT_INSTANCE))).resolve()
+    return Path(env.get("PROMETHEUS_MULTIPROC_DIR", str(instance / "metrics"))).resolve()
+
+
+def _operations_settings(env: Environment, instance: Path, is_production: bool) -> dict:
+    """Return who may read /metrics, where the processes write them, and the log format.
+
+    TRACKER_METRICS_ALLOW is a comma-separated list of addresses or CIDR
+    networks. With neither it nor TRACKER_METRICS_TOKEN set, /metrics
+    refuses everyone. Raises ConfigError for an address it cannot read or a
+    log format other than json or text.
+    """
+    import ipaddress
+
+    allowed = []
+    for item in (env.get("TRACKER_METRICS_ALLOW", "") or "").split(","):
+        if not item.strip():
+            continue
+        try:
+            allowed.append(ipaddress.ip_network(item.strip(), strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"TRACKER_METRICS_ALLOW: {item.strip()!r} is not an address or network: write e.g. "
+                "10.0.0.0/8,127.0.0.1."
+            ) from None
+    log_format = (env.get("TRACKER_LOG_FORMAT") or ("json" if is_production else "text")).strip().lower()
+    if log_format not in ("json", "text"):
+        raise ConfigError(f"TRACKER_LOG_FORMAT={log_format!r}: write json or text.")
+    return {
+        "METRICS_TOKEN": env.get("TRACKER_METRICS_TOKEN"),
+        "METRICS_ALLOW": tuple(allowed),
+        "METRICS_DIR": str(metrics_directory(env)),
+        # One JSON object a line in production, plain text on the embedded default.
+        "LOG_FORMAT": log_format,
+    }
 
 
 def _attachment_settings(env: Environment, instance: Path) -> dict:

@@ -9,7 +9,11 @@ whose tasks run inside the Flask app context and call the same services as
 the web.
 """
 
-from tracker import create_app
+import os
+
+from celery import signals
+
+from tracker import create_app, logs, metrics
 from tracker.config import ConfigError
 from workers.logs import quiet_routine_tasks
 
@@ -75,4 +79,20 @@ celery.conf.beat_schedule = {
     },
 }
 app = celery
+
+
+if flask_app.config["LOG_FORMAT"] == "json":
+    @signals.setup_logging.connect
+    def _json_logs(loglevel=None, **_kwargs):
+        # Connected, the signal stops Celery from setting up its own text
+        # handlers: every line, Celery's too, is JSON with the task's name and id.
+        logs.install_json(loglevel or "INFO")
+
+
+@signals.worker_process_shutdown.connect
+def _forget_process(pid=None, **_kwargs):
+    # A pool process that ends leaves no live gauge behind (as gunicorn's child_exit).
+    metrics.mark_process_dead(pid or os.getpid())
+
+
 quiet_routine_tasks(celery.conf.beat_schedule, flask_app.config["ROUTINE_TASK_LOG_LEVEL"])

@@ -107,6 +107,7 @@ EXCLUDED = {
     "static": "the stylesheet, scripts and icons",
     "health.healthz": "a plain-text answer for load balancers",
     "health.readyz": "a plain-text answer for load balancers",
+    "metrics": "Prometheus figures for monitoring, behind a token",
     "home.index": "redirects each role to its start page, which is walked",
     "notifications.open": "marks the notice read and redirects to its subject",
     "attachments.download": "the photo or PDF itself",

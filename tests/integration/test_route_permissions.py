@@ -32,6 +32,9 @@ ROUTES = {
     "static": ("GET", "/static/app.css", everyone(OK)),
     "health.healthz": ("GET", "/healthz", everyone(OK)),
     "health.readyz": ("GET", "/readyz", everyone(OK)),
+    # Neither a token nor an allowed address is configured in tests: no one, logged in or not
+    # (tests/integration/test_operations.py reads it with them).
+    "metrics": ("GET", "/metrics", everyone(FORBIDDEN)),
     "home.index": ("GET", "/", {"anonymous": LOGIN, **{r: REDIRECT for r in LOGGED_IN}}),
     "auth.login": ("GET", "/login", {"anonymous": OK, **{r: REDIRECT for r in LOGGED_IN}}),
     "auth.logout": ("POST", "/logout", everyone(REDIRECT)),

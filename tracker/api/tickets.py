@@ -17,6 +17,7 @@ from flask_babel import get_locale
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 
+from tracker import logs
 from tracker.api import bp
 from tracker.api.auth import caller
 from tracker.api.once import IDEMPOTENCY_PARAMETER, REPLAYED_HEADER, earlier_creation
@@ -307,6 +308,7 @@ def ticket_file(args):
         requester=caller(),
         now=utcnow(),
     )
+    logs.note_ticket(ticket.reference)
     # The SLA rows written with the ticket are in ticket.slas (intake path: docs/api.md).
     data = ticket_data(ticket, sla.summary_of(ticket.slas, utcnow()), str(get_locale()))
     # A response passes flask-smorest undumped: the schema's dump took three

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
 
+from tracker import metrics
 from tracker.domain.i18n import N_
 from tracker.domain.roles import Role
 from tracker.domain.sla_clock import Target, TargetState
@@ -59,6 +60,9 @@ class SweepResult:
     notices: int = 0
     seconds: float = 0.0
     closed: int = 0  # resolved requests closed automatically (their confirmation came due)
+    lag_seconds: float = 0.0  # how long the oldest due clock had waited for this sweep
+    # Due instant to this sweep, per target flagged breached (for the metrics).
+    breach_latencies: list[float] = field(default_factory=list)
 
     def __str__(self):
         return (
@@ -92,6 +96,8 @@ def sweep_due(now: datetime, *, batch_size: int | None = None) -> SweepResult:
     while _sweep_escalations(now, batch_size, result):
         pass
     result.seconds = time.perf_counter() - started
+    metrics.observe_sweep(seconds=result.seconds, lag_seconds=result.lag_seconds,
+                          breach_latencies=result.breach_latencies)
     return result
 
 
@@ -108,6 +114,7 @@ def _claim_clocks(now: datetime, batch_size: int) -> list:
         TicketSla.at_risk_at,
         TicketSla.policy_version_id,
         TicketSla.priority,
+        TicketSla.next_check_at,
     )
     query = (
         select(*columns)
@@ -133,6 +140,9 @@ def _sweep_clocks(now: datetime, batch_size: int, result: SweepResult, seen: set
         log.error("SLA sweep: %d clocks stay due after processing (ids %s…)", len(rows), [r.id for r in rows[:5]])
         db.session.rollback()
         return False
+    if not seen and rows[0].next_check_at is not None:
+        # Ordered by next_check_at: the first row of the first batch waited longest.
+        result.lag_seconds = (now - rows[0].next_check_at).total_seconds()
     seen.update(row.id for row in rows)
     result.clocks += len(rows)
     updates = []
@@ -146,6 +156,7 @@ def _sweep_clocks(now: datetime, batch_size: int, result: SweepResult, seen: set
         if row.due_at is not None and row.due_at < now:
             updates.append({"b_id": row.id, "b_state": TargetState.BREACHED.value, "b_next": None})
             breached_tickets.add(row.ticket_id)
+            result.breach_latencies.append((now - row.due_at).total_seconds())
             wanted.append((row.ticket_id, row.target, BREACHED, "breached", row.policy_version_id, row.priority,
                            row.due_at))
         else:

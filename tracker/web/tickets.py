@@ -16,6 +16,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
+from tracker import logs
 from tracker.auth.decorators import require_role
 from tracker.auth.roles import READ_ALL, STAFF, Role
 from tracker.clock import utcnow
@@ -167,6 +168,7 @@ def file(centre_code):
         except TrackerError as error:
             flash(error.translated(), "error")
         else:
+            logs.note_ticket(ticket.reference)
             flash(_("Request %(reference)s is filed.", reference=ticket.reference), "success")
             return redirect(url_for("tickets.detail", reference=ticket.reference))
     elif request.method == "POST":
