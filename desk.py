@@ -102,7 +102,7 @@ def cmd_run(argv: list[str]) -> int:
     say("migrating the database …")
     flask("db", "upgrade", "heads", env=env)
     demo = seed_demo(env)
-    _empty_metrics_folder()
+    _empty_metrics_folder(env)
     processes = {
         "web": [str(BIN / "gunicorn"), "--workers", "2", "--threads", "4", "--bind", f"{host}:{port}",
                 "--access-logfile", "-", "wsgi:app"],
@@ -117,12 +117,19 @@ def cmd_run(argv: list[str]) -> int:
                      login_url=f"http://{host}:{port}/login")
 
 
-def _empty_metrics_folder() -> None:
-    """Start the figures at /metrics afresh: every process below writes its own files there (docs/operations.md)."""
-    sys.path.insert(0, str(ROOT))
-    from tracker.config import metrics_directory  # the standard library only
+def _empty_metrics_folder(env: dict | None = None) -> None:
+    """Start the figures at /metrics afresh: every process below writes its own files there (docs/operations.md).
 
-    shutil.rmtree(metrics_directory(), ignore_errors=True)
+    The folder is named by tracker.config, which imports the app's packages:
+    asked of the virtual environment's Python, not of the one running desk.py
+    (which has only the standard library).
+    """
+    subprocess.run(
+        [str(BIN / "python"), "-c",
+         "import shutil; from tracker.config import metrics_directory; "
+         "shutil.rmtree(metrics_directory(), ignore_errors=True)"],
+        cwd=ROOT, env=env, check=True,
+    )
 
 
 @dataclass

@@ -375,3 +375,32 @@ def test_demo_has_ratings_follow_ups_and_a_rectification_ledger(client, db):
     assert item.reference in client.get("/rectification/").get_data(as_text=True)
     assert client.get(f"/rectification/{item.reference}").status_code == 200
     assert client.get("/rectification/dashboard").status_code == 200
+
+
+def test_run_empties_the_metrics_folder_from_the_python_that_runs_desk_py(tmp_path):
+    """desk.py runs on the machine's own Python, which has none of the app's packages.
+
+    Its ``run`` empties the metrics folder before starting the processes; that
+    step once imported tracker.config there and stopped ``run`` with
+    "No module named 'flask_babel'". Run it as ``python3 desk.py`` does: the
+    interpreter below the virtual environment, isolated (-I: no site-packages
+    of the user, no PYTHONPATH).
+    """
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    metrics = tmp_path / "metrics"
+    (metrics / "sub").mkdir(parents=True)
+    (metrics / "counter_1.db").write_bytes(b"old figures")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PROMETHEUS_MULTIPROC_DIR": str(metrics),
+           "TRACKER_INSTANCE_PATH": str(tmp_path / "instance")}
+    base_python = getattr(sys, "_base_executable", sys.executable)
+    finished = subprocess.run(
+        [base_python, "-I", "-c", "import sys; sys.path.insert(0, sys.argv[1]); import desk; desk._empty_metrics_folder()",
+         str(root)],
+        cwd=root, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert finished.returncode == 0, finished.stderr
+    assert not metrics.exists()
