@@ -392,28 +392,15 @@ _SURROGATE = re.compile("[\udc80-\udcff]")
 def guess_encoding(data: bytes, chosen: str) -> str | None:
     """Return the encoding (of ENCODINGS) that bytes which are not ``chosen`` most likely are, or None."""
     candidates = []
-    try:
-        data.decode("utf-8")
-        candidates.append("utf-8")
-    except UnicodeDecodeError:
-        pass
-    try:
-        text_ = data.decode("gb18030")
-        if all(ord(c) < 128 or "\u3000" <= c <= "\u9fff" or "\uff00" <= c <= "\uffef" for c in text_):
-            candidates.append("gb18030")
-    except UnicodeDecodeError:
-        pass
-    try:
-        text_ = data.decode("big5")
-        if all(ord(c) < 128 or "\u3000" <= c <= "\u9fff" or "\uff00" <= c <= "\uffef" for c in text_):
-            candidates.append("big5")
-    except UnicodeDecodeError:
-        pass
-    try:
-        data.decode("cp1252")
-        candidates.append("cp1252")
-    except UnicodeDecodeError:
-        pass
+    # (encoding, whether what it decodes must read as Chinese): GB18030 and Big5
+    # decode most byte runs, so they count only where the text is CJK or ASCII.
+    for encoding, chinese in (("utf-8", False), ("gb18030", True), ("big5", True), ("cp1252", False)):
+        try:
+            text_ = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if not chinese or all(ord(c) < 128 or "\u3000" <= c <= "\u9fff" or "\uff00" <= c <= "\uffef" for c in text_):
+            candidates.append(encoding)
     return next((c for c in candidates if c != chosen), None)
 
 
