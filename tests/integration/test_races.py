@@ -272,6 +272,41 @@ def test_two_workers_refreshing_the_summary_at_once_count_each_day_once(app, wor
     assert count(Ticket, Ticket.status == Status.CANCELLED) > 5
 
 
+def test_a_transaction_writes_its_summary_marks_once_in_order_when_it_commits(app, world):
+    # Two mark statements in one transaction took row locks out of order, and a
+    # refresh deleting the same marks in order deadlocked with the writer (seen
+    # on PostgreSQL). Now one ordered statement writes them, just before commit.
+    from sqlalchemy import event
+
+    _db.session.execute(StatsDirty.__table__.delete())
+    _db.session.commit()
+    centre = world.centres["repairs"].id
+    late, early = reports.local_day(T0 + timedelta(days=3)), reports.local_day(T0)
+    written = []
+
+    def seen(conn, clause, multiparams, params, options):
+        if getattr(clause, "is_insert", False) and clause.table.name == "stats_dirty":
+            rows = multiparams[0] if multiparams and isinstance(multiparams[0], list) else list(multiparams)
+            written.append([(r["day"], r["centre_id"]) for r in rows])
+
+    engine = _db.engine
+    event.listen(engine, "before_execute", seen)
+    try:
+        stats.mark([(late, centre)])
+        _db.session.flush()
+        assert count(StatsDirty) == 0 and written == [], "a mark was written before the commit"
+        stats.mark([(early, centre), (late, centre)])
+        _db.session.commit()
+        stats.mark([(early, centre)])
+        _db.session.rollback()  # the changes are gone, and so is their mark
+        _db.session.commit()
+    finally:
+        event.remove(engine, "before_execute", seen)
+    assert len(written) == 1, written
+    assert written[0] == [(early, centre), (late, centre)]
+    assert count(StatsDirty) == 2
+
+
 # ---------------------------------------------------------------- the same import twice at once
 
 BOSTON = Path(__file__).resolve().parents[1] / "data" / "boston311"

@@ -17,9 +17,10 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, delete, func, inspect, select, update
+from sqlalchemy import bindparam, delete, event, func, inspect, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from tracker.extensions import db
 from tracker.models import DailyAssigneeStat, DailyStat, Feedback, StatsDirty, Ticket
@@ -44,9 +45,14 @@ def collected_marks():
 
 
 def mark(pairs: Iterable[tuple[date, int]]) -> None:
-    """Mark (day, centre) pairs for recomputation (no commit).
+    """Mark (day, centre) pairs for recomputation when the transaction commits (no commit).
 
-    An existing mark gets a new version, so a refresh computing it right now
+    The marks of one transaction are gathered and written by one statement,
+    in (day, centre) order, just before it commits (``write_marks``). Two
+    statements in one transaction could take row locks out of order, and a
+    refresh deleting the same rows in order would deadlock with it: seen on
+    PostgreSQL with a writer cancelling requests while refreshes ran. An
+    existing mark gets a new version, so a refresh computing it right now
     keeps it for the next round. The row lock this takes is brief: refreshes
     never hold one while they compute.
     """
@@ -54,14 +60,41 @@ def mark(pairs: Iterable[tuple[date, int]]) -> None:
     if gathering is not None:
         gathering.update(p for p in pairs if p[0] is not None)
         return
-    # Sorted: concurrent markers take row locks in one order, never a deadlock.
-    rows = [
-        {"day": day, "centre_id": centre_id, "version": 1}
-        for day, centre_id in sorted({p for p in pairs if p[0] is not None})
-    ]
-    if not rows:
+    session = db.session()
+    if not session.in_transaction():
+        session.connection()  # begin: its rollback is what forgets these marks
+    session.info.setdefault(_PENDING, set()).update(p for p in pairs if p[0] is not None)
+
+
+_PENDING = "stats_marks"
+
+
+def write_marks(session=None) -> None:
+    """Write the marks gathered in ``session``'s transaction now, in one ordered statement (no commit)."""
+    session = session if session is not None else db.session()
+    pending = session.info.pop(_PENDING, None)
+    if not pending:
         return
-    db.session.execute(_MARK[db.session.get_bind().dialect.name], rows)
+    # Sorted: concurrent markers take row locks in one order, never a deadlock.
+    rows = [{"day": day, "centre_id": centre_id, "version": 1} for day, centre_id in sorted(pending)]
+    session.execute(_MARK[session.get_bind().dialect.name], rows)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_marks_before_commit(session) -> None:
+    # Also at a savepoint's commit: a commit of the whole transaction while a
+    # savepoint is open calls this only with the savepoint current, and
+    # waiting for an outer commit there would lose the marks.
+    if session.info.get(_PENDING):
+        write_marks(session)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_marks(session, previous_transaction) -> None:
+    # The changes that marked are gone. A savepoint's rollback keeps them:
+    # a mark too many only recomputes a day again.
+    if not previous_transaction.nested:
+        session.info.pop(_PENDING, None)
 
 
 def _mark_statement(insert):
@@ -107,6 +140,7 @@ def refresh(*, limit: int = 200) -> int:
     computing, so changes marking days never wait for a refresh; a refresh
     that dies leaves its claims to expire and the marks to be done again.
     """
+    write_marks()  # what this transaction marked is part of what to do
     now = _now()
     table = StatsDirty.__table__
     query = (
@@ -216,8 +250,7 @@ def mark_everything() -> int:
     while day <= today:
         pairs.extend((day, centre) for centre in centres)
         day = date.fromordinal(day.toordinal() + 1)
-    for start in range(0, len(pairs), 5000):
-        mark(pairs[start : start + 5000])
+    mark(pairs)
     db.session.commit()
     return len(pairs)
 
