@@ -108,14 +108,45 @@ def _clear(database) -> None:
     tables = list(reversed(database_ext.metadata.sorted_tables))
     with database_ext.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            _clear_postgres(conn, tables)
         else:
             # Policies and calendars point at their current versions and back:
             # check the keys once everything is gone.
             conn.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
             for table in tables:
                 conn.execute(table.delete())
+
+
+_CAN_SKIP_KEYS: list[bool] = []
+
+
+def _clear_postgres(conn, tables) -> None:
+    """Empty every table and restart every sequence, in one round trip.
+
+    TRUNCATE of the ~45 tables cost 0.3 s to 2.4 s a test (it makes new
+    files for each table; more on a busy disk), against 35 ms for DELETE
+    on a test's few rows: the PostgreSQL half of CI took twice the SQLite
+    half. DELETE in any order needs the foreign-key triggers off, which
+    ``session_replication_role`` does for a superuser (CI's postgres);
+    another user gets the TRUNCATE.
+    """
+    deletes = "; ".join(f'DELETE FROM "{t.name}"' for t in tables)
+    if not _CAN_SKIP_KEYS:
+        with conn.begin_nested():
+            try:
+                conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+                _CAN_SKIP_KEYS.append(True)
+            except sa.exc.ProgrammingError:
+                _CAN_SKIP_KEYS.append(False)
+    if not _CAN_SKIP_KEYS[0]:
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        return
+    sequences = conn.exec_driver_sql(
+        "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) FROM pg_sequences"
+    ).scalars()
+    restarts = "; ".join(f"SELECT setval('{name}', 1, false)" for name in sequences)
+    conn.exec_driver_sql(f"SET LOCAL session_replication_role = replica; {deletes}; {restarts}")
 
 
 @pytest.fixture
