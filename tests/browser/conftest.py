@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.server import ROOT, LiveServer, Seeded, browser_database_url, prepare_database
+from tests.browser.server import ARTIFACTS_ROOT, LiveServer, Seeded, browser_database_url, prepare_database
 from tests.conftest import TEST_BROKER_URL, TEST_DATABASE_URL, _fresh_postgres
 
 HERE = Path(__file__).resolve().parent
-ARTIFACTS = ROOT / "test-artifacts" / "browser"
+ARTIFACTS = ARTIFACTS_ROOT / "browser"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -23,6 +23,9 @@ from pathlib import Path
 import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[2]
+# Where tests keep screenshots, logs and measured figures. .ci/run gives its
+# two halves, which run at once, a folder each.
+ARTIFACTS_ROOT = Path(os.environ.get("TEST_ARTIFACTS") or ROOT / "test-artifacts")
 GUNICORN = ROOT / ".venv" / "bin" / "gunicorn"
 
 # Real hashing, few rounds, as in the integration tests. The method is stored

@@ -47,11 +47,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from tests.browser.server import PASSWORD_HASH_METHOD, free_port, server_environment
+from tests.browser.server import ARTIFACTS_ROOT, PASSWORD_HASH_METHOD, free_port, server_environment
 from tests.conftest import TEST_BROKER_URL, TEST_DATABASE_URL, _fresh_postgres
 
 ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "test-artifacts" / "workers"
+ARTIFACTS = ARTIFACTS_ROOT / "workers"
 REDIS_SERVER = "/usr/bin/redis-server"
 
 # Every sweep each second: a breach is seen within a second or two. No
