@@ -401,7 +401,9 @@ def _display_settings(env: Environment) -> dict:
     A screen polls its figures every TRACKER_DISPLAY_REFRESH_SECONDS (at least
     1, at most 60: the issue asks for a refresh at least every minute).
     TRACKER_DISPLAY_RATE_LIMIT counts per client address and link, as
-    Flask-Limiter reads it; "off" switches it off.
+    Flask-Limiter reads it; "off" switches it off. A web process counts a
+    scope's figures at most every TRACKER_DISPLAY_CACHE_SECONDS (0: every
+    request), shared by the screens that show it.
     """
     text = env.get("TRACKER_DISPLAY_REFRESH_SECONDS", "30")
     try:
@@ -410,8 +412,16 @@ def _display_settings(env: Environment) -> dict:
         seconds = -1.0
     if not 1 <= seconds <= 60:
         raise ConfigError(f"TRACKER_DISPLAY_REFRESH_SECONDS={text!r} is not a number of seconds from 1 to 60.")
+    text = env.get("TRACKER_DISPLAY_CACHE_SECONDS", "10")
+    try:
+        cache = float(text)
+    except ValueError:
+        cache = -1.0
+    if not 0 <= cache <= 60:
+        raise ConfigError(f"TRACKER_DISPLAY_CACHE_SECONDS={text!r} is not a number of seconds from 0 to 60.")
     return {
         "DISPLAY_REFRESH_SECONDS": seconds,
+        "DISPLAY_CACHE_SECONDS": cache,
         "DISPLAY_RATE_LIMIT": env.get("TRACKER_DISPLAY_RATE_LIMIT", "30/minute"),
     }
 

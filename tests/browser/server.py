@@ -68,6 +68,7 @@ def server_environment(database_url: str, instance_path: Path, broker_url: str |
         PYTHONUNBUFFERED="1",
         # The wall display polls every 2 s here, not every 30 s: its browser test waits for a refresh.
         TRACKER_DISPLAY_REFRESH_SECONDS="2",
+        TRACKER_DISPLAY_CACHE_SECONDS="1",
     )
     if not database_url.startswith("sqlite"):
         env["TRACKER_ENV"] = "development"  # a server database would mean production

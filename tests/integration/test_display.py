@@ -266,3 +266,21 @@ def test_the_link_pages_are_rate_limited(app, client, world, login_as, monkeypat
     monkeypatch.setitem(app.config, "DISPLAY_RATE_LIMIT", "3/minute")
     answers = [client.get(path + "/data").status_code for _ in range(4)]
     assert answers == [200, 200, 200, 429]
+
+
+def test_screens_of_one_scope_share_figures_for_the_cache_time(
+    app, client, world, login_as, make_ticket, monkeypatch
+):
+    """Within DISPLAY_CACHE_SECONDS a scope's figures are counted once; then again."""
+    path = _make(client, login_as)
+    monkeypatch.setattr(display, "_cache", {})
+    monkeypatch.setitem(app.config, "DISPLAY_CACHE_SECONDS", 30)
+    first = client.get(path + "/data").get_json()
+    make_ticket(now=T0)
+    shared = client.get(path + "/data").get_json()
+    assert shared == first and shared["kpis"]["backlog"]["value"] == 0
+    # Another language is another entry; an old entry is counted again.
+    assert client.get(path + "/data?lang=zh_CN").get_json()["kpis"]["backlog"]["value"] == 1
+    clock = display.time.monotonic()
+    monkeypatch.setattr(display.time, "monotonic", lambda: clock + 31)
+    assert client.get(path + "/data").get_json()["kpis"]["backlog"]["value"] == 1

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -30,7 +32,7 @@ from sqlalchemy.orm import joinedload
 from tracker.domain.i18n import N_
 from tracker.errors import NotFound, TrackerError, ValidationFailed
 from tracker.extensions import db
-from tracker.models import Centre, DailyStat, DisplayLink, User
+from tracker.models import Centre, DailyStat, DisplayLink, Ticket, User
 from tracker.models.stats import TARGET_COLUMNS
 from tracker.services import audit, reports
 from tracker.services.standards import promises
@@ -198,10 +200,20 @@ def figures(centre_id: int | None, *, now: datetime, locale: str) -> dict:
         centres = [centre] if centre is not None else []
     centre_ids = [c.id for c in centres]
     filters = reports.Filters(first=window.first, last=window.last, centre_id=centre_id)
-    before = promises.previous_period(filters)
-    rows, total = reports.figures_by(filters, "centre", now, keys=centre_ids)
-    by_centre = {row.key: row for row in rows}
-    previous = _period_sums(before, centre_id)
+    by_centre = _centre_figures(filters, now, centre_ids)
+    total = reports.Figures()
+    for row in by_centre.values():
+        for name in (
+            "received",
+            "resolved",
+            "rating_sum",
+            "rating_count",
+            "backlog",
+            "breached_now",
+            "at_risk_now",
+        ):
+            setattr(total, name, getattr(total, name) + getattr(row, name))
+    previous = _period_sums(promises.previous_period(filters), centre_id)
     comparisons = promises.compare(filters, centre_ids, promises.standard_instant(filters, now))
     standard = {(c.centre_id, c.target): c for c in comparisons}
 
@@ -244,7 +256,7 @@ def figures(centre_id: int | None, *, now: datetime, locale: str) -> dict:
     )
     grid = []
     for centre in centres:
-        row = by_centre.get(centre.id) or reports.Figures(key=centre.id)
+        row = by_centre[centre.id]
         cells = {}
         for target in shown_targets:
             comparison = standard.get((centre.id, target))
@@ -293,6 +305,71 @@ def figures(centre_id: int | None, *, now: datetime, locale: str) -> dict:
         "centres": grid,
         "trend": _trend(centre_id, reports.local_day(now)),
     }
+
+
+# figures(), kept per (centre, language) for a few seconds: every screen
+# showing the same scope in a web process shares one computation.
+_cache: dict[tuple[int | None, str], tuple[float, dict]] = {}
+_cache_lock = threading.Lock()
+
+
+def shared_figures(centre_id: int | None, *, now: datetime, locale: str, max_age: float) -> dict:
+    """Return ``figures()``, computed at most once every ``max_age`` seconds per centre and language.
+
+    The "now" counts cost in proportion to the open and late requests (tens
+    of milliseconds at a million tickets); a campus with a screen in every
+    centre's office asks for the same figures many times a minute. The
+    payload's ``as_of`` says when they were counted, and the screen shows it.
+    ``max_age`` 0 computes every time.
+    """
+    if max_age <= 0:
+        return figures(centre_id, now=now, locale=locale)
+    key = (centre_id, locale)
+    with _cache_lock:
+        kept = _cache.get(key)
+    if kept is not None and time.monotonic() - kept[0] < max_age:
+        return kept[1]
+    payload = figures(centre_id, now=now, locale=locale)
+    with _cache_lock:
+        _cache[key] = (time.monotonic(), payload)
+    return payload
+
+
+def _centre_figures(
+    filters: reports.Filters, now: datetime, centre_ids: list[int]
+) -> dict[int, reports.Figures]:
+    """Return per centre the period's sums from the daily summary and the "now" counts.
+
+    The dashboards' definitions (``reports.OPEN_CONDITION``, ``late_now``,
+    ``at_risk_now``, the summary's columns), counted by centre only: the
+    display needs no ageing, no awaiting confirmation and no per-category or
+    per-technician split, which are most of ``reports.figures_by``'s cost at
+    a million tickets (docs/dashboards.md, the wall display).
+    """
+    result = {cid: reports.Figures(key=cid) for cid in centre_ids}
+    columns = ("received", "resolved", "rating_sum", "rating_count")
+    sums = select(
+        DailyStat.centre_id, *(func.coalesce(func.sum(getattr(DailyStat, c)), 0) for c in columns)
+    ).where(
+        DailyStat.day >= filters.first, DailyStat.day <= filters.last, DailyStat.centre_id.in_(centre_ids)
+    )
+    for cid, *values in db.session.execute(sums.group_by(DailyStat.centre_id)):
+        for name, value in zip(columns, values, strict=True):
+            setattr(result[cid], name, int(value or 0))
+    for name, condition in (
+        ("backlog", None),
+        ("breached_now", reports.late_now(now)),
+        ("at_risk_now", reports.at_risk_now(now)),
+    ):
+        query = select(Ticket.centre_id, func.count()).where(
+            reports.OPEN_CONDITION, reports.ticket_where(filters)
+        )
+        if condition is not None:
+            query = query.where(condition)
+        for cid, number in db.session.execute(query.group_by(Ticket.centre_id)):
+            if cid in result:
+                setattr(result[cid], name, number)
+    return result
 
 
 def _period_sums(filters: reports.Filters, centre_id: int | None) -> dict[str, int]:

@@ -87,7 +87,12 @@ def _error(status: int, message: str, code: str):
 
 def _data(centre_id: int | None, language: str):
     with force_locale(language):
-        payload = service.figures(centre_id, now=utcnow(), locale=language)
+        payload = service.shared_figures(
+            centre_id,
+            now=utcnow(),
+            locale=language,
+            max_age=current_app.config.get("DISPLAY_CACHE_SECONDS", 0),
+        )
     response = jsonify(payload)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -101,6 +106,7 @@ def _page(centre_id: int | None, language: str, data_url: str, switch_url: str, 
             "display/index.html",
             figures=figures,
             updated=format_time(now, "HH:mm:ss"),
+            zone=current_app.config["TRACKER_TIMEZONE"],
             language=language,
             data_url=data_url,
             switch_url=switch_url,

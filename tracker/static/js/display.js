@@ -30,8 +30,11 @@
   }
   function keptCode(kept) { return kept === true ? "yes" : kept === false ? "no" : ""; }
   function keptMark(kept, none) { return kept === true ? "✓" : kept === false ? "✗" : none; }
+  var zone = root.getAttribute("data-zone") || undefined;
+  // Campus time, as the server writes it: "Updated" is when the figures were counted.
   function clock(date) {
-    return date.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+    return date.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false,
+                                           timeZone: zone });
   }
 
   function apply(data) {
@@ -94,7 +97,7 @@
       text(one('[data-trend-today="received"]'), count(today.received));
       text(one('[data-trend-today="resolved"]'), count(today.resolved));
     }
-    lastGood = new Date();
+    lastGood = new Date(data.as_of);
     var updated = one('[data-field="updated"]');
     updated.classList.remove("is-stale");
     text(updated, fill(root.getAttribute("data-updated"), { time: clock(lastGood) }));
