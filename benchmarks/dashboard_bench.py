@@ -937,5 +937,291 @@ def main() -> None:
              "streams": streams, "command": sys.argv}, indent=1, default=str))
 
 
+
+
+# ---------------------------------------------------------------- the wall display (issue 21)
+#
+#   .venv/bin/python benchmarks/dashboard_bench.py display --build      # bench_display_1m and _10m
+#   .venv/bin/python benchmarks/dashboard_bench.py display              # measure, both databases
+#   .venv/bin/python benchmarks/dashboard_bench.py display --drop       # drop both
+#
+# bench_display_1m: 1,000,000 tickets from _bulkload (150,000 open when
+# loaded), then daily_stats built set-based in SQL (one INSERT ... SELECT per
+# figure group, the figures' definitions read on the local day of their
+# instant) instead of `flask stats-rebuild`, which took 38 min at a million.
+# bench_display_10m: what ten million tickets leave for the figures to read,
+# without the ten million closed rows: _bulkload's open backlog of a 10 M
+# campus (the tickets table holds only those), and daily_stats holding ten
+# times the 1 M database's summary: each 1 M row copied onto ten categories
+# (the loader's categories again, ids shifted into new categories of the
+# same centres) so the overview sums ten times the rows per period.
+
+DISPLAY_1M_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_display_1m"
+DISPLAY_10M_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_display_10m"
+
+# daily_stats from the loaded rows, in SQL. Local days in the campus zone
+# (the loader's catalogue is Asia/Shanghai).
+_SUMMARY_SQL = """
+INSERT INTO daily_stats (day, centre_id, category_id, priority, received, resolved, closed, cancelled,
+    response_met, response_breached, arrival_met, arrival_breached, resolution_met, resolution_breached,
+    confirmation_met, confirmation_breached, rating_sum, rating_count, refreshed_at)
+SELECT day, centre_id, category_id, priority,
+    sum(received), sum(resolved), sum(closed), sum(cancelled),
+    sum(response_met), sum(response_breached), sum(arrival_met), sum(arrival_breached),
+    sum(resolution_met), sum(resolution_breached), sum(confirmation_met), sum(confirmation_breached),
+    0, 0, now()
+FROM (
+    SELECT (created_at AT TIME ZONE 'Asia/Shanghai')::date AS day, centre_id, category_id, priority,
+        1 AS received, 0 AS resolved, 0 AS closed, 0 AS cancelled,
+        0 AS response_met, 0 AS response_breached, 0 AS arrival_met, 0 AS arrival_breached,
+        0 AS resolution_met, 0 AS resolution_breached, 0 AS confirmation_met, 0 AS confirmation_breached
+    FROM tickets
+    UNION ALL
+    SELECT (resolved_at AT TIME ZONE 'Asia/Shanghai')::date, centre_id, category_id, priority,
+        0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM tickets WHERE resolved_at IS NOT NULL
+    UNION ALL
+    SELECT (closed_at AT TIME ZONE 'Asia/Shanghai')::date, centre_id, category_id, priority,
+        0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM tickets WHERE closed_at IS NOT NULL
+    UNION ALL
+    SELECT (cancelled_at AT TIME ZONE 'Asia/Shanghai')::date, centre_id, category_id, priority,
+        0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0 FROM tickets WHERE cancelled_at IS NOT NULL
+    UNION ALL
+    SELECT (coalesce(s.milestone_at, s.due_at) AT TIME ZONE 'Asia/Shanghai')::date, t.centre_id, t.category_id,
+        t.priority, 0, 0, 0, 0,
+        (s.target = 'response' AND s.state = 'met')::int, (s.target = 'response' AND s.state = 'breached')::int,
+        (s.target = 'arrival' AND s.state = 'met')::int, (s.target = 'arrival' AND s.state = 'breached')::int,
+        (s.target = 'resolution' AND s.state = 'met')::int, (s.target = 'resolution' AND s.state = 'breached')::int,
+        (s.target = 'confirmation' AND s.state = 'met')::int,
+        (s.target = 'confirmation' AND s.state = 'breached')::int
+    FROM ticket_slas s JOIN tickets t ON t.id = s.ticket_id
+    WHERE s.state IN ('met', 'breached') AND coalesce(s.milestone_at, s.due_at) IS NOT NULL
+) AS figures
+GROUP BY day, centre_id, category_id, priority
+"""
+
+
+def _display_load(url: str, *, tickets: int, open_tickets: int, seed: int = 21) -> dict:
+    """Load ``tickets`` tickets (``open_tickets`` of them open) with _bulkload; return the row counts."""
+    import _bulkload as bulk
+    from flask_migrate import upgrade
+
+    started = time.perf_counter()
+    bulk.recreate_database(url)
+    isolate_environment()
+    app = make_app(url)
+    with app.app_context():
+        upgrade(revision="heads")
+        ref = int(time.time())
+        catalog = bulk.build_catalog(datetime.fromtimestamp(ref, UTC))
+        plan = bulk.Plan(tickets=tickets, open=open_tickets, breach=0, ref=ref, seed=seed,
+                         history_notices=False, has_is_open=True)
+        result = bulk.load_tickets(url, catalog, plan)
+        bulk.finish(url, result)
+    print(f"  {sa.make_url(url).database}: " + ", ".join(f"{t} {n:,}" for t, n in result.rows.items())
+          + f" in {time.perf_counter() - started:.0f} s", flush=True)
+    return result.rows
+
+
+def _display_summary(url: str) -> dict:
+    """Fill daily_stats from the loaded rows in one set-based statement; return its rows and the time."""
+    started = time.perf_counter()
+    with psycopg.connect(conninfo(url), autocommit=True) as conn:
+        conn.execute("SET work_mem = '256MB'")
+        conn.execute("TRUNCATE daily_stats, stats_dirty")
+        conn.execute(_SUMMARY_SQL)
+        conn.execute("VACUUM (ANALYZE) daily_stats")
+        rows = conn.execute("SELECT count(*), coalesce(sum(received), 0) FROM daily_stats").fetchone()
+    seconds = time.perf_counter() - started
+    print(f"  {sa.make_url(url).database}: daily_stats {rows[0]:,} rows ({rows[1]:,} received) in {seconds:.0f} s",
+          flush=True)
+    return {"rows": rows[0], "received": rows[1], "seconds": round(seconds, 1)}
+
+
+def _display_late(url: str, *, late: int = 10_000, at_risk: int = 5_000) -> None:
+    """Make ``late`` open requests late now (response past due, not yet swept) and ``at_risk`` at risk.
+
+    The loader leaves every open clock in the future; run G of issue 5 had
+    10,000 requests late now, and the "now" figures cost in proportion to them.
+    """
+    with psycopg.connect(conninfo(url), autocommit=True) as conn:
+        conn.execute(
+            """
+            WITH chosen AS (
+                SELECT DISTINCT ON (s.ticket_id) s.id FROM ticket_slas s JOIN tickets t ON t.id = s.ticket_id
+                WHERE t.is_open AND s.state = 'running' AND s.milestone_at IS NULL
+                ORDER BY s.ticket_id DESC, s.id LIMIT %(late)s + %(at_risk)s
+            ), numbered AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM chosen)
+            UPDATE ticket_slas s SET
+                due_at = CASE WHEN numbered.n <= %(late)s THEN now() - interval '1 hour'
+                              ELSE now() + interval '1 day' END,
+                at_risk_at = CASE WHEN numbered.n <= %(late)s THEN now() - interval '2 hours'
+                                  ELSE now() - interval '10 minutes' END
+            FROM numbered WHERE s.id = numbered.id
+            """, {"late": late, "at_risk": at_risk})
+        conn.execute("VACUUM (ANALYZE) ticket_slas")
+        conn.execute("VACUUM (ANALYZE) tickets")
+    print(f"  {sa.make_url(url).database}: {table_state(url)}", flush=True)
+
+
+def _display_10m(url_1m: str, url_10m: str) -> dict:
+    """Build bench_display_10m from bench_display_1m: the same backlog, ten times the summarised history.
+
+    A copy of the 1 M database (CREATE DATABASE … TEMPLATE), whose daily_stats
+    then gets nine more copies of its five years, each shifted five years
+    further back: 50 years of history, 10,000,000 requests received in the
+    summary, ten times its rows. The open backlog stays the 1 M database's
+    (150,000 loaded open): the backlog follows the daily intake, not the
+    length of the history, and the 1 M loader's is already far above a real
+    campus's. The closed tickets of the 45 older years exist only as summary
+    rows: no figure of the overview reads a closed ticket.
+    """
+    started = time.perf_counter()
+    source, target = sa.make_url(url_1m).database, sa.make_url(url_10m).database
+    admin = conninfo(str(sa.make_url(url_1m).set(database="postgres")))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{target}"')
+        conn.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
+    with psycopg.connect(conninfo(url_10m), autocommit=True) as conn:
+        first, last = conn.execute("SELECT min(day), max(day) FROM daily_stats").fetchone()
+        span = (last - first).days + 1
+        conn.execute(
+            """
+            INSERT INTO daily_stats
+            SELECT day - k * %(span)s, centre_id, category_id, priority, received, resolved, closed, cancelled,
+                   response_met, response_breached, arrival_met, arrival_breached, resolution_met,
+                   resolution_breached, confirmation_met, confirmation_breached, rating_sum, rating_count,
+                   refreshed_at
+            FROM daily_stats, generate_series(1, 9) AS k
+            WHERE day BETWEEN %(first)s AND %(last)s
+            """,
+            {"span": span, "first": first, "last": last},
+        )
+        conn.execute("VACUUM (ANALYZE) daily_stats")
+        rows, received = conn.execute("SELECT count(*), sum(received) FROM daily_stats").fetchone()
+        open_now = conn.execute("SELECT count(*) FROM tickets WHERE is_open").fetchone()[0]
+    seconds = time.perf_counter() - started
+    print(f"  {target}: daily_stats {rows:,} rows ({received:,} received over {10 * span:,} days), "
+          f"{open_now:,} open tickets, in {seconds:.0f} s", flush=True)
+    return {"rows": rows, "received": received, "days": 10 * span, "open": open_now, "seconds": round(seconds, 1)}
+
+
+def _backends_cpu(url: str) -> float:
+    """Return the CPU seconds (user + system) of every server process connected to ``url``'s database but ours."""
+    with raw(url) as conn:
+        pids = [row[0] for row in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (sa.make_url(url).database,))]
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _time_get(client, path: str, rounds: int, url: str) -> dict:
+    """Request ``path`` once to warm up and check it, then ``rounds`` times; return the times in ms.
+
+    Besides the wall times, the CPU the requests used, this process's and
+    the database server's (its backends, read from /proc: same machine),
+    per request on average. On a machine shared with a dozen busy processes
+    the wall time is mostly waiting for a core; the CPU time is close to
+    what a request takes on an idle machine (the data is in memory).
+    """
+    first = client.get(path)
+    if first.status_code != 200:
+        raise SystemExit(f"{path}: {first.status_code} {first.get_data(as_text=True)[:300]}")
+    times = []
+    server_before, client_before = _backends_cpu(url), time.process_time()
+    for _ in range(rounds):
+        started = time.perf_counter()
+        response = client.get(path)
+        response.get_data()
+        times.append((time.perf_counter() - started) * 1000)
+        assert response.status_code == 200, response.status_code
+    client_cpu = (time.process_time() - client_before) * 1000 / rounds
+    server_cpu = (_backends_cpu(url) - server_before) * 1000 / rounds
+    return {"n": rounds, "p50": statistics.median(times), "p95": percentile(times, 0.95), "max": max(times),
+            "bytes": len(first.get_data()), "cpu": client_cpu + server_cpu, "server_cpu": server_cpu}
+
+
+def _display_measure(url: str, rounds: int, *, overview: bool) -> list[tuple[str, dict]]:
+    """Time the display's data (all centres, one centre), its page and, if asked, the leadership overview."""
+    from tracker.extensions import db
+    from tracker.services import display
+
+    isolate_environment()
+    app = make_app(url)
+    app.config["DISPLAY_RATE_LIMIT"] = "off"
+    app.config["DISPLAY_CACHE_SECONDS"] = 0  # counted on every request, unless a row says "shared"
+    with app.app_context():
+        _link, secret = display.create_link(name="bench wall", centre_id=None, actor=None, now=datetime.now(UTC))
+        from tracker.models import Centre
+
+        repairs = db.session.execute(sa.select(Centre.id).where(Centre.code == "repairs")).scalar_one()
+        _repairs_link, repairs_secret = display.create_link(
+            name="bench wall, repairs", centre_id=repairs, actor=None, now=datetime.now(UTC))
+        db.session.remove()
+    client = app.test_client()
+    results = [
+        ("/display/<link>/data, all centres", _time_get(client, f"/display/{secret}/data", rounds, url)),
+        ("/display/<link>/data, repairs only",
+         _time_get(client, f"/display/{repairs_secret}/data?centre=repairs", rounds, url)),
+        ("/display/<link> (the page)", _time_get(client, f"/display/{secret}", max(rounds // 3, 5), url)),
+    ]
+    # Several screens of one scope in a web process: counted once per DISPLAY_CACHE_SECONDS, shared.
+    app.config["DISPLAY_CACHE_SECONDS"] = 600
+    results.append(("/display/<link>/data, all centres, shared (another screen's count)",
+                    _time_get(client, f"/display/{secret}/data", rounds, url)))
+    if overview:
+        set_passwords(url, ["leader1"])
+        leader = login(app, "leader1")
+        results.append(("/dashboard, default (last 30 days)", _time_get(leader, "/dashboard", rounds, url)))
+    return results
+
+
+def display_main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="dashboard_bench.py display",
+                                     description="The wall display's data at 1 M, the overview at 10 M (issue 21).")
+    parser.add_argument("--build", action="store_true", help="load bench_display_1m and build bench_display_10m")
+    parser.add_argument("--drop", action="store_true", help="drop both databases")
+    parser.add_argument("--rounds", type=int, default=60)
+    parser.add_argument("--vacuum", action="store_true", help="VACUUM (ANALYZE) tickets and ticket_slas first")
+    options = parser.parse_args(argv)
+    admin = conninfo(str(sa.make_url(DISPLAY_1M_URL).set(database="postgres")))
+    if options.drop:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            for url in (DISPLAY_1M_URL, DISPLAY_10M_URL):
+                conn.execute(f'DROP DATABASE IF EXISTS "{sa.make_url(url).database}"')
+        print("dropped bench_display_1m and bench_display_10m")
+        return
+    if options.build:
+        _display_load(DISPLAY_1M_URL, tickets=1_000_000, open_tickets=150_000)
+        _display_summary(DISPLAY_1M_URL)
+        _display_late(DISPLAY_1M_URL)
+        _display_10m(DISPLAY_1M_URL, DISPLAY_10M_URL)
+    started = time.perf_counter()
+    report = []
+    for label, url, overview in (("1 M", DISPLAY_1M_URL, True), ("10 M", DISPLAY_10M_URL, True)):
+        if options.vacuum:
+            vacuum(url)
+        print(f"{label}: {table_state(url)}; load {'/'.join(f'{x:.1f}' for x in load_average())}", flush=True)
+        for name, figures in _display_measure(url, options.rounds, overview=overview):
+            report.append((label, name, figures))
+    print("\n| tickets | request | n | p50 ms | p95 ms | max ms | CPU ms a request (server) | bytes |")
+    print("|---|---|---|---|---|---|---|---|")
+    for label, name, f in report:
+        print(f"| {label} | {name} | {f['n']} | {f['p50']:.1f} | {f['p95']:.1f} | {f['max']:.1f} "
+              f"| {f['cpu']:.1f} ({f['server_cpu']:.1f}) | {f['bytes']:,} |")
+    print(f"\nLoad average (1, 5, 15 min) at the end: {'/'.join(f'{x:.1f}' for x in load_average())}; "
+          f"wall time {time.perf_counter() - started:.0f} s; {code_state()}")
+    print("Command: " + " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv]))
+
+
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["display"]:
+        display_main(sys.argv[2:])
+    else:
+        main()

@@ -73,6 +73,8 @@ def app_config(database_url, instance_path) -> dict:
         # Every sweep looks for the fixed wait: tests sweep at chosen instants
         # (the throttle has its own test in tests/integration/test_feedback.py).
         "AUTO_CLOSE_SCAN_SECONDS": 0,
+        # The wall display counts its figures on every request (its sharing has its own test, test_display.py).
+        "DISPLAY_CACHE_SECONDS": 0,
     }
     if TEST_BROKER_URL:
         config.update(CELERY_BROKER_URL=TEST_BROKER_URL, CELERY_BROKER_TRANSPORT_OPTIONS={})

@@ -168,6 +168,11 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     app.register_blueprint(weekly_bp)
     app.register_blueprint(dashboards_bp)
+    from tracker.web.display import bp as display_bp
+    from tracker.web.display import links_bp as display_links_bp
+
+    app.register_blueprint(display_bp)  # the wall display, logged in or by a display link
+    app.register_blueprint(display_links_bp)
     from tracker.web.attachments import bp as attachments_bp
 
     app.register_blueprint(attachments_bp)

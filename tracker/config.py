@@ -219,6 +219,7 @@ def load(env: Environment | None = None) -> dict:
     config.update(_feedback_settings(env))
     config.update(_api_settings(env, broker_url))
     config.update(_login_settings(env))
+    config.update(_display_settings(env))
     config.update(_survey_settings(env))
     config.update(_operations_settings(env, instance, is_production))
     return config
@@ -391,6 +392,37 @@ def _api_settings(env: Environment, broker_url: str | None) -> dict:
         "API_MAX_BODY_BYTES": int(env.get("TRACKER_API_MAX_BODY_BYTES", str(64 * 1024))),
         # Personal access tokens record their last use at most this often (a write per request is too many).
         "API_TOKEN_TOUCH_SECONDS": float(env.get("TRACKER_API_TOKEN_TOUCH_SECONDS", "60")),
+    }
+
+
+def _display_settings(env: Environment) -> dict:
+    """Return the wall display's refresh interval (seconds) and its links' rate limit.
+
+    A screen polls its figures every TRACKER_DISPLAY_REFRESH_SECONDS (at least
+    1, at most 60: the issue asks for a refresh at least every minute).
+    TRACKER_DISPLAY_RATE_LIMIT counts per client address and link, as
+    Flask-Limiter reads it; "off" switches it off. A web process counts a
+    scope's figures at most every TRACKER_DISPLAY_CACHE_SECONDS (0: every
+    request), shared by the screens that show it.
+    """
+    text = env.get("TRACKER_DISPLAY_REFRESH_SECONDS", "30")
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 1 <= seconds <= 60:
+        raise ConfigError(f"TRACKER_DISPLAY_REFRESH_SECONDS={text!r} is not a number of seconds from 1 to 60.")
+    text = env.get("TRACKER_DISPLAY_CACHE_SECONDS", "10")
+    try:
+        cache = float(text)
+    except ValueError:
+        cache = -1.0
+    if not 0 <= cache <= 60:
+        raise ConfigError(f"TRACKER_DISPLAY_CACHE_SECONDS={text!r} is not a number of seconds from 0 to 60.")
+    return {
+        "DISPLAY_REFRESH_SECONDS": seconds,
+        "DISPLAY_CACHE_SECONDS": cache,
+        "DISPLAY_RATE_LIMIT": env.get("TRACKER_DISPLAY_RATE_LIMIT", "30/minute"),
     }
 
 

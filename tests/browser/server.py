@@ -69,6 +69,9 @@ def server_environment(database_url: str, instance_path: Path, broker_url: str |
         DATABASE_URL=database_url,
         SECRET_KEY="test",
         PYTHONUNBUFFERED="1",
+        # The wall display polls every 2 s here, not every 30 s: its browser test waits for a refresh.
+        TRACKER_DISPLAY_REFRESH_SECONDS="2",
+        TRACKER_DISPLAY_CACHE_SECONDS="1",
     )
     if not database_url.startswith("sqlite"):
         env["TRACKER_ENV"] = "development"  # a server database would mean production
@@ -270,6 +273,10 @@ def _wide_rows(world, machine) -> dict:
     ids["run_id"] = importer.create_run(mapping=mapping, files=[{"name": "cases.csv", "path": str(source)}],
                                         dry_run=True, actor=None, now=T0).id
     ids["week"] = "2026-02-23"
+    from tracker.services import display
+
+    ids["display_secret"] = display.create_link(name="Logistics office, second floor, by the lifts", centre_id=None,
+                                                actor=None, now=T0)[1]
     weekly.generate(date(2026, 2, 23), actor=None, now=T0)
     ids["calendar_id"] = db.session.execute(select(Calendar.id).where(Calendar.code == "office")).scalar_one()
     ids.update(

@@ -522,6 +522,32 @@ def _calendar_id(code: str) -> int:
     return db.session.execute(select(Calendar.id).where(Calendar.code == code)).scalar_one()
 
 
+# The wall display (docs/dashboards.md): logged in, the dashboards' readers
+# (a centre's managers see their one centre); by a display link, anyone who
+# holds the address, logged in or not. The data answers JSON, 401 to nobody
+# logged in. Only administrators make and revoke links.
+DISPLAY_READERS = MANAGERS | {"leadership", "admin"}
+ROUTES.update({
+    "display.index": ("GET", "/display", only(DISPLAY_READERS)),
+    "display.data": ("GET", "/display/data", {**only(DISPLAY_READERS), "anonymous": 401}),
+    "display.shared": ("GET", "/display/{display_secret}", everyone(OK)),
+    "display.shared_data": ("GET", "/display/{display_secret}/data", everyone(OK)),
+    "display_links.index": ("GET", "/admin/display-links/", only({"admin"})),
+    "display_links.revoke": ("POST", "/admin/display-links/{display_link_id}/revoke", only({"admin"}, REDIRECT)),
+})
+
+
+def _display_ids(template: str) -> dict:
+    """Make a display link of every centre when the route needs one."""
+    if "{display_secret}" not in template and "{display_link_id}" not in template:
+        return {}
+    from tests.factories import T0
+    from tracker.services import display
+
+    link, secret = display.create_link(name="Office wall", centre_id=None, actor=None, now=T0)
+    return {"display_secret": secret, "display_link_id": link.id}
+
+
 def test_every_route_has_a_rule(app):
     endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
     missing = sorted(endpoints - set(ROUTES))
@@ -552,6 +578,7 @@ def test_route_answers_each_role_as_its_rule_says(client, db, world, login_as, e
         **_survey_ids(template, world),
         **_attachment_ids(template, world, ticket),
         **_standards_ids(template, world),
+        **_display_ids(template),
     )
     if path.startswith("/api/"):
         response = _api_call(client, world, endpoint, method, path, role)

@@ -32,6 +32,7 @@ from tracker.models import (
     BenchmarkLink,
     Category,
     Centre,
+    DisplayLink,
     Location,
     SlaPolicyVersion,
     SurveyTopic,
@@ -51,14 +52,16 @@ ENTITIES = {
     "benchmark": N_("Benchmark"),
     "benchmark_link": N_("Benchmark link"),
     "survey_topic": N_("Survey topic"),
+    "display_link": N_("Display link"),
 }
 _AUDITED = {
     User: "user", Centre: "centre", Category: "category", Location: "location",
     SlaPolicyVersion: "policy_version", Benchmark: "benchmark", BenchmarkLink: "benchmark_link",
-    SurveyTopic: "survey_topic",
+    SurveyTopic: "survey_topic", DisplayLink: "display_link",
 }
-_IGNORED = {"id", "last_login_at", "session_token", "locale", "created_at"}
-_SECRET = {"password_hash": "password"}
+# A display link's last_seen_at is its screen's use, written every few minutes: not administration.
+_IGNORED = {"id", "last_login_at", "session_token", "locale", "created_at", "last_seen_at"}
+_SECRET = {"password_hash": "password", "token_hash": "secret"}
 
 # Field names as the forms label them (the history shows these).
 FIELD_LABELS = {
@@ -106,6 +109,11 @@ FIELD_LABELS = {
     "share": N_("Share"),
     "priority": N_("Priority"),
     "benchmark_id": N_("Benchmark"),
+    "name": N_("Name"),
+    "prefix": N_("Link"),
+    "secret": N_("Secret"),
+    "revoked_at": N_("Revoked"),
+    "revoked_by_id": N_("Revoked by"),
 }
 
 
