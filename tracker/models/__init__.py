@@ -16,6 +16,7 @@ from tracker.models.feedback import (
 )
 from tracker.models.idempotency import IdempotencyKey
 from tracker.models.imports import ImportMapping, ImportRowError, ImportRun, RunStatus
+from tracker.models.materials import Charge, Material, MovementKind, Quote, QuoteStatus, StockMovement
 from tracker.models.outbox import (
     Channel,
     DeliveryStatus,
@@ -56,6 +57,12 @@ from tracker.models.user import LoginFailure, User, UserRole
 from tracker.models.weekly import ReportStatus, WeeklyReport
 
 __all__ = [
+    "Charge",
+    "Material",
+    "MovementKind",
+    "Quote",
+    "QuoteStatus",
+    "StockMovement",
     "IdempotencyKey",
     "ReplayStatus",
     "SlaReplay",
