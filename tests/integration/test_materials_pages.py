@@ -169,3 +169,97 @@ def test_quote_consent_and_charge_through_the_pages(client, login_as, world, mak
 def test_the_requester_cannot_export_charges(client, login_as, world):
     login_as("requester")
     assert client.get("/materials/charges.csv").status_code == 403
+
+
+def _used_and_charged(client, login_as, world, make_ticket):
+    """A chargeable request in the week of 2026-03-02 that used two taps and was charged ¥123.50."""
+    from datetime import timedelta
+
+    from tests.factories import T0
+    from tracker.services.materials import catalogue, quotes, stock
+
+    world.categories["water"].is_chargeable = True
+    _db.session.commit()
+    material = catalogue.create_material(
+        world.centres["repairs"].id,
+        catalogue.MaterialInput(
+            code="tap-1",
+            name_en="Mixer tap",
+            name_zh="水龙头",
+            unit="pcs",
+            unit_cost="85.50",
+            low_stock_threshold="1",
+        ),
+        actor=world.users["centre_head"],
+        now=T0,
+    )
+    catalogue.stock_in(material.id, "5", actor=world.users["centre_head"], now=T0)
+    ticket = make_ticket(status=Status.IN_PROGRESS)
+    quote = quotes.send_quote(
+        ticket.id,
+        labour="100",
+        materials="23.50",
+        actor=world.users["technician"],
+        now=T0 + timedelta(hours=1),
+    )
+    quotes.answer_quote(quote.id, accept=True, actor=world.users["requester"], now=T0 + timedelta(hours=2))
+    stock.resolve(
+        ticket.id,
+        actor=world.users["technician"],
+        now=T0 + timedelta(hours=3),
+        resolution_note="Done.",
+        lines=[stock.UsedLine(material.id, "2")],
+    )
+    return ticket
+
+
+def test_the_dashboards_show_materials_cost_and_charges_of_the_period(client, login_as, world, make_ticket):
+    _used_and_charged(client, login_as, world, make_ticket)
+    login_as("leadership")
+    page = client.get("/dashboard?from=2026-03-02&to=2026-03-08").get_data(as_text=True)
+    assert 'id="materials-figures"' in page
+    assert "¥171.00" in page and "¥123.50" in page and "Mixer tap ×2" in page
+    empty = client.get("/dashboard?from=2026-02-02&to=2026-02-08").get_data(as_text=True)
+    assert "No materials used and nothing charged in this period." in empty
+    post_form(client, "/logout")
+    login_as("centre_head")
+    page = client.get(f"/dashboard/centre?centre={world.centres['repairs'].id}&from=2026-03-02&to=2026-03-08")
+    assert "¥171.00" in page.get_data(as_text=True)
+
+
+def test_the_weekly_report_carries_the_weeks_materials_and_charges(client, login_as, world, make_ticket):
+    from datetime import date, timedelta
+
+    from tests.factories import T0
+    from tracker.services import weekly
+
+    _used_and_charged(client, login_as, world, make_ticket)
+    report = weekly.generate(date(2026, 3, 2), actor=None, now=T0 + timedelta(days=8))
+    [row] = weekly.read(report.content).materials
+    assert (row["jobs"], row["cost_fen"], row["charges"], row["charged_fen"]) == (1, 17100, 1, 12350)
+    login_as("leadership")
+    page = client.get("/weekly/2026-03-02").get_data(as_text=True)
+    assert 'id="materials-summary"' in page and "¥171.00" in page
+
+
+def test_an_administrator_marks_a_category_chargeable(client, login_as, world):
+    login_as("admin")
+    category = world.categories["keys"]
+    page = client.get(f"/admin/categories/{category.id}").get_data(as_text=True)
+    assert 'name="is_chargeable"' in page
+    form = {
+        "code": "keys",
+        "name_en": "Keys and locks",
+        "name_zh": "钥匙门锁",
+        "default_priority": "normal",
+        "sort_order": "0",
+        "is_active": "y",
+        "is_chargeable": "y",
+        "version": "1",
+        "sla_policy_id": str(world.policies["standard"].id),
+    }
+    post_form(client, f"/admin/categories/{category.id}", form)
+    _db.session.expire_all()
+    from tracker.models import Category
+
+    assert _db.session.get(Category, category.id).is_chargeable is True
