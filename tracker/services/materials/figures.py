@@ -197,7 +197,7 @@ def usage_records(
             "code": material.code,
             "material": material.name_for(locale),
             "unit": material.unit,
-            "quantity": movement.quantity,
+            "quantity": abs(movement.quantity),  # the movement says in or out
             "unit_cost": _yuan(movement.unit_cost_fen),
             "cost": _yuan(movement.cost_fen if movement.kind is MovementKind.USED else 0),
             "stock_after": movement.stock_after,
