@@ -141,13 +141,25 @@ def _seed(url: str, instance_path: Path) -> Seeded:
                 status=Status.IN_PROGRESS,
                 description="The radiator valve in room 301 leaks onto the floor.",
             )
+            # Paid repairs (test_materials_journey.py): a private flat, and a job there on site per language.
+            flat = Location(kind="room", code="main-b3-302", name_en="Room 302 (staff flat)", name_zh="302室（教工住房）",
+                            parent_id=world.locations["building"].id, is_chargeable=True)
+            db.session.add(flat)
+            db.session.commit()
+            paid = {
+                f"paid_{language}": make_ticket(
+                    world, status=Status.IN_PROGRESS, location_id=flat.id,
+                    description=f"The kitchen tap in the flat drips ({language}).",
+                ).reference
+                for language in ("en", "zh")
+            }
             ids = _wide_rows(world, machine)
             # No worker runs beside the server yet: bring the dashboards' summary up to date.
             stats.refresh_all()
             return Seeded(
                 password=world.password,
                 usernames={key: user.username for key, user in world.users.items()},
-                tickets={"assigned": assigned.reference, "on_site": on_site.reference},
+                tickets={"assigned": assigned.reference, "on_site": on_site.reference, **paid},
                 places={"machine": machine.id, "building": world.locations["building"].id},
                 ids=ids,
                 routes=[[rule.endpoint, rule.rule, sorted(rule.methods or ())] for rule in app.url_map.iter_rules()],
