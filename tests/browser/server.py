@@ -278,6 +278,17 @@ def _wide_rows(world, machine) -> dict:
     source.write_text("id,opened\n1,2026-01-05 09:00\n")
     ids["run_id"] = importer.create_run(mapping=mapping, files=[{"name": "cases.csv", "path": str(source)}],
                                         dry_run=True, actor=None, now=T0).id
+    from tracker.services.materials import catalogue
+
+    material = catalogue.create_material(
+        world.centres["repairs"].id,
+        catalogue.MaterialInput(code="PPR-pipe-20mm-cold-water-north-campus", name_en=LONG_NAME,
+                                name_zh="PPR冷水管20毫米（北校区供水改造专用）", unit="m", unit_cost="12.50",
+                                low_stock_threshold="5"),
+        actor=world.users["centre_head"], now=T0,
+    )
+    catalogue.stock_in(material.id, "3", actor=world.users["centre_head"], now=T0, note=LONG_URL)
+    ids["material_id"] = material.id
     ids["week"] = "2026-02-23"
     weekly.generate(date(2026, 2, 23), actor=None, now=T0)
     ids["calendar_id"] = db.session.execute(select(Calendar.id).where(Calendar.code == "office")).scalar_one()

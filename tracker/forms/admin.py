@@ -774,6 +774,7 @@ class PolicyForm(FlaskForm):
     hold_access_denied = _pause_field(HoldReason.ACCESS_DENIED)
     hold_scheduled = _pause_field(HoldReason.SCHEDULED)
     hold_other = _pause_field(HoldReason.OTHER)
+    hold_awaiting_consent = _pause_field(HoldReason.AWAITING_CONSENT)
     escalation_ack = StringField(
         _l("Time to acknowledge an escalation"),
         default="30m",
