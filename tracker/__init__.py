@@ -205,6 +205,10 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(standards_bp)
 
+    from tracker.web.materials import bp as materials_bp
+
+    app.register_blueprint(materials_bp)
+
     from tracker.web.health import bp as health_bp
 
     app.register_blueprint(health_bp)  # /healthz and /readyz for the proxy and monitoring

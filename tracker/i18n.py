@@ -50,4 +50,6 @@ def shown(value):
         return label_text(value)
     if isinstance(value, date):
         return when(value)
+    if hasattr(value, "name_for"):  # a catalogue row (centre, material): its name in the reader's language
+        return value.name_for(str(get_locale()))
     return value

@@ -147,13 +147,25 @@ def _seed(url: str, instance_path: Path) -> Seeded:
                 status=Status.IN_PROGRESS,
                 description="The radiator valve in room 301 leaks onto the floor.",
             )
+            # Paid repairs (test_materials_journey.py): a private flat, and a job there on site per language.
+            flat = Location(kind="room", code="main-b3-302", name_en="Room 302 (staff flat)", name_zh="302室（教工住房）",
+                            parent_id=world.locations["building"].id, is_chargeable=True)
+            db.session.add(flat)
+            db.session.commit()
+            paid = {
+                f"paid_{language}": make_ticket(
+                    world, status=Status.IN_PROGRESS, location_id=flat.id,
+                    description=f"The kitchen tap in the flat drips ({language}).",
+                ).reference
+                for language in ("en", "zh")
+            }
             ids = _wide_rows(world, machine)
             # No worker runs beside the server yet: bring the dashboards' summary up to date.
             stats.refresh_all()
             return Seeded(
                 password=world.password,
                 usernames={key: user.username for key, user in world.users.items()},
-                tickets={"assigned": assigned.reference, "on_site": on_site.reference},
+                tickets={"assigned": assigned.reference, "on_site": on_site.reference, **paid},
                 places={"machine": machine.id, "building": world.locations["building"].id},
                 ids=ids,
                 routes=[[rule.endpoint, rule.rule, sorted(rule.methods or ())] for rule in app.url_map.iter_rules()],
@@ -272,6 +284,17 @@ def _wide_rows(world, machine) -> dict:
     source.write_text("id,opened\n1,2026-01-05 09:00\n")
     ids["run_id"] = importer.create_run(mapping=mapping, files=[{"name": "cases.csv", "path": str(source)}],
                                         dry_run=True, actor=None, now=T0).id
+    from tracker.services.materials import catalogue
+
+    material = catalogue.create_material(
+        world.centres["repairs"].id,
+        catalogue.MaterialInput(code="PPR-pipe-20mm-cold-water-north-campus", name_en=LONG_NAME,
+                                name_zh="PPR冷水管20毫米（北校区供水改造专用）", unit="m", unit_cost="12.50",
+                                low_stock_threshold="5"),
+        actor=world.users["centre_head"], now=T0,
+    )
+    catalogue.stock_in(material.id, "3", actor=world.users["centre_head"], now=T0, note=LONG_URL)
+    ids["material_id"] = material.id
     ids["week"] = "2026-02-23"
     from tracker.services import display
 

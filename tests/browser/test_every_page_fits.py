@@ -102,6 +102,9 @@ PAGES = {
     "imports.run": "/admin/imports/runs/{run_id}",
     "imports.mapping_new": "/admin/imports/mappings/new",
     "imports.mapping_edit": "/admin/imports/mappings/{mapping_id}",
+    "materials.index": "/materials/",
+    "materials.centre": "/materials/repairs",
+    "materials.item": "/materials/item/{material_id}",
 }
 
 DOWNLOAD = "a file to download (CSV, xlsx, PNG), not a page"
@@ -124,6 +127,7 @@ EXCLUDED = {
     "rectification.dashboard_export": DOWNLOAD,
     "imports.errors_export": DOWNLOAD,
     "weekly.download": DOWNLOAD,
+    "materials.export": DOWNLOAD,
     "imports.run_status": JSON,
     "standards.status": JSON,
     "display.data": JSON,

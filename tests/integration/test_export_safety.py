@@ -38,6 +38,7 @@ COMMENT = "=cmd|' /C calc'!A0"
 ITEM = "@SUM(1+1)*cmd|' /C calc'!A0"
 SOURCE_REF = "-2+3 survey"
 CASE = "=1+1"
+MATERIAL = "=Tap 1+1"
 
 # The first characters a spreadsheet may take for a formula (OWASP, ASVS 5.0).
 DANGEROUS = ("=", "+", "-", "@", "\t", "\r", "\n", "\0", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -70,7 +71,27 @@ def poisoned(world, tmp_path):
     run = importer.create_run(mapping=importer.mapping_by_code("boston-311"),
                               files=[{"name": "cases.csv", "path": str(source)}], dry_run=True, actor=None, now=T0)
     assert importer.execute_run(run.id).rows_error == 2
+    _paid_repair_with_materials(world)
     return {"run": run.id, "repairs": world.centres["repairs"].id}
+
+
+def _paid_repair_with_materials(world) -> None:
+    """A material with a formula-like name, its stock-in, and a charged repair that used it."""
+    from tracker.services.materials import catalogue, quotes, stock
+
+    material = catalogue.create_material(
+        world.centres["repairs"].id,
+        catalogue.MaterialInput(code="tap", name_en=MATERIAL, name_zh="", unit="pcs", unit_cost="10",
+                                low_stock_threshold="0"),
+        actor=world.users["centre_head"], now=T0)
+    catalogue.stock_in(material.id, "5", actor=world.users["centre_head"], now=T0, note=COMMENT)
+    world.categories["water"].is_chargeable = True
+    db.session.commit()
+    ticket = make_ticket(world, status=Status.IN_PROGRESS)
+    quote = quotes.send_quote(ticket.id, labour="50", actor=world.users["technician"], now=T0 + timedelta(hours=2))
+    quotes.answer_quote(quote.id, accept=True, actor=world.users["requester"], now=T0 + timedelta(hours=3))
+    stock.resolve(ticket.id, actor=world.users["technician"], now=T0 + timedelta(hours=4), resolution_note="Done.",
+                  lines=[stock.UsedLine(material.id, "1")])
 
 
 # Every export route: who downloads, the URL ({fmt} and the ``poisoned``
@@ -99,6 +120,10 @@ EXPORTS = {
     "weekly.download": [("leadership", "/weekly/2026-03-02/report.{fmt}", ("xlsx",),
                          {TITLE, REPAIRS, DORM, ITEM, TECHNICIAN})],
     "imports.errors_export": [("admin", "/admin/imports/runs/{run}/errors.{fmt}", ("csv",), {CASE, COMMENT})],
+    "materials.export": [
+        ("leadership", f"/materials/ledger.{{fmt}}?{PERIOD}", BOTH, {REPAIRS, MATERIAL, COMMENT, TECHNICIAN}),
+        ("centre_head", f"/materials/charges.{{fmt}}?{PERIOD}", BOTH, {REPAIRS, TECHNICIAN}),
+    ],
 }
 
 # A route that writes a file: its URL ends in a spreadsheet suffix or a

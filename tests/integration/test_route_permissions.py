@@ -196,6 +196,49 @@ ROUTES.update({
 })
 
 
+# Materials and paid repairs (docs/materials.md). Staff of a single centre
+# land on their centre's catalogue; heads and administrators keep it
+# (stock-in posted without a quantity: back with the message); the job's
+# staff quote and anyone who sees the request may post an answer, which the
+# service refuses unless it is the requester's (back to the request).
+ROUTES.update({
+    "materials.index": ("GET", "/materials/", {"anonymous": LOGIN, "requester": FORBIDDEN,
+                                               **{r: REDIRECT for r in STAFF}, "leadership": OK, "admin": OK}),
+    "materials.centre": ("GET", "/materials/repairs", only(STAFF | {"leadership", "admin"})),
+    "materials.item": ("GET", "/materials/item/{material_id}", only(STAFF | {"leadership", "admin"})),
+    "materials.stock_in": ("POST", "/materials/item/{material_id}/stock-in", only({"centre_head", "admin"}, REDIRECT)),
+    "materials.quote": ("POST", "/materials/quote/{reference}", only(STAFF, REDIRECT)),
+    "materials.answer": ("POST", "/materials/quotes/{quote_id}/accept", only(LOGGED_IN, REDIRECT)),
+    "materials.export": ("GET", "/materials/charges.csv", only(MANAGERS | {"leadership", "admin"})),
+})
+
+
+def _material_ids(template: str, world, ticket) -> dict:
+    """Make a material, or a quote on a chargeable request, when the route needs one."""
+    from datetime import timedelta
+
+    from tests.factories import T0
+    from tracker.domain.workflow import Status
+    from tracker.extensions import db
+    from tracker.services.materials import catalogue, quotes
+
+    ids = {}
+    if "{material_id}" in template:
+        ids["material_id"] = catalogue.create_material(
+            world.centres["repairs"].id,
+            catalogue.MaterialInput(code="fuse", name_en="Fuse", name_zh="保险丝", unit="pcs", unit_cost="2",
+                                    low_stock_threshold="1"),
+            actor=world.users["centre_head"], now=T0,
+        ).id
+    if "{quote_id}" in template:
+        world.categories["water"].is_chargeable = True
+        db.session.commit()
+        working = make_ticket(world, status=Status.IN_PROGRESS)
+        ids["quote_id"] = quotes.send_quote(working.id, labour="50", actor=world.users["technician"],
+                                            now=T0 + timedelta(hours=1)).id
+    return ids
+
+
 def _feedback_ids(template: str, world) -> dict:
     """Sign a rating link, or open a follow-up (a rating of 1), when the route needs one."""
     from datetime import timedelta
@@ -579,6 +622,7 @@ def test_route_answers_each_role_as_its_rule_says(client, db, world, login_as, e
         **_attachment_ids(template, world, ticket),
         **_standards_ids(template, world),
         **_display_ids(template),
+        **_material_ids(template, world, ticket),
     )
     if path.startswith("/api/"):
         response = _api_call(client, world, endpoint, method, path, role)

@@ -112,3 +112,11 @@ def test_every_status_is_reachable_from_new():
                 reached.add(target)
                 frontier.append(target)
     assert reached == set(Status)
+
+
+def test_the_wait_for_a_quotes_consent_is_not_offered_on_the_hold_form():
+    from tracker.domain.workflow import HOLD_REASON_LABELS, MANUAL_HOLD_REASONS, HoldReason
+
+    assert HoldReason.AWAITING_CONSENT not in MANUAL_HOLD_REASONS
+    assert set(MANUAL_HOLD_REASONS) | {HoldReason.AWAITING_CONSENT} == set(HoldReason)
+    assert set(HOLD_REASON_LABELS) == set(HoldReason)

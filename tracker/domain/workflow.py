@@ -54,6 +54,10 @@ class HoldReason(StrEnum):
     ACCESS_DENIED = "access_denied"
     SCHEDULED = "scheduled"
     OTHER = "other"
+    # A paid repair waits for the requester to accept or decline its quote.
+    # Only a quote starts it and only the answer (or withdrawing the quote)
+    # ends it: services/materials/quotes.py.
+    AWAITING_CONSENT = "awaiting_consent"
 
 
 class Relation(StrEnum):
@@ -158,7 +162,11 @@ HOLD_REASON_LABELS = {
     HoldReason.ACCESS_DENIED: N_("No access to the site"),
     HoldReason.SCHEDULED: N_("Scheduled for a later date"),
     HoldReason.OTHER: N_("Other"),
+    HoldReason.AWAITING_CONSENT: N_("Waiting for the requester to accept a quote"),
 }
+
+# Holds that people choose on the hold form; the others are started by the application.
+MANUAL_HOLD_REASONS = tuple(r for r in HoldReason if r is not HoldReason.AWAITING_CONSENT)
 
 ACTION_LABELS = {
     Action.ASSIGN: N_("Assign"),

@@ -257,6 +257,8 @@ class _CategoryFields(FlaskForm):
         _l("Name (English)"),
         validators=[Length(max=admin_service.CATEGORY_NAME_MAX)],
     )
+    # Paid repairs (有偿维修): work needs the requester's consent to a quote (docs/materials.md).
+    is_chargeable = BooleanField(_l("Chargeable: repairs are paid by the requester"))
     default_priority = SelectField(
         _l("Default priority"),
         choices=options([(p.value, _l(PRIORITY_LABELS[p])) for p in Priority]),
@@ -296,6 +298,7 @@ class CategoryEditForm(_CategoryFields):
 
 
 class LocationForm(OnceForm):
+    is_chargeable = BooleanField(_l("Chargeable: repairs here are paid by the requester"))
     # The service checks the parent (exists, no cycle) and says what is wrong.
     parent_id = SelectField(
         _l("Inside"),
@@ -771,6 +774,7 @@ class PolicyForm(FlaskForm):
     hold_access_denied = _pause_field(HoldReason.ACCESS_DENIED)
     hold_scheduled = _pause_field(HoldReason.SCHEDULED)
     hold_other = _pause_field(HoldReason.OTHER)
+    hold_awaiting_consent = _pause_field(HoldReason.AWAITING_CONSENT)
     escalation_ack = StringField(
         _l("Time to acknowledge an escalation"),
         default="30m",

@@ -7,7 +7,7 @@ from flask_wtf.file import FileField
 from wtforms import DecimalField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from tracker.domain.workflow import HOLD_REASON_LABELS, PRIORITY_LABELS, HoldReason, Priority
+from tracker.domain.workflow import HOLD_REASON_LABELS, MANUAL_HOLD_REASONS, PRIORITY_LABELS, Priority
 from tracker.forms import OnceForm, options
 from tracker.services.tickets import (
     CONTACT_PHONE_MAX,
@@ -102,7 +102,7 @@ class ActionForm(OnceForm):
     reason = TextAreaField(_l("Note"), validators=[Optional(), Length(max=DESCRIPTION_MAX)])
     hold_reason = SelectField(
         _l("Why on hold?"),
-        choices=options([("", "—")] + [(r.value, _l(HOLD_REASON_LABELS[r])) for r in HoldReason]),
+        choices=options([("", "—")] + [(r.value, _l(HOLD_REASON_LABELS[r])) for r in MANUAL_HOLD_REASONS]),
         validators=[Optional()],
     )
     resolution_note = TextAreaField(_l("What was done"), validators=[Optional(), Length(max=DESCRIPTION_MAX)])

@@ -17,6 +17,7 @@ from tracker.models.feedback import (
 )
 from tracker.models.idempotency import IdempotencyKey
 from tracker.models.imports import ImportMapping, ImportRowError, ImportRun, RunStatus
+from tracker.models.materials import Charge, Material, MovementKind, Quote, QuoteStatus, StockMovement
 from tracker.models.outbox import (
     Channel,
     DeliveryStatus,
@@ -58,6 +59,12 @@ from tracker.models.weekly import ReportStatus, WeeklyReport
 
 __all__ = [
     "DisplayLink",
+    "Charge",
+    "Material",
+    "MovementKind",
+    "Quote",
+    "QuoteStatus",
+    "StockMovement",
     "IdempotencyKey",
     "ReplayStatus",
     "SlaReplay",

@@ -73,6 +73,8 @@ class Category(Bilingual, db.Model):
     sla_policy_id: Mapped[int | None] = mapped_column(ForeignKey("sla_policies.id"))
     sort_order: Mapped[int] = mapped_column(Integer, default=0)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Paid repair (有偿维修): work needs the requester's accepted quote (docs/materials.md).
+    is_chargeable: Mapped[bool] = mapped_column(Boolean, default=False)
 
     centre: Mapped[Centre] = relationship(back_populates="categories")
     sla_policy = relationship("SlaPolicy")
@@ -106,6 +108,8 @@ class Location(Bilingual, db.Model):
     centre_id: Mapped[int | None] = mapped_column(ForeignKey("centres.id"))
     category_id: Mapped[int | None] = mapped_column(ForeignKey("categories.id"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Repairs here are paid (private residences, research rooms): docs/materials.md.
+    is_chargeable: Mapped[bool] = mapped_column(Boolean, default=False)
 
     parent: Mapped["Location | None"] = relationship(remote_side=[id])
 

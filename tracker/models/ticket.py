@@ -29,6 +29,13 @@ class EventKind(StrEnum):
     FEEDBACK_EDITED = "feedback_edited"
     FOLLOW_UP_OPENED = "follow_up_opened"
     FOLLOW_UP_RECORDED = "follow_up_recorded"
+    # Materials and paid repairs (services/materials).
+    MATERIALS_USED = "materials_used"
+    QUOTE_SENT = "quote_sent"
+    QUOTE_ACCEPTED = "quote_accepted"
+    QUOTE_DECLINED = "quote_declined"
+    QUOTE_WITHDRAWN = "quote_withdrawn"
+    CHARGE_RECORDED = "charge_recorded"
 
 
 class Source(StrEnum):

@@ -396,6 +396,7 @@ def create_category(
     default_priority: Priority | str = Priority.NORMAL,
     sort_order: int = 0,
     sla_policy_id: int | None = None,
+    is_chargeable: bool = False,
     actor: User | None,
     now: datetime,
 ) -> Category:
@@ -420,6 +421,7 @@ def create_category(
         sort_order=_sort_order(sort_order),
         sla_policy_id=_policy_id(sla_policy_id),
         is_active=True,
+        is_chargeable=bool(is_chargeable),
     )
     db.session.add(category)
     _commit()
@@ -436,6 +438,7 @@ def update_category(
     sort_order: int,
     is_active: bool,
     sla_policy_id=UNCHANGED,
+    is_chargeable=UNCHANGED,
     actor: User | None,
     now: datetime,
 ) -> Category:
@@ -458,6 +461,9 @@ def update_category(
     category.sort_order = sort_order
     category.sla_policy_id = policy_id
     category.is_active = bool(is_active)
+    if is_chargeable is not UNCHANGED:
+        # Paid repairs (docs/materials.md): requests filed or quoted from now on.
+        category.is_chargeable = bool(is_chargeable)
     _commit()
     return category
 
@@ -503,6 +509,7 @@ def create_location(
     parent_id: int | None = None,
     centre_id: int | None = None,
     category_id: int | None = None,
+    is_chargeable: bool = False,
     actor: User | None,
     now: datetime,
 ) -> Location:
@@ -528,6 +535,7 @@ def create_location(
         centre_id=centre_id,
         category_id=category_id,
         is_active=True,
+        is_chargeable=bool(is_chargeable),
     )
     db.session.add(location)
     _commit()
@@ -545,6 +553,7 @@ def update_location(
     centre_id: int | None,
     category_id: int | None,
     is_active: bool,
+    is_chargeable=UNCHANGED,
     actor: User | None,
     now: datetime,
 ) -> Location:
@@ -580,6 +589,8 @@ def update_location(
     location.centre_id = centre_id
     location.category_id = category_id
     location.is_active = is_active
+    if is_chargeable is not UNCHANGED:
+        location.is_chargeable = bool(is_chargeable)
     _commit()
     return location
 

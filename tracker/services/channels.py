@@ -61,6 +61,11 @@ SUBJECTS = {
     "follow_up_due": N_("[%(reference)s] Rated %(rating)s of 5: follow up by %(due)s"),
     # follow_up_due of the weekly sample (not a kind of its own).
     "follow_up_sample": N_("%(count)s closed requests to call back by %(due)s"),
+    "material_low_stock": N_("Low stock: %(material)s, %(stock)s %(unit)s left"),
+    "quote_sent": N_("[%(reference)s] Quote of ¥%(amount)s: accept or decline"),
+    # quote_answered, by the answer (not kinds of their own).
+    "quote_accepted": N_("[%(reference)s] Quote of ¥%(amount)s accepted: go on with the work"),
+    "quote_declined": N_("[%(reference)s] Quote of ¥%(amount)s declined"),
 }
 
 LINES = {
@@ -83,6 +88,13 @@ LINES = {
     "rectification_overdue": N_("This rectification item was due %(due)s and is not verified yet."),
     "follow_up_due": N_("The requester rated this request %(rating)s of 5. Visit them and record the follow-up."),
     "follow_up_sample": N_("%(count)s requests closed last week were drawn for a follow-up call. Record each call."),
+    "material_low_stock": N_("%(material)s (%(code)s) is down to %(stock)s %(unit)s, at or below its threshold of "
+                             "%(threshold)s. Record a stock-in when it arrives."),
+    "quote_sent": N_("This repair is paid. The technician quotes ¥%(amount)s. Accept or decline the quote on the "
+                     "request's page; work waits for your answer."),
+    "quote_accepted": N_("The requester accepted the quote of ¥%(amount)s. Go on with the work."),
+    "quote_declined": N_("The requester declined the quote of ¥%(amount)s. Do what is free of charge, or resolve "
+                         "the request saying so."),
 }
 
 
@@ -129,6 +141,12 @@ def render(notification: Notification, locale: str | None = None, *, field: Call
         wording = notification.kind
         if wording == "follow_up_due" and payload.get("count") is not None:
             wording = "follow_up_sample"
+        if wording == "quote_answered":
+            wording = "quote_accepted" if payload.get("accepted") else "quote_declined"
+        if notification.kind == "material_low_stock":
+            payload["material"] = field(pick(
+                (notification.payload or {}).get("material_zh"), (notification.payload or {}).get("material_en"),
+                str(locale)))
         subject = gettext(SUBJECTS.get(wording, "%(reference)s"), **_params(payload))
         line = gettext(LINES.get(wording, "%(title)s"), **_params(payload))
         lines = [line]

@@ -44,9 +44,12 @@ from tracker.models import (
     IdempotencyKey,
     ImportRun,
     Location,
+    Material,
+    Quote,
     RectificationItem,
     SlaPolicy,
     SlaReplay,
+    StockMovement,
     SurveyImport,
     Ticket,
     TicketEvent,
@@ -79,6 +82,9 @@ KINDS = {
     "benchmark": (Benchmark, None),
     "import_run": (ImportRun, None),
     "survey_import": (SurveyImport, None),
+    "material": (Material, None),
+    "stock_in": (StockMovement, None),
+    "quote": (Quote, None),
 }
 
 _PENDING = "idempotency.pending"  # session.info: the claims of the open transaction

@@ -67,6 +67,12 @@ KINDS = {
     "rectification_overdue": {Channel.IN_APP: True, Channel.EMAIL: True},
     # To a centre's heads: a low rating to visit, or the week's sample to call.
     "follow_up_due": {Channel.IN_APP: True, Channel.EMAIL: True},
+    # Materials and paid repairs (services/materials): to a centre's heads, a
+    # material at its low-stock threshold; to a requester, a quote to answer;
+    # to the technician, the answer.
+    "material_low_stock": {Channel.IN_APP: True, Channel.EMAIL: True},
+    "quote_sent": {Channel.IN_APP: True, Channel.EMAIL: True},
+    "quote_answered": {Channel.IN_APP: True, Channel.EMAIL: False},
 }
 USER_CHANNELS = (Channel.IN_APP, Channel.EMAIL)
 
@@ -88,6 +94,9 @@ KIND_LABELS = {
     "rectification_at_risk": N_("Rectification deadline at risk"),
     "rectification_overdue": N_("Rectification item overdue"),
     "follow_up_due": N_("Follow-up to make"),
+    "material_low_stock": N_("Material running low"),
+    "quote_sent": N_("Quote for your request to answer"),
+    "quote_answered": N_("Quote accepted or declined"),
 }
 assert set(KIND_LABELS) == set(KINDS)
 

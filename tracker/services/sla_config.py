@@ -376,6 +376,8 @@ DEFAULT_POLICIES = {
                 "third_party": {"targets": ["resolution"], "cap_minutes": 5 * 1440},
                 "access_denied": {"targets": ["arrival", "resolution"], "cap_minutes": 1440},
                 "scheduled": {"targets": ["arrival", "resolution"], "cap_minutes": 7 * 1440},
+                # A paid repair waiting for the requester's consent to its quote (docs/materials.md).
+                "awaiting_consent": {"targets": ["arrival", "resolution"], "cap_minutes": 3 * 1440},
             },
             # Repairs answers round the clock: its notices go out at once.
             "escalation": {"ack_minutes": 15, "leadership_after_minutes": 120, "defer_non_urgent_to": None},
@@ -400,6 +402,7 @@ DEFAULT_POLICIES = {
                 "requester_unavailable": {"targets": ["resolution"], "cap_minutes": 2 * 1440},
                 "third_party": {"targets": ["resolution"], "cap_minutes": 10 * 1440},
                 "scheduled": {"targets": ["resolution"], "cap_minutes": 14 * 1440},
+                "awaiting_consent": {"targets": ["resolution"], "cap_minutes": 5 * 1440},
             },
             # Office-hours centres: at-risk notices that are not urgent wait for the office.
             "escalation": {"ack_minutes": 60, "leadership_after_minutes": 480, "defer_non_urgent_to": "office"},

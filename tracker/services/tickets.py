@@ -526,12 +526,16 @@ def transition(
     category_id: int | None = None,
     extra_minutes: float | None = None,
     expected_version: int | None = None,
+    before_commit: Callable[[Ticket, TicketEvent], None] | None = None,
 ) -> Ticket:
     """Apply ``action`` to a ticket as ``actor`` (None: the application).
 
-    Raises Conflict when the ticket's status or the actor's relation to it
-    does not allow the action, ValidationFailed for missing or bad details,
-    NotFound when the actor cannot see the ticket.
+    ``before_commit(ticket, event)`` adds to the same transaction (no
+    commit) before the clocks are recomputed: services.materials records
+    what a resolution used there. Raises Conflict when the ticket's status
+    or the actor's relation to it does not allow the action,
+    ValidationFailed for missing or bad details, NotFound when the actor
+    cannot see the ticket.
     """
     try:
         ticket = _lock(ticket_id, expected_version)
@@ -549,6 +553,8 @@ def transition(
             category_id=category_id,
             extra_minutes=extra_minutes,
         )
+        if before_commit is not None:
+            before_commit(ticket, event)
         if action is not Action.COMMENT:
             sla._recompute(ticket, now)
         _notify(ticket, action, event, actor=actor, now=now)
@@ -729,6 +735,8 @@ def _hold(ticket, target, *, actor, now, hold_reason, reason, **_):
         code = HoldReason(hold_reason)
     except ValueError:
         raise ValidationFailed(N_("Choose why the request is put on hold.")) from None
+    if code is HoldReason.AWAITING_CONSENT:
+        raise ValidationFailed(N_("Send the requester a quote to wait for their consent; it puts the request on hold."))
     text = _clean_text(
         reason,
         required_message=N_("Describe what the request is waiting for.") if code is HoldReason.OTHER else None,
@@ -741,6 +749,9 @@ def _hold(ticket, target, *, actor, now, hold_reason, reason, **_):
 
 
 def _resume(ticket, target, *, actor, now, reason, **_):
+    if ticket.hold_reason is HoldReason.AWAITING_CONSENT:
+        # No work before the requester answers the quote (DESIGN.md, paid repairs).
+        raise Conflict(N_("The requester has not answered the quote yet. Withdraw the quote to go on without it."))
     text = _clean_text(reason, required_message=None)
     reason_code = ticket.hold_reason.value if ticket.hold_reason else None
     ticket.status_before_hold = None
@@ -766,6 +777,39 @@ def _resolve(ticket, target, *, actor, now, resolution_note, materials_used, **_
         body=note,
         data={"materials_used": materials} if materials else {},
     )
+
+
+def hold_for_consent(ticket: Ticket, *, actor: User, now: datetime, body: str, data: dict) -> TicketEvent:
+    """Put a ticket on hold for the requester's consent to a quote; no commit, no clocks.
+
+    The caller (services.materials.quotes) has locked the ticket and checked
+    who may quote. Raises Conflict when the ticket is not being worked on.
+    """
+    if ticket.status not in (Status.ACCEPTED, Status.IN_PROGRESS):
+        raise Conflict(
+            N_("This request is “%(status)s”: a quote is possible only while it is being worked on."),
+            status=Label(workflow.STATUS_LABELS[ticket.status]),
+        )
+    ticket.status_before_hold = ticket.status
+    ticket.hold_reason = HoldReason.AWAITING_CONSENT
+    ticket.updated_at = now
+    return _status_event(ticket, Status.ON_HOLD, actor=actor, now=now, action=Action.HOLD, body=body,
+                         data={"hold_reason": HoldReason.AWAITING_CONSENT.value, **data})
+
+
+def end_consent_hold(ticket: Ticket, *, actor: User, now: datetime, data: dict) -> TicketEvent | None:
+    """End a ticket's wait for consent (the quote was answered or withdrawn); no commit, no clocks.
+
+    Returns None when the ticket is not waiting for consent (nothing to end).
+    """
+    if ticket.status is not Status.ON_HOLD or ticket.hold_reason is not HoldReason.AWAITING_CONSENT:
+        return None
+    target = ticket.status_before_hold or Status.ACCEPTED
+    ticket.status_before_hold = None
+    ticket.hold_reason = None
+    ticket.updated_at = now
+    return _status_event(ticket, target, actor=actor, now=now, action=Action.RESUME,
+                         data={"hold_reason": HoldReason.AWAITING_CONSENT.value, **data})
 
 
 def _confirm(ticket, target, *, actor, now, reason, **_):

@@ -27,6 +27,8 @@ import time as monotonic
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import force_locale, gettext
@@ -461,7 +463,24 @@ def _build(week: date, now: datetime, run: _Run) -> dict:
         "centres": sections,
         "total": {"figures": _stored(total), "previous": _stored(before_total, period_only=True)},
         "rectification": rectification_progress(week, now=now),
+        "materials": _materials(week, last),
     }
+
+
+def _materials(first: date, last: date) -> list[dict]:
+    """Return the week's materials cost and paid-repair charges per centre (services/materials/figures.py)."""
+    from tracker.services.materials import figures as material_figures
+
+    zone = ZoneInfo(current_app.config["TRACKER_TIMEZONE"])
+    start = datetime.combine(first, datetime.min.time(), zone)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), zone)
+    return [
+        {"id": row.centre.id, "name_en": row.centre.name_en, "name_zh": row.centre.name_zh, "jobs": row.jobs,
+         "cost_fen": row.cost_fen, "charges": row.charges, "charged_fen": row.charged_fen,
+         "top": [{"code": m.code, "name_en": m.name_en, "name_zh": m.name_zh, "quantity": quantity,
+                  "cost_fen": cost} for m, quantity, cost in row.top]}
+        for row in material_figures.period_figures(None, start, end)
+    ]
 
 
 _PERIOD_FIELDS = ("key", "received", "resolved", "closed", "cancelled", "met", "breached", "rating_sum",
@@ -596,6 +615,8 @@ class Content:
     centres: list[Section]
     total: Section
     rectification: dict | None
+    # Per centre: materials cost and charges (reports stored before materials have none).
+    materials: list[dict] = dataclasses.field(default_factory=list)
 
 
 _FIGURE_FIELDS = {f.name for f in dataclasses.fields(reports.Figures)}
@@ -642,6 +663,7 @@ def read(content: dict) -> Content:
         centres=sections,
         total=total,
         rectification=content.get("rectification"),
+        materials=content.get("materials", []),
     )
 
 
@@ -775,12 +797,21 @@ def _sheets(content: Content, locale: str) -> list:
                               _percent(c.promised_percent), _percent(c.gap), _percent(c.previous_percent),
                               _percent(c.trend), promises.standard_text(c), "; ".join(benchmarks),
                               "; ".join(str(g) for g in gaps)])
+    material_headers = [gettext("Centre"), gettext("Requests with materials"), gettext("Materials cost (yuan)"),
+                        gettext("Paid repairs"), gettext("Charged (yuan)"), gettext("Most used")]
+    materials = [
+        [pick(m["name_zh"], m["name_en"], locale), m["jobs"], Decimal(m["cost_fen"]) / 100, m["charges"],
+         Decimal(m["charged_fen"]) / 100,
+         ", ".join(f"{pick(t['name_zh'], t['name_en'], locale)} ×{t['quantity']}" for t in m["top"])]
+        for m in content.materials
+    ]
     return [
         (gettext("Summary"), summary_headers, summary),
         (gettext("Breaches"), breach_headers, breaches),
         (gettext("Oldest open"), open_headers, oldest),
         (gettext("Rectification"), rectification_headers, rectification),
         (gettext("Standards"), standard_headers, standards),
+        (gettext("Materials"), material_headers, materials),
     ]
 
 

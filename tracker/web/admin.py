@@ -352,6 +352,7 @@ def category_new():
             default_priority=form.default_priority.data,
             sort_order=form.sort_order.data or 0,
             sla_policy_id=form.sla_policy_id.data,
+            is_chargeable=form.is_chargeable.data,
             actor=current_user,
             now=utcnow(),
         ),
@@ -386,6 +387,7 @@ def category_edit(category_id):
             sla_policy_id=(
                 form.sla_policy_id.data if "sla_policy_id" in request.form else admin_service.UNCHANGED
             ),
+            is_chargeable=form.is_chargeable.data,
             actor=current_user,
             now=utcnow(),
         ),
@@ -469,6 +471,7 @@ def location_new():
             parent_id=form.parent_id.data,
             centre_id=form.centre_id.data,
             category_id=form.category_id.data,
+            is_chargeable=form.is_chargeable.data,
             actor=current_user,
             now=utcnow(),
         ),
@@ -499,6 +502,7 @@ def location_edit(location_id):
             centre_id=form.centre_id.data,
             category_id=form.category_id.data,
             is_active=form.is_active.data,
+            is_chargeable=form.is_chargeable.data,
             actor=current_user,
             now=utcnow(),
         ),

@@ -111,6 +111,12 @@ def register(app: Flask) -> None:
 
     app.jinja_env.filters["follow_up_kind_label"] = _label(follow_ups.KIND_LABELS)
     app.jinja_env.filters["follow_up_result_label"] = _label(follow_ups.RESULT_LABELS)
+    from tracker.domain.money import format_fen
+    from tracker.services.materials import quotes as material_quotes
+
+    app.jinja_env.filters["quote_status_label"] = _label(material_quotes.QUOTE_STATUS_LABELS)
+    # Money is integer fen: shown as yuan, "¥1,234.50".
+    app.jinja_env.filters["yuan"] = lambda fen: "¥" + format_fen(fen or 0)
     from tracker.web.timeline import timeline_svg
 
     app.jinja_env.globals["timeline_svg"] = timeline_svg
@@ -188,6 +194,8 @@ def _nav_items() -> list[tuple[str, str]]:
         items.append(("surveys.index", gettext("Surveys")))
     if current_user.has_any_role(Role.CENTRE_HEAD, *READ_ALL):
         items.append(("standards_admin.centres", gettext("Standards")))
+    if current_user.has_any_role(*STAFF, *READ_ALL):
+        items.append(("materials.index", gettext("Materials")))
     if current_user.has_any_role(*CENTRE_MANAGERS, Role.ADMIN):
         items.append(("qr.index", gettext("QR codes")))
     if current_user.has_any_role(Role.CENTRE_HEAD, Role.ADMIN):

@@ -30,7 +30,9 @@ from tracker.models import Category, Ticket, TicketEvent
 from tracker.services import attachments as attachment_service
 from tracker.services import catalog, escalations, exports, queues, sla
 from tracker.services import tickets as ticket_service
+from tracker.services.materials import stock as material_stock
 from tracker.web import feedback as feedback_views
+from tracker.web import materials as materials_views
 from tracker.web.helpers import safe_next
 from tracker.web.once import repeat_of
 from tracker.web.routing import page_arg
@@ -224,6 +226,7 @@ def detail(reference):
         attachments=attachment_service.attachments_of("ticket", ticket.id),
         may_attach=attachment_service.may_attach(current_user, "ticket", ticket),
         **feedback_views.ticket_context(ticket, current_user, now),
+        **materials_views.ticket_context(ticket, current_user),
     )
 
 
@@ -250,6 +253,8 @@ def act(reference, action):
     # Other actions carry the ticket's version, so a repeat is refused; a comment would be added twice.
     if chosen is Action.COMMENT and (earlier := repeat_of(form, "comment")) is not None:
         return earlier
+    if chosen is Action.RESOLVE:
+        return _resolve(ticket, form)
     try:
         changed = ticket_service.transition(
             ticket.id,
@@ -270,6 +275,30 @@ def act(reference, action):
         flash(error.translated(), "error")
     else:
         flash(done_message(chosen, changed), "success")
+    return redirect(safe_next(form.next.data) or url_for("tickets.detail", reference=ticket.reference))
+
+
+def _resolve(ticket: Ticket, form: ActionForm):
+    """Resolve with the catalogue materials the job used and, for a paid repair, its final charge."""
+    lines = [
+        material_stock.UsedLine(request.form.get(f"material-{n}", ""), request.form.get(f"quantity-{n}", ""))
+        for n in range(1, min(request.form.get("lines", type=int) or 0, material_stock.LINES_MAX) + 1)
+    ]
+    try:
+        changed = material_stock.resolve(
+            ticket.id,
+            actor=current_user,
+            now=utcnow(),
+            resolution_note=form.resolution_note.data or "",
+            materials_used=form.materials_used.data or "",
+            lines=lines,
+            final_charge=request.form.get("final_charge") or None,
+            expected_version=form.version.data,
+        )
+    except TrackerError as error:
+        flash(error.translated(), "error")
+    else:
+        flash(done_message(Action.RESOLVE, changed), "success")
     return redirect(safe_next(form.next.data) or url_for("tickets.detail", reference=ticket.reference))
 
 
