@@ -31,6 +31,7 @@ from tracker.models.rectification import (
     RectificationItem,
     RectificationItemTicket,
 )
+from tracker.models.signon import SignonIdentity
 from tracker.models.sla import (
     Calendar,
     CalendarEnteredDay,
@@ -56,6 +57,7 @@ from tracker.models.user import LoginFailure, User, UserRole
 from tracker.models.weekly import ReportStatus, WeeklyReport
 
 __all__ = [
+    "SignonIdentity",
     "IdempotencyKey",
     "ReplayStatus",
     "SlaReplay",
