@@ -104,9 +104,11 @@ def test_ldap_first_sign_in_creates_the_account_from_the_directory(client, ldap_
         )
     ).scalar_one()
     assert created.changes["display_name"] == [None, "李明"] or created.changes["display_name"][1] == "李明"
-    # The directory account has no local password.
+    # The directory account has no local password: the account page says where to change it.
     assert not user.check_password("campus-pass-1")
-    assert client.get("/account").status_code == 200  # signed in
+    account = client.get("/account").get_data(as_text=True)
+    assert "Staff or student number 2023001" in account
+    assert "change it with the campus directory" in account and 'name="new"' not in account
 
 
 def test_ldap_sign_in_updates_the_account_and_the_mapped_roles_only(client, ldap_on, ldap_directory, world):
@@ -401,3 +403,26 @@ def test_login_page_shows_the_campus_buttons_before_the_password_form(client, si
     page = client.get("/login").get_data(as_text=True)
     assert page.index('id="signon-cas"') < page.index('id="signon-oidc"') < page.index('name="password"')
     assert "统一身份认证" in page
+
+
+def logout_request(ticket: str) -> str:
+    return (
+        '<samlp:LogoutRequest xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" '
+        'xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="x" Version="2.0" IssueInstant="2026-12-07T05:00:00Z">'
+        f"<saml:NameID>@NOT_USED@</saml:NameID><samlp:SessionIndex>{ticket}</samlp:SessionIndex>"
+        "</samlp:LogoutRequest>"
+    )
+
+
+def test_cas_logout_request_ends_the_sessions_of_its_ticket_only(client, sign_on, cas):
+    """The POST CAS sends at single logout (the real one is in tests/browser/test_signon_journey.py)."""
+    sign_on(CAS_URL=cas.url)
+    back = cas_ticket(client, cas, "2023002")
+    assert client.get(local(back)).status_code == 302
+    ticket = parse_qs(urlsplit(back).query)["ticket"][0]
+    server = IsolatedClient(client.application, client.application.response_class, use_cookies=False)
+    for body in (logout_request("ST-guessed"), "<not xml", ""):
+        assert server.post("/login/cas/done", data={"logoutRequest": body}).status_code == 204
+    assert client.get("/account").status_code == 200  # still signed in
+    assert server.post("/login/cas/done", data={"logoutRequest": logout_request(ticket)}).status_code == 204
+    assert client.get("/account").status_code == 302  # the session ended

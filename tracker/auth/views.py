@@ -100,4 +100,8 @@ def account():
             login_user(current_user._get_current_object())
             flash(_("Your password is changed."), "success")
             return redirect(url_for("auth.account"))
-    return render_template("auth/account.html", form=form)
+    from tracker.services.signon import accounts as signon_accounts
+
+    user = current_user._get_current_object()
+    return render_template("auth/account.html", form=form, identities=signon_accounts.identities_of(user),
+                           has_password=signon_accounts.has_local_password(user))

@@ -34,5 +34,8 @@ class SignonIdentity(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     sign_in_count: Mapped[int] = mapped_column(default=0)
+    # SHA-256 of the last CAS service ticket: CAS's single logout names it
+    # (samlp:SessionIndex) when the user logs out of CAS elsewhere.
+    session_ticket: Mapped[str | None] = mapped_column(String(64), index=True)
 
     user = relationship("User")

@@ -12,6 +12,7 @@ from tracker import LOCALES
 from tracker.auth.decorators import public
 from tracker.clock import utcnow
 from tracker.errors import TrackerError
+from tracker.extensions import csrf
 from tracker.services.signon import ProviderUnavailable, accounts, cas, oidc, settings
 from tracker.web.helpers import safe_next
 
@@ -55,16 +56,22 @@ def cas_start():
     return redirect(cas.login_url(settings(), url_for("signon.cas_done", _external=True)))
 
 
-@bp.route("/cas/done")
+@bp.route("/cas/done", methods=["GET", "POST"])
 @public
+@csrf.exempt  # the POST is CAS's single logout request, from the CAS server, not a browser form
 def cas_done():
     if "cas" not in settings().enabled:
         abort(404)
+    if request.method == "POST":
+        # The user logged out of CAS elsewhere: end their sessions here too.
+        ticket = cas.logout_ticket(request.form.get("logoutRequest", ""))
+        if ticket:
+            accounts.single_logout(provider="cas", ticket=ticket, now=utcnow())
+        return "", 204
+    ticket = request.args.get("ticket", "")
     try:
-        profile = cas.validate(
-            settings(), request.args.get("ticket", ""), url_for("signon.cas_done", _external=True)
-        )
-        user = accounts.sign_in(profile, provider="cas", settings=settings(), now=utcnow())
+        profile = cas.validate(settings(), ticket, url_for("signon.cas_done", _external=True))
+        user = accounts.sign_in(profile, provider="cas", settings=settings(), now=utcnow(), ticket=ticket)
     except TrackerError as error:
         return _refused(error)
     return _signed_in(user, "cas")

@@ -20,9 +20,10 @@ call_command("migrate", verbosity=0, interactive=False)
 from cas_server.models import ReplaceAttributName, ServicePattern  # noqa: E402
 
 if not ServicePattern.objects.filter(name="desk").exists():
-    # The service desk on loopback, any port; every attribute is released.
+    # The service desk on loopback, any port; every attribute is released; a
+    # logout at CAS is posted to the desk's service address (single logout).
     pattern = ServicePattern.objects.create(
-        pos=0, name="desk", pattern=r"^http://(127\.0\.0\.1|localhost)(:\d+)?/.*"
+        pos=0, name="desk", pattern=r"^http://(127\.0\.0\.1|localhost)(:\d+)?/.*", single_log_out=True
     )
     ReplaceAttributName.objects.create(name="*", service_pattern=pattern)
 call_command("runserver", f"127.0.0.1:{sys.argv[1]}", use_reloader=False, use_threading=True, verbosity=0)

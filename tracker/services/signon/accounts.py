@@ -1,5 +1,6 @@
 """The account behind a sign-on: created at the first sign-in, brought up to date at each later one."""
 
+import hashlib
 import logging
 from datetime import datetime
 
@@ -22,7 +23,13 @@ USERNAME_MAX = 64
 
 
 def sign_in(
-    profile: Profile, *, provider: str, subject: str | None = None, settings: Settings, now: datetime
+    profile: Profile,
+    *,
+    provider: str,
+    subject: str | None = None,
+    settings: Settings,
+    now: datetime,
+    ticket: str | None = None,
 ) -> User:
     """Return the user for this directory account, creating or updating it and its roles; commit.
 
@@ -100,9 +107,51 @@ def sign_in(
     user.last_login_at = now
     identity.last_sign_in_at = now
     identity.sign_in_count = (identity.sign_in_count or 0) + 1
+    if ticket:
+        identity.session_ticket = _ticket_hash(ticket)
     db.session.commit()
     log.info("signed in", extra={"provider": provider, "user_id": user.id})
     return user
+
+
+def single_logout(*, provider: str, ticket: str, now: datetime) -> bool:
+    """End every session of the user whose last sign-in used ``ticket`` (CAS single logout); commit.
+
+    Returns whether a user was found. A ticket is a secret only CAS and the
+    user's browser saw, so knowing one is the proof.
+    """
+    identity = db.session.execute(
+        select(SignonIdentity).where(
+            SignonIdentity.provider == provider, SignonIdentity.session_ticket == _ticket_hash(ticket)
+        )
+    ).scalar_one_or_none()
+    if identity is None:
+        db.session.rollback()
+        return False
+    identity.user.end_sessions()
+    identity.session_ticket = None
+    db.session.commit()
+    log.info("single logout", extra={"provider": provider, "user_id": identity.user_id})
+    return True
+
+
+def _ticket_hash(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode()).hexdigest()
+
+
+def identities_of(user: User) -> list[SignonIdentity]:
+    """Return the user's directory accounts, the most recently used first."""
+    return list(
+        db.session.execute(
+            select(SignonIdentity)
+            .where(SignonIdentity.user_id == user.id)
+            .order_by(SignonIdentity.last_sign_in_at.desc(), SignonIdentity.id)
+        ).scalars()
+    )
+
+
+def has_local_password(user: User) -> bool:
+    return user.password_hash != NO_PASSWORD
 
 
 def _sync_roles(user: User, identity: SignonIdentity, wanted: set[tuple[Role, str | None]]) -> None:

@@ -62,4 +62,19 @@ def validate(settings: Settings, ticket: str, service: str) -> Profile:
     return build_profile(username, attributes)
 
 
+SAMLP = "{urn:oasis:names:tc:SAML:2.0:protocol}"
+
+
+def logout_ticket(body: str) -> str | None:
+    """Return the service ticket a CAS single logout request names (samlp:SessionIndex); None if unreadable."""
+    if not body or len(body) > 10_000:
+        return None
+    try:
+        root = ElementTree.fromstring(body)
+    except ElementTree.ParseError:
+        return None
+    ticket = (root.findtext(f"{SAMLP}SessionIndex") or "").strip()
+    return ticket[:256] or None
+
+
 _EXPIRED = N_("The campus sign-on ticket has expired or was already used. Please sign in again.")

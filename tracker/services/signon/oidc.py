@@ -8,9 +8,10 @@ another one began.
 """
 
 import requests
-from authlib.integrations.base_client import OAuthError
+from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import OAuth
 from flask import Flask
+from joserfc.errors import JoseError
 
 from tracker.domain.i18n import N_
 from tracker.domain.signon import Profile, build_profile
@@ -71,7 +72,9 @@ def finish(app: Flask, error: str | None) -> tuple[Profile, str, str | None]:
             extra = oauth_client.userinfo(token=token)
             if extra.get("sub") == claims.get("sub"):
                 claims.update(extra)
-    except OAuthError:
+    except (AuthlibBaseError, JoseError):
+        # A spent or expired code (invalid_grant), a state this browser did not
+        # start, an ID token that fails its checks (issuer, audience, nonce).
         raise SignonRefused(
             N_("This sign-in was already used or has expired. Please sign in again.")
         ) from None
