@@ -313,9 +313,29 @@ def ensure_chromium() -> bool:
     return Path(CHROMIUM).exists()
 
 
+def ensure_slapd() -> None:
+    """Install Debian's slapd and ldap-utils for the sign-on tests where we may (root).
+
+    The tests start slapd themselves, on a loopback port with a temporary
+    configuration; the Debian service it comes with is not used. Missing, the
+    LDAP tests fail on CI and are skipped elsewhere (tests/servers/).
+    """
+    wanted = ["slapd", "ldap-utils"]
+    missing = _missing_debian_packages(wanted) if shutil.which("apt-get") else []
+    if missing and os.geteuid() == 0:
+        say(f"installing Debian packages for the sign-on tests: {' '.join(missing)} …")
+        subprocess.run(["apt-get", "update", "-qq"], check=False)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+            check=False,
+        )
+
+
 def cmd_test(argv: list[str]) -> int:
     ensure_venv("requirements.txt", "requirements-dev.txt")
     compile_translations()
+    ensure_slapd()
     args = [str(PYTHON), "-m", "pytest", *argv]
     if not ensure_chromium():
         if os.environ.get("CI"):

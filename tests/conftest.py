@@ -13,6 +13,8 @@ import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
+from tests.servers.fixtures import cas, ldap_directory, openid  # noqa: F401  the sign-on servers
+
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 TEST_BROKER_URL = os.environ.get("TEST_BROKER_URL")
 

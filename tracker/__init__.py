@@ -69,8 +69,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     init_celery(app)
 
     from tracker import models  # noqa: F401  registers the tables
-    from tracker.services import audit  # noqa: F401  records the administration history
+    from tracker.services import (
+        audit,  # noqa: F401  records the administration history
+        signon,
+    )
 
+    signon.configure(app)  # refuses unusable sign-on settings at start (ConfigError)
     _register_login()
     _register_blueprints(app)
     from tracker import api, ratelimit
@@ -213,6 +217,10 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(health_bp)  # /healthz and /readyz for the proxy and monitoring
 
+    from tracker.web.signon import bp as signon_bp
+
+    app.register_blueprint(signon_bp)  # CAS and OpenID Connect sign-on (docs/logins.md)
+
     from tracker.web import errors
 
     errors.register(app)
@@ -230,6 +238,15 @@ def _register_security_headers(app: Flask) -> None:
         "script-src 'self'; object-src 'none'; base-uri 'self'; "
         "form-action 'self'; frame-ancestors 'none'"
     )
+    from urllib.parse import urlsplit
+
+    signon = app.extensions["signon"]
+    providers = sorted({f"{p.scheme}://{p.netloc}" for p in map(urlsplit, filter(None, (
+        signon.cas_url, signon.oidc_issuer)))})
+    if providers:
+        # The logout form's answer redirects to the provider (single logout);
+        # browsers check form-action on that redirect too.
+        csp = csp.replace("form-action 'self'", "form-action 'self' " + " ".join(providers))
 
     @app.after_request
     def _headers(response):

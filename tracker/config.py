@@ -222,7 +222,37 @@ def load(env: Environment | None = None) -> dict:
     config.update(_display_settings(env))
     config.update(_survey_settings(env))
     config.update(_operations_settings(env, instance, is_production))
+    config.update(_signon_settings(env))
     return config
+
+
+# Sign-on (docs/logins.md): the environment variable of each setting. They
+# are checked when the app starts (tracker.services.signon.configure), also
+# when a test passes them as overrides.
+SIGNON_VARIABLES = {
+    "SIGNON_CAS_URL": "TRACKER_CAS_URL",
+    "SIGNON_CAS_VERSION": "TRACKER_CAS_VERSION",
+    "SIGNON_OIDC_ISSUER": "TRACKER_OIDC_ISSUER",
+    "SIGNON_OIDC_CLIENT_ID": "TRACKER_OIDC_CLIENT_ID",
+    "SIGNON_OIDC_CLIENT_SECRET": "TRACKER_OIDC_CLIENT_SECRET",
+    "SIGNON_OIDC_SCOPE": "TRACKER_OIDC_SCOPE",
+    "SIGNON_LDAP_URL": "TRACKER_LDAP_URL",
+    "SIGNON_LDAP_USER_DN": "TRACKER_LDAP_USER_DN",
+    "SIGNON_LDAP_BASE": "TRACKER_LDAP_BASE",
+    "SIGNON_LDAP_FILTER": "TRACKER_LDAP_FILTER",
+    "SIGNON_LDAP_BIND_DN": "TRACKER_LDAP_BIND_DN",
+    "SIGNON_LDAP_BIND_PASSWORD": "TRACKER_LDAP_BIND_PASSWORD",
+    "SIGNON_LDAP_GROUP_BASE": "TRACKER_LDAP_GROUP_BASE",
+    "SIGNON_ROLES": "TRACKER_SIGNON_ROLES",
+    "SIGNON_UNMAPPED": "TRACKER_SIGNON_UNMAPPED",
+    "SIGNON_LABEL": "TRACKER_SIGNON_LABEL",
+    "SIGNON_TIMEOUT_SECONDS": "TRACKER_SIGNON_TIMEOUT_SECONDS",
+}
+
+
+def _signon_settings(env: Environment) -> dict:
+    """Return the sign-on settings as written; none set: local passwords only."""
+    return {key: env.get(variable) for key, variable in SIGNON_VARIABLES.items()}
 
 
 def metrics_directory(env: Environment | None = None) -> Path:

@@ -40,6 +40,11 @@ ROUTES = {
     "auth.logout": ("POST", "/logout", everyone(REDIRECT)),
     "auth.language": ("POST", "/language", everyone(REDIRECT)),
     "auth.account": ("GET", "/account", only(LOGGED_IN)),
+    # Sign-on is off here: its pages are not found for anyone (on: tests/integration/test_signon.py).
+    "signon.cas_start": ("GET", "/login/cas", everyone(MISSING)),
+    "signon.cas_done": ("GET", "/login/cas/done?ticket=ST-1", everyone(MISSING)),
+    "signon.oidc_start": ("GET", "/login/oidc", everyone(MISSING)),
+    "signon.oidc_done": ("GET", "/login/oidc/done?code=x&state=y", everyone(MISSING)),
     "tickets.index": ("GET", "/tickets/", only(STAFF | {"leadership", "admin"})),
     "tickets.mine": ("GET", "/tickets/mine", only(REQUESTERS)),
     # The list's files, with its filters: whoever reads the list.

@@ -10,8 +10,9 @@ from tracker.auth.devices import known_devices, remember_device
 from tracker.clock import utcnow
 from tracker.errors import TrackerError
 from tracker.forms.auth import LoginForm, PasswordForm
-from tracker.services import accounts, logins
+from tracker.services import accounts, logins, signon
 from tracker.web.helpers import safe_next
+from tracker.web.signon import SESSION_KEY, logout_redirect
 
 bp = Blueprint("auth", __name__)
 
@@ -28,10 +29,13 @@ def login():
         try:
             # Failed attempts are throttled per user name, client address and known device (tracker.services.logins).
             user = logins.log_in(form.username.data, form.password.data, address=request.remote_addr,
-                                 devices=devices, now=utcnow())
+                                 devices=devices, now=utcnow(), directory=_directory())
         except logins.LoginThrottled as refused:
             page = render_template("errors/rate_limited.html", message=refused.translated())
             return page, 429, {"Retry-After": str(refused.retry_after)}
+        except TrackerError as refused:  # sign-on refused the account, or LDAP does not answer
+            flash(refused.translated(), "error")
+            return render_template("auth/login.html", form=form, next_url=next_url, signon=signon.settings())
         if user is None:
             flash(_("Wrong user name or password."), "error")
         else:
@@ -43,7 +47,17 @@ def login():
             response = redirect(next_url or url_for("home.index"))
             remember_device(response, devices, user.id)
             return response
-    return render_template("auth/login.html", form=form, next_url=next_url)
+    return render_template("auth/login.html", form=form, next_url=next_url, signon=signon.settings())
+
+
+def _directory():
+    """Return the LDAP check of a user name and password when LDAP sign-on is on, else None."""
+    settings = signon.settings()
+    if not settings.ldap_url:
+        return None
+    from tracker.services.signon import ldap
+
+    return lambda username, password: ldap.authenticate(settings, username, password)
 
 
 @bp.route("/logout", methods=["POST"])
@@ -53,8 +67,10 @@ def logout():
         # Ends the session on the server too: a copy of the cookies is refused.
         accounts.log_out(current_user._get_current_object(), now=utcnow())
     logout_user()
+    # Signed in through CAS or OpenID Connect: end that session too (single logout).
+    provider_logout = logout_redirect(session.pop(SESSION_KEY, None))
     flash(_("You are logged out."), "info")
-    return redirect(url_for("auth.login"))
+    return redirect(provider_logout or url_for("auth.login"))
 
 
 @bp.route("/language", methods=["POST"])
@@ -84,4 +100,8 @@ def account():
             login_user(current_user._get_current_object())
             flash(_("Your password is changed."), "success")
             return redirect(url_for("auth.account"))
-    return render_template("auth/account.html", form=form)
+    from tracker.services.signon import accounts as signon_accounts
+
+    user = current_user._get_current_object()
+    return render_template("auth/account.html", form=form, identities=signon_accounts.identities_of(user),
+                           has_password=signon_accounts.has_local_password(user))

@@ -33,6 +33,7 @@ from tracker.models.rectification import (
     RectificationItem,
     RectificationItemTicket,
 )
+from tracker.models.signon import SignonIdentity
 from tracker.models.sla import (
     Calendar,
     CalendarEnteredDay,
@@ -65,6 +66,7 @@ __all__ = [
     "Quote",
     "QuoteStatus",
     "StockMovement",
+    "SignonIdentity",
     "IdempotencyKey",
     "ReplayStatus",
     "SlaReplay",

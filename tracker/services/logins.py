@@ -21,7 +21,7 @@ wait without end), and the password is not checked while one is refused.
 """
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -30,6 +30,7 @@ from sqlalchemy import delete, func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from tracker.domain.i18n import N_
+from tracker.domain.signon import Profile
 from tracker.errors import TrackerError
 from tracker.extensions import db
 from tracker.models import LoginFailure, User
@@ -63,12 +64,20 @@ def log_in(
     address: str,
     devices: Sequence[tuple[int, str]] = (),
     now: datetime,
+    directory: Callable[[str, str], Profile | None] | None = None,
 ) -> User | None:
     """Return the active user with these credentials, recording the login; else record the failure and return None.
 
     ``devices`` are the (user id, device id) pairs of the browser's valid
     device cookie. Commits. Raises LoginThrottled, checking no password,
     while the user name or the address must wait.
+
+    ``directory`` (LDAP sign-on) is asked first: when it accepts the
+    password the account is created or updated from it
+    (tracker.services.signon.accounts, which may raise SignonRefused). When
+    it refuses, the local password is checked (administrators, accounts
+    without sign-on); when it does not answer and the local password fails
+    too, ProviderUnavailable is raised after the failure is recorded.
     """
     name = (username or "").strip().lower()[:USERNAME_MAX]
     address = (address or "unknown")[:ADDRESS_MAX]
@@ -79,12 +88,25 @@ def log_in(
         if wait > 0:
             db.session.rollback()  # ends the read (on SQLite it holds the write lock)
             raise LoginThrottled(wait)
+    unavailable = None
+    if directory is not None:
+        from tracker.services.signon import ProviderUnavailable, accounts, settings
+
+        try:
+            profile = directory(username or "", password or "")
+        except ProviderUnavailable as error:
+            profile, unavailable = None, error
+        if profile is not None:
+            return accounts.sign_in(profile, provider="ldap", subject=profile.username.lower(),
+                                    settings=settings(), now=now)
     if user is None:
         _check_nobodys_password(password or "")
     if user is None or not user.is_active or not user.check_password(password or ""):
         db.session.add(LoginFailure(at=now, username=name, address=address, device=device))
         db.session.execute(delete(LoginFailure).where(LoginFailure.at < now - MEMORY))
         db.session.commit()
+        if unavailable is not None:
+            raise unavailable
         return None
     user.last_login_at = now
     db.session.commit()

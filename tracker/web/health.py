@@ -3,7 +3,8 @@
 ``/healthz`` says the process answers (it touches nothing). ``/readyz``
 says whether it can do its work: the database answers ``SELECT 1``, its
 schema is at the migrations' head, and the broker accepts a connection;
-503 with the failing check otherwise. Errors are named by class only: the
+503 with the failing check otherwise. With sign-on switched on it also
+shows whether each provider answers (docs/logins.md), without counting it. Errors are named by class only: the
 answer is public.
 """
 
@@ -30,6 +31,13 @@ def readyz():
     if checks["database"]["ok"]:
         checks["migrations"] = _migrations()
     ready = all(check["ok"] for check in checks.values())
+    signon = current_app.extensions.get("signon")
+    if signon is not None and signon.enabled:
+        from tracker.services.signon.checks import check
+
+        # Shown, not counted: a campus sign-on that is down must not take every
+        # instance out of the load balancer (local passwords still work).
+        checks["signon"] = check(signon)
     response = jsonify(status="ready" if ready else "unavailable", checks=checks)
     response.status_code = 200 if ready else 503
     return response
