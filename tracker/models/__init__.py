@@ -5,6 +5,14 @@ from tracker.models.attachment import Attachment
 from tracker.models.audit import AdminEvent
 from tracker.models.benchmarks import Benchmark, BenchmarkLink
 from tracker.models.centre import Category, Centre, Location, LocationKind
+from tracker.models.dispatch import (
+    CategoryDispatch,
+    CentreDispatch,
+    DispatchTurn,
+    Shift,
+    ShiftKind,
+    TechnicianSkill,
+)
 from tracker.models.feedback import (
     Feedback,
     FeedbackChannel,
@@ -56,6 +64,12 @@ from tracker.models.user import LoginFailure, User, UserRole
 from tracker.models.weekly import ReportStatus, WeeklyReport
 
 __all__ = [
+    "CategoryDispatch",
+    "CentreDispatch",
+    "DispatchTurn",
+    "Shift",
+    "ShiftKind",
+    "TechnicianSkill",
     "IdempotencyKey",
     "ReplayStatus",
     "SlaReplay",
