@@ -5,9 +5,8 @@ transaction that files it**, before it is first written (docs/dispatch.md,
 "Why at filing"): nobody can see it unassigned, so no dispatcher, worker or
 second web process can assign it as well; no broker is needed, so nothing
 waits for one; and its clocks are computed once, with the assignment in
-them. Choices in one centre are made one at a time: the filing locks the
-centre's ``centre_dispatch`` row, so two requests filed at the same instant
-see each other's assignment when they count loads.
+them. Two requests filed at the same instant go to two technicians: each
+filing locks the turn row of the technician it chooses (``_claim``).
 """
 
 from __future__ import annotations
@@ -15,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from tracker.domain.i18n import N_
 from tracker.domain.roles import Role
@@ -45,23 +45,54 @@ def dispatch_new(ticket: Ticket, now: datetime) -> TicketEvent | None:
     setting = db.session.get(CategoryDispatch, ticket.category_id)
     if setting is None or not setting.is_auto_dispatch:
         return None
-    # One choice at a time per centre: the lock is held until the filing commits.
-    db.session.execute(
-        select(CentreDispatch.centre_id).where(CentreDispatch.centre_id == ticket.centre_id).with_for_update()
-    ).first()
-    best = suggest.pick_best(
-        suggest.candidates(ticket.centre_id, ticket.category_id, now, with_areas=False), ticket.category_id
-    )
+    found = suggest.candidates(ticket.centre_id, ticket.category_id, now, with_areas=False)
+    best = _claim(suggest.ranked(found, ticket.category_id))
     if best is None:
         return None
     event = tickets.apply(ticket, Action.ASSIGN, actor=None, now=now, assignee_id=best.user.id)
     event.data = {**event.data, "auto": True}
     turn = db.session.get(DispatchTurn, best.user.id)
-    if turn is None:
-        db.session.add(DispatchTurn(user_id=best.user.id, last_dispatched_at=now))
-    else:
+    if turn is not None:
         turn.last_dispatched_at = now
+        return event
+    try:
+        # A technician given no shift through the roster (no turn row yet): two filings may both add it.
+        with db.session.begin_nested():
+            db.session.add(DispatchTurn(user_id=best.user.id, last_dispatched_at=now))
+    except IntegrityError:
+        pass
     return event
+
+
+def _claim(ranked: list[suggest.Candidate]) -> suggest.Candidate | None:
+    """Return the first of ``ranked`` whose turn row this transaction could lock, skipping those another holds.
+
+    Two filings at the same instant each lock the technician they choose
+    until they commit (``FOR UPDATE SKIP LOCKED``): the second skips the
+    first's choice and takes the next best. When every one is held (more
+    filings at once than technicians on duty) it waits for the best one.
+    Turn rows are made with the shifts (roster.save_shifts); a technician
+    without one is taken unlocked. SQLite has no row locks: its writers
+    queue whole transactions, so there is nothing to skip.
+    """
+    if not ranked:
+        return None
+    ids = [c.user.id for c in ranked]
+    free = set(
+        db.session.execute(
+            select(DispatchTurn.user_id)
+            .where(DispatchTurn.user_id.in_(ids))
+            .with_for_update(skip_locked=True)
+        ).scalars()
+    )
+    have_rows = set(
+        db.session.execute(select(DispatchTurn.user_id).where(DispatchTurn.user_id.in_(ids))).scalars()
+    )
+    for candidate in ranked:
+        if candidate.user.id in free or candidate.user.id not in have_rows:
+            return candidate
+    db.session.execute(select(DispatchTurn.user_id).where(DispatchTurn.user_id == ids[0]).with_for_update())
+    return ranked[0]
 
 
 # ---------------------------------------------------------------- settings

@@ -324,11 +324,26 @@ def save_shifts(
             db.session.execute(delete(Shift).where(Shift.id.in_(replacing), Shift.centre_id == centre_id))
         for _, shift in built:
             db.session.add(shift)
+        _ensure_turns({shift.user_id for _, shift in built})
         db.session.commit()
     except Exception:
         db.session.rollback()
         raise
     return [shift for _, shift in built]
+
+
+def _ensure_turns(user_ids: set[int]) -> None:
+    """Give each shift holder a dispatch turn row: automatic dispatch locks it to claim them (dispatch.auto)."""
+    from tracker.models import DispatchTurn
+
+    have = set(
+        db.session.execute(select(DispatchTurn.user_id).where(DispatchTurn.user_id.in_(user_ids))).scalars()
+    )
+    for user_id in sorted(user_ids - have):
+        # Never dispatched: first in the round robin.
+        db.session.add(
+            DispatchTurn(user_id=user_id, last_dispatched_at=datetime(2000, 1, 1, tzinfo=ZoneInfo("UTC")))
+        )
 
 
 def add_shift(centre_id: int, entry: NewShift, *, actor: User, now: datetime) -> Shift:

@@ -163,14 +163,18 @@ def candidates(
     return found
 
 
-def pick_best(found: list[Candidate], category_id: int | None) -> Candidate | None:
-    """Return the best technician on duty for ``category_id`` (skill, least load, round robin), or None."""
-    fitting = [c for c in found if c.duty is ShiftKind.ON_DUTY and c.has_skill(category_id)]
-    if not fitting:
-        return None
+def ranked(found: list[Candidate], category_id: int | None) -> list[Candidate]:
+    """Return the technicians on duty with the skill for ``category_id``, best first (least load, round robin)."""
 
     def turn(c: Candidate):
         at = c.last_dispatched_at
         return at.replace(tzinfo=None) if at is not None else _NEVER
 
-    return min(fitting, key=lambda c: (c.open_count, turn(c), c.user.id))
+    fitting = [c for c in found if c.duty is ShiftKind.ON_DUTY and c.has_skill(category_id)]
+    return sorted(fitting, key=lambda c: (c.open_count, turn(c), c.user.id))
+
+
+def pick_best(found: list[Candidate], category_id: int | None) -> Candidate | None:
+    """Return the best technician on duty for ``category_id`` (skill, least load, round robin), or None."""
+    fitting = ranked(found, category_id)
+    return fitting[0] if fitting else None
