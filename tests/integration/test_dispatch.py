@@ -223,7 +223,7 @@ def test_suggestions_list_on_duty_first_with_skills_load_and_area_and_mark_best(
     make_ticket(status=Status.IN_PROGRESS)  # technician: one open, on site, in Building 3
     _night(world, "other_technician")
     found = suggest.candidates(world.centres["repairs"].id, world.categories["water"].id, SATURDAY_2AM)
-    assert [c.user.username for c in found] == ["other-technician", "technician"]
+    assert [c.user.id for c in found] == [world.users["other_technician"].id, world.users["technician"].id]
     assert found[0].is_best and not found[1].is_best
     assert (found[1].open_count, found[1].on_site) == (1, 1)
     assert found[1].last_area.code == "main-b3-301"

@@ -25,7 +25,8 @@ def mine():
     now = utcnow()
     mine = queues.my_work(current_user, page=page_arg("page"))
     pool = queues.unassigned(current_user.centre_ids(Role.TECHNICIAN), page=page_arg("pool"))
-    to_accept = queues.awaiting_acceptance(current_user)
+    # One tap to accept, at the top of the first page only: later pages page through the rest.
+    to_accept = queues.awaiting_acceptance(current_user) if mine.page == 1 else []
     return render_template(
         "queue/mine.html",
         mine=mine,

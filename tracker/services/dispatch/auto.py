@@ -85,11 +85,9 @@ def _claim(ranked: list[suggest.Candidate]) -> suggest.Candidate | None:
             .with_for_update(skip_locked=True)
         ).scalars()
     )
-    have_rows = set(
-        db.session.execute(select(DispatchTurn.user_id).where(DispatchTurn.user_id.in_(ids))).scalars()
-    )
     for candidate in ranked:
-        if candidate.user.id in free or candidate.user.id not in have_rows:
+        # No turn read with the candidates: no row to lock (never given a shift through the roster).
+        if candidate.user.id in free or candidate.last_dispatched_at is None:
             return candidate
     db.session.execute(select(DispatchTurn.user_id).where(DispatchTurn.user_id == ids[0]).with_for_update())
     return ranked[0]

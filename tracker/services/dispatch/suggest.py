@@ -34,7 +34,7 @@ _NEVER = datetime.min
 
 @dataclass
 class Candidate:
-    user: User
+    user: Person
     duty: ShiftKind | None  # the shift running now, if any
     skills: list[Category] = field(default_factory=list)  # empty: any category of the centre
     open_count: int = 0
@@ -63,17 +63,38 @@ def skills_by_user(user_ids) -> dict[int, list[Category]]:
     return found
 
 
-def _technicians(centre_id: int) -> list[User]:
-    return list(
-        db.session.execute(
-            select(User)
-            .join(UserRole)
-            .where(
-                UserRole.role == Role.TECHNICIAN, UserRole.centre_id == centre_id, User.is_active.is_(True)
-            )
-            .order_by(User.display_name, User.id)
-        ).scalars()
+@dataclass(frozen=True)
+class Person:
+    """A technician as the ranking needs them: plain values, no ORM object (filing is the hot path)."""
+
+    id: int
+    display_name: str
+
+
+def _technicians(centre_id: int, now: datetime) -> list[tuple[Person, ShiftKind | None, datetime | None]]:
+    """Return the centre's active technicians by name, each with the kind of their shift now and their last turn.
+
+    One query: one person never has two shifts at once (roster refuses overlaps).
+    """
+    shift = (
+        select(Shift.user_id, Shift.kind)
+        .where(Shift.centre_id == centre_id, Shift.starts_at <= now, Shift.ends_at > now)
+        .subquery()
     )
+    rows = db.session.execute(
+        select(User.id, User.display_name, shift.c.kind, DispatchTurn.last_dispatched_at)
+        .join(UserRole, UserRole.user_id == User.id)
+        .outerjoin(shift, shift.c.user_id == User.id)
+        .outerjoin(DispatchTurn, DispatchTurn.user_id == User.id)
+        .where(UserRole.role == Role.TECHNICIAN, UserRole.centre_id == centre_id, User.is_active.is_(True))
+        .order_by(User.display_name, User.id)
+    ).all()
+    seen, found = set(), []
+    for user_id, name, kind, turn in rows:
+        if user_id not in seen:
+            seen.add(user_id)
+            found.append((Person(user_id, name), ShiftKind(kind) if kind else None, turn))
+    return found
 
 
 def _loads(ids: list[int]) -> dict[int, tuple[int, int]]:
@@ -113,39 +134,24 @@ def candidates(
 
     Within each group: those with the skill first, then by load, then by name.
     """
-    users = _technicians(centre_id)
-    if not users:
+    people = _technicians(centre_id, now)
+    if not people:
         return []
-    ids = [u.id for u in users]
-    duty = dict(
-        db.session.execute(
-            select(Shift.user_id, Shift.kind).where(
-                Shift.centre_id == centre_id,
-                Shift.user_id.in_(ids),
-                Shift.starts_at <= now,
-                Shift.ends_at > now,
-            )
-        ).all()
-    )
+    ids = [person.id for person, _, _ in people]
     skills = skills_by_user(ids)
     loads = _loads(ids)
-    turns = dict(
-        db.session.execute(
-            select(DispatchTurn.user_id, DispatchTurn.last_dispatched_at).where(DispatchTurn.user_id.in_(ids))
-        ).all()
-    )
     areas = _last_areas(ids) if with_areas else {}
     found = [
         Candidate(
-            user=u,
-            duty=duty.get(u.id),
-            skills=skills.get(u.id, []),
-            open_count=loads.get(u.id, (0, 0))[0],
-            on_site=loads.get(u.id, (0, 0))[1],
-            last_area=areas.get(u.id),
-            last_dispatched_at=turns.get(u.id),
+            user=person,
+            duty=kind,
+            skills=skills.get(person.id, []),
+            open_count=loads.get(person.id, (0, 0))[0],
+            on_site=loads.get(person.id, (0, 0))[1],
+            last_area=areas.get(person.id),
+            last_dispatched_at=turn,
         )
-        for u in users
+        for person, kind, turn in people
     ]
     best = pick_best(found, category_id)
     if best is not None:
