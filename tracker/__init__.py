@@ -213,6 +213,9 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(materials_bp)
 
+    from tracker.web.dispatch import bp as dispatch_bp
+
+    app.register_blueprint(dispatch_bp)  # duty rosters and dispatch settings (docs/dispatch.md)
     from tracker.web.health import bp as health_bp
 
     app.register_blueprint(health_bp)  # /healthz and /readyz for the proxy and monitoring

@@ -164,10 +164,11 @@ def test_a_repair_request_goes_from_filed_to_closed_through_every_role(language,
     expect(heading(head)).to_have_text(t("Dispatch"))
     card = head.get_by_role("listitem").filter(has_text=reference)
     technician = card.get_by_label(t("Technician"))
-    # Nothing is preselected; each choice shows the technician's load.
+    # Nothing is preselected; each choice shows the technician's duty, skills, load and last place.
     expect(technician).to_have_value("")
-    shown = t("%(name)s (%(open)d open, %(on_site)d on site)", name="Technician", open=0, on_site=0)
-    pattern = re.escape(shown).replace("0", r"\d+")
+    shown = t("%(name)s · %(duty)s · %(skills)s · %(open)d open, %(on_site)d on site · last job: %(area)s",
+              name="Technician", duty=t("off"), skills=t("any category"), open=0, on_site=0, area="AREA")
+    pattern = re.escape(shown).replace("0", r"\d+").replace("AREA", ".+")
     choice = technician.locator("option").filter(has_text=re.compile("^" + pattern + "$")).text_content()
     technician.select_option(label=choice)
     shots.take(head, "centre-head-chose-technician")

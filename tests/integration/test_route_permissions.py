@@ -654,3 +654,22 @@ def test_route_answers_each_role_as_its_rule_says(client, db, world, login_as, e
         comments = [e for e in ticket.events if e.kind is EventKind.COMMENTED]
         may_comment = role in {"requester", "technician", "dispatcher", "centre_head"}
         assert len(comments) == (1 if may_comment else 0), f"{role} commenting"
+
+
+# Duty rosters (docs/dispatch.md): the centre's dispatchers and head keep them (administrators
+# anywhere); its head alone sets skills and automatic dispatch; every technician reads their own shifts.
+ROSTER_KEEPERS = MANAGERS | {"admin"}
+ROUTES.update({
+    "dispatch.roster": ("GET", "/dispatch/roster?centre={centre_id}", only(ROSTER_KEEPERS)),
+    "dispatch.my_shifts": ("GET", "/dispatch/my-shifts", only(STAFF)),
+    # Sent without the shift's fields, its file, or a week to copy: refused with a message, back to the roster.
+    "dispatch.add_shift": ("POST", "/dispatch/roster/{centre_id}/shifts", only(ROSTER_KEEPERS, REDIRECT)),
+    "dispatch.copy_week": ("POST", "/dispatch/roster/{centre_id}/copy", only(ROSTER_KEEPERS, REDIRECT)),
+    "dispatch.import_roster": ("POST", "/dispatch/roster/{centre_id}/import", only(ROSTER_KEEPERS, REDIRECT)),
+    "dispatch.delete_shift": ("POST", "/dispatch/shifts/999999/delete", only(ROSTER_KEEPERS, MISSING)),
+    "dispatch.save_settings": ("POST", "/dispatch/roster/{centre_id}/settings",
+                               only({"centre_head", "admin"}, REDIRECT)),
+    # The requester is no technician: nobody's skills to set.
+    "dispatch.save_skills": ("POST", "/dispatch/roster/{centre_id}/skills/{user_id}",
+                             only({"centre_head", "admin"}, MISSING)),
+})

@@ -296,7 +296,8 @@ def test_no_technician_is_preselected_and_each_choice_shows_the_load(client, db,
     detail = client.get(f"/tickets/{waiting.reference}").get_data(as_text=True)
     for choices in (_assign_select(dispatch, waiting.id), _assign_select(detail)):
         assert re.findall(r"<option[^>]*>([^<]*)</option>", choices) == [
-            "Choose…", "Other-Technician (0 open, 0 on site)", "Technician (2 open, 1 on site)"]
+            "Choose…", "Other-Technician · off · any category · 0 open, 0 on site · last job: —",
+            "Technician · off · any category · 2 open, 1 on site · last job: Main campus › Building 3 › Room 301"]
         assert re.search(r'<option value="">Choose…', choices.replace("selected ", ""))
         assert not re.search(r'<option[^>]*selected[^>]*value="\d', choices)  # no technician preselected
     # Assign pressed without a choice: refused with a message, nothing assigned.

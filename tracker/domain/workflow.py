@@ -113,7 +113,7 @@ RULES: dict[Action, Rule] = {
     Action.ASSIGN: Rule(
         _s(Status.NEW, Status.REOPENED, Status.ASSIGNED, Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD),
         Status.ASSIGNED,
-        _STAFF,
+        _STAFF | _r(Relation.SYSTEM),  # automatic dispatch (services/dispatch)
     ),
     Action.TAKE: Rule(_s(Status.NEW, Status.REOPENED), Status.ACCEPTED, _r(Relation.TECHNICIAN)),
     Action.ACCEPT: Rule(_s(Status.ASSIGNED), Status.ACCEPTED, _WORKER),

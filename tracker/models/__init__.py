@@ -5,6 +5,14 @@ from tracker.models.attachment import Attachment
 from tracker.models.audit import AdminEvent
 from tracker.models.benchmarks import Benchmark, BenchmarkLink
 from tracker.models.centre import Category, Centre, Location, LocationKind
+from tracker.models.dispatch import (
+    CategoryDispatch,
+    CentreDispatch,
+    DispatchTurn,
+    Shift,
+    ShiftKind,
+    TechnicianSkill,
+)
 from tracker.models.display import DisplayLink
 from tracker.models.feedback import (
     Feedback,
@@ -67,6 +75,12 @@ __all__ = [
     "QuoteStatus",
     "StockMovement",
     "SignonIdentity",
+    "CategoryDispatch",
+    "CentreDispatch",
+    "DispatchTurn",
+    "Shift",
+    "ShiftKind",
+    "TechnicianSkill",
     "IdempotencyKey",
     "ReplayStatus",
     "SlaReplay",

@@ -2,8 +2,8 @@
 
 The sweep (``sla_sweep``) creates them and ``sla_sweep.acknowledge``
 records an acknowledgement; this module only reads. Who receives a level
-is ``sla_sweep.receivers``: level 1 the assignee (the centre's dispatchers
-while nobody is assigned), level 2 the centre heads, level 3 leadership.
+is ``sla_sweep.receivers``: level 1 the assignee (while nobody is assigned,
+the technicians on duty when it was raised and the centre's dispatchers), level 2 the centre heads, level 3 leadership.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from tracker.domain.i18n import N_
 from tracker.domain.roles import Role
 from tracker.domain.workflow import OPEN_STATUSES
 from tracker.extensions import db
-from tracker.models import Escalation, Ticket, User
+from tracker.models import Escalation, Shift, ShiftKind, Ticket, User
 from tracker.services import sla_sweep
 from tracker.services.tickets import user_names
 
@@ -73,17 +73,25 @@ def for_ticket(ticket: Ticket, viewer: User) -> list[EscalationRow]:
 def open_for(user: User, *, limit: int = 200) -> list[Escalation]:
     """Return the unacknowledged escalations ``user`` receives on open tickets, newest first.
 
-    Level 1 where they are the assignee (or a dispatcher of the centre while
-    nobody is assigned), level 2 in the centres they head, level 3 when they
+    Level 1 where they are the assignee (or, while nobody is assigned, a
+    dispatcher of the centre or a technician on duty when it was raised), level 2 in the centres they head, level 3 when they
     are in leadership: the same people ``sla_sweep.receivers`` lets
     acknowledge. Escalations of closed or cancelled tickets are left out:
     there is nothing left to chase.
     """
     dispatching = sorted(user.centre_ids(Role.DISPATCHER))
     heading = sorted(user.centre_ids(Role.CENTRE_HEAD))
+    on_duty = (
+        select(Shift.id).where(
+            Shift.user_id == user.id, Shift.centre_id == Ticket.centre_id, Shift.kind == ShiftKind.ON_DUTY,
+            Shift.starts_at <= Escalation.created_at, Shift.ends_at > Escalation.created_at,
+        ).exists()
+        if user.centre_ids(Role.TECHNICIAN) else false()
+    )
     level_one = or_(
         Ticket.assignee_id == user.id,
         and_(Ticket.assignee_id.is_(None), Ticket.centre_id.in_(dispatching)) if dispatching else false(),
+        and_(Ticket.assignee_id.is_(None), on_duty),
     )
     mine = or_(
         and_(Escalation.level == sla_sweep.AT_RISK, level_one),

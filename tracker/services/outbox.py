@@ -51,6 +51,8 @@ KINDS = {
     "ticket_assigned": {Channel.IN_APP: True, Channel.EMAIL: True},
     "ticket_resolved": {Channel.IN_APP: True, Channel.EMAIL: True},
     "ticket_reopened": {Channel.IN_APP: True, Channel.EMAIL: True},
+    # To the centre's dispatchers: a technician declined, the request waits again.
+    "ticket_declined": {Channel.IN_APP: True, Channel.EMAIL: True},
     "ticket_commented": {Channel.IN_APP: True, Channel.EMAIL: False},
     "ticket_status": {Channel.IN_APP: True, Channel.EMAIL: False},
     "sla_at_risk": {Channel.IN_APP: True, Channel.EMAIL: True},
@@ -81,6 +83,7 @@ KIND_LABELS = {
     "ticket_assigned": N_("Request assigned"),
     "ticket_resolved": N_("Request resolved"),
     "ticket_reopened": N_("Request reopened"),
+    "ticket_declined": N_("Request declined by a technician"),
     "ticket_commented": N_("New comment on a request"),
     "ticket_status": N_("Other changes to a request"),
     "sla_at_risk": N_("Deadline at risk"),

@@ -60,6 +60,14 @@ def my_work(user: User, page: int = 1, size: int = PAGE_SIZE) -> Page:
     return _page(query, page, size, joinedload(Ticket.requester))
 
 
+def awaiting_acceptance(user: User, limit: int = PAGE_SIZE) -> list[Ticket]:
+    """Return the tickets assigned to ``user`` (by a dispatcher or automatic dispatch) not accepted yet, most urgent first."""
+    return list(db.session.execute(
+        select(Ticket).where(Ticket.assignee_id == user.id, Ticket.status == Status.ASSIGNED)
+        .order_by(*URGENCY).limit(limit)
+    ).scalars())
+
+
 def unassigned(centre_ids: set[int], page: int = 1, size: int = PAGE_SIZE) -> Page:
     """Return a page of the new or reopened unassigned tickets of these centres, most urgent first."""
     if not centre_ids:

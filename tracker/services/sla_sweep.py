@@ -279,7 +279,7 @@ def _escalate(wanted: list[tuple], now: datetime, result: SweepResult) -> None:
                 people = [ticket.assignee_id]
             else:
                 if ticket.centre_id not in dispatchers:
-                    dispatchers[ticket.centre_id] = outbox.users_with_role(Role.DISPATCHER, ticket.centre_id)
+                    dispatchers[ticket.centre_id] = _unassigned_receivers(ticket.centre_id, now)
                 people = dispatchers[ticket.centre_id]
         elif level == BREACHED:
             if reason == "breached":
@@ -392,11 +392,19 @@ def _sweep_escalations(now: datetime, batch_size: int, result: SweepResult) -> b
 # ---------------------------------------------------------------- acknowledging
 
 
+def _unassigned_receivers(centre_id: int, at: datetime) -> list[int]:
+    """Return who gets level 1 of a request nobody holds: the technicians on duty at ``at``, and the dispatchers."""
+    from tracker.services.dispatch import roster
+
+    return sorted(set(roster.duty_technicians(centre_id, at)) | set(outbox.users_with_role(Role.DISPATCHER,
+                                                                                           centre_id)))
+
+
 def receivers(escalation: Escalation, ticket: Ticket) -> set[int]:
     """Return who may acknowledge an escalation: the people it went to."""
     if escalation.level == AT_RISK:
         return {ticket.assignee_id} if ticket.assignee_id else set(
-            outbox.users_with_role(Role.DISPATCHER, ticket.centre_id))
+            _unassigned_receivers(ticket.centre_id, escalation.created_at))
     if escalation.level == BREACHED:
         return set(outbox.users_with_role(Role.CENTRE_HEAD, ticket.centre_id))
     return set(outbox.users_with_role(Role.LEADERSHIP))

@@ -44,6 +44,7 @@ from tracker.models import (
     User,
 )
 from tracker.services import bulk, idempotency, outbox, sla
+from tracker.services.dispatch import auto as auto_dispatch
 
 # The limits of a request's text, in characters: the web form, the API schema
 # and file_ticket all read these, so no path accepts what another refuses.
@@ -168,11 +169,15 @@ def file_ticket(request: NewTicket, *, requester: User, now: datetime,
     """
     try:
         ticket, policy = new_ticket(request, requester=requester, now=now)
+        # Assigned before the first write, when its category says so (docs/dispatch.md).
+        dispatched = auto_dispatch.dispatch_new(ticket, now)
         # The deadlines go in with the ticket's first write (no UPDATE after it).
         sla.start_clocks(ticket, ticket.events, policy, now)
         _write_filed(ticket)
         sla.note_deferred(ticket.id)
         _notify_filed(ticket, now=now)
+        if dispatched is not None:
+            _notify(ticket, Action.ASSIGN, dispatched, actor=None, now=now)
         if before_commit is not None:
             before_commit(ticket)
         db.session.commit()
@@ -959,6 +964,8 @@ def _notify(ticket: Ticket, action: Action, event: TicketEvent, *, actor: User |
         kind = "ticket_reopened"
         people = [ticket.assignee_id] if ticket.assignee_id else outbox.users_with_role(
             Role.DISPATCHER, ticket.centre_id)
+    elif action is Action.DECLINE:
+        kind, people = "ticket_declined", outbox.users_with_role(Role.DISPATCHER, ticket.centre_id)
     elif action is Action.COMMENT:
         kind = "ticket_commented"
         if actor is not None and actor.id == ticket.requester_id:
@@ -974,6 +981,8 @@ def _notify(ticket: Ticket, action: Action, event: TicketEvent, *, actor: User |
     payload = {"reference": ticket.reference, "title": ticket.title}
     if action is Action.COMMENT:
         payload["comment"] = event.body[:500]
+    elif action is Action.DECLINE:
+        payload["reason"] = event.body[:500]
     outbox.queue(
         [outbox.Notice(kind=kind, key=key, subject=f"{ticket.reference} {kind}", payload=payload,
                        ticket_id=ticket.id, centre_id=ticket.centre_id, link=f"/tickets/{ticket.reference}")],

@@ -64,6 +64,13 @@ def datetime_local(value: datetime | None, fmt: str = "medium") -> str:
     return format_datetime(value, fmt)
 
 
+def day_label(value) -> str:
+    """Format a local date with its weekday: "Saturday, March 7, 2026", 2026年3月7日星期六 (the duty roster)."""
+    from flask_babel import format_date
+
+    return format_date(value, "full")
+
+
 def share_percent(share) -> str:
     """Return a promised share (a fraction) as a page shows it: "95 %", "99.5 %"; "—" when none."""
     if share is None or isinstance(share, Undefined) or share == "":
@@ -89,6 +96,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["dt"] = datetime_local
     # A date or an instant inside a sentence: one format in every message (tracker/i18n.py).
     app.jinja_env.filters["when"] = when
+    app.jinja_env.filters["day_label"] = day_label
     app.jinja_env.filters["status_label"] = _label(workflow.STATUS_LABELS)
     app.jinja_env.filters["priority_label"] = _label(workflow.PRIORITY_LABELS)
     app.jinja_env.filters["hold_reason_label"] = _label(workflow.HOLD_REASON_LABELS)
@@ -184,6 +192,10 @@ def _nav_items() -> list[tuple[str, str]]:
         items.append(("dashboards.centre", gettext("Centre dashboard")))
     if current_user.has_any_role(*STAFF, Role.LEADERSHIP):
         items.append(("escalations.index", gettext("Escalations")))
+    if current_user.has_any_role(*CENTRE_MANAGERS, Role.ADMIN):
+        items.append(("dispatch.roster", gettext("Duty roster")))
+    if current_user.has_role(Role.TECHNICIAN):
+        items.append(("dispatch.my_shifts", gettext("My shifts")))
     if current_user.has_any_role(*CENTRE_MANAGERS, *READ_ALL):
         items.append(("weekly.index", gettext("Weekly report")))
     if current_user.has_any_role(*STAFF, *READ_ALL):

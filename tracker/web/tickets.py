@@ -25,11 +25,15 @@ from tracker.domain.workflow import OPEN_STATUSES, Action, Status
 from tracker.errors import TrackerError
 from tracker.extensions import db
 from tracker.forms import grouped, options
-from tracker.forms.tickets import ActionForm, FileTicketForm, TicketFilterForm, assignee_options
+from tracker.forms.dispatch import suggestion_options
+from tracker.forms.tickets import ActionForm, FileTicketForm, TicketFilterForm
 from tracker.models import Category, Ticket, TicketEvent
 from tracker.services import attachments as attachment_service
-from tracker.services import catalog, escalations, exports, queues, sla
+from tracker.services import catalog, escalations, exports, sla
 from tracker.services import tickets as ticket_service
+from tracker.services.dispatch import auto as auto_dispatch
+from tracker.services.dispatch import roster as duty
+from tracker.services.dispatch import suggest
 from tracker.services.materials import stock as material_stock
 from tracker.web import feedback as feedback_views
 from tracker.web import materials as materials_views
@@ -195,8 +199,8 @@ def detail(reference):
     actions = ticket_service.available_actions(current_user, ticket)
     form = ActionForm(version=ticket.version)
     if Action.ASSIGN in actions:
-        form.assignee_id.choices = assignee_options(
-            queues.assignable_by_centre({ticket.centre_id})[ticket.centre_id]
+        form.assignee_id.choices = suggestion_options(
+            suggest.candidates(ticket.centre_id, ticket.category_id, utcnow()), ticket.category_id
         )
     if Action.RECATEGORISE in actions:
         form.category_id.choices = options(
@@ -227,7 +231,16 @@ def detail(reference):
         may_attach=attachment_service.may_attach(current_user, "ticket", ticket),
         **feedback_views.ticket_context(ticket, current_user, now),
         **materials_views.ticket_context(ticket, current_user),
+        **_on_duty_context(ticket, now),
     )
+
+
+def _on_duty_context(ticket, now) -> dict:
+    """Who is on duty now, for an open request of an emergency category (docs/dispatch.md)."""
+    if not ticket.is_open or not auto_dispatch.is_emergency(ticket.category_id):
+        return {"on_duty": None}
+    return {"on_duty": duty.on_duty(ticket.centre_id, now), "duty_phones": auto_dispatch.shows_duty_phone(
+        ticket.centre_id), "kind_labels": duty.KIND_LABELS}
 
 
 @bp.route("/<reference>/<action>", methods=["POST"])

@@ -1,0 +1,183 @@
+"""Automatic dispatch at filing, and the centres' dispatch settings.
+
+A request of a category with automatic dispatch on is assigned **in the
+transaction that files it**, before it is first written (docs/dispatch.md,
+"Why at filing"): nobody can see it unassigned, so no dispatcher, worker or
+second web process can assign it as well; no broker is needed, so nothing
+waits for one; and its clocks are computed once, with the assignment in
+them. Two requests filed at the same instant go to two technicians: each
+filing locks the turn row of the technician it chooses (``_claim``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from tracker.domain.i18n import N_
+from tracker.domain.roles import Role
+from tracker.domain.workflow import Action
+from tracker.errors import NotFound, PermissionDenied
+from tracker.extensions import db
+from tracker.models import (
+    Category,
+    CategoryDispatch,
+    CentreDispatch,
+    DispatchTurn,
+    TechnicianSkill,
+    Ticket,
+    TicketEvent,
+    User,
+)
+from tracker.services.dispatch import suggest
+
+
+def dispatch_new(ticket: Ticket, now: datetime) -> TicketEvent | None:
+    """Assign a ticket being filed (not yet written) to the best technician on duty; return the event, or None.
+
+    None when its category has no automatic dispatch or nobody fits: the
+    request waits in the dispatch queue. No commit (services.tickets.file_ticket).
+    """
+    from tracker.services import tickets
+
+    setting = db.session.get(CategoryDispatch, ticket.category_id)
+    if setting is None or not setting.is_auto_dispatch:
+        return None
+    found = suggest.candidates(ticket.centre_id, ticket.category_id, now, with_areas=False)
+    best = _claim(suggest.ranked(found, ticket.category_id))
+    if best is None:
+        return None
+    event = tickets.apply(ticket, Action.ASSIGN, actor=None, now=now, assignee_id=best.user.id)
+    event.data = {**event.data, "auto": True}
+    turn = db.session.get(DispatchTurn, best.user.id)
+    if turn is not None:
+        turn.last_dispatched_at = now
+        return event
+    try:
+        # A technician given no shift through the roster (no turn row yet): two filings may both add it.
+        with db.session.begin_nested():
+            db.session.add(DispatchTurn(user_id=best.user.id, last_dispatched_at=now))
+    except IntegrityError:
+        pass
+    return event
+
+
+def _claim(ranked: list[suggest.Candidate]) -> suggest.Candidate | None:
+    """Return the first of ``ranked`` whose turn row this transaction could lock, skipping those another holds.
+
+    Two filings at the same instant each lock the technician they choose
+    until they commit (``FOR UPDATE SKIP LOCKED``): the second skips the
+    first's choice and takes the next best. When every one is held (more
+    filings at once than technicians on duty) it waits for the best one.
+    Turn rows are made with the shifts (roster.save_shifts); a technician
+    without one is taken unlocked. SQLite has no row locks: its writers
+    queue whole transactions, so there is nothing to skip.
+    """
+    if not ranked:
+        return None
+    ids = [c.user.id for c in ranked]
+    free = set(
+        db.session.execute(
+            select(DispatchTurn.user_id)
+            .where(DispatchTurn.user_id.in_(ids))
+            .with_for_update(skip_locked=True)
+        ).scalars()
+    )
+    for candidate in ranked:
+        # No turn read with the candidates: no row to lock (never given a shift through the roster).
+        if candidate.user.id in free or candidate.last_dispatched_at is None:
+            return candidate
+    db.session.execute(select(DispatchTurn.user_id).where(DispatchTurn.user_id == ids[0]).with_for_update())
+    return ranked[0]
+
+
+# ---------------------------------------------------------------- settings
+
+
+def can_configure(user: User, centre_id: int) -> bool:
+    """Return whether ``user`` may change the centre's dispatch settings and skills: its head, or an administrator."""
+    return user.has_role(Role.ADMIN) or user.has_role(Role.CENTRE_HEAD, centre_id)
+
+
+def settings(centre_id: int) -> tuple[CentreDispatch | None, dict[int, CategoryDispatch]]:
+    """Return the centre's settings row (None: defaults) and its categories' rows by category id."""
+    rows = db.session.execute(
+        select(CategoryDispatch)
+        .join(Category, Category.id == CategoryDispatch.category_id)
+        .where(Category.centre_id == centre_id)
+    ).scalars()
+    return db.session.get(CentreDispatch, centre_id), {r.category_id: r for r in rows}
+
+
+def shows_duty_phone(centre_id: int) -> bool:
+    row = db.session.get(CentreDispatch, centre_id)
+    return bool(row and row.shows_duty_phone)
+
+
+def is_emergency(category_id: int) -> bool:
+    row = db.session.get(CategoryDispatch, category_id)
+    return bool(row and row.is_emergency)
+
+
+def save_settings(
+    centre_id: int,
+    *,
+    shows_duty_phone: bool,
+    auto_dispatch: set[int],
+    emergency: set[int],
+    actor: User,
+    now: datetime,
+) -> None:
+    """Store the centre's dispatch settings: which categories are dispatched automatically, which are emergencies."""
+    if not can_configure(actor, centre_id):
+        raise PermissionDenied(N_("Only the centre's head may change how it dispatches."))
+    categories = db.session.execute(select(Category).where(Category.centre_id == centre_id)).scalars().all()
+    if not categories and db.session.get(CentreDispatch, centre_id) is None:
+        from tracker.models import Centre
+
+        if db.session.get(Centre, centre_id) is None:
+            raise NotFound()
+    try:
+        centre_row = db.session.get(CentreDispatch, centre_id)
+        if centre_row is None:
+            centre_row = CentreDispatch(centre_id=centre_id)
+            db.session.add(centre_row)
+        centre_row.shows_duty_phone = shows_duty_phone
+        _, rows = settings(centre_id)
+        for category in categories:
+            row = rows.get(category.id)
+            if row is None:
+                row = CategoryDispatch(category_id=category.id)
+                db.session.add(row)
+            row.is_auto_dispatch = category.id in auto_dispatch
+            row.is_emergency = category.id in emergency
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def save_skills(user_id: int, centre_id: int, category_ids: set[int], *, actor: User) -> None:
+    """Replace a technician's skills in one centre with ``category_ids`` (of that centre)."""
+    if not can_configure(actor, centre_id):
+        raise PermissionDenied(N_("Only the centre's head may change its technicians' skills."))
+    user = db.session.get(User, user_id)
+    if user is None or not user.has_role(Role.TECHNICIAN, centre_id):
+        raise NotFound()
+    own = set(db.session.execute(select(Category.id).where(Category.centre_id == centre_id)).scalars())
+    try:
+        for skill in db.session.execute(
+            select(TechnicianSkill).where(
+                TechnicianSkill.user_id == user_id, TechnicianSkill.category_id.in_(own)
+            )
+        ).scalars():
+            db.session.delete(skill)
+        db.session.flush()
+        for category_id in sorted(category_ids & own):
+            db.session.add(TechnicianSkill(user_id=user_id, category_id=category_id))
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
