@@ -230,6 +230,33 @@ def test_long_lists_page_through_the_requests(client, db, world, login_as):
     assert tickets[-1].reference not in second
 
 
+def test_a_long_list_is_counted_up_to_a_cap_and_pages_on_past_it(client, db, world, login_as, monkeypatch):
+    from sqlalchemy import event
+
+    from tracker.web import tickets as views
+
+    monkeypatch.setattr(views, "LIST_PAGE_SIZE", 5)
+    monkeypatch.setattr(views, "LIST_COUNT_CAP", 10)
+    tickets = [make_ticket(world) for _ in range(12)]
+    make_ticket(world, status=Status.CLOSED)  # not open: not counted
+    login_as("leadership")
+    seen = []
+    listener = lambda *args: seen.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        first = client.get("/tickets/").get_data(as_text=True)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    # The count reads at most cap + 1 rows: it stops growing with the backlog (issue 20).
+    assert any("count(" in s and "LIMIT" in s for s in seen), seen
+    assert "More than 10 requests" in first and "Page 1 of more than 2" in first and "Next →" in first
+    assert tickets[-1].reference in first and tickets[0].reference not in first
+    # Paging on past the cap counts a little further: the last page knows it is the last.
+    last = client.get("/tickets/?page=3").get_data(as_text=True)
+    assert "12 requests" in last and "Page 3 of 3" in last and "Next →" not in last
+    assert all(t.reference in last for t in tickets[:2])
+
+
 def test_my_requests_shows_resolved_ones_waiting_for_my_confirmation(client, db, world, login_as):
     resolved = make_ticket(world, status=Status.RESOLVED)
     open_one = make_ticket(world)
