@@ -5,6 +5,7 @@ from pathlib import Path
 from flask import Flask, has_request_context, request, session
 from flask_babel import get_locale
 from sqlalchemy import event
+from sqlalchemy.orm import joinedload
 
 from tracker import config as settings
 from tracker.extensions import babel, csrf, db, login, migrate
@@ -150,7 +151,8 @@ def _register_login() -> None:
         ident, _, token = user_id.partition(".")
         if not ident.isdigit():
             return None
-        user = db.session.get(User, int(ident))
+        # The roles with the user, in one statement: every page asks for them.
+        user = db.session.get(User, int(ident), options=[joinedload(User.roles)])
         if user is None or not user.is_active or user.session_token != token:
             return None
         return user
@@ -260,5 +262,20 @@ def _register_security_headers(app: Flask) -> None:
         if app.config.get("TRACKER_PRODUCTION"):
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
+
+    @app.after_request
+    def _few_flashes(response):
+        # Notes wait in the session cookie for the next page. A client that
+        # never reads a page (a script filing request after request) would
+        # grow the cookie with each one, and every request would carry and
+        # decode them all: the newest few are kept, as a person would see.
+        flashes = session.get("_flashes")
+        if flashes is not None and len(flashes) > MAX_WAITING_FLASHES:
+            session["_flashes"] = flashes[-MAX_WAITING_FLASHES:]
+        return response
+
+
+# Notes (flash messages) kept for the next page, at most.
+MAX_WAITING_FLASHES = 5
 
 __all__ = ["create_app", "get_locale"]

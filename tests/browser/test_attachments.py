@@ -46,6 +46,7 @@ def file_with_photo(page, picture: Path, description: str, shots, label: str) ->
     nav(page, "New request").click()
     page.get_by_role("link", name="Repair and maintenance").click()
     page.get_by_label("What is it about?").select_option(label="Water and plumbing")
+    page.get_by_label("Building", exact=True).select_option(label="Main campus › Building 3")
     page.get_by_label("Where?").select_option(label="Room 301")
     page.get_by_label("What is wrong?").fill(description)
     camera = page.get_by_label(PHOTO_FIELD)

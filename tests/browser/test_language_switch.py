@@ -68,6 +68,7 @@ def test_switching_language_keeps_a_half_filled_form_both_ways(actors, shots):
     category, place, description = (phone.get_by_label(EN(label)) for label in
                                     ("What is it about?", "Where?", "What is wrong?"))
     category.select_option(label="Water and plumbing")
+    phone.get_by_label(EN("Building"), exact=True).select_option(label="Main campus › Building 3")
     place.select_option(label="Room 301")
     chosen = category.input_value(), place.input_value()
     assert all(chosen)

@@ -28,12 +28,20 @@ def _coerce_int_or_none(value):
 
 
 class FileTicketForm(OnceForm):
+    # The centre's categories and the places are checked by id in the
+    # filing's one catalogue statement (services.tickets), not against lists
+    # read for the form: a catalogue may hold thousands of places.
     category_id = SelectField(
         _l("What is it about?"),
         coerce=_coerce_int_or_none,
+        validate_choice=False,
         validators=[InputRequired(message=_l("Choose a category."))],
     )
-    location_id = SelectField(_l("Where?"), coerce=_coerce_int_or_none, validators=[Optional()])
+    # The place picker's first step: the building (or campus) whose places the "Where?" list shows.
+    area_id = SelectField(_l("Building"), coerce=_coerce_int_or_none, validate_choice=False,
+                          validators=[Optional()])
+    location_id = SelectField(_l("Where?"), coerce=_coerce_int_or_none, validate_choice=False,
+                              validators=[Optional()])
     location_note = StringField(
         _l("Place details"),
         validators=[Optional(), Length(max=LOCATION_NOTE_MAX, message=TOO_LONG)],

@@ -23,7 +23,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, event, insert, select, update
+from sqlalchemy import and_, delete, event, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -90,6 +92,11 @@ KINDS = {
 _PENDING = "idempotency.pending"  # session.info: the claims of the open transaction
 _CREATED = "idempotency.created"  # session.info: the rows it inserted, in order
 _KEYS = IdempotencyKey.__table__
+# Built once per dialect: every creating form claims its key.
+_CLAIM = {
+    "sqlite": sqlite_insert(_KEYS).on_conflict_do_nothing(index_elements=["user_id", "key"]).returning(_KEYS.c.id),
+    "postgresql": pg_insert(_KEYS).on_conflict_do_nothing(index_elements=["user_id", "key"]).returning(_KEYS.c.id),
+}
 
 
 class KeyReused(TrackerError):
@@ -148,21 +155,18 @@ def claim(user: User, key: str, kind: str, *, now: datetime, digest: str = "",
     session = db.session
     # A key past its lifetime is forgotten (all of this user's, while here).
     session.execute(delete(_KEYS).where(_KEYS.c.user_id == user.id, _KEYS.c.created_at < now - KEY_TTL))
-    earlier = _earlier(user.id, key, kind, digest)
-    if earlier is not None:
-        return earlier
-    try:
-        with session.begin_nested():
-            row_id = session.execute(
-                insert(_KEYS).returning(_KEYS.c.id),
-                {"user_id": user.id, "key": key, "kind": kind, "object_id": object_id,
-                 "fingerprint": digest, "created_at": now},
-            ).scalar_one()
-    except IntegrityError:
-        # The same key a moment ago, in a transaction that has committed since.
+    # One statement for a new key (the usual case): an insert that skips a
+    # taken key. A key taken by a transaction still open waits for it (the
+    # unique index); then the row it committed is read as the earlier use.
+    row_id = session.execute(
+        _CLAIM[session.get_bind().dialect.name],
+        {"user_id": user.id, "key": key, "kind": kind, "object_id": object_id,
+         "fingerprint": digest, "created_at": now},
+    ).scalar_one_or_none()
+    if row_id is None:
         earlier = _earlier(user.id, key, kind, digest)
-        if earlier is None:
-            raise
+        if earlier is None:  # taken and given up since: the other transaction rolled back
+            raise IntegrityError("claim", {"key": key}, Exception("idempotency key busy"))
         return earlier
     session.info.setdefault(_PENDING, []).append(_Claim(row_id, kind, object_id))
     session.info.setdefault(_CREATED, [])

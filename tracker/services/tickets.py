@@ -13,7 +13,7 @@ from enum import Enum
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Integer, Select, bindparam, insert, inspect, or_, select, update
+from sqlalchemy import Integer, Select, String, bindparam, insert, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import make_transient_to_detached
 
@@ -155,6 +155,9 @@ class NewTicket:
     contact_phone: str = ""
     source: str = "web"
     extra: dict = field(default_factory=dict)
+    # The web form names its centre by code (its address): the catalogue
+    # statement finds it by code, and ``centre_id`` may be None.
+    centre_code: str | None = None
 
 
 def file_ticket(request: NewTicket, *, requester: User, now: datetime,
@@ -288,15 +291,16 @@ def _as_id(value) -> int | None:
 
 # Built once: filing is the hot path (docs/api.md, "Intake speed"). An id
 # given as None matches nothing (``= NULL``), as a missing row would.
-_CATALOGUE = (
+_CATALOGUE_ROWS = (
     select(Centre, Category, Location, sla.POLICY_IN_FORCE, SlaPolicy.is_active, SlaPolicy.code,
            sla.CALENDAR_GENERATION)
     .select_from(Centre)
     .outerjoin(Category, Category.id == bindparam("category_id", type_=Integer))
     .outerjoin(Location, Location.id == bindparam("location_id", type_=Integer))
     .outerjoin(SlaPolicy, SlaPolicy.id == Category.sla_policy_id)
-    .where(Centre.id == bindparam("centre_id", type_=Integer))
 )
+_CATALOGUE = _CATALOGUE_ROWS.where(Centre.id == bindparam("centre_id", type_=Integer))
+_CATALOGUE_BY_CODE = _CATALOGUE_ROWS.where(Centre.code == bindparam("centre_code", type_=String))
 
 
 def _catalogue(request: NewTicket, filed_at: datetime) -> tuple[Centre | None, Category | None, Location | None, tuple]:
@@ -306,8 +310,10 @@ def _catalogue(request: NewTicket, filed_at: datetime) -> tuple[Centre | None, C
     is active, its code, and sla.CALENDAR_GENERATION (all None without a
     category or policy).
     """
-    row = db.session.execute(_CATALOGUE, {
+    by_code = request.centre_id is None and request.centre_code is not None
+    row = db.session.execute(_CATALOGUE_BY_CODE if by_code else _CATALOGUE, {
         "centre_id": _as_id(request.centre_id),
+        "centre_code": request.centre_code,
         "category_id": _as_id(request.category_id),
         "location_id": _as_id(request.location_id),
         "filed_at": filed_at,

@@ -75,7 +75,11 @@ def repeat_of(form, kind: str, *, object_id: int | None = None, fallback: str | 
     to go when the earlier object is gone. A form without a key (an old
     page, a script) is not guarded.
     """
-    key = (form if isinstance(form, str) or form is None else form.once.data) or ""
+    if isinstance(form, str) or form is None:
+        key = form or ""
+    else:
+        # What was sent, not the field's default (a new key): a form sent without one is not guarded.
+        key = form.once.raw_data[0] if form.once.raw_data else ""
     key = key.strip()[:idempotency.KEY_MAX]
     if not key:
         return None

@@ -24,7 +24,7 @@ from tracker.domain.i18n import N_, pick
 from tracker.domain.workflow import OPEN_STATUSES, Action, Status
 from tracker.errors import TrackerError
 from tracker.extensions import db
-from tracker.forms import grouped, options
+from tracker.forms import options
 from tracker.forms.dispatch import suggestion_options
 from tracker.forms.tickets import ActionForm, FileTicketForm, TicketFilterForm
 from tracker.models import Category, Ticket, TicketEvent
@@ -55,8 +55,11 @@ def _filtered(query, form: TicketFilterForm):
     if form.q.data:
         term = f"%{form.q.data.strip()}%"
         query = query.where(or_(Ticket.reference.ilike(term), Ticket.title.ilike(term)))
-    statuses = STATE_FILTERS.get(form.state.data or "open")
-    if statuses:
+    state = form.state.data or "open"
+    if state == "open":
+        # The same tickets as the open statuses, through the partial indexes of the backlog.
+        query = query.where(Ticket.is_open.is_(True))
+    elif statuses := STATE_FILTERS.get(state):
         query = query.where(Ticket.status.in_(statuses))
     if form.centre.data:
         centre = catalog.centre_by_code(form.centre.data)
@@ -65,22 +68,35 @@ def _filtered(query, form: TicketFilterForm):
     return query
 
 
+# The list counts its tickets up to this many (and the pages to the one shown): past it, it
+# says "more than 1,000". A full count grew with the open backlog (issue 20: 150,000 open
+# tickets at 1,000,000), and nobody pages through more than a thousand requests.
+LIST_COUNT_CAP = 1000
+LIST_PAGE_SIZE = 50
+
+
 def _list(query, form: TicketFilterForm, template: str, **context):
     query = _filtered(query, form)
-    size = 50
+    size = LIST_PAGE_SIZE
     page = page_arg()
-    total = db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+    cap = max(LIST_COUNT_CAP, page * size + size)
+    counted = db.session.execute(
+        select(func.count()).select_from(query.with_only_columns(Ticket.id).limit(cap + 1).subquery())
+    ).scalar_one()
     rows = list(
         db.session.execute(
             query.order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(size).offset((page - 1) * size)
         ).scalars()
     )
+    more = counted > cap
+    total = min(counted, cap)
     return render_template(
         template,
         tickets=rows,
         summaries=sla.summaries([t.id for t in rows], utcnow()),
         form=form,
         total=total,
+        more_pages=more,
         page=page,
         pages=max((total + size - 1) // size, 1),
         **context,
@@ -130,34 +146,25 @@ def new():
 @bp.route("/new/<centre_code>", methods=["GET", "POST"])
 @require_role(Role.REQUESTER)
 def file(centre_code):
-    centre = catalog.centre_by_code(centre_code)
-    if centre is None or not centre.is_active:
-        abort(404)
-    locale = str(get_locale())
-    categories = catalog.active_categories(centre.id)
     form = FileTicketForm()
-    form.category_id.choices = options([(None, _("Choose…"))] + [(c.id, c.name_for(locale)) for c in categories])
-    places = catalog.location_choices(locale)
-    form.location_id.choices = options([(None, _("Choose…"))]) + grouped(places)
-    if request.method == "GET":
-        # Pre-filled by a QR code or a link: ?category=<id>&location=<id>;
-        # a category of another centre or an unknown place is left out.
-        category_id = request.args.get("category", type=int)
-        location_id = request.args.get("location", type=int)
-        form.category_id.data = category_id if any(c.id == category_id for c in categories) else None
-        form.location_id.data = (
-            location_id if any(value == location_id for _label, group in places for value, _name in group) else None
-        )
-        form.contact_phone.data = current_user.phone or ""
-    if form.validate_on_submit():
+    # "Show its places" (the place picker without JavaScript) sends the form to see a building's places.
+    picking = request.method == "POST" and "pick" in request.form
+    refused = None
+    if not picking and form.validate_on_submit():
         # Back and submit again, or a double click: land on the request filed the first time.
         if (earlier := repeat_of(form, "ticket")) is not None:
             return earlier
+        # The redirect names the ticket the service just wrote: keep it
+        # instead of reading it again after the commit (the request ends here).
+        session = db.session()
+        session.expire_on_commit = False
         try:
             # Filed and attached in one transaction: a refused photo files nothing.
+            # The centre, category and place are read and checked in one statement.
             ticket = attachment_service.file_ticket_with_photo(
                 ticket_service.NewTicket(
-                    centre_id=centre.id,
+                    centre_id=None,
+                    centre_code=centre_code,
                     category_id=form.category_id.data,
                     location_id=form.location_id.data,
                     location_note=form.location_note.data or "",
@@ -172,19 +179,65 @@ def file(centre_code):
                 now=utcnow(),
             )
         except TrackerError as error:
-            flash(error.translated(), "error")
+            refused = error
         else:
             logs.note_ticket(ticket.reference)
             flash(_("Request %(reference)s is filed.", reference=ticket.reference), "success")
             return redirect(url_for("tickets.detail", reference=ticket.reference))
-    elif request.method == "POST":
+        finally:
+            session.expire_on_commit = True
+    centre = catalog.centre_by_code(centre_code)
+    if centre is None or not centre.is_active:
+        abort(404)
+    locale = str(get_locale())
+    categories = catalog.active_categories(centre.id)
+    if refused is not None:
+        # The service checked the choices by id: say it on the field it concerns.
+        if form.category_id.data not in {c.id for c in categories}:
+            form.category_id.errors = [*form.category_id.errors, refused.translated()]
+            flash(_("Please correct the marked fields; nothing was saved."), "error")
+        else:
+            flash(refused.translated(), "error")
+    elif request.method == "POST" and not picking:
         flash(_("Please correct the marked fields; nothing was saved."), "error")
+    form.category_id.choices = options([(None, _("Choose…"))] + [(c.id, c.name_for(locale)) for c in categories])
+    if request.method == "GET":
+        # Pre-filled by a QR code or a link: ?category=<id>&location=<id>;
+        # a category of another centre or an unknown place is left out.
+        category_id = request.args.get("category", type=int)
+        location_id = request.args.get("location", type=int)
+        form.category_id.data = category_id if any(c.id == category_id for c in categories) else None
+        form.area_id.data = catalog.area_of(location_id) if location_id else None
+        form.location_id.data = location_id if form.area_id.data is not None else None
+        form.contact_phone.data = current_user.phone or ""
+    elif form.area_id.data is None and form.location_id.data is not None:
+        form.area_id.data = catalog.area_of(form.location_id.data)
+    _place_choices(form, locale)
     return render_template(
         "tickets/file.html",
         form=form,
         centre=centre,
         category_priorities={c.id: c.default_priority.value for c in categories},
     )
+
+
+def _place_choices(form: FileTicketForm, locale: str) -> None:
+    """Give the place picker its buildings, and the places of the building chosen (none before)."""
+    form.area_id.choices = options([(None, _("Choose…"))] + catalog.place_areas(locale))
+    places = catalog.places_in(form.area_id.data, locale) if form.area_id.data else []
+    if form.location_id.data not in {place_id for place_id, _label in places}:
+        form.location_id.data = None
+    first = _("Choose…") if form.area_id.data else _("Choose a building first")
+    form.location_id.choices = options([(None, first)] + places)
+
+
+@bp.route("/places")
+@require_role(Role.REQUESTER, *STAFF, *READ_ALL)
+def places():
+    """The places of one building or campus, for the request form's place picker (JSON)."""
+    area_id = request.args.get("area", type=int)
+    found = catalog.places_in(area_id, str(get_locale())) if area_id else []
+    return {"places": [{"id": place_id, "label": label} for place_id, label in found]}
 
 
 @bp.route("/<reference>")

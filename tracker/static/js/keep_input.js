@@ -163,6 +163,11 @@
         found = found || want;
         differs = differs || want !== field.options[i].selected;
       }
+      if (!found && wanted.length) {
+        // Not offered (yet): a list the page fills itself (the place picker,
+        // js/place_picker.js) takes the choice from here once it has it.
+        field.setAttribute("data-kept-choice", wanted[0]);
+      }
       if (!differs || (!found && wanted.length)) {
         return;  // as it is, or the choices changed meanwhile: leave the page's own
       }
