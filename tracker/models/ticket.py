@@ -49,6 +49,9 @@ class Source(StrEnum):
 
 class Ticket(db.Model):
     __tablename__ = "tickets"
+    # Not stored: whether the category dispatches automatically, read with
+    # the catalogue when the ticket is filed (services.tickets.new_ticket).
+    is_auto_dispatch = None
     __table_args__ = (
         Index("ix_tickets_centre_status", "centre_id", "status"),
         Index("ix_tickets_requester_created", "requester_id", "created_at"),

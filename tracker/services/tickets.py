@@ -33,6 +33,7 @@ from tracker.errors import ActionForbidden, Conflict, NotFound, PermissionDenied
 from tracker.extensions import db
 from tracker.models import (
     Category,
+    CategoryDispatch,
     Centre,
     EventKind,
     Location,
@@ -242,7 +243,7 @@ def new_ticket(request: NewTicket, *, requester: User, now: datetime,
     if len(contact_phone) > CONTACT_PHONE_MAX:
         raise ValidationFailed(N_("The phone number is longer than %(max)d characters."), max=CONTACT_PHONE_MAX)
 
-    version_id, is_active, policy_code, generation = policy_row
+    version_id, is_active, policy_code, generation, is_auto_dispatch = policy_row
     if version_id is None and is_active and category.sla_policy_id is not None:
         # Filed before the policy's first version took effect (a back-dated
         # import or test): that first version (sla.policy_version_in_force).
@@ -271,6 +272,7 @@ def new_ticket(request: NewTicket, *, requester: User, now: datetime,
         updated_at=now,
         sla_policy_version_id=policy.version_id if policy else None,
     )
+    ticket.is_auto_dispatch = bool(is_auto_dispatch)
     _record(
         ticket,
         EventKind.FILED,
@@ -293,11 +295,13 @@ def _as_id(value) -> int | None:
 # given as None matches nothing (``= NULL``), as a missing row would.
 _CATALOGUE_ROWS = (
     select(Centre, Category, Location, sla.POLICY_IN_FORCE, SlaPolicy.is_active, SlaPolicy.code,
-           sla.CALENDAR_GENERATION)
+           sla.CALENDAR_GENERATION, CategoryDispatch.is_auto_dispatch)
     .select_from(Centre)
     .outerjoin(Category, Category.id == bindparam("category_id", type_=Integer))
     .outerjoin(Location, Location.id == bindparam("location_id", type_=Integer))
     .outerjoin(SlaPolicy, SlaPolicy.id == Category.sla_policy_id)
+    # Whether the category dispatches automatically (services.dispatch.auto), in the same statement.
+    .outerjoin(CategoryDispatch, CategoryDispatch.category_id == Category.id)
 )
 _CATALOGUE = _CATALOGUE_ROWS.where(Centre.id == bindparam("centre_id", type_=Integer))
 _CATALOGUE_BY_CODE = _CATALOGUE_ROWS.where(Centre.code == bindparam("centre_code", type_=String))
@@ -308,7 +312,7 @@ def _catalogue(request: NewTicket, filed_at: datetime) -> tuple[Centre | None, C
 
     With them: the category's policy's version in force at ``filed_at``, whether the policy
     is active, its code, and sla.CALENDAR_GENERATION (all None without a
-    category or policy).
+    category or policy), then whether the category dispatches automatically.
     """
     by_code = request.centre_id is None and request.centre_code is not None
     row = db.session.execute(_CATALOGUE_BY_CODE if by_code else _CATALOGUE, {
@@ -319,7 +323,7 @@ def _catalogue(request: NewTicket, filed_at: datetime) -> tuple[Centre | None, C
         "filed_at": filed_at,
     }).first()
     if row is None:
-        return None, None, None, (None, None, None, None)
+        return None, None, None, (None, None, None, None, None)
     return row[0], row[1], row[2], tuple(row[3:])
 
 

@@ -42,8 +42,10 @@ def dispatch_new(ticket: Ticket, now: datetime) -> TicketEvent | None:
     """
     from tracker.services import tickets
 
-    setting = db.session.get(CategoryDispatch, ticket.category_id)
-    if setting is None or not setting.is_auto_dispatch:
+    if ticket.is_auto_dispatch is None:  # not read with the catalogue (tickets.new_ticket)
+        setting = db.session.get(CategoryDispatch, ticket.category_id)
+        ticket.is_auto_dispatch = setting is not None and setting.is_auto_dispatch
+    if not ticket.is_auto_dispatch:
         return None
     found = suggest.candidates(ticket.centre_id, ticket.category_id, now, with_areas=False)
     best = _claim(suggest.ranked(found, ticket.category_id))
