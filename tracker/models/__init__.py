@@ -31,6 +31,13 @@ from tracker.models.rectification import (
     RectificationItem,
     RectificationItemTicket,
 )
+from tracker.models.scorecards import (
+    Contractor,
+    ContractorMember,
+    DailyTechnicianHold,
+    DailyTechnicianStat,
+    FollowUpRule,
+)
 from tracker.models.sla import (
     Calendar,
     CalendarEnteredDay,
@@ -56,6 +63,11 @@ from tracker.models.user import LoginFailure, User, UserRole
 from tracker.models.weekly import ReportStatus, WeeklyReport
 
 __all__ = [
+    "Contractor",
+    "ContractorMember",
+    "DailyTechnicianHold",
+    "DailyTechnicianStat",
+    "FollowUpRule",
     "IdempotencyKey",
     "ReplayStatus",
     "SlaReplay",

@@ -465,7 +465,7 @@ def _build(week: date, now: datetime, run: _Run) -> dict:
 
 
 _PERIOD_FIELDS = ("key", "received", "resolved", "closed", "cancelled", "met", "breached", "rating_sum",
-                  "rating_count")
+                  "rating_count", "closed_auto", "closed_rated")
 
 
 def _stored(figures: reports.Figures, *, period_only: bool = False) -> dict:
