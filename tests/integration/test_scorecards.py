@@ -5,17 +5,21 @@ refreshed as the workers do (``stats.refresh_all``) before it is read.
 """
 
 import io
+import re
 from datetime import date, timedelta
 
 import pytest
 from openpyxl import load_workbook
+from sqlalchemy import func, select
 
 from tests.factories import T0, make_ticket
 from tracker.domain.workflow import Action, HoldReason, Status
 from tracker.errors import PermissionDenied, ValidationFailed
-from tracker.services import closure, feedback, reports, stats
+from tracker.extensions import db as _db
+from tracker.models import FollowUp, FollowUpRule
+from tracker.services import closure, feedback, follow_ups, reports, stats
 from tracker.services import tickets as svc
-from tracker.services.scorecards import cards, contractors
+from tracker.services.scorecards import cards, contractors, rules
 
 FIRST, LAST = date(2026, 3, 1), date(2026, 3, 31)
 NOW = T0 + timedelta(days=40)
@@ -214,3 +218,91 @@ def test_an_automatic_closure_counts_apart_and_the_shares_are_honest(world):
     assert (total.confirmed_percent, total.rated_percent) == (50.0, 50.0)
     assert total.satisfaction == 2.0  # the automatic closure adds no rating
     assert Status.CLOSED
+
+
+# ---------------------------------------------------------------- follow-up rules
+
+
+def closed_at(world, category: str, now):
+    ticket = handled_by(
+        world, "dorm_technician" if category == "keys" else "technician", category=category, now=now
+    )
+    return svc.transition(
+        ticket.id, Action.CONFIRM, actor=world.users["requester"], now=now + timedelta(hours=1)
+    )
+
+
+def test_the_weekly_draw_follows_the_rules_with_complaints_in_full(app, world):
+    repairs = world.centres["repairs"].id
+    water, power = world.categories["water"].id, world.categories["power"].id
+    rules.set_rule(repairs, water, "30", actor=None, now=T0)
+    rules.set_rule(
+        repairs, power, "5", is_complaint=True, actor=None, now=T0
+    )  # complaints: 100 % whatever asked
+    water_ids = [closed_at(world, "water", T0 + timedelta(hours=n)).id for n in range(10)]
+    power_ids = [closed_at(world, "power", T0 + timedelta(hours=20 + n)).id for n in range(3)]
+    drawn = follow_ups.draw_sample(date(2026, 3, 2), now=T0 + timedelta(days=7))[repairs]
+    assert len(set(drawn) & set(water_ids)) == 3  # 30 % of 10
+    assert set(power_ids) <= set(drawn)
+    rows, total = rules.coverage(repairs, FIRST, LAST)
+    assert (total.closed, total.wanted, total.followed) == (13, 6, 0)
+    # Record two of the calls: coverage 2 of 6.
+    for follow_up in _db.session.execute(select(FollowUp).order_by(FollowUp.id).limit(2)).scalars().all():
+        follow_ups.record(
+            follow_up.id,
+            actor=world.users["centre_head"],
+            now=T0 + timedelta(days=8),
+            result="reached",
+            outcome="All good.",
+        )
+    _, total = rules.coverage(repairs, FIRST, LAST)
+    assert total.followed == 2 and round(total.percent) == 33
+
+
+@pytest.mark.parametrize("share", ["-1", "101", "thirty", "", "30.5"])
+def test_a_bad_share_is_refused_and_changes_nothing(world, share):
+    repairs = world.centres["repairs"].id
+    with pytest.raises(ValidationFailed):
+        rules.set_rule(repairs, None, share, actor=None, now=T0)
+    assert _db.session.execute(select(func.count()).select_from(FollowUpRule)).scalar_one() == 0
+
+
+def test_a_rule_for_another_centres_category_is_refused(world):
+    with pytest.raises(ValidationFailed):
+        rules.set_rule(world.centres["repairs"].id, world.categories["keys"].id, "30", actor=None, now=T0)
+
+
+def test_a_recorded_follow_up_shows_on_the_technicians_card(world):
+    ticket = closed_at(world, "water", T0)
+    feedback.give(ticket.id, rating=1, actor=world.users["requester"], now=T0 + timedelta(hours=2))
+    [follow_up] = follow_ups.for_ticket(ticket.id)
+    follow_ups.record(
+        follow_up.id,
+        actor=world.users["centre_head"],
+        now=T0 + timedelta(days=1),
+        result="resolved",
+        outcome="Came back and fixed it.",
+    )
+    stats.refresh_all()
+    rows, _ = cards.technician_cards(world.users["centre_head"], FIRST, LAST, now=NOW)
+    card = card_of(rows, "Technician")
+    assert (card.counts["fu_resolved"], card.follow_ups, card.rating) == (1, 1, 1.0)
+
+
+def test_the_dashboards_show_the_honest_shares_and_coverage(client, world, login_as):
+    requester = world.users["requester"]
+    confirmed = closed_at(world, "water", T0)
+    feedback.give(confirmed.id, rating=5, actor=requester, now=T0 + timedelta(hours=2))
+    handled_by(world, "technician", now=T0 + timedelta(hours=3))
+    closure.close_unconfirmed(T0 + timedelta(days=5))
+    rules.set_rule(world.centres["repairs"].id, None, "50", actor=None, now=T0)
+    stats.refresh_all()
+    login_as("leadership")
+    html = client.get(
+        f"/dashboard?from=2026-03-01&to=2026-03-31&centre={world.centres['repairs'].id}"
+    ).get_data(as_text=True)
+    assert re.search(r'data-figure="confirmed">\s*50 %', html)
+    assert re.search(r'data-figure="rated">\s*50 %', html)
+    assert re.search(r'data-figure="closed_auto">\s*1 / 2', html)
+    assert re.search(r'data-figure="satisfaction">\s*5\.0', html)
+    assert "0 of 1 closed requests the rule asks for were followed up" in html

@@ -31,9 +31,9 @@ FOLLOW_UP_LABELS = {
 
 
 def _period() -> tuple[date, date]:
-    """Return the period asked for (default: last month); a bad date or span raises ValidationFailed."""
+    """Return the period asked for (default: this month to today); a bad date or span raises ValidationFailed."""
     today = reports.local_day(utcnow())
-    first_default, last_default = reports.preset_period("last_month", today)
+    first_default, last_default = reports.preset_period("this_month", today)
     raw_first, raw_last = request.args.get("from", "").strip(), request.args.get("to", "").strip()
     try:
         first = date.fromisoformat(raw_first) if raw_first else first_default
@@ -117,7 +117,7 @@ def index():
         error = None
     except TrackerError as refused:
         flash(refused.translated(), "error")
-        first, last = reports.preset_period("last_month", today)
+        first, last = reports.preset_period("this_month", today)
         rows, total, error = [], None, refused
     may_group = card_service.sees_all(current_user) or bool(
         current_user.centre_ids(card_service.Role.CENTRE_HEAD)
