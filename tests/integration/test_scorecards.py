@@ -306,3 +306,24 @@ def test_the_dashboards_show_the_honest_shares_and_coverage(client, world, login
     assert re.search(r'data-figure="closed_auto">\s*1 / 2', html)
     assert re.search(r'data-figure="satisfaction">\s*5\.0', html)
     assert "0 of 1 closed requests the rule asks for were followed up" in html
+
+
+def test_the_weekly_report_shows_the_honest_shares(world):
+    from tracker.services import weekly
+
+    requester = world.users["requester"]
+    confirmed = closed_at(world, "water", T0)
+    feedback.give(confirmed.id, rating=3, actor=requester, now=T0 + timedelta(hours=2))
+    handled_by(world, "technician", now=T0 + timedelta(hours=3))
+    handled_by(world, "technician", now=T0 + timedelta(hours=4))
+    closure.close_unconfirmed(T0 + timedelta(days=5))
+    report = weekly.generate(date(2026, 3, 2), actor=None, now=T0 + timedelta(days=8))
+    total = weekly.read(report.content).total.figures
+    assert (total.closed, total.closed_auto, total.closed_rated) == (3, 2, 1)
+    assert round(total.confirmed_percent, 1) == 33.3 and round(total.rated_percent, 1) == 33.3
+    sheet = load_workbook(io.BytesIO(weekly.xlsx(report, "en"))).worksheets[0]
+    rows = list(sheet.iter_rows(values_only=True))
+    headers = list(rows[0])
+    last = rows[-1]
+    assert last[headers.index("Closed automatically")] == 2
+    assert last[headers.index("Actually confirmed %")] == 33.3
