@@ -327,3 +327,12 @@ def test_the_weekly_report_shows_the_honest_shares(world):
     last = rows[-1]
     assert last[headers.index("Closed automatically")] == 2
     assert last[headers.index("Actually confirmed %")] == 33.3
+
+
+@pytest.mark.parametrize("days_after, reworked", [(6, 1), (8, 0)])
+def test_a_repeat_request_is_rework_only_within_the_window(world, days_after, reworked):
+    job = handled_by(world, "technician", category="power")
+    make_ticket(world, category="power", now=job.resolved_at + timedelta(days=days_after))
+    stats.refresh_all()
+    rows, _ = cards.technician_cards(world.users["leadership"], FIRST, LAST, now=NOW)
+    assert card_of(rows, "Technician").counts["reworked"] == reworked

@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Interval, and_, func, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from tracker.domain.sla_clock import TargetState
@@ -196,13 +196,28 @@ def _repeats(in_run, handled: dict, counts: dict, window: timedelta) -> None:
                 later.created_at >= Ticket.resolved_at,
             ),
         )
-        .where(in_run, Ticket.location_id.is_not(None))
+        .where(
+            in_run, Ticket.location_id.is_not(None), _soon_after(later.created_at, Ticket.resolved_at, window)
+        )
         .group_by(Ticket.id, Ticket.resolved_at)
     )
     for ticket_id, resolved_at, first_later in db.session.execute(query):
         entry = handled.get(ticket_id)
         if entry is not None and entry[3] is not None and first_later - resolved_at <= window:
             counts[entry[:3]]["reworked"] += 1
+
+
+def _soon_after(later, earlier, window: timedelta):
+    """Return a coarse ``later <= earlier + window`` (a day's slack) that each dialect can use an index for.
+
+    The exact window is checked in Python; this only keeps a busy place's
+    whole history out of the join.
+    """
+    slack = window + timedelta(days=1)
+    if db.session.get_bind().dialect.name == "postgresql":
+        return later <= earlier + literal(slack, Interval())
+    # SQLite keeps UTC instants as ISO text: its datetime() adds the days.
+    return later <= func.datetime(earlier, f"+{slack.days} days")
 
 
 def _ratings(centres, start: datetime, end: datetime, wanted: set, counts: dict, zone) -> None:
