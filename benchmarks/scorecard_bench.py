@@ -177,6 +177,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--seed", type=int, default=18)
     parser.add_argument("--reuse", action="store_true", help="measure the database loaded before")
+    parser.add_argument("--build", action="store_true", help="with --reuse: build the summaries first")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
     os.environ["TRACKER_INSTANCE_PATH"] = tempfile.mkdtemp(prefix="scorecard-bench-")
@@ -186,6 +187,7 @@ def main() -> None:
     try:
         if not args.reuse:
             load(args.url, args.tickets, args.seed)
+        if not args.reuse or args.build:
             build_summary(args.url)
         measure(args.url, args.rounds)
     finally:
