@@ -191,6 +191,9 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(feedback_bp)
     app.register_blueprint(follow_ups_bp)
+    from tracker.web.scorecards import bp as scorecards_bp
+
+    app.register_blueprint(scorecards_bp)
     from tracker.web.qr import bp as qr_bp
 
     app.register_blueprint(qr_bp)

@@ -17,6 +17,9 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(demo_password)
     app.cli.add_command(stats_rebuild)
+    app.cli.add_command(contractor_add)
+    app.cli.add_command(contractor_assign)
+    app.cli.add_command(follow_up_rule)
     app.cli.add_command(import_china_holidays)
     app.cli.add_command(sla_defaults)
     app.cli.add_command(sla_sweep_command)
@@ -282,6 +285,79 @@ def stats_rebuild():
 
     stats.refresh_all(progress=progress)
     click.echo("daily summary rebuilt")
+
+
+@click.command("contractor-add")
+@click.argument("code")
+@click.option("--name-en", required=True, help="The company's name in English.")
+@click.option("--name-zh", required=True, help="The company's name in Chinese.")
+@with_appcontext
+def contractor_add(code, name_en, name_zh):
+    """Add a contractor (an outside company whose technicians work on campus)."""
+    from tracker.services.scorecards import contractors
+
+    try:
+        contractor = contractors.create(code=code, name_en=name_en, name_zh=name_zh, now=utcnow())
+    except TrackerError as refused:
+        raise click.ClickException(refused.translated()) from None
+    click.echo(f"contractor {contractor.code} added (id {contractor.id})")
+
+
+@click.command("contractor-assign")
+@click.argument("username")
+@click.argument("code", required=False)
+@with_appcontext
+def contractor_assign(username, code):
+    """Make a technician work for the contractor CODE (without CODE: for the campus itself)."""
+    from sqlalchemy import select
+
+    from tracker.extensions import db
+    from tracker.models import Contractor, User
+    from tracker.services.scorecards import contractors
+
+    user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
+    if user is None:
+        raise click.ClickException(f"no user {username}")
+    contractor_id = None
+    if code:
+        contractor_id = db.session.execute(select(Contractor.id).where(Contractor.code == code)).scalar()
+        if contractor_id is None:
+            raise click.ClickException(f"no contractor {code}")
+    try:
+        contractors.assign(user.id, contractor_id, now=utcnow())
+    except TrackerError as refused:
+        raise click.ClickException(refused.translated()) from None
+    click.echo(f"{username} works for {code or 'the campus'}")
+
+
+@click.command("follow-up-rule")
+@click.argument("centre")
+@click.argument("share")
+@click.option("--category", default=None, help="The category's code; without it the centre's default.")
+@click.option("--complaint", is_flag=True, help="The category is complaints: followed up in full (100 %).")
+@with_appcontext
+def follow_up_rule(centre, share, category, complaint):
+    """Set the share (whole percent) of a centre's closed requests that gets a follow-up call."""
+    from sqlalchemy import select
+
+    from tracker.extensions import db
+    from tracker.models import Category, Centre
+    from tracker.services.scorecards import rules
+
+    centre_id = db.session.execute(select(Centre.id).where(Centre.code == centre)).scalar()
+    if centre_id is None:
+        raise click.ClickException(f"no centre {centre}")
+    category_id = None
+    if category:
+        category_id = db.session.execute(
+            select(Category.id).where(Category.centre_id == centre_id, Category.code == category)).scalar()
+        if category_id is None:
+            raise click.ClickException(f"no category {category} in {centre}")
+    try:
+        rule = rules.set_rule(centre_id, category_id, share, is_complaint=complaint, actor=None, now=utcnow())
+    except TrackerError as refused:
+        raise click.ClickException(refused.translated()) from None
+    click.echo(f"follow-up rule of {centre}/{category or '*'}: {rule.share_percent} %")
 
 
 @click.command("follow-up-sample")

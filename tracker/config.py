@@ -383,6 +383,9 @@ def _feedback_settings(env: Environment) -> dict:
         "AUTO_CLOSE_DAYS": ("TRACKER_AUTO_CLOSE_DAYS", "7", 1),
         # The fixed wait above is looked for at most this often per worker process (0: every sweep).
         "AUTO_CLOSE_SCAN_SECONDS": ("TRACKER_AUTO_CLOSE_SCAN_SECONDS", "60", 0),
+        # Scorecards: a reopen or a new request at the same place and category this many
+        # days after a resolution makes it rework (docs/scorecards.md).
+        "SCORECARD_REWORK_DAYS": ("TRACKER_SCORECARD_REWORK_DAYS", "7", 1),
     }
     settings = {}
     for key, (variable, default, minimum) in names.items():

@@ -198,6 +198,9 @@ ROUTES.update({
     "feedback.link": ("GET", "/feedback/{feedback_token}", everyone(OK)),
     "follow_ups.index": ("GET", "/follow-ups", only({"centre_head", "leadership", "admin"})),
     "follow_ups.record": ("POST", "/follow-ups/{follow_up_id}/record", only({"centre_head"}, REDIRECT)),
+    "scorecards.index": ("GET", "/scorecards", only({"technician", "centre_head", "leadership", "admin"})),
+    "scorecards.export": ("GET", "/scorecards/export.xlsx",
+                          only({"technician", "centre_head", "leadership", "admin"})),
 })
 
 

@@ -41,6 +41,13 @@ from tracker.models.rectification import (
     RectificationItem,
     RectificationItemTicket,
 )
+from tracker.models.scorecards import (
+    Contractor,
+    ContractorMember,
+    DailyTechnicianHold,
+    DailyTechnicianStat,
+    FollowUpRule,
+)
 from tracker.models.signon import SignonIdentity
 from tracker.models.sla import (
     Calendar,
@@ -81,6 +88,11 @@ __all__ = [
     "Shift",
     "ShiftKind",
     "TechnicianSkill",
+    "Contractor",
+    "ContractorMember",
+    "DailyTechnicianHold",
+    "DailyTechnicianStat",
+    "FollowUpRule",
     "IdempotencyKey",
     "ReplayStatus",
     "SlaReplay",

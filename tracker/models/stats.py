@@ -44,6 +44,10 @@ class DailyStat(db.Model):
     # Requesters' ratings given that day (feedback).
     rating_sum: Mapped[int] = mapped_column(Integer, default=0)
     rating_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Of the requests closed that day: closed by the application (nobody confirmed),
+    # and those with a requester's rating (honest satisfaction, docs/feedback.md).
+    closed_auto: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    closed_rated: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -43,7 +43,7 @@ from tracker.models import (
     TicketEvent,
     User,
 )
-from tracker.services import bulk, outbox, reports, sla
+from tracker.services import bulk, outbox, reports, sla, stats
 
 # Ratings at or below this open a follow-up visit.
 LOW_RATING_MAX = 2
@@ -194,6 +194,9 @@ def record(follow_up_id: int, *, actor: User, now: datetime, result, outcome: st
             data={"follow_up_id": follow_up.id, "kind": follow_up.kind.value, "result": code.value,
                   "contacted_at": contacted.isoformat()},
         ))
+        # Follow-up outcomes count on the technicians' scorecards on the day recorded.
+        centre_id = db.session.execute(select(Ticket.centre_id).where(Ticket.id == follow_up.ticket_id)).scalar_one()
+        stats.mark([(reports.local_day(now), centre_id)])
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -311,15 +314,30 @@ def _draw_centre(week: date, centre_id: int, code: str, size: int, start: dateti
     if not claimed:
         return None  # drawn already (by an earlier check, or another worker right now)
     candidates = list(db.session.execute(
-        select(Ticket.id)
+        select(Ticket.id, Ticket.category_id)
         .where(Ticket.centre_id == centre_id, Ticket.status == Status.CLOSED,
                Ticket.closed_at >= start, Ticket.closed_at < end,
                ~exists().where(FollowUp.ticket_id == Ticket.id))
         .order_by(Ticket.id)
-    ).scalars())
+    ).all())
     # Reproducible: the same week, centre and candidates give the same draw.
-    chosen = sorted(random.Random(f"follow-up-sample:{week.isoformat()}:{code}").sample(
-        candidates, min(size, len(candidates))))
+    draw = random.Random(f"follow-up-sample:{week.isoformat()}:{code}")
+    from tracker.services.scorecards import rules
+
+    if rules.has_rules(centre_id):
+        # The centre's rules: a share of each category's closed requests (complaints all of them).
+        default, per_category = rules.shares(centre_id)
+        by_category: dict[int, list[int]] = {}
+        for ticket_id, category_id in candidates:
+            by_category.setdefault(category_id, []).append(ticket_id)
+        chosen = []
+        for category_id in sorted(by_category):
+            ids = by_category[category_id]
+            chosen += draw.sample(ids, min(len(ids), rules.wanted(per_category.get(category_id, default), len(ids))))
+        chosen.sort()
+    else:
+        ids = [ticket_id for ticket_id, _ in candidates]
+        chosen = sorted(draw.sample(ids, min(size, len(ids))))
     due = due_after(now)
     for ticket_id in chosen:
         follow_up = FollowUp(ticket_id=ticket_id, centre_id=centre_id, kind=FollowUpKind.SAMPLE_CALL,

@@ -33,7 +33,14 @@ day after the last; an instant belongs to the local day it falls on.
   first given (a change within the edit window keeps that day; its new
   value counts). "—" when no rating was given.
 - rated: the requests behind satisfaction, those whose rating was given
-  in the period (the list's length is rating_count).
+  in the period (the list's length is rating_count). Only requesters rate:
+  an automatic confirmation gives no rating, and no rating is ever filled
+  in by default, so none enters the mean.
+- confirmed %: of the requests closed in the period, those the requester
+  confirmed: (closed − closed automatically) / closed. closed_auto counts
+  the closures by the application (the closing event has no actor).
+- rated %: of the requests closed in the period, those with a requester's
+  rating (given at any time): closed_rated / closed.
 
 Per technician (the request's current assignee, within the filters):
 
@@ -64,14 +71,23 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app, g, has_request_context
-from sqlalchemy import Select, and_, case, func, or_, select, text
+from sqlalchemy import Select, and_, case, exists, func, or_, select, text
 from sqlalchemy.orm import aliased
 
 from tracker.domain.i18n import N_
 from tracker.domain.sla_clock import Target, TargetState
 from tracker.domain.workflow import Priority, Status
 from tracker.extensions import db
-from tracker.models import DailyAssigneeStat, DailyStat, Feedback, StatsDirty, Ticket, TicketSla
+from tracker.models import (
+    DailyAssigneeStat,
+    DailyStat,
+    EventKind,
+    Feedback,
+    StatsDirty,
+    Ticket,
+    TicketEvent,
+    TicketSla,
+)
 from tracker.models.stats import TARGET_COLUMNS
 
 AGE_BUCKETS = (
@@ -347,6 +363,17 @@ def _count_run(first: date, last: date, centres: list[int], wanted: set, rows: d
     for centre_id, category_id, priority, at, rating in db.session.execute(ratings):
         add(at, centre_id, category_id, priority, "rating_sum", int(rating))
         add(at, centre_id, category_id, priority, "rating_count")
+    # Honest satisfaction: of the requests closed, those the application closed
+    # (the automatic confirmation has no actor) and those with a real rating.
+    automatic = exists().where(TicketEvent.ticket_id == Ticket.id, TicketEvent.kind == EventKind.STATUS_CHANGED,
+                               TicketEvent.to_status == Status.CLOSED, TicketEvent.actor_id.is_(None))
+    rated = exists().where(Feedback.ticket_id == Ticket.id)
+    closed = select(*keys, Ticket.closed_at, automatic, rated).where(in_centres, period_condition("closed", start, end))
+    for centre_id, category_id, priority, at, is_automatic, is_rated in db.session.execute(closed):
+        if is_automatic:
+            add(at, centre_id, category_id, priority, "closed_auto")
+        if is_rated:
+            add(at, centre_id, category_id, priority, "closed_rated")
 
 
 def assignee_pair_rows(pairs: Iterable[tuple[date, int]]) -> list[dict]:
@@ -442,6 +469,8 @@ class Figures:
     breached: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TARGET_COLUMNS, 0))
     rating_sum: int = 0
     rating_count: int = 0
+    closed_auto: int = 0  # closed by the application: nobody confirmed
+    closed_rated: int = 0  # closed, with a requester's rating
     backlog: int = 0
     ageing: dict[str, int] = field(default_factory=lambda: {b[0]: 0 for b in AGE_BUCKETS})
     awaiting_confirmation: int = 0
@@ -457,11 +486,21 @@ class Figures:
     def satisfaction(self) -> float | None:
         return None if self.rating_count == 0 else self.rating_sum / self.rating_count
 
+    @property
+    def confirmed_percent(self) -> float | None:
+        """Of the requests closed in the period, the share the requester confirmed, in percent."""
+        return None if self.closed == 0 else 100.0 * (self.closed - self.closed_auto) / self.closed
+
+    @property
+    def rated_percent(self) -> float | None:
+        """Of the requests closed in the period, the share with a requester's rating, in percent."""
+        return None if self.closed == 0 else 100.0 * self.closed_rated / self.closed
+
 
 _SUM_COLUMNS = (
     ["received", "resolved", "closed", "cancelled"]
     + [f"{t}_{o}" for t in TARGET_COLUMNS for o in ("met", "breached")]
-    + ["rating_sum", "rating_count"]
+    + ["rating_sum", "rating_count", "closed_auto", "closed_rated"]
 )
 
 
@@ -497,6 +536,7 @@ def _apply_sums(figures: Figures, values) -> None:
         figures.met[target] = named[f"{target}_met"]
         figures.breached[target] = named[f"{target}_breached"]
     figures.rating_sum, figures.rating_count = named["rating_sum"], named["rating_count"]
+    figures.closed_auto, figures.closed_rated = named["closed_auto"], named["closed_rated"]
 
 
 def _live(filters: Filters, key_column, now: datetime) -> dict[int, dict]:
@@ -569,7 +609,8 @@ def _apply_live(figures: Figures, live: dict) -> None:
 
 
 def _add(total: Figures, figures: Figures) -> None:
-    for name in ("received", "resolved", "closed", "cancelled", "rating_sum", "rating_count", "backlog",
+    for name in ("received", "resolved", "closed", "cancelled", "rating_sum", "rating_count", "closed_auto",
+                 "closed_rated", "backlog",
                  "awaiting_confirmation", "breached_now", "at_risk_now"):
         setattr(total, name, getattr(total, name) + getattr(figures, name))
     for target in TARGET_COLUMNS:

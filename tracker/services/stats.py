@@ -23,8 +23,17 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from tracker.extensions import db
-from tracker.models import DailyAssigneeStat, DailyStat, Feedback, StatsDirty, Ticket
+from tracker.models import (
+    DailyAssigneeStat,
+    DailyStat,
+    DailyTechnicianHold,
+    DailyTechnicianStat,
+    Feedback,
+    StatsDirty,
+    Ticket,
+)
 from tracker.services import reports
+from tracker.services.scorecards import summary as scorecard_summary
 
 _TICKET_DAYS = ("created_at", "resolved_at", "closed_at", "cancelled_at")
 
@@ -126,6 +135,10 @@ def ticket_days(ticket: Ticket) -> set[date]:
             ).scalar_one_or_none()
         if given_at is not None:
             days.add(reports.local_day(given_at))
+    else:
+        # Being filed: a new request at the place and category of one resolved
+        # shortly before makes that one rework (its technician's scorecard).
+        days |= scorecard_summary.repeat_days(ticket)
     return days
 
 
@@ -171,7 +184,16 @@ def refresh(*, limit: int = 200) -> int:
         delete(assignee_stat).where(assignee_stat.c.day == bindparam("d"), assignee_stat.c.centre_id == bindparam("c")),
         keys,
     )
+    for table_ in (DailyTechnicianStat.__table__, DailyTechnicianHold.__table__):
+        db.session.connection().execute(
+            delete(table_).where(table_.c.day == bindparam("d"), table_.c.centre_id == bindparam("c")), keys
+        )
     pairs = [(day, centre_id) for day, centre_id, _ in claimed]
+    technician_rows, hold_rows = scorecard_summary.pair_rows(pairs)
+    if technician_rows:
+        db.session.execute(DailyTechnicianStat.__table__.insert(), technician_rows)
+    if hold_rows:
+        db.session.execute(DailyTechnicianHold.__table__.insert(), hold_rows)
     rows = reports.pair_rows(pairs)
     if rows:
         db.session.execute(DailyStat.__table__.insert(), [row | {"refreshed_at": now} for row in rows])

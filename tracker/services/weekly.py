@@ -484,7 +484,7 @@ def _materials(first: date, last: date) -> list[dict]:
 
 
 _PERIOD_FIELDS = ("key", "received", "resolved", "closed", "cancelled", "met", "breached", "rating_sum",
-                  "rating_count")
+                  "rating_count", "closed_auto", "closed_rated")
 
 
 def _stored(figures: reports.Figures, *, period_only: bool = False) -> dict:
@@ -747,6 +747,8 @@ def _sheets(content: Content, locale: str) -> list:
         gettext("Satisfaction"), gettext("Ratings"),
         gettext("Received, week before"), gettext("Resolved, week before"),
         gettext("Response met %, week before"), gettext("Resolution met %, week before"),
+        # Honest satisfaction (docs/feedback.md): closures nobody confirmed, counted apart.
+        gettext("Closed automatically"), gettext("Actually confirmed %"), gettext("Actually rated %"),
     ]
 
     def summary_row(section: Section) -> list:
@@ -757,7 +759,8 @@ def _sheets(content: Content, locale: str) -> list:
         # One decimal, as on the dashboards and their files: the same figure everywhere.
         satisfaction = None if f.satisfaction is None else round(f.satisfaction, 1)
         row += [f.backlog, f.awaiting_confirmation, f.breached_now, satisfaction, f.rating_count,
-                p.received, p.resolved, _percent(p.met_percent("response")), _percent(p.met_percent("resolution"))]
+                p.received, p.resolved, _percent(p.met_percent("response")), _percent(p.met_percent("resolution")),
+                f.closed_auto, _percent(f.confirmed_percent), _percent(f.rated_percent)]
         return row
 
     summary = [summary_row(s) for s in content.centres] + [summary_row(content.total)]

@@ -33,6 +33,8 @@ from tracker.forms.dashboards import DashboardFilterForm
 from tracker.models import Category, Centre, Ticket
 from tracker.services import catalog, follow_ups, holidays, reports, sla
 from tracker.services import tickets as ticket_service
+from tracker.services.scorecards import honesty
+from tracker.services.scorecards import rules as follow_up_rules
 from tracker.services.standards import promises
 from tracker.web import charts
 from tracker.web.downloads import table_file
@@ -616,8 +618,17 @@ def index():
         trends=_trends(scope),
         standards=_standards_table(scope, now),
         holiday_gaps=_holiday_gaps(now),
+        honest=honesty.figures(scope.filters),
+        coverage=_coverage(scope),
         **_freshness(),
     )
+
+
+def _coverage(scope: Scope):
+    """Return a centre's follow-up coverage against its rule for the period (None for the campus)."""
+    if scope.centre is None:
+        return None
+    return follow_up_rules.coverage(scope.centre.id, scope.filters.first, scope.filters.last)[1]
 
 
 @bp.route("/centre")
@@ -662,6 +673,8 @@ def centre():
         follow_ups=follow_ups.counts(scope.centre.id, scope.filters.first, scope.filters.last, now),
         standards=_standards_table(scope, now),
         holiday_gaps=_holiday_gaps(now),
+        honest=honesty.figures(scope.filters),
+        coverage=_coverage(scope),
         **_freshness(),
     )
 

@@ -202,6 +202,8 @@ def _nav_items() -> list[tuple[str, str]]:
         items.append(("rectification.index", gettext("Rectification")))
     if current_user.has_any_role(Role.CENTRE_HEAD, *READ_ALL):
         items.append(("follow_ups.index", gettext("Follow-ups")))
+    if current_user.has_any_role(Role.TECHNICIAN, Role.CENTRE_HEAD, Role.LEADERSHIP, Role.ADMIN):
+        items.append(("scorecards.index", gettext("Scorecards")))
     if current_user.has_any_role(Role.CENTRE_HEAD, *READ_ALL):
         items.append(("surveys.index", gettext("Surveys")))
     if current_user.has_any_role(Role.CENTRE_HEAD, *READ_ALL):
