@@ -52,11 +52,19 @@ class Ticket(db.Model):
     # Not stored: whether the category dispatches automatically, read with
     # the catalogue when the ticket is filed (services.tickets.new_ticket).
     is_auto_dispatch = None
+    # Not stored: the first and last resolution at the same place and category
+    # within the rework window before filing, read with the catalogue
+    # (services.scorecards.summary.repeat_days).
+    repeated_resolutions = None
     __table_args__ = (
         Index("ix_tickets_centre_status", "centre_id", "status"),
         Index("ix_tickets_requester_created", "requester_id", "created_at"),
         Index("ix_tickets_assignee_status", "assignee_id", "status"),
         Index("ix_tickets_resolved_at", "resolved_at"),
+        # Filing reads the requests resolved shortly before at its place and
+        # category (rework on the scorecards): a few index entries, however
+        # many requests were resolved campus-wide that week.
+        Index("ix_tickets_place_category_resolved", "location_id", "category_id", "resolved_at"),
         Index("ix_tickets_closed_at", "closed_at"),
         Index("ix_tickets_cancelled_at", "cancelled_at"),
         # Resolved requests waiting for their requester: automatic closure

@@ -13,9 +13,9 @@ from enum import Enum
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Integer, Select, String, bindparam, insert, inspect, or_, select, update
+from sqlalchemy import Integer, Select, String, bindparam, func, insert, inspect, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import aliased, make_transient_to_detached
 
 from tracker.domain import workflow
 from tracker.domain.i18n import N_, Label
@@ -46,6 +46,7 @@ from tracker.models import (
 )
 from tracker.services import bulk, idempotency, outbox, sla
 from tracker.services.dispatch import auto as auto_dispatch
+from tracker.services.scorecards.summary import rework_window
 
 # The limits of a request's text, in characters: the web form, the API schema
 # and file_ticket all read these, so no path accepts what another refuses.
@@ -243,7 +244,7 @@ def new_ticket(request: NewTicket, *, requester: User, now: datetime,
     if len(contact_phone) > CONTACT_PHONE_MAX:
         raise ValidationFailed(N_("The phone number is longer than %(max)d characters."), max=CONTACT_PHONE_MAX)
 
-    version_id, is_active, policy_code, generation, is_auto_dispatch = policy_row
+    version_id, is_active, policy_code, generation, is_auto_dispatch, *repeated = policy_row
     if version_id is None and is_active and category.sla_policy_id is not None:
         # Filed before the policy's first version took effect (a back-dated
         # import or test): that first version (sla.policy_version_in_force).
@@ -273,6 +274,8 @@ def new_ticket(request: NewTicket, *, requester: User, now: datetime,
         sla_policy_version_id=policy.version_id if policy else None,
     )
     ticket.is_auto_dispatch = bool(is_auto_dispatch)
+    if catalogue is None:  # a cached catalogue row is another request's place
+        ticket.repeated_resolutions = tuple(repeated)
     _record(
         ticket,
         EventKind.FILED,
@@ -291,11 +294,24 @@ def _as_id(value) -> int | None:
         return None
 
 
+# Requests at the same place and category resolved within the rework window
+# before this filing (services.scorecards.summary.repeat_days): the first and
+# last such resolution, read with the catalogue.
+_EARLIER = aliased(Ticket)
+_REPEATED = select(func.min(_EARLIER.resolved_at)).where(
+    _EARLIER.location_id == bindparam("location_id", type_=Integer),
+    _EARLIER.category_id == bindparam("category_id", type_=Integer),
+    _EARLIER.resolved_at >= bindparam("rework_since"),
+    _EARLIER.resolved_at <= bindparam("filed_at"),
+)
+
 # Built once: filing is the hot path (docs/api.md, "Intake speed"). An id
 # given as None matches nothing (``= NULL``), as a missing row would.
 _CATALOGUE_ROWS = (
     select(Centre, Category, Location, sla.POLICY_IN_FORCE, SlaPolicy.is_active, SlaPolicy.code,
-           sla.CALENDAR_GENERATION, CategoryDispatch.is_auto_dispatch)
+           sla.CALENDAR_GENERATION, CategoryDispatch.is_auto_dispatch,
+           _REPEATED.with_only_columns(func.min(_EARLIER.resolved_at)).scalar_subquery(),
+           _REPEATED.with_only_columns(func.max(_EARLIER.resolved_at)).scalar_subquery())
     .select_from(Centre)
     .outerjoin(Category, Category.id == bindparam("category_id", type_=Integer))
     .outerjoin(Location, Location.id == bindparam("location_id", type_=Integer))
@@ -312,7 +328,8 @@ def _catalogue(request: NewTicket, filed_at: datetime) -> tuple[Centre | None, C
 
     With them: the category's policy's version in force at ``filed_at``, whether the policy
     is active, its code, and sla.CALENDAR_GENERATION (all None without a
-    category or policy), then whether the category dispatches automatically.
+    category or policy), then whether the category dispatches automatically and
+    the first and last resolution the filing makes rework (None without).
     """
     by_code = request.centre_id is None and request.centre_code is not None
     row = db.session.execute(_CATALOGUE_BY_CODE if by_code else _CATALOGUE, {
@@ -321,9 +338,10 @@ def _catalogue(request: NewTicket, filed_at: datetime) -> tuple[Centre | None, C
         "category_id": _as_id(request.category_id),
         "location_id": _as_id(request.location_id),
         "filed_at": filed_at,
+        "rework_since": filed_at - rework_window(),
     }).first()
     if row is None:
-        return None, None, None, (None, None, None, None, None)
+        return None, None, None, (None,) * 7
     return row[0], row[1], row[2], tuple(row[3:])
 
 

@@ -55,6 +55,19 @@ def repeat_days(ticket: Ticket) -> set[date]:
     """Return the days of earlier resolutions at the ticket's place and category that filing it makes rework."""
     if ticket.location_id is None or ticket.category_id is None or ticket.created_at is None:
         return set()
+    if ticket.repeated_resolutions is not None:
+        # Read with the catalogue at filing (services.tickets): the first and
+        # last; every day between them is marked (a day too many is only
+        # counted again).
+        first, last = ticket.repeated_resolutions
+        if first is None:
+            return set()
+        day, end = reports.local_day(first), reports.local_day(last)
+        days = set()
+        while day <= end:
+            days.add(day)
+            day += timedelta(days=1)
+        return days
     with db.session.no_autoflush:
         found = db.session.execute(
             select(Ticket.resolved_at).where(
