@@ -298,3 +298,52 @@ def bars_and_count_line(*, chart_id: str, title: str, desc: str, categories: lis
         x = left + (index + 0.5) * group
         parts.append(f'<text class="tick" x="{x:.1f}" y="{bottom + 30}" text-anchor="middle">{escape(label)}</text>')
     return _frame(chart_id, title, desc, height, parts)
+
+
+def sparkline(*, chart_id: str, values: list[float | None], labels: list[str], percent: bool = False,
+              target: float | None = None, target_label: str | None = None) -> Markup:
+    """Return a small weekly line (no axes) for a tile; each week's exact value is its tooltip (``<title>``).
+
+    Drawn to fill its box (``preserveAspectRatio="none"``): the line keeps
+    its width whatever the stretch. ``target`` (percent charts): the promised
+    share as a dashed line, with its own tooltip. Percent lines run 0–100,
+    counts from 0 to the largest week.
+    """
+    width, height, pad = 120.0, 32.0, 3.0
+    n = max(len(values), 1)
+    known = [v for v in values if v is not None]
+    top = 100.0 if percent else max(known + [target or 0, 1])
+    if percent and known:
+        # A 0–100 axis flattens a line between 90 % and 100 %: start the axis below the lowest point.
+        low = min(known + ([target] if target is not None else []))
+        bottom = max(0.0, math.floor((low - 5) / 10) * 10)
+    else:
+        bottom = 0.0
+    span = max(top - bottom, 1e-9)
+    step = width / n
+
+    def y(value: float) -> float:
+        return pad + (height - 2 * pad) * (1 - (value - bottom) / span)
+
+    parts = []
+    if target is not None:
+        parts.append(
+            f'<line class="spark-target" x1="0" x2="{width}" y1="{y(target):.1f}" y2="{y(target):.1f}" '
+            f'vector-effect="non-scaling-stroke"><title>{escape(target_label or "")}: {_fmt(target, True)}</title>'
+            f"</line>"
+        )
+    points = [(i, v) for i, v in enumerate(values) if v is not None]
+    if len(points) > 1:
+        path = " ".join(f"{(i + 0.5) * step:.1f},{y(v):.1f}" for i, v in points)
+        parts.append(f'<polyline class="spark-line" points="{path}" vector-effect="non-scaling-stroke"/>')
+    for index, value in enumerate(values):
+        label = labels[index] if index < len(labels) else ""
+        text = _fmt(value, percent) if value is None or percent else format(round(value, 2), "g")
+        parts.append(
+            f'<rect class="spark-hit" x="{index * step:.1f}" y="0" width="{step:.1f}" height="{height}">'
+            f"<title>{escape(label)}: {escape(text)}</title></rect>"
+        )
+    return Markup(
+        f'<svg class="spark" id="{escape(chart_id)}" viewBox="0 0 {width:g} {height:g}" preserveAspectRatio="none" '
+        f'aria-hidden="true" focusable="false">' + "".join(parts) + "</svg>"
+    )

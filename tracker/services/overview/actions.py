@@ -1,0 +1,139 @@
+"""The five things to act on now: the longest-late requests, overdue rectification items,
+low ratings nobody has followed up, escalations nobody has acknowledged.
+
+Each kind is a short indexed read of what is open now (never of history):
+its count and its oldest few. ``pick`` chooses five: the oldest of every
+kind that has one, then the oldest of the rest, so one kind cannot hide
+the others.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from tracker.domain.rectification import ACTIVE_STATUSES
+from tracker.extensions import db
+from tracker.models import Escalation, Feedback, FollowUp, RectificationItem, Ticket
+from tracker.models.feedback import FollowUpKind, FollowUpStatus
+from tracker.services import reports
+from tracker.services.reports import Filters
+
+LATE, OVERDUE_ITEM, LOW_RATING, ESCALATION = "late", "overdue_item", "low_rating", "escalation"
+KINDS = (LATE, OVERDUE_ITEM, LOW_RATING, ESCALATION)
+SHOWN = 5
+
+
+@dataclass
+class Action:
+    kind: str
+    since: datetime  # late since / due / rated / escalated: the longest waiting first
+    reference: str  # a request's or an item's reference
+    title: str
+    centre_id: int
+    ticket_reference: str | None = None
+    rating: int | None = None
+    level: int | None = None
+    target: str | None = None
+
+
+@dataclass
+class Actions:
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    candidates: dict[str, list[Action]] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def pick(self, size: int = SHOWN) -> list[Action]:
+        """Return the ``size`` to show: every kind's oldest first, then the oldest of the others."""
+        firsts = sorted((items[0] for items in self.candidates.values() if items), key=lambda a: a.since)
+        chosen = firsts[:size]
+        rest = sorted((a for items in self.candidates.values() for a in items[1:]), key=lambda a: a.since)
+        chosen += rest[: size - len(chosen)]
+        return sorted(chosen, key=lambda a: a.since)
+
+
+def actions(filters: Filters, now: datetime, *, late_count: int | None = None, size: int = SHOWN) -> Actions:
+    """Return the counts of each kind in the filters' centre (all when None) and its ``size`` oldest.
+
+    Requests and escalations follow every filter; rectification items and
+    follow-ups only the centre. ``late_count``: the "breached now" count the
+    page already has (the same definition), so it is not counted twice.
+    """
+    result = Actions()
+    # The late requests, the longest late first: their earliest missed deadline.
+    late = reports.drilldown("breached_now", filters, now).limit(size)
+    result.candidates[LATE] = [
+        Action(LATE, t.next_due_at or t.created_at, t.reference, t.title, t.centre_id, t.reference)
+        for t in db.session.execute(late).scalars()
+    ]
+    result.counts[LATE] = (
+        late_count
+        if late_count is not None
+        else reports.count(reports.drilldown("breached_now", filters, now))
+    )
+
+    active = [s.value for s in ACTIVE_STATUSES]
+    items = select(RectificationItem).where(
+        RectificationItem.status.in_(active), RectificationItem.due_at <= now
+    )
+    if filters.centre_id is not None:
+        items = items.where(RectificationItem.centre_id == filters.centre_id)
+    result.counts[OVERDUE_ITEM] = reports.count(items)
+    result.candidates[OVERDUE_ITEM] = [
+        Action(OVERDUE_ITEM, i.due_at, i.reference, i.title, i.centre_id)
+        for i in db.session.execute(
+            items.order_by(RectificationItem.due_at, RectificationItem.id).limit(size)
+        ).scalars()
+    ]
+
+    ratings = (
+        select(FollowUp.created_at, Ticket.reference, Ticket.title, FollowUp.centre_id, Feedback.rating)
+        .join(Ticket, Ticket.id == FollowUp.ticket_id)
+        .outerjoin(Feedback, Feedback.ticket_id == FollowUp.ticket_id)
+        .where(FollowUp.kind == FollowUpKind.LOW_RATING, FollowUp.status == FollowUpStatus.OPEN)
+    )
+    counted = (
+        select(func.count())
+        .select_from(FollowUp)
+        .where(FollowUp.kind == FollowUpKind.LOW_RATING, FollowUp.status == FollowUpStatus.OPEN)
+    )
+    if filters.centre_id is not None:
+        ratings = ratings.where(FollowUp.centre_id == filters.centre_id)
+        counted = counted.where(FollowUp.centre_id == filters.centre_id)
+    result.counts[LOW_RATING] = db.session.execute(counted).scalar_one()
+    result.candidates[LOW_RATING] = [
+        Action(LOW_RATING, created, reference, title, centre_id, reference, rating=rating)
+        for created, reference, title, centre_id, rating in db.session.execute(
+            ratings.order_by(FollowUp.created_at, FollowUp.id).limit(size)
+        )
+    ]
+
+    escalations = (
+        select(
+            Escalation.created_at,
+            Escalation.level,
+            Escalation.target,
+            Ticket.reference,
+            Ticket.title,
+            Ticket.centre_id,
+        )
+        .join(Ticket, Ticket.id == Escalation.ticket_id)
+        .where(Escalation.acknowledged_at.is_(None), reports.OPEN_CONDITION, reports.ticket_where(filters))
+    )
+    result.counts[ESCALATION] = reports.count(escalations)
+    # A request escalated for two targets or at two levels is one thing to act on: its oldest escalation.
+    seen: dict[str, Action] = {}
+    for created, level, target, reference, title, centre_id in db.session.execute(
+        escalations.order_by(Escalation.created_at, Escalation.id).limit(size * 4)
+    ):
+        if reference not in seen:
+            seen[reference] = Action(
+                ESCALATION, created, reference, title, centre_id, reference, level=level, target=str(target)
+            )
+    result.candidates[ESCALATION] = list(seen.values())[:size]
+    return result
