@@ -556,19 +556,25 @@ def _trend_chart(table: Table, points: list, unit: str) -> Markup:
     )
 
 
-def _met_chart(table: Table) -> Markup:
+def _met_chart(table: Table, standards: dict[str, list] | None = None) -> Markup:
+    """Return the met % bars of a table's rows; ``standards``: each row's comparisons, by its label."""
     response = table.series(RESPONSE_PERCENT)[0]
     resolution = table.series(RESOLUTION_PERCENT)[0]
     labels = [r.label for r in table.rows if not r.is_total]
+    standards = standards or {}
+    marks = [overview.standard_marks(standards.get(label, [])) for label in labels]
     return charts.percent_bars(
         chart_id=f"chart-met-{table.name}",
         title=_("Targets met per centre") if table.name == "centres" else _("Targets met per category"),
-        desc=_("The share of response and resolution targets met in the period, in percent. "
+        desc=_("The share of response and resolution targets met in the period, in percent, with each "
+               "standard's promised share (dashed) and its benchmarks (dotted). "
                "The numbers are in the table below."),
         rows=[(label, [a, b]) for label, a, b in zip(labels, response, resolution, strict=True)],
         series=[(_(RESPONSE_PERCENT), "chart-a"), (_(RESOLUTION_PERCENT), "chart-b")],
         axis_label=_("Met %"),
         no_value=_("nothing measured"),
+        marks=marks,
+        mark_legend=charts.mark_legend(marks, _("Promised share"), _("Benchmark")),
     )
 
 
@@ -601,26 +607,35 @@ def _campus_overview(scope: Scope, now: datetime, totals, comparisons: list) -> 
     ]
     return overview.build(scope=scope, filters=scope.filters, now=now, totals=totals, comparisons=comparisons,
                           grid_rows=rows, grid_title=_("Met % against each centre's standard"),
-                          date_range=_date_range, skeleton=_skeleton, links=_overview_links(scope))
+                          date_range=_date_range, links=_overview_links(scope))
 
 
-def _centre_overview(scope: Scope, now: datetime, totals, comparisons: list) -> overview.Overview:
-    """Return a centre's overview: the centre, then one grid row per category, against its standard."""
-    locale = str(get_locale())
+def _category_comparisons(scope: Scope, now: datetime) -> list[tuple[Category, list]]:
+    """Return each shown category of the scope's centre with its met % against its own standard."""
     at = promises.standard_instant(scope.filters, now)
-    keep = {k: v for k, v in scope.args().items() if k in ("from", "to", "priority")}
-    rows = [(scope.centre.name_for(locale), None, comparisons, True, {})]
     shown = [scope.category] if scope.category is not None else [
         c for c in catalog.all_categories(scope.centre.id) if c.is_active]
+    result = []
     for category in shown:
         narrowed = reports.Filters(first=scope.filters.first, last=scope.filters.last, centre_id=scope.centre.id,
                                    category_id=category.id, priority=scope.filters.priority)
+        result.append((category, promises.compare(narrowed, [scope.centre.id], at)))
+    return result
+
+
+def _centre_overview(scope: Scope, now: datetime, totals, comparisons: list,
+                     by_category: list[tuple[Category, list]]) -> overview.Overview:
+    """Return a centre's overview: the centre, then one grid row per category, against its standard."""
+    locale = str(get_locale())
+    keep = {k: v for k, v in scope.args().items() if k in ("from", "to", "priority")}
+    rows = [(scope.centre.name_for(locale), None, comparisons, True, {})]
+    for category, compared in by_category:
         rows.append((category.name_for(locale),
                      url_for("dashboards.centre", centre=scope.centre.id, category=category.id, **keep),
-                     promises.compare(narrowed, [scope.centre.id], at), False, {"category": category.id}))
+                     compared, False, {"category": category.id}))
     return overview.build(scope=scope, filters=scope.filters, now=now, totals=totals, comparisons=comparisons,
                           grid_rows=rows, grid_title=_("Met % against the standard, by category"),
-                          date_range=_date_range, skeleton=_skeleton, links=_overview_links(scope))
+                          date_range=_date_range, links=_overview_links(scope))
 
 
 # ---------------------------------------------------------------- pages
@@ -662,17 +677,23 @@ def index():
     if scope.centre is not None:
         categories, category_ageing = _group_tables(scope, now, "category")
     comparisons = _comparisons(scope, now)
+    locale = str(get_locale())
+    if categories is not None:
+        standards = {c.name_for(locale): compared for c, compared in _category_comparisons(scope, now)}
+    else:
+        names = {c.id: c.name_for(locale) for c in scope.known}
+        standards = {}
+        for comparison in comparisons:
+            standards.setdefault(names.get(comparison.centre_id, ""), []).append(comparison)
     return render_template(
         "dashboards/index.html",
         scope=scope,
         endpoint="dashboards.index",
         presets=_presets(scope, "dashboards.index"),
-        totals=centres.rows[-1],
-        tile_headers=centres.headers,
         centres=centres,
         categories=categories,
         ageing=category_ageing or centre_ageing,
-        met_chart=_met_chart(categories or centres),
+        met_chart=_met_chart(categories or centres, standards),
         trends=_trends(scope),
         standards=_standards_table(scope, now, comparisons),
         overview=_campus_overview(scope, now, centre_totals, comparisons),
@@ -699,6 +720,8 @@ def centre():
     scope = _scope(now, strict=False, default_centre=default, campus=False)
     categories, ageing, totals = _group_tables(scope, now, "category", with_totals=True)
     comparisons = _comparisons(scope, now)
+    by_category = _category_comparisons(scope, now)
+    locale = str(get_locale())
     unassigned = reports.drilldown("unassigned", scope.filters, now)
     waiting = list(db.session.execute(unassigned.limit(5)).scalars())
     return render_template(
@@ -706,8 +729,6 @@ def centre():
         scope=scope,
         endpoint="dashboards.centre",
         presets=_presets(scope, "dashboards.centre"),
-        totals=categories.rows[-1],
-        tile_headers=categories.headers,
         categories=categories,
         ageing=ageing,
         technicians=_technician_table(scope, now),
@@ -719,11 +740,11 @@ def centre():
         may_dispatch=current_user.has_role(Role.DISPATCHER, scope.centre.id)
         or current_user.has_role(Role.CENTRE_HEAD, scope.centre.id),
         several_centres=len(choices) > 1,
-        met_chart=_met_chart(categories),
+        met_chart=_met_chart(categories, {c.name_for(locale): compared for c, compared in by_category}),
         trends=_trends(scope),
         follow_ups=follow_ups.counts(scope.centre.id, scope.filters.first, scope.filters.last, now),
         standards=_standards_table(scope, now, comparisons),
-        overview=_centre_overview(scope, now, totals, comparisons),
+        overview=_centre_overview(scope, now, totals, comparisons, by_category),
         holiday_gaps=_holiday_gaps(now),
         **_freshness(),
     )

@@ -9,7 +9,7 @@ that owns it (rectification items, follow-ups, the request).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 
 from flask import url_for
 from flask_babel import format_decimal, format_timedelta
@@ -21,7 +21,7 @@ from tracker.domain.sla_clock import TARGET_LABELS, Target
 from tracker.services.overview import actions as action_service
 from tracker.services.overview import figures as overview_figures
 from tracker.services.overview.figures import ABOVE, AT, BELOW, FAR_BELOW, NO_STANDARD, NOTHING
-from tracker.services.reports import Figures, Filters
+from tracker.services.reports import Figures, Filters, local_day
 from tracker.services.standards.promises import Comparison
 from tracker.web import charts
 
@@ -140,7 +140,6 @@ def build(
     grid_rows: list[tuple[str, str | None, list[Comparison], bool, dict]],
     grid_title: str,
     date_range,
-    skeleton,
     links: dict,
 ) -> Overview:
     """Return the overview of ``filters``.
@@ -198,7 +197,7 @@ def build(
             )
         )
     # The backlog now against the backlog when the period began: now minus the period's net intake.
-    ends_today = filters.last >= scope_today(now)
+    ends_today = filters.last >= local_day(now)
     backlog_change = backlog_title = None
     backlog_trend = "same"
     if ends_today:
@@ -254,20 +253,22 @@ def build(
                 ),
             )
         )
+    # No earlier "breached now" is kept: the tile compares the targets breached in the period instead, in its note.
     change, trend, title = compared(current.breached, previous.breached, "count")
     tiles.append(
         Tile(
             _("Breached now"),
             _number(totals.breached_now, "count"),
             drill(figure="breached_now"),
-            change,
-            _(
+            note=_("breached in the period: %(num)s", num=_number(current.breached, "count"))
+            + (f" ({change})" if change else ""),
+            note_href=None,
+            change_title=_(
                 "Targets breached in the period, against the previous period (%(dates)s: %(value)s).",
                 dates=previous_text,
                 value=_number(previous.breached, "count"),
             ),
-            trend,
-            note=_("breached in the period: %(num)s", num=_number(current.breached, "count")),
+            trend=trend,
             spark=spark("breached", [w.sums.breached for w in weeks]),
         )
     )
@@ -311,12 +312,6 @@ def build(
         ),
         legend=[(s, STANDINGS[s][0], _(STANDINGS[s][1])) for s in (ABOVE, AT, BELOW, FAR_BELOW)],
     )
-
-
-def scope_today(now: datetime) -> date:
-    from tracker.services.reports import local_day
-
-    return local_day(now)
 
 
 def _grid(grid_rows, drill) -> Grid:
@@ -395,3 +390,23 @@ def _action_row(action: action_service.Action, now: datetime, links: dict) -> Ac
         _("escalated %(time)s ago", time=waited),
         _("level %(level)d · %(target)s", level=action.level, target=_(TARGET_LABELS[Target(action.target)])),
     )
+
+
+def standard_marks(
+    comparisons: list[Comparison], targets: tuple[str, ...] = ("response", "resolution")
+) -> list:
+    """Return a chart row's target lines per target: its own standard's promised share, then its benchmarks'."""
+    by_target = {c.target: c for c in comparisons}
+    result = []
+    for target in targets:
+        comparison = by_target.get(target)
+        marks = []
+        if comparison is not None and comparison.promised_percent is not None:
+            marks.append(charts.Mark(comparison.promised_percent, _("own standard")))
+        for view in comparison.benchmarks if comparison is not None else []:
+            if view.share is not None:
+                marks.append(
+                    charts.Mark(100.0 * view.share, _("benchmark %(source)s", source=view.source_name))
+                )
+        result.append(marks)
+    return result
