@@ -23,7 +23,7 @@ OPEN_LOW_RATING = "status = 'open' AND kind = 'low_rating'"
 
 def upgrade():
     with op.batch_alter_table('escalations', schema=None) as batch_op:
-        batch_op.create_index('ix_escalations_unacknowledged', ['created_at'], unique=False,
+        batch_op.create_index('ix_escalations_unacknowledged', ['ticket_id'], unique=False,
                               postgresql_where=sa.text(UNACKNOWLEDGED), sqlite_where=sa.text(UNACKNOWLEDGED))
     with op.batch_alter_table('follow_ups', schema=None) as batch_op:
         batch_op.create_index('ix_follow_ups_open_low_rating', ['created_at'], unique=False,

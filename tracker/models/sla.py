@@ -247,7 +247,7 @@ class Escalation(db.Model):
         # The overview's "escalations not acknowledged": only those, never every escalation ever made.
         Index(
             "ix_escalations_unacknowledged",
-            "created_at",
+            "ticket_id",
             postgresql_where=text("acknowledged_at IS NULL"),
             sqlite_where=text("acknowledged_at IS NULL"),
         ),

@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, union
 
 from tracker.domain.rectification import ACTIVE_STATUSES
 from tracker.extensions import db
-from tracker.models import Escalation, Feedback, FollowUp, RectificationItem, Ticket
+from tracker.models import Escalation, Feedback, FollowUp, RectificationItem, Ticket, TicketSla
 from tracker.services import reports
 from tracker.services.reports import Filters
 
@@ -67,8 +67,20 @@ def actions(filters: Filters, now: datetime, *, late_count: int | None = None, s
     page already has (the same definition), so it is not counted twice.
     """
     result = Actions()
-    # The late requests, the longest late first: their earliest missed deadline.
-    late = reports.drilldown("breached_now", filters, now).limit(size)
+    # The late requests, the longest late first: their earliest missed deadline. A late request always has
+    # ``next_due_at`` in the past (``sla._recompute``), so the walk down that index meets them first and
+    # probes only the few it returns, instead of building the whole late set.
+    late = (
+        select(Ticket)
+        .where(
+            reports.OPEN_CONDITION,
+            Ticket.next_due_at < now,
+            reports.ticket_where(filters),
+            reports.late_target_exists(now),
+        )
+        .order_by(Ticket.next_due_at, Ticket.created_at, Ticket.id)
+        .limit(size)
+    )
     result.candidates[LATE] = [
         Action(LATE, t.next_due_at or t.created_at, t.reference, t.title, t.centre_id, t.reference)
         for t in db.session.execute(late).scalars()
@@ -111,6 +123,14 @@ def actions(filters: Filters, now: datetime, *, late_count: int | None = None, s
         )
     ]
 
+    # Only escalations of requests late or at risk now: one whose target was met since has nothing left to
+    # chase (the sweep drops it too), and those of closed requests pile up with history. The escalations are
+    # matched to those sets by a hash join, not probed one by one (docs/dashboards.md, the overview).
+    running, breached = reports.late_ticket_ids(now)
+    at_risk = select(TicketSla.ticket_id).where(
+        reports.RUNNING_CONDITION, TicketSla.at_risk_at <= now, TicketSla.due_at >= now
+    )
+    pressing = union(running, breached, at_risk).subquery()
     escalations = (
         select(
             Escalation.created_at,
@@ -119,16 +139,22 @@ def actions(filters: Filters, now: datetime, *, late_count: int | None = None, s
             Ticket.reference,
             Ticket.title,
             Ticket.centre_id,
+            func.count().over(),  # all of them, counted in the same pass
         )
         .join(Ticket, Ticket.id == Escalation.ticket_id)
-        .where(UNACKNOWLEDGED, reports.OPEN_CONDITION, reports.ticket_where(filters))
+        .where(
+            UNACKNOWLEDGED,
+            Escalation.ticket_id.in_(select(pressing.c[0])),
+            reports.OPEN_CONDITION,
+            reports.ticket_where(filters),
+        )
     )
-    result.counts[ESCALATION] = reports.count(escalations)
     # A request escalated for two targets or at two levels is one thing to act on: its oldest escalation.
     seen: dict[str, Action] = {}
-    for created, level, target, reference, title, centre_id in db.session.execute(
+    for created, level, target, reference, title, centre_id, total in db.session.execute(
         escalations.order_by(Escalation.created_at, Escalation.id).limit(size * 4)
     ):
+        result.counts[ESCALATION] = total
         if reference not in seen:
             seen[reference] = Action(
                 ESCALATION, created, reference, title, centre_id, reference, level=level, target=str(target)
