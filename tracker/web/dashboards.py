@@ -615,12 +615,8 @@ def _category_comparisons(scope: Scope, now: datetime) -> list[tuple[Category, l
     at = promises.standard_instant(scope.filters, now)
     shown = [scope.category] if scope.category is not None else [
         c for c in catalog.all_categories(scope.centre.id) if c.is_active]
-    result = []
-    for category in shown:
-        narrowed = reports.Filters(first=scope.filters.first, last=scope.filters.last, centre_id=scope.centre.id,
-                                   category_id=category.id, priority=scope.filters.priority)
-        result.append((category, promises.compare(narrowed, [scope.centre.id], at)))
-    return result
+    compared = promises.compare_categories(scope.filters, scope.centre.id, shown, at)
+    return [(category, compared[category.id]) for category in shown]
 
 
 def _centre_overview(scope: Scope, now: datetime, totals, comparisons: list,
