@@ -28,6 +28,8 @@ def test_leadership_reads_the_dashboard_and_follows_a_figure_to_its_list(actors,
     leader.get_by_role("navigation", name="Main").get_by_role("link", name="Dashboard", exact=True).click()
     expect(leader.get_by_role("heading", level=1)).to_have_text("Dashboard")
     expect(leader.get_by_role("link", name="Last 30 days")).to_have_attribute("aria-current", "true")
+    # The overview keeps the top of the page: the date form is folded under the period buttons.
+    leader.get_by_text("Dates, centre and other filters").click()
     leader.get_by_label("From", exact=True).fill("2026-03-01")
     leader.get_by_label("To", exact=True).fill("2026-03-31")
     leader.get_by_role("button", name="Show").click()

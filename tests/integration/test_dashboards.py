@@ -216,8 +216,9 @@ def test_every_figure_leads_to_a_list_of_exactly_that_many_requests(client, week
     repairs = by_row(tables["figures-centres"])["Repair and maintenance"]
     assert list_count(client, repairs["Response met %"]["href"]) == 4
     assert list_count(client, repairs["Resolution met %"]["href"]) == 3
-    # The tiles are the totals row, linked the same way.
-    tile = re.search(r'<a class="tile" href="([^"]+)">\s*<span class="figure">(\d+)</span><span>Received', html)
+    # The overview's tiles are the totals row, linked the same way.
+    tile = re.search(r'<a class="ov-main" href="([^"]+)"><span class="ov-label">Received</span>\s*'
+                     r'<span class="ov-figure">(\d+)</span>', html)
     assert tile and list_count(client, tile.group(1).replace("&amp;", "&")) == int(tile.group(2)) == 6
 
 

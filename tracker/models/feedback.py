@@ -3,7 +3,7 @@
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tracker.extensions import db
@@ -72,6 +72,13 @@ class FollowUp(db.Model):
     __table_args__ = (
         UniqueConstraint("ticket_id", "kind"),
         Index("ix_follow_ups_centre_status_due", "centre_id", "status", "due_at"),
+        # The overview's "low ratings not followed up", campus-wide.
+        Index(
+            "ix_follow_ups_open_low_rating",
+            "created_at",
+            postgresql_where=text("status = 'open' AND kind = 'low_rating'"),
+            sqlite_where=text("status = 'open' AND kind = 'low_rating'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -244,6 +244,13 @@ class Escalation(db.Model):
     __table_args__ = (
         UniqueConstraint("ticket_id", "target", "level"),
         Index("ix_escalations_next_action_at", "next_action_at"),
+        # The overview's "escalations not acknowledged": only those, never every escalation ever made.
+        Index(
+            "ix_escalations_unacknowledged",
+            "ticket_id",
+            postgresql_where=text("acknowledged_at IS NULL"),
+            sqlite_where=text("acknowledged_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

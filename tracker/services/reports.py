@@ -189,6 +189,16 @@ def late_now(now: datetime):
     breached targets, which also hold every request cancelled or closed
     after its deadline passed, a number that grows with history.
     """
+    running, breached = late_ticket_ids(now)
+    return or_(_one_of(running), _one_of(breached))
+
+
+def late_ticket_ids(now: datetime) -> tuple[Select, Select]:
+    """Return the two selects of ticket ids ``late_now`` reads: running past the deadline, breached and open.
+
+    The first may hold requests no longer open (a resolved request's
+    confirmation running late): join the tickets to leave them out.
+    """
     running = select(TicketSla.ticket_id).where(RUNNING_UNMET, TicketSla.due_at < now)
     breached = (
         select(_BREACHED_TICKET.id)
@@ -200,7 +210,7 @@ def late_now(now: datetime):
             .exists()
         )
     )
-    return or_(_one_of(running), _one_of(breached))
+    return running, breached
 
 
 # The partial indexes' own predicates, as literals (see OPEN_CONDITION).
@@ -227,6 +237,11 @@ def at_risk_now(now: datetime):
         select(TicketSla.ticket_id).where(RUNNING_CONDITION, TicketSla.at_risk_at <= now, TicketSla.due_at >= now)
     )
     return and_(at_risk, ~_has_late_target(now))
+
+
+def late_target_exists(now: datetime):
+    """Return the condition "this ticket has a late target at ``now``", probed per ticket: for a few tickets."""
+    return _has_late_target(now)
 
 
 def _has_late_target(now: datetime):

@@ -68,6 +68,8 @@ def _legend(items: list[tuple[str, str, str]], top: float) -> tuple[list[str], f
         y = top + (index // 2) * 34
         if shape == "bar":
             parts.append(f'<rect class="{css}" x="{x}" y="{y}" width="22" height="22"/>')
+        elif shape == "mark":
+            parts.append(f'<line class="{css}" x1="{x + 11}" x2="{x + 11}" y1="{y - 2}" y2="{y + 24}"/>')
         else:
             dash = ' stroke-dasharray="8 5"' if css.endswith("b") else ""
             parts.append(f'<line class="{css}" x1="{x}" x2="{x + 28}" y1="{y + 11}" y2="{y + 11}"{dash}/>')
@@ -189,10 +191,38 @@ def bars_and_lines(*, chart_id: str, title: str, desc: str, categories: list[str
     return _frame(chart_id, title, desc, height, parts)
 
 
+@dataclass
+class Mark:
+    """A reference value drawn across a bar: a standard's promised share or a benchmark's (percent)."""
+
+    value: float
+    label: str  # the tooltip: "Promised: 95.0 %"
+
+
+def mark_legend(marks: list[list[list[Mark]]], standard: str, benchmark: str) -> list[tuple[str, str]]:
+    """Return the legend entries of the target lines ``percent_bars`` will draw: only the kinds present."""
+    bars = [bar for row in marks for bar in row]
+    entries = []
+    if any(bar for bar in bars):
+        entries.append((standard, "chart-target"))
+    if any(len(bar) > 1 for bar in bars):
+        entries.append((benchmark, "chart-benchmark"))
+    return entries
+
+
 def percent_bars(*, chart_id: str, title: str, desc: str, rows: list[tuple[str, list[float | None]]],
-                 series: list[tuple[str, str]], axis_label: str, no_value: str) -> Markup:
-    """Return horizontal 0–100 % bars, one group per row (its name above), value at each bar's end."""
-    legend, legend_height = _legend([(label, css, "bar") for label, css in series], 8)
+                 series: list[tuple[str, str]], axis_label: str, no_value: str,
+                 marks: list[list[list[Mark]]] | None = None,
+                 mark_legend: list[tuple[str, str]] | None = None) -> Markup:
+    """Return horizontal 0–100 % bars, one group per row (its name above), value at each bar's end.
+
+    ``marks``: per row, per series, the target lines drawn across that bar
+    (css ``chart-target`` for the first mark of a bar, ``chart-benchmark``
+    for the others), each with its value as a tooltip; ``mark_legend``:
+    (label, css) legend entries for them.
+    """
+    items = [(label, css, "bar") for label, css in series] + [(label, css, "mark") for label, css in mark_legend or []]
+    legend, legend_height = _legend(items, 8)
     left, right = 10, WIDTH - 110
     top = 8 + legend_height + 16
     bar, gap = 26, 4
@@ -224,6 +254,17 @@ def percent_bars(*, chart_id: str, title: str, desc: str, rows: list[tuple[str, 
                 f"<title>{escape(name)} · {escape(label)}: {_fmt(value, True)}</title></rect>"
                 f'<text class="value" x="{left + width + 6:.1f}" y="{bar_y + 20}">{_fmt(value, True)}</text>'
             )
+        for number in range(len(series)):
+            bar_y = y + 32 + number * (bar + gap)
+            bar_marks = marks[index][number] if marks and index < len(marks) and number < len(marks[index]) else []
+            for order, mark in enumerate(bar_marks):
+                x = left + mark.value / 100 * (right - left)
+                kind = "chart-target" if order == 0 else "chart-benchmark"
+                parts.append(
+                    f'<line class="{kind}" x1="{x:.1f}" x2="{x:.1f}" y1="{bar_y - 3}" y2="{bar_y + bar + 3}">'
+                    f"<title>{escape(name)} · {escape(series[number][0])} · {escape(mark.label)}: "
+                    f"{_fmt(mark.value, True)}</title></line>"
+                )
     parts.append(f'<line class="chart-axis" x1="{left}" x2="{left}" y1="{top}" y2="{bottom}"/>')
     return _frame(chart_id, title, desc, height, parts)
 
@@ -298,3 +339,52 @@ def bars_and_count_line(*, chart_id: str, title: str, desc: str, categories: lis
         x = left + (index + 0.5) * group
         parts.append(f'<text class="tick" x="{x:.1f}" y="{bottom + 30}" text-anchor="middle">{escape(label)}</text>')
     return _frame(chart_id, title, desc, height, parts)
+
+
+def sparkline(*, chart_id: str, values: list[float | None], labels: list[str], percent: bool = False,
+              target: float | None = None, target_label: str | None = None) -> Markup:
+    """Return a small weekly line (no axes) for a tile; each week's exact value is its tooltip (``<title>``).
+
+    Drawn to fill its box (``preserveAspectRatio="none"``): the line keeps
+    its width whatever the stretch. ``target`` (percent charts): the promised
+    share as a dashed line, with its own tooltip. Percent lines run 0–100,
+    counts from 0 to the largest week.
+    """
+    width, height, pad = 120.0, 32.0, 3.0
+    n = max(len(values), 1)
+    known = [v for v in values if v is not None]
+    top = 100.0 if percent else max(known + [target or 0, 1])
+    if percent and known:
+        # A 0–100 axis flattens a line between 90 % and 100 %: start the axis below the lowest point.
+        low = min(known + ([target] if target is not None else []))
+        bottom = max(0.0, math.floor((low - 5) / 10) * 10)
+    else:
+        bottom = 0.0
+    span = max(top - bottom, 1e-9)
+    step = width / n
+
+    def y(value: float) -> float:
+        return pad + (height - 2 * pad) * (1 - (value - bottom) / span)
+
+    parts = []
+    if target is not None:
+        parts.append(
+            f'<line class="spark-target" x1="0" x2="{width}" y1="{y(target):.1f}" y2="{y(target):.1f}" '
+            f'vector-effect="non-scaling-stroke"><title>{escape(target_label or "")}: {_fmt(target, True)}</title>'
+            f"</line>"
+        )
+    points = [(i, v) for i, v in enumerate(values) if v is not None]
+    if len(points) > 1:
+        path = " ".join(f"{(i + 0.5) * step:.1f},{y(v):.1f}" for i, v in points)
+        parts.append(f'<polyline class="spark-line" points="{path}" vector-effect="non-scaling-stroke"/>')
+    for index, value in enumerate(values):
+        label = labels[index] if index < len(labels) else ""
+        text = _fmt(value, percent) if value is None or percent else format(round(value, 2), "g")
+        parts.append(
+            f'<rect class="spark-hit" x="{index * step:.1f}" y="0" width="{step:.1f}" height="{height}">'
+            f"<title>{escape(label)}: {escape(text)}</title></rect>"
+        )
+    return Markup(
+        f'<svg class="spark" id="{escape(chart_id)}" viewBox="0 0 {width:g} {height:g}" preserveAspectRatio="none" '
+        f'aria-hidden="true" focusable="false">' + "".join(parts) + "</svg>"
+    )

@@ -33,10 +33,11 @@ from tracker.forms.dashboards import DashboardFilterForm
 from tracker.models import Category, Centre, Ticket
 from tracker.services import catalog, follow_ups, holidays, reports, sla
 from tracker.services import tickets as ticket_service
+from tracker.services.overview import actions as overview_actions
 from tracker.services.scorecards import honesty
 from tracker.services.scorecards import rules as follow_up_rules
 from tracker.services.standards import promises
-from tracker.web import charts
+from tracker.web import charts, overview
 from tracker.web.downloads import table_file
 from tracker.web.routing import int_arg, page_arg
 
@@ -393,13 +394,19 @@ STANDARD_COLUMNS = [
 ]
 
 
-def _standards_table(scope: Scope, now: datetime) -> Table:
+def _comparisons(scope: Scope, now: datetime) -> list:
+    """Return the scope's met % per centre and target beside each centre's standard."""
+    shown = [scope.centre] if scope.centre is not None else scope.known
+    return promises.compare(scope.filters, [c.id for c in shown], promises.standard_instant(scope.filters, now))
+
+
+def _standards_table(scope: Scope, now: datetime, comparisons: list | None = None) -> Table:
     """Return met % per centre and target beside the centre's standard and its benchmarks."""
     locale = str(get_locale())
     shown = [scope.centre] if scope.centre is not None else scope.known
     names = {row.id: row.name_for(locale) for row in shown}
-    comparisons = promises.compare(scope.filters, [c.id for c in shown],
-                                   promises.standard_instant(scope.filters, now))
+    if comparisons is None:
+        comparisons = _comparisons(scope, now)
     rows = []
     for comparison in comparisons:
         centre = names.get(comparison.centre_id, f"#{comparison.centre_id}")
@@ -451,8 +458,8 @@ def _named_rows(figures: list, names: dict[int, str], param: str) -> list[tuple[
     return result
 
 
-def _group_tables(scope: Scope, now: datetime, group: str) -> tuple[Table, Table]:
-    """Return the summary and the ageing table per centre or per category."""
+def _group_tables(scope: Scope, now: datetime, group: str, *, with_totals: bool = False) -> tuple:
+    """Return the summary and the ageing table per centre or per category (and the total figures)."""
     locale = str(get_locale())
     if group == "centre":
         shown = [scope.centre] if scope.centre is not None else scope.known
@@ -471,10 +478,11 @@ def _group_tables(scope: Scope, now: datetime, group: str) -> tuple[Table, Table
     plural = "centres" if group == "centre" else "categories"
     title = N_("Service levels by centre") if group == "centre" else N_("Service levels by category")
     ageing_title = N_("Backlog ageing by centre") if group == "centre" else N_("Backlog ageing by category")
-    return (
+    tables = (
         _table(plural, title, [header], SUMMARY_COLUMNS, scope, rows, total_row),
         _table(f"ageing-{plural}", ageing_title, [header], AGEING_COLUMNS, scope, rows, total_row),
     )
+    return (*tables, total) if with_totals else tables
 
 
 def _trend_unit(scope: Scope) -> list[str]:
@@ -550,20 +558,82 @@ def _trend_chart(table: Table, points: list, unit: str) -> Markup:
     )
 
 
-def _met_chart(table: Table) -> Markup:
+def _met_chart(table: Table, standards: dict[str, list] | None = None) -> Markup:
+    """Return the met % bars of a table's rows; ``standards``: each row's comparisons, by its label."""
     response = table.series(RESPONSE_PERCENT)[0]
     resolution = table.series(RESOLUTION_PERCENT)[0]
     labels = [r.label for r in table.rows if not r.is_total]
+    standards = standards or {}
+    marks = [overview.standard_marks(standards.get(label, [])) for label in labels]
     return charts.percent_bars(
         chart_id=f"chart-met-{table.name}",
         title=_("Targets met per centre") if table.name == "centres" else _("Targets met per category"),
-        desc=_("The share of response and resolution targets met in the period, in percent. "
+        desc=_("The share of response and resolution targets met in the period, in percent, with each "
+               "standard's promised share (dashed) and its benchmarks (dotted). "
                "The numbers are in the table below."),
         rows=[(label, [a, b]) for label, a, b in zip(labels, response, resolution, strict=True)],
         series=[(_(RESPONSE_PERCENT), "chart-a"), (_(RESOLUTION_PERCENT), "chart-b")],
         axis_label=_("Met %"),
         no_value=_("nothing measured"),
+        marks=marks,
+        mark_legend=charts.mark_legend(marks, _("Promised share"), _("Benchmark")),
     )
+
+
+# ---------------------------------------------------------------- the overview (above the fold)
+
+
+def _overview_links(scope: Scope) -> dict:
+    centre = scope.centre.id if scope.centre is not None else None
+    return {
+        "drill": lambda **args: url_for("dashboards.tickets", **scope.args(**args)),
+        overview_actions.LATE: url_for("dashboards.tickets", **scope.args(figure="breached_now")),
+        overview_actions.OVERDUE_ITEM: url_for("rectification.index", state="overdue", centre=centre),
+        overview_actions.LOW_RATING: url_for("follow_ups.index", state="open", kind="low_rating", centre=centre),
+        overview_actions.ESCALATION: url_for("escalations.index"),
+    }
+
+
+def _campus_overview(scope: Scope, now: datetime, totals, comparisons: list) -> overview.Overview:
+    """Return the leadership overview: one grid row per centre (or the chosen one)."""
+    locale = str(get_locale())
+    shown = [scope.centre] if scope.centre is not None else scope.known
+    by_centre: dict[int, list] = {}
+    for comparison in comparisons:
+        by_centre.setdefault(comparison.centre_id, []).append(comparison)
+    keep = {k: v for k, v in scope.args().items() if k in ("from", "to")}
+    rows = [
+        (c.name_for(locale), url_for("dashboards.centre", centre=c.id, **keep), by_centre.get(c.id, []), False,
+         {"centre": c.id})
+        for c in shown if c.is_active or c.id in by_centre
+    ]
+    return overview.build(scope=scope, filters=scope.filters, now=now, totals=totals, comparisons=comparisons,
+                          grid_rows=rows, grid_title=_("Met % against each centre's standard"),
+                          date_range=_date_range, links=_overview_links(scope))
+
+
+def _category_comparisons(scope: Scope, now: datetime) -> list[tuple[Category, list]]:
+    """Return each shown category of the scope's centre with its met % against its own standard."""
+    at = promises.standard_instant(scope.filters, now)
+    shown = [scope.category] if scope.category is not None else [
+        c for c in catalog.all_categories(scope.centre.id) if c.is_active]
+    compared = promises.compare_categories(scope.filters, scope.centre.id, shown, at)
+    return [(category, compared[category.id]) for category in shown]
+
+
+def _centre_overview(scope: Scope, now: datetime, totals, comparisons: list,
+                     by_category: list[tuple[Category, list]]) -> overview.Overview:
+    """Return a centre's overview: the centre, then one grid row per category, against its standard."""
+    locale = str(get_locale())
+    keep = {k: v for k, v in scope.args().items() if k in ("from", "to", "priority")}
+    rows = [(scope.centre.name_for(locale), None, comparisons, True, {})]
+    for category, compared in by_category:
+        rows.append((category.name_for(locale),
+                     url_for("dashboards.centre", centre=scope.centre.id, category=category.id, **keep),
+                     compared, False, {"category": category.id}))
+    return overview.build(scope=scope, filters=scope.filters, now=now, totals=totals, comparisons=comparisons,
+                          grid_rows=rows, grid_title=_("Met % against the standard, by category"),
+                          date_range=_date_range, links=_overview_links(scope))
 
 
 # ---------------------------------------------------------------- pages
@@ -600,23 +670,31 @@ def _trends(scope: Scope) -> list[tuple[Table, Markup]]:
 def index():
     now = utcnow()
     scope = _scope(now, strict=False)
-    centres, centre_ageing = _group_tables(scope, now, "centre")
+    centres, centre_ageing, centre_totals = _group_tables(scope, now, "centre", with_totals=True)
     categories = category_ageing = None
     if scope.centre is not None:
         categories, category_ageing = _group_tables(scope, now, "category")
+    comparisons = _comparisons(scope, now)
+    locale = str(get_locale())
+    if categories is not None:
+        standards = {c.name_for(locale): compared for c, compared in _category_comparisons(scope, now)}
+    else:
+        names = {c.id: c.name_for(locale) for c in scope.known}
+        standards = {}
+        for comparison in comparisons:
+            standards.setdefault(names.get(comparison.centre_id, ""), []).append(comparison)
     return render_template(
         "dashboards/index.html",
         scope=scope,
         endpoint="dashboards.index",
         presets=_presets(scope, "dashboards.index"),
-        totals=centres.rows[-1],
-        tile_headers=centres.headers,
         centres=centres,
         categories=categories,
         ageing=category_ageing or centre_ageing,
-        met_chart=_met_chart(categories or centres),
+        met_chart=_met_chart(categories or centres, standards),
         trends=_trends(scope),
-        standards=_standards_table(scope, now),
+        standards=_standards_table(scope, now, comparisons),
+        overview=_campus_overview(scope, now, centre_totals, comparisons),
         holiday_gaps=_holiday_gaps(now),
         honest=honesty.figures(scope.filters),
         coverage=_coverage(scope),
@@ -647,7 +725,10 @@ def centre():
             )
         default = choices[0]
     scope = _scope(now, strict=False, default_centre=default, campus=False)
-    categories, ageing = _group_tables(scope, now, "category")
+    categories, ageing, totals = _group_tables(scope, now, "category", with_totals=True)
+    comparisons = _comparisons(scope, now)
+    by_category = _category_comparisons(scope, now)
+    locale = str(get_locale())
     unassigned = reports.drilldown("unassigned", scope.filters, now)
     waiting = list(db.session.execute(unassigned.limit(5)).scalars())
     return render_template(
@@ -655,8 +736,6 @@ def centre():
         scope=scope,
         endpoint="dashboards.centre",
         presets=_presets(scope, "dashboards.centre"),
-        totals=categories.rows[-1],
-        tile_headers=categories.headers,
         categories=categories,
         ageing=ageing,
         technicians=_technician_table(scope, now),
@@ -668,10 +747,11 @@ def centre():
         may_dispatch=current_user.has_role(Role.DISPATCHER, scope.centre.id)
         or current_user.has_role(Role.CENTRE_HEAD, scope.centre.id),
         several_centres=len(choices) > 1,
-        met_chart=_met_chart(categories),
+        met_chart=_met_chart(categories, {c.name_for(locale): compared for c, compared in by_category}),
         trends=_trends(scope),
         follow_ups=follow_ups.counts(scope.centre.id, scope.filters.first, scope.filters.last, now),
-        standards=_standards_table(scope, now),
+        standards=_standards_table(scope, now, comparisons),
+        overview=_centre_overview(scope, now, totals, comparisons, by_category),
         holiday_gaps=_holiday_gaps(now),
         honest=honesty.figures(scope.filters),
         coverage=_coverage(scope),

@@ -21,6 +21,7 @@ from tracker.i18n import when
 from tracker.models.stats import TARGET_COLUMNS
 from tracker.services import weekly
 from tracker.services.standards import promises
+from tracker.web import charts, overview
 
 bp = Blueprint("weekly", __name__, url_prefix="/weekly")
 
@@ -45,6 +46,26 @@ def _may_generate() -> bool:
     return current_user.is_authenticated and current_user.has_any_role(*weekly.GENERATORS)
 
 
+def met_chart(content) -> str:
+    """Return the week's met % per centre as bars, with each centre's standard and benchmarks as target lines."""
+    locale = str(get_locale())
+    centres = content.centres
+    marks = [overview.standard_marks(s.standards) for s in centres]
+    return charts.percent_bars(
+        chart_id="chart-week-met",
+        title=_("Targets met per centre"),
+        desc=_("The share of response and resolution targets met in the week, in percent, with each "
+               "standard's promised share (dashed) and its benchmarks (dotted). The numbers are in the table."),
+        rows=[(s.name_for(locale), [s.figures.met_percent("response"), s.figures.met_percent("resolution")])
+              for s in centres],
+        series=[(_("Response on time"), "chart-a"), (_("Resolution on time"), "chart-b")],
+        axis_label=_("Met %"),
+        no_value=_("nothing measured"),
+        marks=marks,
+        mark_legend=charts.mark_legend(marks, _("Promised share"), _("Benchmark")),
+    )
+
+
 @bp.context_processor
 def _helpers():
     def percent(value) -> str:
@@ -67,7 +88,7 @@ def _helpers():
     return {"percent": percent, "points": points, "signed": signed, "day": day, "satisfaction": decimal,
             "decimal": decimal, "may_generate": _may_generate(), "status_text": weekly.STATUS_TEXT,
             "targets": TARGET_COLUMNS, "standard_text": promises.standard_text,
-            "benchmark_text": promises.benchmark_text, "limits_text": promises.limits_text}
+            "benchmark_text": promises.benchmark_text, "limits_text": promises.limits_text, "met_chart": met_chart}
 
 
 @bp.route("/")

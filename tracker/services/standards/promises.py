@@ -146,6 +146,37 @@ def compare(filters: Filters, centre_ids: list[int], at: datetime) -> list[Compa
     return result
 
 
+def compare_categories(filters: Filters, centre_id: int, categories: list[Category],
+                       at: datetime) -> dict[int, list[Comparison]]:
+    """Return ``compare`` for each of a centre's categories, with one summary statement for them all.
+
+    The same figures as ``compare`` with ``category_id`` set, category by
+    category; the standards are read once per policy (categories sharing a
+    policy share its standard).
+    """
+    if not categories:
+        return {}
+    counts = _counts(filters, [centre_id], by_category=[c.id for c in categories])
+    standards_by_policy: dict[int | None, dict] = {}
+    result = {}
+    for category in categories:
+        if category.sla_policy_id not in standards_by_policy:
+            standards_by_policy[category.sla_policy_id] = _standards([centre_id], category.id, at)
+        standards = standards_by_policy[category.sla_policy_id]
+        rows = []
+        for target in TARGET_COLUMNS:
+            row = counts.get((category.id, target))
+            standard = standards.get((centre_id, target))
+            if row is None and standard is None:
+                continue
+            comparison = row or Comparison(centre_id=centre_id, target=target)
+            if standard is not None:
+                _set_standard(comparison, standard)
+            rows.append(comparison)
+        result[category.id] = rows
+    return result
+
+
 def compare_draft(counts: dict[tuple[int, str], tuple[int, int]], centre_ids: list[int], at: datetime,
                   policies: dict[str, dict]) -> list[Comparison]:
     """Return, per centre and target linked to a benchmark, a replay's figure under a draft beside it.
@@ -189,8 +220,12 @@ def _set_standard(comparison: Comparison, standard: dict) -> None:
         view.gap = None if view.share is None or met is None else met - 100.0 * view.share
 
 
-def _counts(filters: Filters, centre_ids: list[int]) -> dict[tuple[int, str], Comparison]:
-    """Sum met and breached per centre and target over the period and the one before, in one query."""
+def _counts(filters: Filters, centre_ids: list[int], *,
+            by_category: list[int] | None = None) -> dict[tuple[int, str], Comparison]:
+    """Sum met and breached per centre and target over the period and the one before, in one query.
+
+    ``by_category``: per category of those instead (keys are (category id, target)).
+    """
     before = previous_period(filters)
     current = DailyStat.day >= filters.first
     columns = []
@@ -204,14 +239,19 @@ def _counts(filters: Filters, centre_ids: list[int]) -> dict[tuple[int, str], Co
         clauses.append(DailyStat.category_id == filters.category_id)
     if filters.priority:
         clauses.append(DailyStat.priority == filters.priority)
-    query = select(DailyStat.centre_id, *columns).where(and_(*clauses)).group_by(DailyStat.centre_id)
+    key = DailyStat.centre_id
+    if by_category is not None:
+        clauses.append(DailyStat.category_id.in_(by_category))
+        key = DailyStat.category_id
+    query = select(key, *columns).where(and_(*clauses)).group_by(key)
     result = {}
-    for centre_id, *values in db.session.execute(query):
+    for group, *values in db.session.execute(query):
         numbers = iter(int(v or 0) for v in values)
         for target in TARGET_COLUMNS:
             met, previous_met, breached, previous_breached = (next(numbers) for _ in range(4))
             if met + breached + previous_met + previous_breached:
-                result[(centre_id, target)] = Comparison(
+                centre_id = group if by_category is None else centre_ids[0]
+                result[(group, target)] = Comparison(
                     centre_id=centre_id, target=target, met=met, breached=breached,
                     previous_met=previous_met, previous_breached=previous_breached)
     return result
