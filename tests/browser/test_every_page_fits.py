@@ -39,6 +39,7 @@ PAGES = {
     "queue.mine": "/queue/",
     "queue.dispatch": "/queue/dispatch",
     "escalations.index": "/escalations/",
+    "supervision.index": "/supervision/",
     "dashboards.index": "/dashboard?from=2026-03-01&to=2026-03-31",
     "dashboards.centre": "/dashboard/centre?from=2026-03-01&to=2026-03-31",
     "dashboards.tickets": "/dashboard/tickets?figure=received&from=2026-03-01&to=2026-03-31",

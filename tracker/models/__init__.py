@@ -43,6 +43,7 @@ from tracker.models.sla import (
 )
 from tracker.models.standards import ReplayStatus, SlaReplay
 from tracker.models.stats import DailyAssigneeStat, DailyStat, StatsDirty
+from tracker.models.supervision import OrderStatus, SupervisionOrder
 from tracker.models.survey import (
     ImportStatus,
     SurveyImport,
@@ -56,6 +57,8 @@ from tracker.models.user import LoginFailure, User, UserRole
 from tracker.models.weekly import ReportStatus, WeeklyReport
 
 __all__ = [
+    "OrderStatus",
+    "SupervisionOrder",
     "IdempotencyKey",
     "ReplayStatus",
     "SlaReplay",

@@ -29,6 +29,10 @@ class EventKind(StrEnum):
     FEEDBACK_EDITED = "feedback_edited"
     FOLLOW_UP_OPENED = "follow_up_opened"
     FOLLOW_UP_RECORDED = "follow_up_recorded"
+    SUPERVISION_ISSUED = "supervision_issued"
+    SUPERVISION_ANSWERED = "supervision_answered"
+    SUPERVISION_CLOSED = "supervision_closed"
+    SUPERVISION_OVERDUE = "supervision_overdue"
 
 
 class Source(StrEnum):

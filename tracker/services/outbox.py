@@ -65,6 +65,10 @@ KINDS = {
     "rectification_verified": {Channel.IN_APP: True, Channel.EMAIL: False},
     "rectification_at_risk": {Channel.IN_APP: True, Channel.EMAIL: True},
     "rectification_overdue": {Channel.IN_APP: True, Channel.EMAIL: True},
+    # Supervision orders: to the responsible person (issued, overdue) and the issuer (answered, overdue).
+    "supervision_issued": {Channel.IN_APP: True, Channel.EMAIL: True},
+    "supervision_answered": {Channel.IN_APP: True, Channel.EMAIL: True},
+    "supervision_overdue": {Channel.IN_APP: True, Channel.EMAIL: True},
     # To a centre's heads: a low rating to visit, or the week's sample to call.
     "follow_up_due": {Channel.IN_APP: True, Channel.EMAIL: True},
 }
@@ -88,6 +92,9 @@ KIND_LABELS = {
     "rectification_at_risk": N_("Rectification deadline at risk"),
     "rectification_overdue": N_("Rectification item overdue"),
     "follow_up_due": N_("Follow-up to make"),
+    "supervision_issued": N_("Supervision order for you"),
+    "supervision_answered": N_("Supervision order answered"),
+    "supervision_overdue": N_("Supervision order overdue"),
 }
 assert set(KIND_LABELS) == set(KINDS)
 

@@ -110,6 +110,15 @@ def register(app: Flask) -> None:
     from tracker.services import follow_ups
 
     app.jinja_env.filters["follow_up_kind_label"] = _label(follow_ups.KIND_LABELS)
+    from tracker.services import supervision
+    from tracker.web import supervision as supervision_pages
+
+    app.jinja_env.filters["supervision_status_label"] = _label(supervision.STATUS_LABELS)
+    app.jinja_env.filters["supervision_outcome_label"] = lambda order: gettext(
+        supervision.OUTCOME_LABELS[supervision.outcome(order)])
+    app.jinja_env.filters["supervision_outcome_text"] = _label(supervision.OUTCOME_LABELS)
+    app.jinja_env.filters["supervision_link"] = supervision.link
+    app.jinja_env.globals["supervision_panel"] = supervision_pages.panel
     app.jinja_env.filters["follow_up_result_label"] = _label(follow_ups.RESULT_LABELS)
     from tracker.web.timeline import timeline_svg
 
@@ -178,6 +187,8 @@ def _nav_items() -> list[tuple[str, str]]:
         items.append(("dashboards.centre", gettext("Centre dashboard")))
     if current_user.has_any_role(*STAFF, Role.LEADERSHIP):
         items.append(("escalations.index", gettext("Escalations")))
+    if current_user.has_any_role(*STAFF, *READ_ALL):
+        items.append(("supervision.index", gettext("Supervision")))
     if current_user.has_any_role(*CENTRE_MANAGERS, *READ_ALL):
         items.append(("weekly.index", gettext("Weekly report")))
     if current_user.has_any_role(*STAFF, *READ_ALL):

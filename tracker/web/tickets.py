@@ -28,7 +28,7 @@ from tracker.forms import grouped, options
 from tracker.forms.tickets import ActionForm, FileTicketForm, TicketFilterForm, assignee_options
 from tracker.models import Category, Ticket, TicketEvent
 from tracker.services import attachments as attachment_service
-from tracker.services import catalog, escalations, exports, queues, sla
+from tracker.services import catalog, escalations, exports, queues, sla, supervision
 from tracker.services import tickets as ticket_service
 from tracker.web import feedback as feedback_views
 from tracker.web.helpers import safe_next
@@ -190,6 +190,8 @@ def detail(reference):
             select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
         ).scalars()
     )
+    # Supervision orders are the department's own: a requester's history leaves them out.
+    events = supervision.visible_events(events, current_user, ticket.centre_id)
     actions = ticket_service.available_actions(current_user, ticket)
     form = ActionForm(version=ticket.version)
     if Action.ASSIGN in actions:
