@@ -17,10 +17,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser import test_rectification_journey
 from tests.browser.server import ROOT
-from tests.browser.test_rectification_journey import last_monday, worker  # noqa: F401 (the fixture)
+from tests.browser.test_rectification_journey import last_monday
 from tests.browser.test_request_journey import nav
 from tests.browser.texts import BROWSER_LOCALES, texts
+
+# The worker fixture of test_rectification_journey.py, by name: pytest finds it here.
+worker = test_rectification_journey.worker
 
 # A repairs category whose policy times dispatch (30 min, round the clock), and one request in it,
 # filed and assigned 10 minutes later: dispatch met.
@@ -64,9 +68,15 @@ with app.app_context():
 
 def seeded_request(live_system) -> str:
     names = live_system.seeded.usernames
-    result = subprocess.run([sys.executable, "-c", SEED, names["requester"], names["dispatcher"],
-                             names["technician"]], cwd=ROOT, env=live_system.env, capture_output=True, text=True,
-                            timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", SEED, names["requester"], names["dispatcher"], names["technician"]],
+        cwd=ROOT,
+        env=live_system.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout.split()[-1]
 
@@ -89,7 +99,8 @@ def test_the_dispatch_target_shows_met_on_the_requests_timeline(language, actors
 
 @pytest.mark.parametrize("language", ["en", "zh"])
 def test_leadership_supervises_the_centre_head_answers_and_the_weekly_report_shows_it(
-        language, actors, shots, live_system, worker):  # noqa: F811 (the fixture)
+    language, actors, shots, live_system, worker
+):
     t = texts(language)
     locale = BROWSER_LOCALES[language]
     reference = live_system.seeded.tickets["assigned"]
@@ -121,12 +132,15 @@ def test_leadership_supervises_the_centre_head_answers_and_the_weekly_report_sho
     shots.take(head, f"answer-{language}")
     mine.get_by_role("button", name=t("Send the answer")).click()
     expect(head.get_by_role("status")).to_contain_text(t("Answer sent."))
-    expect(head.locator("#supervision article").filter(has_text=instruction)).to_contain_text(t("Answered on time"))
+    expect(head.locator("#supervision article").filter(has_text=instruction)).to_contain_text(
+        t("Answered on time")
+    )
 
     # Leadership regenerates last week's report: the order is there, answered on time.
     leader.goto(f"/weekly/{last_monday().isoformat()}")
-    leader.get_by_role("button", name=re.compile(rf"^({re.escape(t('Generate'))}|{re.escape(t('Generate again'))})$")
-                       ).click()
+    leader.get_by_role(
+        "button", name=re.compile(rf"^({re.escape(t('Generate'))}|{re.escape(t('Generate again'))})$")
+    ).click()
     expect(leader.locator("#report-state")).to_have_count(0, timeout=60_000)
     report = leader.locator(".report-supervision")
     row = report.locator("tr").filter(has_text=instruction)

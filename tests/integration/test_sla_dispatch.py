@@ -22,8 +22,12 @@ from tracker.services import tickets as svc
 from tracker.services.standards import replay
 from tracker.services.standards.draft import Draft
 
-DISPATCH = {"calendar": "always", "minutes": {"urgent": 20, "high": 20, "normal": 20, "low": 20},
-            "at_risk": 0.75, "share": 0.95}
+DISPATCH = {
+    "calendar": "always",
+    "minutes": {"urgent": 20, "high": 20, "normal": 20, "low": 20},
+    "at_risk": 0.75,
+    "share": 0.95,
+}
 
 
 def _repairs() -> SlaPolicy:
@@ -40,8 +44,10 @@ def with_dispatch(minutes: float = 20) -> None:
 
 def rows(ticket) -> dict[Target, TicketSla]:
     _db.session.expire_all()
-    return {r.target: r for r in _db.session.execute(select(TicketSla).where(TicketSla.ticket_id == ticket.id))
-            .scalars()}
+    return {
+        r.target: r
+        for r in _db.session.execute(select(TicketSla).where(TicketSla.ticket_id == ticket.id)).scalars()
+    }
 
 
 def test_existing_policies_measure_no_dispatch(db, world):
@@ -55,7 +61,9 @@ def test_assigning_meets_dispatch_and_response_still_waits_for_acceptance(db, wo
     ticket = make_ticket(world, status=Status.ASSIGNED)  # assigned at +10 min
     stored = rows(ticket)
     assert (stored[Target.DISPATCH].state, stored[Target.DISPATCH].milestone_at) == (
-        TargetState.MET, T0 + timedelta(minutes=10))
+        TargetState.MET,
+        T0 + timedelta(minutes=10),
+    )
     assert stored[Target.DISPATCH].due_at == T0 + timedelta(minutes=20)
     assert stored[Target.RESPONSE].state is TargetState.RUNNING
     # The ticket's nearest deadline is no longer dispatch's.
@@ -81,14 +89,25 @@ def test_an_unassigned_request_escalates_on_dispatch_once_each_level(db, world):
     again = sla_sweep.sweep_due(T0 + timedelta(minutes=21))
     assert (again.at_risk, again.breached, again.notices) == (0, 0, 0)
     _db.session.expire_all()
-    flagged = [(e.kind, e.data["target"], e.data["level"]) for e in _db.session.execute(
-        select(TicketEvent).where(TicketEvent.ticket_id == ticket.id,
-                                  TicketEvent.kind.in_([EventKind.SLA_AT_RISK, EventKind.SLA_BREACHED]))
-        .order_by(TicketEvent.id)).scalars()]
+    flagged = [
+        (e.kind, e.data["target"], e.data["level"])
+        for e in _db.session.execute(
+            select(TicketEvent)
+            .where(
+                TicketEvent.ticket_id == ticket.id,
+                TicketEvent.kind.in_([EventKind.SLA_AT_RISK, EventKind.SLA_BREACHED]),
+            )
+            .order_by(TicketEvent.id)
+        ).scalars()
+    ]
     assert flagged == [(EventKind.SLA_AT_RISK, "dispatch", 1), (EventKind.SLA_BREACHED, "dispatch", 2)]
     # Unassigned: at risk goes to the centre's dispatchers, the breach to its head.
-    notices = {(n.kind, n.user_id) for n in _db.session.execute(
-        select(Notification).where(Notification.idempotency_key.like(f"sla:{ticket.id}:dispatch:%"))).scalars()}
+    notices = {
+        (n.kind, n.user_id)
+        for n in _db.session.execute(
+            select(Notification).where(Notification.idempotency_key.like(f"sla:{ticket.id}:dispatch:%"))
+        ).scalars()
+    }
     assert ("sla_at_risk", world.users["dispatcher"].id) in notices
     assert ("sla_breached", world.users["centre_head"].id) in notices
     assert rows(ticket)[Target.DISPATCH].state is TargetState.BREACHED
@@ -113,8 +132,9 @@ def test_a_draft_with_a_tighter_dispatch_flips_the_outcome(db, world):
     definition = copy.deepcopy(_repairs().current_version.definition)
     definition["targets"]["dispatch"]["minutes"] = dict.fromkeys(DISPATCH["minutes"], 5)
     draft = Draft(policies={"repairs": definition})
-    result = replay.replay(replay.filters_for(reports.local_day(T0), reports.local_day(T0)), draft,
-                           T0 + timedelta(days=1))
+    result = replay.replay(
+        replay.filters_for(reports.local_day(T0), reports.local_day(T0)), draft, T0 + timedelta(days=1)
+    )
     assert result["flips"]["met_to_late"] == 1
 
 
@@ -142,7 +162,9 @@ def test_dashboards_weekly_report_and_api_count_dispatch(db, world, client, logi
     login_as("leadership")
     page = html.unescape(client.get("/weekly/2026-03-02").get_data(as_text=True))
     assert "Dispatch on time" in page
-    dashboard = html.unescape(client.get("/dashboard?first=2026-03-02&last=2026-03-02").get_data(as_text=True))
+    dashboard = html.unescape(
+        client.get("/dashboard?first=2026-03-02&last=2026-03-02").get_data(as_text=True)
+    )
     assert "Dispatch met %" in dashboard
     listed = client.get("/dashboard/tickets?figure=breached&target=dispatch&first=2026-03-02&last=2026-03-02")
     assert listed.status_code == 200
@@ -169,16 +191,27 @@ def test_an_administrator_sets_and_clears_the_dispatch_target(db, world, client,
     login_as("admin")
     repairs = _repairs()
     data = _edit_form(repairs, PolicyForm)
-    data.update({"target_dispatch-enabled": "y", "target_dispatch-calendar": "always",
-                 "target_dispatch-minutes_urgent": "30m", "target_dispatch-minutes_high": "30m",
-                 "target_dispatch-minutes_normal": "30m", "target_dispatch-minutes_low": "30m",
-                 "target_dispatch-at_risk": "75", "target_dispatch-share": "95"})
+    data.update(
+        {
+            "target_dispatch-enabled": "y",
+            "target_dispatch-calendar": "always",
+            "target_dispatch-minutes_urgent": "30m",
+            "target_dispatch-minutes_high": "30m",
+            "target_dispatch-minutes_normal": "30m",
+            "target_dispatch-minutes_low": "30m",
+            "target_dispatch-at_risk": "75",
+            "target_dispatch-share": "95",
+        }
+    )
     assert post_form(client, f"/admin/policies/{repairs.id}", data).status_code == 302
     version = _repairs().current_version
     assert version.number == 2
     assert version.definition["targets"]["dispatch"] == {
-        "calendar": "always", "minutes": dict.fromkeys(("urgent", "high", "normal", "low"), 30.0),
-        "at_risk": 0.75, "share": 0.95}
+        "calendar": "always",
+        "minutes": dict.fromkeys(("urgent", "high", "normal", "low"), 30.0),
+        "at_risk": 0.75,
+        "share": 0.95,
+    }
     form = html.unescape(client.get(f"/admin/policies/{repairs.id}").get_data(as_text=True))
     assert "Dispatch" in form
 
@@ -193,8 +226,13 @@ def test_a_dispatch_target_without_any_time_is_refused_and_nothing_saved(db, wor
     login_as("admin")
     repairs = _repairs()
     data = _edit_form(repairs, PolicyForm)
-    data.update({"target_dispatch-enabled": "y", "target_dispatch-calendar": "always",
-                 "target_dispatch-at_risk": "75"})
+    data.update(
+        {
+            "target_dispatch-enabled": "y",
+            "target_dispatch-calendar": "always",
+            "target_dispatch-at_risk": "75",
+        }
+    )
     answer = post_form(client, f"/admin/policies/{repairs.id}", data)
     assert answer.status_code == 200
     assert "Give the time for at least one priority." in html.unescape(answer.get_data(as_text=True))

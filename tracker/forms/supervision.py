@@ -11,15 +11,20 @@ from tracker.forms import OnceForm
 class IssueForm(OnceForm):
     instruction = TextAreaField(
         _l("Instruction"),
-        validators=[DataRequired(message=_l("Write the instruction: at least 5 characters.")),
-                    Length(min=5, max=2000, message=_l("Write the instruction: 5 to 2,000 characters."))],
+        validators=[
+            DataRequired(message=_l("Write the instruction: at least 5 characters.")),
+            Length(min=5, max=2000, message=_l("Write the instruction: 5 to 2,000 characters.")),
+        ],
     )
     responsible_id = SelectField(
-        _l("Responsible person"), coerce=int, validate_choice=True,
+        _l("Responsible person"),
+        coerce=int,
+        validate_choice=True,
         validators=[InputRequired(message=_l("Choose the responsible person among the centre's staff."))],
     )
     deadline = DateTimeLocalField(
-        _l("Answer by"), format="%Y-%m-%dT%H:%M",
+        _l("Answer by"),
+        format="%Y-%m-%dT%H:%M",
         validators=[InputRequired(message=_l("Give the deadline of the answer."))],
         description=_l("Campus time."),
     )

@@ -41,7 +41,9 @@ class SupervisionOrder(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     # Exactly one of the two: the request or the rectification item supervised.
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
-    item_id: Mapped[int | None] = mapped_column(ForeignKey("rectification_items.id", ondelete="CASCADE"), index=True)
+    item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("rectification_items.id", ondelete="CASCADE"), index=True
+    )
     centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"))
     instruction: Mapped[str] = mapped_column(Text)
     responsible_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

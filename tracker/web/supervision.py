@@ -22,23 +22,32 @@ bp = Blueprint("supervision", __name__, url_prefix="/supervision")
 @require_role(*STAFF, *READ_ALL)
 def index():
     orders = supervision.queue_for(current_user)
-    return render_template("supervision/index.html", orders=orders, now=utcnow(),
-                           names=supervision.names_of(orders))
+    return render_template(
+        "supervision/index.html", orders=orders, now=utcnow(), names=supervision.names_of(orders)
+    )
 
 
 def issue_form(centre_id: int) -> IssueForm:
     form = IssueForm()
-    form.responsible_id.choices = [(u.id, u.display_name) for u in supervision.responsible_candidates(centre_id)]
+    form.responsible_id.choices = [
+        (u.id, u.display_name) for u in supervision.responsible_candidates(centre_id)
+    ]
     return form
 
 
 def panel(*, ticket=None, item=None) -> dict:
     """Return what the supervision section of a request's or an item's page shows to the current user."""
     subject = ticket if ticket is not None else item
-    orders = supervision.for_ticket(ticket, current_user) if ticket is not None else \
-        supervision.for_item(item, current_user)
-    action = url_for("supervision.issue_on_ticket", reference=ticket.reference) if ticket is not None else \
-        url_for("supervision.issue_on_item", reference=item.reference)
+    orders = (
+        supervision.for_ticket(ticket, current_user)
+        if ticket is not None
+        else supervision.for_item(item, current_user)
+    )
+    action = (
+        url_for("supervision.issue_on_ticket", reference=ticket.reference)
+        if ticket is not None
+        else url_for("supervision.issue_on_item", reference=item.reference)
+    )
     may_issue = supervision.may_issue(current_user)
     return {
         "orders": orders,
@@ -66,8 +75,14 @@ def _issue(form: IssueForm, back: str, **subject):
     if (earlier := repeat_of(form, "supervision_order")) is not None:
         return earlier
     try:
-        supervision.issue(instruction=form.instruction.data, responsible_id=form.responsible_id.data,
-                          deadline_at=_deadline(form), actor=current_user, now=utcnow(), **subject)
+        supervision.issue(
+            instruction=form.instruction.data,
+            responsible_id=form.responsible_id.data,
+            deadline_at=_deadline(form),
+            actor=current_user,
+            now=utcnow(),
+            **subject,
+        )
     except ValidationFailed as error:
         flash(error.translated(), "error")
         return redirect(back)
@@ -105,8 +120,9 @@ def answer(order_id):
             for message in errors:
                 flash(message, "error")
         return redirect(supervision.link(order))
-    supervision.answer(order.id, text=form.answer.data, actor=current_user, now=utcnow(),
-                       expected_version=_version(form))
+    supervision.answer(
+        order.id, text=form.answer.data, actor=current_user, now=utcnow(), expected_version=_version(form)
+    )
     flash(_("Answer sent."), "success")
     return redirect(supervision.link(order))
 
@@ -121,7 +137,8 @@ def close(order_id):
             for message in errors:
                 flash(message, "error")
         return redirect(supervision.link(order))
-    supervision.close(order.id, note=form.note.data or "", actor=current_user, now=utcnow(),
-                      expected_version=_version(form))
+    supervision.close(
+        order.id, note=form.note.data or "", actor=current_user, now=utcnow(), expected_version=_version(form)
+    )
     flash(_("Supervision order closed."), "success")
     return redirect(supervision.link(order))

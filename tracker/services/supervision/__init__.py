@@ -93,7 +93,8 @@ def responsible_candidates(centre_id: int) -> list[User]:
     """Return who may be made responsible: the active heads, dispatchers and technicians of the centre."""
     rank = {Role.CENTRE_HEAD: 0, Role.DISPATCHER: 1, Role.TECHNICIAN: 2}
     rows = db.session.execute(
-        select(User, UserRole.role).join(UserRole, UserRole.user_id == User.id)
+        select(User, UserRole.role)
+        .join(UserRole, UserRole.user_id == User.id)
         .where(UserRole.centre_id == centre_id, UserRole.role.in_(_STAFF), User.is_active.is_(True))
     ).all()
     best: dict[int, tuple[int, User]] = {}
@@ -129,8 +130,11 @@ def queue_for(user: User, *, limit: int = 200) -> list[SupervisionOrder]:
     query = select(SupervisionOrder).where(SupervisionOrder.status != OrderStatus.CLOSED)
     if not user.has_any_role(*ISSUERS):
         query = query.where(SupervisionOrder.responsible_id == user.id)
-    return list(db.session.execute(
-        query.order_by(SupervisionOrder.deadline_at, SupervisionOrder.id).limit(limit)).scalars())
+    return list(
+        db.session.execute(
+            query.order_by(SupervisionOrder.deadline_at, SupervisionOrder.id).limit(limit)
+        ).scalars()
+    )
 
 
 def get(order_id: int, viewer: User) -> SupervisionOrder:
@@ -159,8 +163,16 @@ def _text(value: str | None, *, required: str, min_len: int = 1) -> str:
     return text
 
 
-def issue(*, instruction: str, responsible_id: int | None, deadline_at: datetime | None, actor: User,
-          now: datetime, ticket_id: int | None = None, item_id: int | None = None) -> SupervisionOrder:
+def issue(
+    *,
+    instruction: str,
+    responsible_id: int | None,
+    deadline_at: datetime | None,
+    actor: User,
+    now: datetime,
+    ticket_id: int | None = None,
+    item_id: int | None = None,
+) -> SupervisionOrder:
     """Put a supervision order on a request or a rectification item; record and notify; commit.
 
     Raises PermissionDenied for anyone but leadership and administrators,
@@ -171,10 +183,16 @@ def issue(*, instruction: str, responsible_id: int | None, deadline_at: datetime
         raise PermissionDenied(N_("Only leadership and administrators issue supervision orders."))
     if (ticket_id is None) == (item_id is None):
         raise ValidationFailed(N_("Choose the request or the rectification item to supervise."))
-    subject = db.session.get(Ticket, ticket_id) if ticket_id is not None else db.session.get(RectificationItem, item_id)
+    subject = (
+        db.session.get(Ticket, ticket_id)
+        if ticket_id is not None
+        else db.session.get(RectificationItem, item_id)
+    )
     if subject is None:
         raise NotFound()
-    text = _text(instruction, required=N_("Write the instruction: at least 5 characters."), min_len=INSTRUCTION_MIN)
+    text = _text(
+        instruction, required=N_("Write the instruction: at least 5 characters."), min_len=INSTRUCTION_MIN
+    )
     if deadline_at is None:
         raise ValidationFailed(N_("Give the deadline of the answer."))
     if deadline_at <= now:
@@ -185,21 +203,36 @@ def issue(*, instruction: str, responsible_id: int | None, deadline_at: datetime
     if responsible_id is None or responsible_id not in candidates:
         raise ValidationFailed(N_("Choose the responsible person among the centre's staff."))
     order = SupervisionOrder(
-        ticket_id=ticket_id, item_id=item_id, centre_id=subject.centre_id, instruction=text,
-        responsible_id=responsible_id, issued_by_id=actor.id, deadline_at=deadline_at,
-        status=OrderStatus.OPEN, created_at=now, reference=subject.reference, version=1,
+        ticket_id=ticket_id,
+        item_id=item_id,
+        centre_id=subject.centre_id,
+        instruction=text,
+        responsible_id=responsible_id,
+        issued_by_id=actor.id,
+        deadline_at=deadline_at,
+        status=OrderStatus.OPEN,
+        created_at=now,
+        reference=subject.reference,
+        version=1,
     )
     db.session.add(order)
     db.session.flush()
-    _record(order, "issued", actor=actor, now=now, body=text,
-            data={"responsible_id": responsible_id, "deadline_at": deadline_at.isoformat()})
+    _record(
+        order,
+        "issued",
+        actor=actor,
+        now=now,
+        body=text,
+        data={"responsible_id": responsible_id, "deadline_at": deadline_at.isoformat()},
+    )
     _notify(order, "supervision_issued", [responsible_id], actor=actor, now=now, event="issued")
     db.session.commit()
     return order
 
 
-def answer(order_id: int, *, text: str, actor: User, now: datetime,
-           expected_version: int | None = None) -> SupervisionOrder:
+def answer(
+    order_id: int, *, text: str, actor: User, now: datetime, expected_version: int | None = None
+) -> SupervisionOrder:
     """Answer an open order as its responsible person; record and notify the issuer; commit."""
     order = _lock(order_id, expected_version, actor)
     if order.responsible_id != actor.id:
@@ -210,15 +243,15 @@ def answer(order_id: int, *, text: str, actor: User, now: datetime,
     order.answered_at, order.answered_by_id = now, actor.id
     order.status = OrderStatus.ANSWERED
     order.version += 1
-    _record(order, "answered", actor=actor, now=now, body=order.answer,
-            data={"outcome": outcome(order)})
+    _record(order, "answered", actor=actor, now=now, body=order.answer, data={"outcome": outcome(order)})
     _notify(order, "supervision_answered", [order.issued_by_id], actor=actor, now=now, event="answered")
     db.session.commit()
     return order
 
 
-def close(order_id: int, *, note: str = "", actor: User, now: datetime,
-          expected_version: int | None = None) -> SupervisionOrder:
+def close(
+    order_id: int, *, note: str = "", actor: User, now: datetime, expected_version: int | None = None
+) -> SupervisionOrder:
     """Close an answered order as leadership or an administrator; record it; commit."""
     order = _lock(order_id, expected_version, actor)
     if not may_issue(actor):
@@ -238,7 +271,9 @@ def close(order_id: int, *, note: str = "", actor: User, now: datetime,
 
 def _lock(order_id: int, expected_version: int | None, actor: User) -> SupervisionOrder:
     order = db.session.execute(
-        select(SupervisionOrder).where(SupervisionOrder.id == order_id).with_for_update()
+        select(SupervisionOrder)
+        .where(SupervisionOrder.id == order_id)
+        .with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if order is None or not may_see(actor, order) or not actor.is_active:
@@ -262,31 +297,71 @@ _ITEM_KINDS = {
 }
 
 
-def _record(order: SupervisionOrder, what: str, *, actor: User | None, now: datetime, body: str = "",
-            data: dict | None = None) -> None:
+def _record(
+    order: SupervisionOrder,
+    what: str,
+    *,
+    actor: User | None,
+    now: datetime,
+    body: str = "",
+    data: dict | None = None,
+) -> None:
     """Write the change into the supervised item's history (no commit)."""
     data = {"order_id": order.id, **(data or {})}
     if order.ticket_id is not None:
-        db.session.add(TicketEvent(ticket_id=order.ticket_id, kind=_TICKET_KINDS[what],
-                                   actor_id=actor.id if actor else None, created_at=now, body=body, data=data))
+        db.session.add(
+            TicketEvent(
+                ticket_id=order.ticket_id,
+                kind=_TICKET_KINDS[what],
+                actor_id=actor.id if actor else None,
+                created_at=now,
+                body=body,
+                data=data,
+            )
+        )
     else:
-        db.session.add(RectificationEvent(item_id=order.item_id, kind=_ITEM_KINDS[what],
-                                          actor_id=actor.id if actor else None, created_at=now, body=body,
-                                          data=data))
+        db.session.add(
+            RectificationEvent(
+                item_id=order.item_id,
+                kind=_ITEM_KINDS[what],
+                actor_id=actor.id if actor else None,
+                created_at=now,
+                body=body,
+                data=data,
+            )
+        )
 
 
-def _notify(order: SupervisionOrder, kind: str, people, *, actor: User | None, now: datetime, event: str) -> None:
+def _notify(
+    order: SupervisionOrder, kind: str, people, *, actor: User | None, now: datetime, event: str
+) -> None:
     recipients = sorted({p for p in people if p is not None and (actor is None or p != actor.id)})
     if not recipients:
         return
     key = f"supervision:{order.id}:{event}"
-    subject = db.session.get(Ticket, order.ticket_id) if order.ticket_id else db.session.get(
-        RectificationItem, order.item_id)
-    payload = {"reference": order.reference, "title": subject.title, "due_at": order.deadline_at.isoformat(),
-               "comment": (order.answer if event == "answered" else order.instruction)[:500]}
+    subject = (
+        db.session.get(Ticket, order.ticket_id)
+        if order.ticket_id
+        else db.session.get(RectificationItem, order.item_id)
+    )
+    payload = {
+        "reference": order.reference,
+        "title": subject.title,
+        "due_at": order.deadline_at.isoformat(),
+        "comment": (order.answer if event == "answered" else order.instruction)[:500],
+    }
     outbox.queue(
-        [outbox.Notice(kind=kind, key=key, subject=f"{order.reference} {kind}", payload=payload,
-                       ticket_id=order.ticket_id, centre_id=order.centre_id, link=link(order))],
+        [
+            outbox.Notice(
+                kind=kind,
+                key=key,
+                subject=f"{order.reference} {kind}",
+                payload=payload,
+                ticket_id=order.ticket_id,
+                centre_id=order.centre_id,
+                link=link(order),
+            )
+        ],
         {key: recipients},
         now=now,
     )
@@ -311,8 +386,11 @@ def sweep_overdue(now: datetime, *, batch_size: int = 200) -> OverdueResult:
     while True:
         query = (
             select(SupervisionOrder)
-            .where(SupervisionOrder.status == OrderStatus.OPEN, SupervisionOrder.overdue_at.is_(None),
-                   SupervisionOrder.deadline_at < now)
+            .where(
+                SupervisionOrder.status == OrderStatus.OPEN,
+                SupervisionOrder.overdue_at.is_(None),
+                SupervisionOrder.deadline_at < now,
+            )
             .order_by(SupervisionOrder.deadline_at, SupervisionOrder.id)
             .limit(batch_size)
         )
@@ -325,16 +403,27 @@ def sweep_overdue(now: datetime, *, batch_size: int = 200) -> OverdueResult:
         for order in orders:
             claimed = db.session.execute(
                 update(SupervisionOrder)
-                .where(SupervisionOrder.id == order.id, SupervisionOrder.overdue_at.is_(None),
-                       SupervisionOrder.status == OrderStatus.OPEN)
+                .where(
+                    SupervisionOrder.id == order.id,
+                    SupervisionOrder.overdue_at.is_(None),
+                    SupervisionOrder.status == OrderStatus.OPEN,
+                )
                 .values(overdue_at=now)
                 .execution_options(synchronize_session=False)
             ).rowcount
             if claimed != 1:
                 continue
-            _record(order, "overdue", actor=None, now=now, data={"deadline_at": order.deadline_at.isoformat()})
-            _notify(order, "supervision_overdue", [order.responsible_id, order.issued_by_id], actor=None, now=now,
-                    event="overdue")
+            _record(
+                order, "overdue", actor=None, now=now, data={"deadline_at": order.deadline_at.isoformat()}
+            )
+            _notify(
+                order,
+                "supervision_overdue",
+                [order.responsible_id, order.issued_by_id],
+                actor=None,
+                now=now,
+                event="overdue",
+            )
             result.flagged += 1
         db.session.commit()
         if len(orders) < batch_size:
@@ -354,14 +443,29 @@ def weekly_section(start: datetime, end: datetime, now: datetime, *, shown: int 
     it is overdue). ``end`` is the week's end (unused but for the order of
     arguments shared with the other sections).
     """
-    query = select(SupervisionOrder).where(
-        SupervisionOrder.created_at <= now,
-        or_(SupervisionOrder.closed_at.is_(None), SupervisionOrder.closed_at >= start),
-    ).order_by(SupervisionOrder.deadline_at, SupervisionOrder.id)
+    query = (
+        select(SupervisionOrder)
+        .where(
+            SupervisionOrder.created_at <= now,
+            or_(SupervisionOrder.closed_at.is_(None), SupervisionOrder.closed_at >= start),
+        )
+        .order_by(SupervisionOrder.deadline_at, SupervisionOrder.id)
+    )
     orders = list(db.session.execute(query).scalars())
-    names = dict(db.session.execute(
-        select(User.id, User.display_name).where(User.id.in_({o.responsible_id for o in orders} | {
-            o.issued_by_id for o in orders if o.issued_by_id}))).all()) if orders else {}
+    names = (
+        dict(
+            db.session.execute(
+                select(User.id, User.display_name).where(
+                    User.id.in_(
+                        {o.responsible_id for o in orders}
+                        | {o.issued_by_id for o in orders if o.issued_by_id}
+                    )
+                )
+            ).all()
+        )
+        if orders
+        else {}
+    )
     counts = {ON_TIME: 0, LATE: 0, OPEN: 0, "overdue": 0}
     listed = []
     for order in orders:
@@ -372,14 +476,22 @@ def weekly_section(start: datetime, end: datetime, now: datetime, *, shown: int 
         if overdue:
             counts["overdue"] += 1
         if len(listed) < shown:
-            listed.append({
-                "id": order.id, "reference": order.reference, "centre_id": order.centre_id,
-                "kind": "ticket" if order.ticket_id else "rectification",
-                "instruction": order.instruction[:300], "responsible": names.get(order.responsible_id, ""),
-                "issued_by": names.get(order.issued_by_id, ""), "deadline_at": order.deadline_at.isoformat(),
-                "answered_at": order.answered_at.isoformat() if answered else None,
-                "status": order.status.value, "outcome": result, "is_overdue": overdue,
-            })
+            listed.append(
+                {
+                    "id": order.id,
+                    "reference": order.reference,
+                    "centre_id": order.centre_id,
+                    "kind": "ticket" if order.ticket_id else "rectification",
+                    "instruction": order.instruction[:300],
+                    "responsible": names.get(order.responsible_id, ""),
+                    "issued_by": names.get(order.issued_by_id, ""),
+                    "deadline_at": order.deadline_at.isoformat(),
+                    "answered_at": order.answered_at.isoformat() if answered else None,
+                    "status": order.status.value,
+                    "outcome": result,
+                    "is_overdue": overdue,
+                }
+            )
     return {"counts": counts, "total": len(orders), "orders": listed}
 
 
