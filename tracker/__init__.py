@@ -173,6 +173,9 @@ def _register_blueprints(app: Flask) -> None:
                       admin_ops_bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(weekly_bp)
+    from tracker.web.supervision import bp as supervision_bp
+
+    app.register_blueprint(supervision_bp)  # supervision orders (督办)
     app.register_blueprint(dashboards_bp)
     from tracker.web.display import bp as display_bp
     from tracker.web.display import links_bp as display_links_bp

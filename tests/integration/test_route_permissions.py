@@ -483,6 +483,36 @@ def _replay(request):
     db.session.commit()
 
 
+# Supervision orders (docs/supervision.md): leadership and administrators
+# issue (the form posted lacks its fields: sent back to the page with the
+# message); the order is the centre head's on a repairs ticket, seen by the
+# repairs staff; closing an unanswered order is refused with 409.
+ISSUERS = {"leadership", "admin"}
+ROUTES.update({
+    "supervision.index": ("GET", "/supervision/", only(STAFF | ISSUERS)),
+    "supervision.issue_on_ticket": ("POST", "/supervision/tickets/{reference}", only(ISSUERS, REDIRECT)),
+    "supervision.issue_on_item": ("POST", "/supervision/rectification/{item_reference}",
+                                  only(ISSUERS, REDIRECT)),
+    "supervision.answer": ("POST", "/supervision/{order_id}/answer", only(STAFF | ISSUERS, REDIRECT, MISSING)),
+    "supervision.close": ("POST", "/supervision/{order_id}/close", only(ISSUERS, 409)),
+})
+
+
+def _supervision_ids(template: str, world, ticket) -> dict:
+    if "{order_id}" not in template:
+        return {}
+    from datetime import timedelta
+
+    from tracker.clock import utcnow
+    from tracker.services import supervision
+
+    order = supervision.issue(ticket_id=ticket.id, instruction="Report on this request.",
+                              responsible_id=world.users["centre_head"].id,
+                              deadline_at=utcnow() + timedelta(days=1), actor=world.users["leadership"],
+                              now=utcnow())
+    return {"order_id": order.id}
+
+
 def _api_ids(template: str, world, ticket) -> dict:
     """Open a rectification item or make the requester a token, when the route needs one."""
     from datetime import date, timedelta
@@ -631,6 +661,7 @@ def test_route_answers_each_role_as_its_rule_says(client, db, world, login_as, e
         **_standards_ids(template, world),
         **_display_ids(template),
         **_material_ids(template, world, ticket),
+        **_supervision_ids(template, world, ticket),
     )
     if path.startswith("/api/"):
         response = _api_call(client, world, endpoint, method, path, role)

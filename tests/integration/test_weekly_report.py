@@ -146,7 +146,8 @@ def test_the_xlsx_carries_the_same_numbers(week, world, client, login_as):
     assert response.status_code == 200
     assert "weekly-report-2026-03-02.xlsx" in response.headers["Content-Disposition"]
     book = load_workbook(io.BytesIO(response.data))
-    assert book.sheetnames == ["Summary", "Breaches", "Oldest open", "Rectification", "Standards", "Materials"]
+    assert book.sheetnames == ["Summary", "Breaches", "Oldest open", "Rectification", "Standards", "Materials",
+                               "Supervision"]
     summary = [[cell.value for cell in row] for row in book["Summary"].iter_rows()]
     headers = summary[0]
     column = {name: headers.index(name) for name in headers}

@@ -272,3 +272,72 @@ def test_working_periods_add_up_to_business_minutes(start, end):
     assert all(at(start) <= a and b <= at(end) for a, b in periods)
     total = sum((b - a).total_seconds() / 60 for a, b in periods)
     assert total == pytest.approx(OFFICE.business_minutes(at(start), at(end)))
+
+
+# ---------------------------------------------------------------- dispatch (issue 17)
+
+DISPATCH_POLICY = Policy(
+    targets={
+        Target.DISPATCH: TargetRule({p: 30 for p in Priority}, ALWAYS),
+        Target.RESPONSE: TargetRule({p: 10 for p in Priority}, ALWAYS),
+        Target.RESOLUTION: TargetRule({p: DAY for p in Priority}, OFFICE),
+    },
+    pauses={"requester_unavailable": PauseRule(frozenset({Target.DISPATCH}), cap_minutes=60)},
+)
+
+
+def dispatch(facts, now: str):
+    return evaluate(DISPATCH_POLICY, facts, at(now))[Target.DISPATCH]
+
+
+@pytest.mark.parametrize(
+    "facts, now, state, due, milestone",
+    [
+        # Round the clock: 30 minutes from filing, even on a Saturday night.
+        ([filed("2026-03-07 02:00")], "2026-03-07 02:10", TargetState.RUNNING, "2026-03-07 02:30", None),
+        # Assigning is the dispatch milestone; at the deadline is on time.
+        ([filed(f"{MON} 09:00"), to(f"{MON} 09:30", Status.ASSIGNED)], f"{MON} 10:00", TargetState.MET,
+         f"{MON} 09:30", f"{MON} 09:30"),
+        ([filed(f"{MON} 09:00"), to(f"{MON} 09:31", Status.ASSIGNED)], f"{MON} 10:00", TargetState.BREACHED,
+         f"{MON} 09:30", f"{MON} 09:31"),
+        # Nobody assigned past the deadline: breached now.
+        ([filed(f"{MON} 09:00")], f"{MON} 09:45", TargetState.BREACHED, f"{MON} 09:30", None),
+        # A technician taking it from the pool skips dispatch: the take is the milestone.
+        ([filed(f"{MON} 09:00"), to(f"{MON} 09:12", Status.ACCEPTED)], f"{MON} 10:00", TargetState.MET,
+         f"{MON} 09:30", f"{MON} 09:12"),
+        # The first assignment counts: a decline back to the pool does not undo it.
+        ([filed(f"{MON} 09:00"), to(f"{MON} 09:05", Status.ASSIGNED), to(f"{MON} 09:08", Status.NEW)],
+         f"{MON} 10:00", TargetState.MET, f"{MON} 09:30", f"{MON} 09:05"),
+        # Cancelled before anyone was assigned, within the limit: cancelled, not counted.
+        ([filed(f"{MON} 09:00"), to(f"{MON} 09:10", Status.CANCELLED)], f"{MON} 10:00", TargetState.CANCELLED,
+         f"{MON} 09:30", None),
+    ],
+)
+def test_dispatch_runs_from_filing_to_the_first_assignment(facts, now, state, due, milestone):
+    result = dispatch(facts, now)
+    assert (result.state, result.due_at, result.milestone_at) == (
+        state, at(due), at(milestone) if milestone else None)
+
+
+def test_dispatch_comes_first_in_the_chain_and_response_starts_at_filing():
+    facts = [filed(f"{MON} 09:00"), to(f"{MON} 09:20", Status.ASSIGNED), to(f"{MON} 09:25", Status.ACCEPTED)]
+    clocks = evaluate(DISPATCH_POLICY, facts, at(f"{MON} 10:00"))
+    assert list(clocks)[0] is Target.DISPATCH
+    assert clocks[Target.DISPATCH].state is TargetState.MET
+    # Response keeps its own limit (10 min from filing): accepted at 25 min is late.
+    assert clocks[Target.RESPONSE].state is TargetState.BREACHED
+
+
+def test_dispatch_on_an_office_calendar_waits_for_the_opening():
+    policy = Policy(targets={Target.DISPATCH: TargetRule({p: 30 for p in Priority}, OFFICE)})
+    result = evaluate(policy, [filed("2026-03-06 18:00")], at("2026-03-07 10:00"))[Target.DISPATCH]
+    assert (result.state, result.due_at) == (TargetState.RUNNING, at("2026-03-09 09:00"))
+
+
+def test_a_hold_comes_after_dispatch_so_a_rule_pausing_dispatch_changes_nothing():
+    # Holds start from accepted or on site (workflow.RULES): dispatch is done by then.
+    facts = [filed(f"{MON} 09:00"), to(f"{MON} 09:10", Status.ASSIGNED), to(f"{MON} 09:12", Status.ACCEPTED),
+             to(f"{MON} 09:15", Status.ON_HOLD, hold_reason="requester_unavailable")]
+    result = dispatch(facts, f"{MON} 11:00")
+    assert (result.state, result.milestone_at, result.paused_minutes) == (TargetState.MET, at(f"{MON} 09:10"), {})
+    assert result.elapsed_minutes == 10.0

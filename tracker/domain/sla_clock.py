@@ -3,6 +3,8 @@
 DESIGN.md, "SLA clock semantics". A policy has a chain of targets; each is
 measured on its own business calendar from its start to its milestone:
 
+- dispatch: from filing to the first assignment to a technician (or a
+  technician taking it from the pool, which skips dispatch);
 - response: from filing to the first acceptance (accept or take);
 - arrival: from filing to the first arrival on site (or a resolution
   without a visit, e.g. advice by phone);
@@ -48,6 +50,8 @@ __all__ = [
 
 
 class Target(StrEnum):
+    # Chain order: dispatch comes before response (issue 17).
+    DISPATCH = "dispatch"
     RESPONSE = "response"
     ARRIVAL = "arrival"
     RESOLUTION = "resolution"
@@ -55,6 +59,7 @@ class Target(StrEnum):
 
 
 TARGET_LABELS = {
+    Target.DISPATCH: N_("Dispatch"),
     Target.RESPONSE: N_("Response"),
     Target.ARRIVAL: N_("Arrival on site"),
     Target.RESOLUTION: N_("Resolution"),
@@ -200,6 +205,8 @@ class _History:
     has_holds: bool = True  # False: never on hold, so no target pauses for a hold
 
 
+_DISPATCHED = frozenset({Status.ASSIGNED, Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD, Status.RESOLVED,
+                         Status.CLOSED})
 _WORKED = frozenset({Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD, Status.RESOLVED, Status.CLOSED})
 _DONE = frozenset({Status.RESOLVED, Status.CLOSED})
 _ON_SITE = frozenset({Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED})
@@ -372,12 +379,14 @@ def evaluate(
     final = history.spans[-1].status
     resolution_at = _last_resolution(history)
     milestones = {
+        Target.DISPATCH: _first_instant(history, _DISPATCHED),
         Target.RESPONSE: _first_instant(history, _WORKED),
         Target.ARRIVAL: _first_instant(history, _ON_SITE),
         Target.RESOLUTION: resolution_at,
         Target.CONFIRMATION: history.spans[-1].start if final is Status.CLOSED else None,
     }
     starts = {
+        Target.DISPATCH: history.filed_at,
         Target.RESPONSE: history.filed_at,
         Target.ARRIVAL: history.filed_at,
         Target.RESOLUTION: history.filed_at,

@@ -764,6 +764,7 @@ class PolicyForm(FlaskForm):
     version_id = HiddenField()
     name_zh = StringField(_l("Name (Chinese)"), validators=[DataRequired(message=NAME_REQUIRED), Length(max=120)])
     name_en = StringField(_l("Name (English)"), validators=[DataRequired(message=NAME_REQUIRED), Length(max=120)])
+    target_dispatch = _target_field(Target.DISPATCH)
     target_response = _target_field(Target.RESPONSE)
     target_arrival = _target_field(Target.ARRIVAL)
     target_resolution = _target_field(Target.RESOLUTION)

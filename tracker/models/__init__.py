@@ -61,6 +61,7 @@ from tracker.models.sla import (
 )
 from tracker.models.standards import ReplayStatus, SlaReplay
 from tracker.models.stats import DailyAssigneeStat, DailyStat, StatsDirty
+from tracker.models.supervision import OrderStatus, SupervisionOrder
 from tracker.models.survey import (
     ImportStatus,
     SurveyImport,
@@ -93,6 +94,8 @@ __all__ = [
     "DailyTechnicianHold",
     "DailyTechnicianStat",
     "FollowUpRule",
+    "OrderStatus",
+    "SupervisionOrder",
     "IdempotencyKey",
     "ReplayStatus",
     "SlaReplay",

@@ -29,6 +29,10 @@ class RectificationEventKind(StrEnum):
     EVIDENCE_ADDED = "evidence_added"
     AT_RISK = "rectification_at_risk"
     OVERDUE = "rectification_overdue"
+    SUPERVISION_ISSUED = "supervision_issued"
+    SUPERVISION_ANSWERED = "supervision_answered"
+    SUPERVISION_CLOSED = "supervision_closed"
+    SUPERVISION_OVERDUE = "supervision_overdue"
 
 
 class RectificationItem(db.Model):

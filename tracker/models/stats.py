@@ -17,7 +17,7 @@ from tracker.extensions import db
 from tracker.models.types import UTCDateTime
 
 # Per-target counters, in column order: <target>_met, <target>_breached.
-TARGET_COLUMNS = ("response", "arrival", "resolution", "confirmation")
+TARGET_COLUMNS = ("dispatch", "response", "arrival", "resolution", "confirmation")
 
 
 class DailyStat(db.Model):
@@ -33,6 +33,10 @@ class DailyStat(db.Model):
     resolved: Mapped[int] = mapped_column(Integer, default=0)
     closed: Mapped[int] = mapped_column(Integer, default=0)
     cancelled: Mapped[int] = mapped_column(Integer, default=0)
+    # Dispatch came later (issue 17): rows older than it hold 0, which is
+    # what they counted (no policy measured dispatch before).
+    dispatch_met: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    dispatch_breached: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     response_met: Mapped[int] = mapped_column(Integer, default=0)
     response_breached: Mapped[int] = mapped_column(Integer, default=0)
     arrival_met: Mapped[int] = mapped_column(Integer, default=0)

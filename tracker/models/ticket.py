@@ -36,6 +36,10 @@ class EventKind(StrEnum):
     QUOTE_DECLINED = "quote_declined"
     QUOTE_WITHDRAWN = "quote_withdrawn"
     CHARGE_RECORDED = "charge_recorded"
+    SUPERVISION_ISSUED = "supervision_issued"
+    SUPERVISION_ANSWERED = "supervision_answered"
+    SUPERVISION_CLOSED = "supervision_closed"
+    SUPERVISION_OVERDUE = "supervision_overdue"
 
 
 class Source(StrEnum):

@@ -59,6 +59,9 @@ SUBJECTS = {
     "rectification_verified": N_("[%(reference)s] Verified: %(title)s"),
     "rectification_at_risk": N_("[%(reference)s] Rectification due %(due)s is at risk"),
     "rectification_overdue": N_("[%(reference)s] Rectification overdue since %(due)s"),
+    "supervision_issued": N_("[%(reference)s] Supervision order for you, answer by %(due)s"),
+    "supervision_answered": N_("[%(reference)s] Supervision order answered"),
+    "supervision_overdue": N_("[%(reference)s] Supervision order overdue since %(due)s"),
     "follow_up_due": N_("[%(reference)s] Rated %(rating)s of 5: follow up by %(due)s"),
     # follow_up_due of the weekly sample (not a kind of its own).
     "follow_up_sample": N_("%(count)s closed requests to call back by %(due)s"),
@@ -88,6 +91,9 @@ LINES = {
     "rectification_verified": N_("Leadership verified the fix of this rectification item: it is closed."),
     "rectification_at_risk": N_("This rectification item is due %(due)s and is not done yet."),
     "rectification_overdue": N_("This rectification item was due %(due)s and is not verified yet."),
+    "supervision_issued": N_("Leadership put this under supervision and made you responsible: answer by %(due)s."),
+    "supervision_answered": N_("The responsible person answered your supervision order: close it or follow up."),
+    "supervision_overdue": N_("The supervision order was due %(due)s and is not answered yet."),
     "follow_up_due": N_("The requester rated this request %(rating)s of 5. Visit them and record the follow-up."),
     "follow_up_sample": N_("%(count)s requests closed last week were drawn for a follow-up call. Record each call."),
     "material_low_stock": N_("%(material)s (%(code)s) is down to %(stock)s %(unit)s, at or below its threshold of "

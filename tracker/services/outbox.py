@@ -67,6 +67,10 @@ KINDS = {
     "rectification_verified": {Channel.IN_APP: True, Channel.EMAIL: False},
     "rectification_at_risk": {Channel.IN_APP: True, Channel.EMAIL: True},
     "rectification_overdue": {Channel.IN_APP: True, Channel.EMAIL: True},
+    # Supervision orders: to the responsible person (issued, overdue) and the issuer (answered, overdue).
+    "supervision_issued": {Channel.IN_APP: True, Channel.EMAIL: True},
+    "supervision_answered": {Channel.IN_APP: True, Channel.EMAIL: True},
+    "supervision_overdue": {Channel.IN_APP: True, Channel.EMAIL: True},
     # To a centre's heads: a low rating to visit, or the week's sample to call.
     "follow_up_due": {Channel.IN_APP: True, Channel.EMAIL: True},
     # Materials and paid repairs (services/materials): to a centre's heads, a
@@ -100,6 +104,9 @@ KIND_LABELS = {
     "material_low_stock": N_("Material running low"),
     "quote_sent": N_("Quote for your request to answer"),
     "quote_answered": N_("Quote accepted or declined"),
+    "supervision_issued": N_("Supervision order for you"),
+    "supervision_answered": N_("Supervision order answered"),
+    "supervision_overdue": N_("Supervision order overdue"),
 }
 assert set(KIND_LABELS) == set(KINDS)
 

@@ -198,9 +198,11 @@ def _policy_from(definition: dict, calendar_versions: dict[Target, int], *, reso
     """
     resolve = resolve or calendar_version
     targets = {}
-    for name, rule in definition.get("targets", {}).items():
-        target = Target(name)
-        if target not in calendar_versions:
+    defined = definition.get("targets", {})
+    # In chain order (dispatch, response, …) whatever order the definition lists them in.
+    for target in Target:
+        rule = defined.get(target.value)
+        if rule is None or target not in calendar_versions:
             continue
         targets[target] = TargetRule(
             minutes={Priority(p): float(m) for p, m in rule["minutes"].items() if m is not None},

@@ -36,7 +36,7 @@ from tracker.domain.workflow import Priority
 from tracker.errors import NotFound, PermissionDenied
 from tracker.extensions import db
 from tracker.models import Escalation, EventKind, SlaPolicyVersion, Ticket, TicketEvent, TicketSla, User
-from tracker.services import bulk, closure, outbox, reports, sla, stats
+from tracker.services import bulk, closure, outbox, reports, sla, stats, supervision
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class SweepResult:
     notices: int = 0
     seconds: float = 0.0
     closed: int = 0  # resolved requests closed automatically (their confirmation came due)
+    supervision_overdue: int = 0  # supervision orders flagged overdue
     lag_seconds: float = 0.0  # how long the oldest due clock had waited for this sweep
     # Due instant to this sweep, per target flagged breached (for the metrics).
     breach_latencies: list[float] = field(default_factory=list)
@@ -95,6 +96,8 @@ def sweep_due(now: datetime, *, batch_size: int | None = None) -> SweepResult:
         pass
     while _sweep_escalations(now, batch_size, result):
         pass
+    # Supervision orders past their deadline escalate with the same sweep (docs/supervision.md).
+    result.supervision_overdue = supervision.sweep_overdue(now, batch_size=batch_size).flagged
     result.seconds = time.perf_counter() - started
     metrics.observe_sweep(seconds=result.seconds, lag_seconds=result.lag_seconds,
                           breach_latencies=result.breach_latencies)

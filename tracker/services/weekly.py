@@ -46,7 +46,7 @@ from tracker.i18n import label_text
 from tracker.models import Centre, ReportStatus, Ticket, TicketSla, User, WeeklyReport
 from tracker.models.stats import TARGET_COLUMNS
 from tracker.queueing import publish_after_commit
-from tracker.services import exports, outbox, reports, stats
+from tracker.services import exports, outbox, reports, stats, supervision
 from tracker.services.standards import promises
 
 log = logging.getLogger(__name__)
@@ -464,6 +464,7 @@ def _build(week: date, now: datetime, run: _Run) -> dict:
         "total": {"figures": _stored(total), "previous": _stored(before_total, period_only=True)},
         "rectification": rectification_progress(week, now=now),
         "materials": _materials(week, last),
+        "supervision": supervision.weekly_section(*reports.day_bounds(week, last), now),
     }
 
 
@@ -617,13 +618,19 @@ class Content:
     rectification: dict | None
     # Per centre: materials cost and charges (reports stored before materials have none).
     materials: list[dict] = dataclasses.field(default_factory=list)
+    supervision: dict | None = None  # reports stored before supervision orders have none
 
 
 _FIGURE_FIELDS = {f.name for f in dataclasses.fields(reports.Figures)}
 
 
 def _figures(data: dict) -> reports.Figures:
-    return reports.Figures(**{k: v for k, v in data.items() if k in _FIGURE_FIELDS})
+    values = {k: v for k, v in data.items() if k in _FIGURE_FIELDS}
+    # Reports stored before a target existed (dispatch, issue 17) count 0 for it.
+    for name in ("met", "breached"):
+        if name in values:
+            values[name] = dict.fromkeys(TARGET_COLUMNS, 0) | values[name]
+    return reports.Figures(**values)
 
 
 def read(content: dict) -> Content:
@@ -664,6 +671,7 @@ def read(content: dict) -> Content:
         total=total,
         rectification=content.get("rectification"),
         materials=content.get("materials", []),
+        supervision=content.get("supervision"),
     )
 
 
@@ -808,6 +816,7 @@ def _sheets(content: Content, locale: str) -> list:
          ", ".join(f"{pick(t['name_zh'], t['name_en'], locale)} ×{t['quantity']}" for t in m["top"])]
         for m in content.materials
     ]
+    supervision_headers, supervision_rows = _supervision_rows(content.supervision)
     return [
         (gettext("Summary"), summary_headers, summary),
         (gettext("Breaches"), breach_headers, breaches),
@@ -815,7 +824,23 @@ def _sheets(content: Content, locale: str) -> list:
         (gettext("Rectification"), rectification_headers, rectification),
         (gettext("Standards"), standard_headers, standards),
         (gettext("Materials"), material_headers, materials),
+        (gettext("Supervision"), supervision_headers, supervision_rows),
     ]
+
+
+def _supervision_rows(section: dict | None) -> tuple[list[str], list[list]]:
+    """Return the report's supervision orders as one sheet: each order with its outcome."""
+    headers = [gettext("Reference"), gettext("Instruction"), gettext("Responsible"), gettext("Issued by"),
+               gettext("Answer by"), gettext("Answered"), gettext("Outcome"), gettext("Overdue")]
+    rows = []
+    for o in (section or {}).get("orders", []):
+        outcome = supervision.OUTCOME_LABELS[o["outcome"]]
+        rows.append([o["reference"], o["instruction"], o["responsible"], o["issued_by"],
+                     datetime.fromisoformat(o["deadline_at"]),
+                     datetime.fromisoformat(o["answered_at"]) if o["answered_at"] else None,
+                     gettext(outcome),
+                     gettext("yes") if o["is_overdue"] else gettext("no")])
+    return headers, rows
 
 
 def _rectification_rows(progress: dict | None, locale: str) -> tuple[list[str], list[list]]:

@@ -304,6 +304,7 @@ def _ages():
     ]
 
 
+DISPATCH_PERCENT = N_("Dispatch met %")
 RESPONSE_PERCENT = N_("Response met %")
 RESOLUTION_PERCENT = N_("Resolution met %")
 RECEIVED = N_("Received")
@@ -314,6 +315,11 @@ SUMMARY_COLUMNS = [
     Column(RECEIVED, lambda f: f.received, figure="received"),
     Column(RESOLVED, lambda f: f.resolved, figure="resolved"),
     Column(N_("Open backlog"), lambda f: f.backlog, figure="backlog"),
+    Column(N_("Dispatch met"), lambda f: f.met["dispatch"], figure="met", target="dispatch", screen=False),
+    Column(N_("Dispatch breached"), lambda f: f.breached["dispatch"], figure="breached", target="dispatch",
+           screen=False),
+    Column(DISPATCH_PERCENT, _percent("dispatch"), kind="percent", figure="measured", target="dispatch",
+           note=Column(BREACHED_NOTE, lambda f: f.breached["dispatch"], figure="breached", target="dispatch")),
     Column(N_("Response met"), lambda f: f.met["response"], figure="met", target="response", screen=False),
     Column(N_("Response breached"), lambda f: f.breached["response"], figure="breached", target="response",
            screen=False),
@@ -835,7 +841,7 @@ def _drill(scope: Scope) -> Drill:
     if target is not None and target not in {t.value for t in Target}:
         raise ValidationFailed(N_("Unknown target."))
     if figure in reports.TARGET_FIGURES and target is None:
-        raise ValidationFailed(N_("Say which target: response, arrival, resolution or confirmation."))
+        raise ValidationFailed(N_("Say which target: dispatch, response, arrival, resolution or confirmation."))
     age = request.args.get("age") or None
     if age is not None and age not in {b[0] for b in reports.AGE_BUCKETS}:
         raise ValidationFailed(N_("Unknown age bucket."))

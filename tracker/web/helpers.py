@@ -118,6 +118,15 @@ def register(app: Flask) -> None:
     from tracker.services import follow_ups
 
     app.jinja_env.filters["follow_up_kind_label"] = _label(follow_ups.KIND_LABELS)
+    from tracker.services import supervision
+    from tracker.web import supervision as supervision_pages
+
+    app.jinja_env.filters["supervision_status_label"] = _label(supervision.STATUS_LABELS)
+    app.jinja_env.filters["supervision_outcome_label"] = lambda order: gettext(
+        supervision.OUTCOME_LABELS[supervision.outcome(order)])
+    app.jinja_env.filters["supervision_outcome_text"] = _label(supervision.OUTCOME_LABELS)
+    app.jinja_env.filters["supervision_link"] = supervision.link
+    app.jinja_env.globals["supervision_panel"] = supervision_pages.panel
     app.jinja_env.filters["follow_up_result_label"] = _label(follow_ups.RESULT_LABELS)
     from tracker.domain.money import format_fen
     from tracker.services.materials import quotes as material_quotes
@@ -196,6 +205,8 @@ def _nav_items() -> list[tuple[str, str]]:
         items.append(("dispatch.roster", gettext("Duty roster")))
     if current_user.has_role(Role.TECHNICIAN):
         items.append(("dispatch.my_shifts", gettext("My shifts")))
+    if current_user.has_any_role(*STAFF, *READ_ALL):
+        items.append(("supervision.index", gettext("Supervision")))
     if current_user.has_any_role(*CENTRE_MANAGERS, *READ_ALL):
         items.append(("weekly.index", gettext("Weekly report")))
     if current_user.has_any_role(*STAFF, *READ_ALL):

@@ -52,6 +52,14 @@ def _follow_up(object_id):
     return _ticket_url(follow_up and follow_up.ticket_id)
 
 
+def _supervision_order(object_id):
+    from tracker.models import SupervisionOrder
+    from tracker.services import supervision
+
+    order = db.session.get(SupervisionOrder, object_id)
+    return supervision.link(order) if order else None
+
+
 # Where each kind of creation is shown, and what the repeat is told.
 LANDINGS = {
     "ticket": (_ticket_url, lambda: _("This request was already filed; here it is.")),
@@ -60,6 +68,8 @@ LANDINGS = {
     "rectification_item": (_item, lambda: _("This rectification item was already opened; here it is.")),
     "rating": (_rating, lambda: _("This rating was already saved; here it is.")),
     "follow_up": (_follow_up, lambda: _("This follow-up was already recorded; here it is.")),
+    "supervision_order": (_supervision_order,
+                          lambda: _("This supervision order was already issued; here it is.")),
 }
 
 

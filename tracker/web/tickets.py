@@ -29,7 +29,7 @@ from tracker.forms.dispatch import suggestion_options
 from tracker.forms.tickets import ActionForm, FileTicketForm, TicketFilterForm
 from tracker.models import Category, Ticket, TicketEvent
 from tracker.services import attachments as attachment_service
-from tracker.services import catalog, escalations, exports, sla
+from tracker.services import catalog, escalations, exports, sla, supervision
 from tracker.services import tickets as ticket_service
 from tracker.services.dispatch import auto as auto_dispatch
 from tracker.services.dispatch import roster as duty
@@ -249,6 +249,8 @@ def detail(reference):
             select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)
         ).scalars()
     )
+    # Supervision orders are the department's own: a requester's history leaves them out.
+    events = supervision.visible_events(events, current_user, ticket.centre_id)
     actions = ticket_service.available_actions(current_user, ticket)
     form = ActionForm(version=ticket.version)
     if Action.ASSIGN in actions:
