@@ -19,7 +19,7 @@ from tracker.models import (
     TicketEvent,
     TicketSla,
 )
-from tracker.services import sla_config, sla_sweep
+from tracker.services import sla, sla_config, sla_sweep
 from tracker.services import tickets as svc
 
 
@@ -78,6 +78,29 @@ def test_a_deadline_exactly_now_is_on_time_and_the_sweep_ends(db, world):
     result = sla_sweep.sweep_due(T0 + timedelta(minutes=30))  # due exactly now
     assert (result.at_risk, result.breached) == (1, 0)
     assert sla_sweep.sweep_due(T0 + timedelta(minutes=30, microseconds=1)).breached == 1
+
+
+def test_recomputing_clocks_at_a_deadline_exactly_now_ends(app, db, world):
+    # The target due exactly at now keeps its next check at now: refresh_due
+    # took the same ticket again for ever. Run in a thread, so that a loop
+    # fails the test instead of hanging the suite.
+    import threading
+
+    make_ticket(world)
+    make_ticket(world, now=T0 + timedelta(minutes=1))
+    _db.session.commit()
+    done = []
+
+    def run():
+        with app.app_context():
+            done.append(sla.refresh_due(T0 + timedelta(minutes=30)))
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(30)
+    assert done == [2], "refresh_due did not end"
+    states = {row.state for row in _db.session.execute(select(TicketSla)).scalars()}
+    assert TargetState.BREACHED not in states
 
 
 def test_unacknowledged_at_risk_goes_to_the_centre_head(db, world):

@@ -598,12 +598,17 @@ def refresh_due(now: datetime, *, batch_size: int = 500) -> int:
     were recomputed.
     """
     done = 0
+    after = 0
     while True:
+        # In id order, each ticket once: a target due exactly at ``now``
+        # keeps its next check at ``now`` (it turns late just after), and
+        # reading "next check <= now" again took the same ticket for ever.
         ticket_ids = list(
             db.session.execute(
                 select(TicketSla.ticket_id)
-                .where(TicketSla.next_check_at <= now)
+                .where(TicketSla.next_check_at <= now, TicketSla.ticket_id > after)
                 .group_by(TicketSla.ticket_id)
+                .order_by(TicketSla.ticket_id)
                 .limit(batch_size)
             ).scalars()
         )
@@ -613,6 +618,7 @@ def refresh_due(now: datetime, *, batch_size: int = 500) -> int:
             _recompute(ticket, now)
         db.session.commit()
         done += len(ticket_ids)
+        after = ticket_ids[-1]
 
 
 # ---------------------------------------------------------------- replays
