@@ -51,6 +51,8 @@ ROUTES = {
     "tickets.export": ("GET", "/tickets/export.json?state=all", only(STAFF | {"leadership", "admin"})),
     "tickets.events_export": ("GET", "/tickets/events.csv?state=all", only(STAFF | {"leadership", "admin"})),
     "tickets.new": ("GET", "/tickets/new", only(REQUESTERS)),
+    # The request form's place picker: every signed-in role may read the catalogue's places.
+    "tickets.places": ("GET", "/tickets/places?area=1", only(LOGGED_IN)),
     "tickets.file": ("GET", "/tickets/new/repairs", only(REQUESTERS)),
     # The ticket is the requester's, in repairs: every repairs role and the
     # campus-wide readers see it; the dorm head is tested in test_web_tickets.
