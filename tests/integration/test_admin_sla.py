@@ -429,6 +429,9 @@ def test_admin_creates_a_policy_with_durations(client, world, login_as):
     assert "SLA policy “keys-fast” created as version 1." in listed and "钥匙快速服务" in listed
     shown = _page(client.get(f"/admin/policies/{policy.id}/versions/1"))
     assert "48 h 00 min" in shown and "72 h 00 min" in shown and "No cap" in shown
+    # Its holds have no rule for the consent wait: the product's own rule is said.
+    assert "By rule of the product, “Waiting for the requester to accept a quote” pauses" in shown
+    assert "72 h 00 min under this version" in shown
 
 
 def test_editing_a_policy_makes_a_new_version_only_when_it_changed(client, world, login_as):

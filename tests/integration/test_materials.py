@@ -4,6 +4,7 @@ Real database (SQLite, or PostgreSQL with TEST_DATABASE_URL). The race
 test runs two processes, each with its own app and connection.
 """
 
+import copy
 import multiprocessing
 from datetime import timedelta
 
@@ -26,7 +27,7 @@ from tracker.models import (
     Ticket,
     TicketEvent,
 )
-from tracker.services import sla
+from tracker.services import sla, sla_config
 from tracker.services import tickets as ticket_service
 from tracker.services.materials import catalogue, quotes, stock
 from tracker.services.materials.stock import UsedLine
@@ -357,6 +358,29 @@ def test_a_quote_holds_the_request_for_consent_and_pauses_the_clock(world, make_
         ticket_service.transition(ticket.id, Action.RESUME, actor=world.users["technician"], now=LATER)
     with pytest.raises(Conflict):
         stock.resolve(ticket.id, actor=world.users["technician"], now=LATER, resolution_note="Done.")
+
+
+def test_the_consent_wait_pauses_the_clock_under_a_policy_that_predates_quotes(world, make_ticket):
+    """An installation's policy version with no ``awaiting_consent`` rule still stops the clock."""
+    policy = world.policies["repairs"]
+    older = copy.deepcopy(policy.current_version.definition)
+    older["pauses"].pop(HoldReason.AWAITING_CONSENT.value)
+    version = sla_config.save_policy_version(
+        policy.id, definition=older, note="as before paid repairs", actor=world.users["admin"], now=T0
+    )
+    assert HoldReason.AWAITING_CONSENT.value not in version.definition["pauses"]
+    _chargeable(world)
+    ticket = make_ticket(status=Status.IN_PROGRESS)
+    assert ticket.sla_policy_version_id == version.id
+    quote = _quote(world, ticket)
+    answered = LATER + timedelta(hours=3)  # Monday 14:00 in Shanghai: office hours
+    quotes.answer_quote(quote.id, accept=True, actor=world.users["requester"], now=answered)
+    _db.session.expire_all()
+    ticket = _db.session.get(Ticket, ticket.id)
+    clock = sla.clocks_for(ticket, answered)["resolution"]
+    assert clock.paused_minutes == {HoldReason.AWAITING_CONSENT.value: 180.0}
+    # Two office hours ran from filing to the quote; the three of the wait did not.
+    assert clock.elapsed_minutes == pytest.approx(120.0)
 
 
 def test_accepting_resumes_the_work_and_the_charge_follows_the_quote(world, make_ticket):

@@ -427,6 +427,9 @@ ROUTES.update({
     "api.ticket_comments": ("GET", "/api/v1/tickets/{reference}/comments", by_token(LOGGED_IN)),
     "api.ticket_comment": ("POST", "/api/v1/tickets/{reference}/comments",
                            by_token(LOGGED_IN - {"leadership", "admin"}, 201)),
+    # Whoever reads the request reads its quotes; only its requester answers one (docs/materials.md).
+    "api.ticket_quotes": ("GET", "/api/v1/tickets/{reference}/quotes", by_token(LOGGED_IN)),
+    "api.quote_answer": ("POST", "/api/v1/quotes/{quote_id}/accept", by_token({"requester"})),
     "api.figures": ("GET", "/api/v1/figures", by_token(MANAGERS | {"leadership", "admin"})),
     "api.rectification_list": ("GET", "/api/v1/rectification-items", by_token(LOGGED_IN)),
     "api.rectification_read": ("GET", "/api/v1/rectification-items/{item_reference}",

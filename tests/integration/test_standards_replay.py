@@ -219,3 +219,28 @@ def test_a_period_with_no_requests_says_so_in_the_users_language(app, db, world)
         assert refused.value.translated() == "这段时间内没有提交或考核的请求。"
     with pytest.raises(ValidationFailed):
         replay.filters_for(reports.local_day(T0), reports.local_day(T0) - timedelta(days=1))
+
+
+def test_a_consent_wait_under_a_policy_without_its_rule_replays_as_stored(db, world):
+    """The product's consent rule is applied alike to the stored clocks and to a replay (docs/sla.md)."""
+    from tracker.services import sla_config
+    from tracker.services.materials import quotes
+
+    repairs = db.session.execute(select(SlaPolicy).where(SlaPolicy.code == "repairs")).scalar_one()
+    older = _repairs_definition(db)
+    del older["pauses"]["awaiting_consent"]
+    sla_config.save_policy_version(repairs.id, definition=older, actor=world.users["admin"], now=T0)
+    world.categories["water"].is_chargeable = True
+    db.session.commit()
+    ticket = make_ticket(world, status=Status.IN_PROGRESS)
+    quote = quotes.send_quote(ticket.id, labour="80", actor=world.users["technician"], now=T0 + timedelta(hours=2))
+    quotes.answer_quote(quote.id, accept=True, actor=world.users["requester"], now=T0 + timedelta(hours=5))
+    stored = db.session.execute(select(TicketSla).where(TicketSla.ticket_id == ticket.id,
+                                                        TicketSla.target == "resolution")).scalar_one()
+    assert stored.paused_minutes == 180
+    filters = replay.filters_for(reports.local_day(T0), reports.local_day(T0))
+    for draft in (Draft(), parse_draft({"policies": {"repairs": older}})):
+        result = replay.replay(filters, draft, T0 + timedelta(hours=6))
+        assert result["requests"] == 1
+        assert result["differences"] == []
+        assert result["changed_requests"] == 0

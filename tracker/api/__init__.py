@@ -107,4 +107,4 @@ def register(app: Flask) -> SmorestApi:
 
 # The views register their routes on ``bp`` when imported; this must happen
 # before the blueprint is first registered on an app.
-from tracker.api import catalog, rectification, standards, tickets  # noqa: E402, F401
+from tracker.api import catalog, quotes, rectification, standards, tickets  # noqa: E402, F401

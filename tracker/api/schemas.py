@@ -18,8 +18,9 @@ from tracker.domain.rectification import ItemStatus
 from tracker.domain.rectification import Source as ItemSource
 from tracker.domain.sla_clock import Target, TargetState
 from tracker.domain.workflow import Action, HoldReason, Priority, Status
-from tracker.models import EventKind
+from tracker.models import EventKind, QuoteStatus
 from tracker.services import tickets as ticket_service
+from tracker.services.materials.stock import LINES_MAX
 
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 PER_PAGE_MAX = 100
@@ -139,8 +140,48 @@ class ActionSchema(Schema):
     extra_hold_minutes = JsonNumber(
         validate=validate.Range(min=0, max=ticket_service.EXTENSION_MAX_MINUTES, min_inclusive=False),
         metadata={"description": "extend_hold: extra minutes the hold may pause the clock."})
+    materials = fields.List(
+        fields.Nested(lambda: MaterialLineSchema()),
+        validate=validate.Length(max=LINES_MAX),
+        metadata={"description": "resolve: what the job used from the centre's catalogue (docs/materials.md). "
+                                 "The same material twice is added up; stock goes down in the same transaction."})
+    final_charge = Text(validate=validate.Length(max=64), metadata={
+        "description": "resolve, a paid repair: the amount charged in yuan as typed (`1,300.00`, `¥1300`); "
+                       "empty: the accepted quote's total. Refused without an accepted quote or above it."})
     expected_version = Id(metadata={
         "description": "The ticket's version you acted on; refused (409) if someone changed it meanwhile."})
+
+
+class MaterialLineSchema(Schema):
+    """One catalogue material a job used, as on the resolution form."""
+
+    material_id = Id(required=True, metadata={"description": "A material of the request's centre, in use."})
+    quantity = fields.Integer(required=True, strict=True, metadata={
+        "description": "Whole units of the material's unit; at least 1, at most what is in stock."})
+
+
+class QuoteSchema(Schema):
+    """A paid repair's quote and the requester's answer; amounts in fen (0.01 yuan) and as yuan text."""
+
+    id = fields.Integer(required=True)
+    status = _enum(QuoteStatus, required=True)
+    labour_fen = fields.Integer(required=True)
+    materials_fen = fields.Integer(required=True)
+    total_fen = fields.Integer(required=True)
+    total = fields.String(required=True, metadata={"description": "The total in yuan, e.g. `1,314.50`."})
+    note = fields.String(required=True, metadata={"description": "What the quote covers."})
+    quoted_by = fields.Nested(lambda: PersonSchema(), required=True)
+    quoted_at = fields.DateTime(required=True)
+    decided_by = fields.Nested(lambda: PersonSchema(), required=True, allow_none=True,
+                               metadata={"description": "Who answered or withdrew it; None while pending."})
+    decided_at = fields.DateTime(required=True, allow_none=True)
+    actions = fields.List(fields.String(), required=True, metadata={
+        "description": "What the caller may do with it now: `accept` and `decline` for the requester "
+                       "while it waits."})
+
+
+class QuoteListSchema(Schema):
+    items = fields.List(fields.Nested(QuoteSchema), required=True)
 
 
 class CommentSchema(Schema):

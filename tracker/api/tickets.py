@@ -40,6 +40,7 @@ from tracker.extensions import db
 from tracker.models import EventKind, Source, Ticket, TicketEvent
 from tracker.services import reports, sla
 from tracker.services import tickets as ticket_service
+from tracker.services.materials import stock as material_stock
 
 STATUS_GROUPS = {
     "all": None,
@@ -339,8 +340,8 @@ def ticket_act(args, reference, action):
     """Act on a ticket: assign, take, accept, … as on the ticket's page
 
     The same details as the page's forms: `assignee_id` (assign),
-    `hold_reason` and `note` (hold), `resolution_note` and `materials_used`
-    (resolve), `priority` (reprioritise), `category_id` (recategorise),
+    `hold_reason` and `note` (hold), `resolution_note`, `materials_used`,
+    `materials` (catalogue lines) and `final_charge` (resolve), `priority` (reprioritise), `category_id` (recategorise),
     `extra_hold_minutes` (extend_hold), `note` (the reason for decline, cancel,
     reopen, a priority or category change, a longer hold). Refusals are the
     page's: 403 when the token's roles may not take the action, 409 when the
@@ -348,6 +349,19 @@ def ticket_act(args, reference, action):
     """
     ticket = _ticket(reference)
     chosen = Action(action)
+    if chosen is Action.RESOLVE:
+        # As the page's resolution form: catalogue materials and a paid repair's charge, one transaction.
+        return _detail(material_stock.resolve(
+            ticket.id,
+            actor=caller(),
+            now=utcnow(),
+            resolution_note=args.get("resolution_note", ""),
+            materials_used=args.get("materials_used", ""),
+            lines=[material_stock.UsedLine(line["material_id"], str(line["quantity"]))
+                   for line in args.get("materials") or []],
+            final_charge=args.get("final_charge") or None,
+            expected_version=args.get("expected_version"),
+        ))
     ticket = ticket_service.transition(
         ticket.id,
         chosen,

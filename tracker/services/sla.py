@@ -19,7 +19,7 @@ from sqlalchemy import bindparam, case, delete, func, select
 
 from tracker.domain.calendar import BusinessCalendar
 from tracker.domain.sla_clock import Clock, Fact, PauseRule, Policy, Target, TargetRule, TargetState, evaluate
-from tracker.domain.workflow import OPEN_STATUSES, Priority, Status
+from tracker.domain.workflow import OPEN_STATUSES, HoldReason, Priority, Status
 from tracker.extensions import db
 from tracker.models import (
     Calendar,
@@ -216,7 +216,22 @@ def _policy_from(definition: dict, calendar_versions: dict[Target, int], *, reso
         )
         for reason, rule in definition.get("pauses", {}).items()
     }
+    if HoldReason.AWAITING_CONSENT.value not in pauses:
+        pauses[HoldReason.AWAITING_CONSENT.value] = PauseRule(
+            targets=frozenset(t for t in CONSENT_HOLD_TARGETS if t in targets),
+            cap_minutes=CONSENT_HOLD_CAP_MINUTES,
+        )
     return Policy(targets=targets, pauses=pauses)
+
+
+# The wait for a requester's consent to a paid repair's quote is a governed
+# hold by rule of the product (issue 18, docs/materials.md): a policy that
+# has no rule for it (every version published before quotes existed, or one
+# whose editor left it unticked) pauses these targets, capped so. A policy
+# may set its own targets and cap, not pause nothing. No hold of this reason
+# can predate the feature, so replays of past periods are unchanged.
+CONSENT_HOLD_TARGETS = (Target.ARRIVAL, Target.RESOLUTION)
+CONSENT_HOLD_CAP_MINUTES = 3 * 1440.0
 
 
 # Imported tickets measured against their source's own due time

@@ -47,7 +47,7 @@ from tracker.forms.admin import (
     format_hours,
 )
 from tracker.models import Category, Centre, Location, User
-from tracker.services import accounts, audit, holidays, sla_config
+from tracker.services import accounts, audit, holidays, sla, sla_config
 from tracker.services import admin as admin_service
 from tracker.web.once import repeat_of
 from tracker.web.routing import page_arg
@@ -934,4 +934,5 @@ def policy_version(policy_id, number):
         version=version,
         author=admin_service.users_by_id([version.created_by_id]).get(version.created_by_id),
         calendars={c.code: c for c in admin_service.all_calendars()},
+        consent_hold_cap=sla.CONSENT_HOLD_CAP_MINUTES,
     )
