@@ -166,3 +166,17 @@ def test_a_head_sees_their_technicians_contractors_but_changes_nothing(client, l
         == 403
     )
     assert _db.session.get(ContractorMember, world.users["other_technician"].id) is None
+
+
+def test_the_dashboards_coverage_links_to_the_rules_for_those_who_set_them(client, login_as, world):
+    from tests.factories import T0
+    from tracker.services.scorecards import rules
+
+    repairs = world.centres["repairs"].id
+    rules.set_rule(repairs, None, "50", actor=None, now=T0)
+    address = f"/dashboard?from=2026-03-01&to=2026-03-31&centre={repairs}"
+    login_as("leadership")
+    assert "/follow-up-rules/repairs" not in client.get(address).get_data(as_text=True)
+    post_form(client, "/logout")
+    login_as("admin")
+    assert 'href="/follow-up-rules/repairs"' in client.get(address).get_data(as_text=True)
