@@ -197,6 +197,10 @@ def _register_blueprints(app: Flask) -> None:
     from tracker.web.scorecards import bp as scorecards_bp
 
     app.register_blueprint(scorecards_bp)
+    from tracker.web.scorecard_settings import contractors_bp, rules_bp
+
+    app.register_blueprint(rules_bp)  # follow-up shares per centre and category
+    app.register_blueprint(contractors_bp)  # contractors and their technicians
     from tracker.web.qr import bp as qr_bp
 
     app.register_blueprint(qr_bp)

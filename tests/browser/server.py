@@ -295,6 +295,14 @@ def _wide_rows(world, machine) -> dict:
     )
     catalogue.stock_in(material.id, "3", actor=world.users["centre_head"], now=T0, note=LONG_URL)
     ids["material_id"] = material.id
+    # A contractor with a long name and one technician working for it (not the journeys' technician,
+    # and no follow-up rule: the other browser tests' scorecards and weekly sample stay as they were).
+    from tracker.services.scorecards import contractors
+
+    contractor = contractors.create(code="huaxin-facility-services", now=T0,
+                                    name_en="Huaxin Facility and Property Management Services Company Limited",
+                                    name_zh="华信物业设施管理服务有限公司")
+    contractors.assign(world.users["other_technician"].id, contractor.id, now=T0)
     ids["week"] = "2026-02-23"
     from tracker.services import display
 

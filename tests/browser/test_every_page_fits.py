@@ -109,6 +109,9 @@ PAGES = {
     "materials.index": "/materials/",
     "materials.centre": "/materials/repairs",
     "materials.item": "/materials/item/{material_id}",
+    "follow_up_rules.index": "/follow-up-rules/",
+    "follow_up_rules.centre": "/follow-up-rules/repairs",
+    "contractors.index": "/contractors/",
 }
 
 DOWNLOAD = "a file to download (CSV, xlsx, PNG), not a page"
@@ -134,6 +137,7 @@ EXCLUDED = {
     "weekly.download": DOWNLOAD,
     "materials.export": DOWNLOAD,
     "imports.run_status": JSON,
+    "tickets.places": JSON,
     "standards.status": JSON,
     "display.data": JSON,
     "display.shared_data": JSON,

@@ -206,6 +206,29 @@ ROUTES.update({
 })
 
 
+# Follow-up rules and contractors (docs/scorecards.md). A head sets their
+# centre's rules (one centre: straight to it), an administrator every
+# centre's. Contractors are the administrators' to keep; a head reads which
+# of their technicians works for which. Posts without fields go back.
+ROUTES.update({
+    "follow_up_rules.index": ("GET", "/follow-up-rules/", {**only({"admin"}), "centre_head": REDIRECT}),
+    "follow_up_rules.centre": ("GET", "/follow-up-rules/repairs", only({"centre_head", "admin"})),
+    "contractors.index": ("GET", "/contractors/", only({"centre_head", "admin"})),
+    "contractors.edit": ("POST", "/contractors/{contractor_id}", only({"admin"}, REDIRECT)),
+    "contractors.assign": ("POST", "/contractors/assign", only({"admin"}, REDIRECT)),
+})
+
+
+def _contractor_ids(template: str) -> dict:
+    """Add a contractor when the route needs one."""
+    from tests.factories import T0
+    from tracker.services.scorecards import contractors
+
+    if "{contractor_id}" not in template:
+        return {}
+    return {"contractor_id": contractors.create(code="hx", name_en="Huaxin", name_zh="华信", now=T0).id}
+
+
 # Materials and paid repairs (docs/materials.md). Staff of a single centre
 # land on their centre's catalogue; heads and administrators keep it
 # (stock-in posted without a quantity: back with the message); the job's
@@ -667,6 +690,7 @@ def test_route_answers_each_role_as_its_rule_says(client, db, world, login_as, e
         **_display_ids(template),
         **_material_ids(template, world, ticket),
         **_supervision_ids(template, world, ticket),
+        **_contractor_ids(template),
     )
     if path.startswith("/api/"):
         response = _api_call(client, world, endpoint, method, path, role)

@@ -1,7 +1,7 @@
 """The administration history: who changed which account or catalogue row, when, and how.
 
-Every flush that inserts or changes a user, a user's role, a centre, a
-category or a place writes an ``admin_events`` row in the same transaction
+Every flush that inserts or changes a user, a user's role or contractor,
+a centre, a category, a place, a contractor or a follow-up rule writes an ``admin_events`` row in the same transaction
 (a SQLAlchemy ``after_flush`` hook), whichever code made the change: the
 admin pages, the API, the command line, an import that creates centres.
 The services that check an administrator (``act_as``) name the actor; a
@@ -32,7 +32,10 @@ from tracker.models import (
     BenchmarkLink,
     Category,
     Centre,
+    Contractor,
+    ContractorMember,
     DisplayLink,
+    FollowUpRule,
     Location,
     SlaPolicyVersion,
     SurveyTopic,
@@ -53,14 +56,20 @@ ENTITIES = {
     "benchmark_link": N_("Benchmark link"),
     "survey_topic": N_("Survey topic"),
     "display_link": N_("Display link"),
+    "contractor": N_("Contractor"),
+    "follow_up_rule": N_("Follow-up rule"),
 }
 _AUDITED = {
     User: "user", Centre: "centre", Category: "category", Location: "location",
     SlaPolicyVersion: "policy_version", Benchmark: "benchmark", BenchmarkLink: "benchmark_link",
     SurveyTopic: "survey_topic", DisplayLink: "display_link",
+    Contractor: "contractor", FollowUpRule: "follow_up_rule",
 }
 # A display link's last_seen_at is its screen's use, written every few minutes: not administration.
-_IGNORED = {"id", "last_login_at", "session_token", "locale", "created_at", "last_seen_at"}
+# A follow-up rule's updated_at/updated_by_id are the history entry's own time and actor.
+_IGNORED = {
+    "id", "last_login_at", "session_token", "locale", "created_at", "last_seen_at", "updated_at", "updated_by_id",
+}
 _SECRET = {"password_hash": "password", "token_hash": "secret"}
 
 # Field names as the forms label them (the history shows these).
@@ -114,6 +123,9 @@ FIELD_LABELS = {
     "secret": N_("Secret"),
     "revoked_at": N_("Revoked"),
     "revoked_by_id": N_("Revoked by"),
+    "share_percent": N_("Follow-up share (%)"),
+    "is_complaint": N_("Complaints (followed up in full)"),
+    "contractor_id": N_("Contractor"),
 }
 
 
@@ -223,6 +235,19 @@ def _record(session: Session, _context) -> None:
         entity = _AUDITED.get(type(obj))
         if entity is not None:
             entry(entity, obj.id, "deleted")
+    # A technician's contractor is a change to the user (a technician works for one at most).
+    for obj in session.new:
+        if isinstance(obj, ContractorMember):
+            entry("user", obj.user_id, "changed")["changes"]["contractor_id"] = [None, obj.contractor_id]
+    for obj in session.dirty:
+        if isinstance(obj, ContractorMember):
+            history = inspect(obj).attrs["contractor_id"].history
+            if history.deleted and history.added and history.deleted[0] != history.added[0]:
+                change = [history.deleted[0], history.added[0]]
+                entry("user", obj.user_id, "changed")["changes"]["contractor_id"] = change
+    for obj in session.deleted:
+        if isinstance(obj, ContractorMember):
+            entry("user", obj.user_id, "changed")["changes"]["contractor_id"] = [obj.contractor_id, None]
     role_changes = [(o, "added") for o in session.new if isinstance(o, UserRole)]
     role_changes += [(o, "removed") for o in session.deleted if isinstance(o, UserRole)]
     if role_changes:

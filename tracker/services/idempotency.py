@@ -39,6 +39,7 @@ from tracker.models import (
     Calendar,
     Category,
     Centre,
+    Contractor,
     DisplayLink,
     EventKind,
     Feedback,
@@ -89,6 +90,7 @@ KINDS = {
     "material": (Material, None),
     "stock_in": (StockMovement, None),
     "quote": (Quote, None),
+    "contractor": (Contractor, None),
 }
 
 _PENDING = "idempotency.pending"  # session.info: the claims of the open transaction

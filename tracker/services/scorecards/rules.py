@@ -16,11 +16,12 @@ from datetime import date, datetime
 from sqlalchemy import case, exists, func, select
 
 from tracker.domain.i18n import N_
+from tracker.domain.roles import Role
 from tracker.domain.workflow import Status
-from tracker.errors import NotFound, ValidationFailed
+from tracker.errors import NotFound, PermissionDenied, ValidationFailed
 from tracker.extensions import db
 from tracker.models import Category, Centre, FollowUp, FollowUpRule, Ticket, User
-from tracker.services import reports
+from tracker.services import audit, reports
 
 
 def clean_share(value) -> int:
@@ -35,6 +36,31 @@ def clean_share(value) -> int:
     return share
 
 
+def may_manage(user: User | None, centre_id: int) -> bool:
+    """Administrators set every centre's rules; a centre head their own centre's."""
+    if user is None or not user.is_active:
+        return False
+    return user.has_role(Role.ADMIN) or centre_id in user.centre_ids(Role.CENTRE_HEAD)
+
+
+def managed_centres(user: User) -> list[Centre]:
+    """Return the centres whose rules ``user`` sets, by code."""
+    query = select(Centre).order_by(Centre.code)
+    if not user.has_role(Role.ADMIN):
+        query = query.where(Centre.id.in_(user.centre_ids(Role.CENTRE_HEAD)))
+    return list(db.session.execute(query).scalars())
+
+
+def rules_of(centre_id: int) -> dict[int | None, FollowUpRule]:
+    """Return the centre's rules by category id (None: the default)."""
+    return {
+        rule.category_id: rule
+        for rule in db.session.execute(
+            select(FollowUpRule).where(FollowUpRule.centre_id == centre_id)
+        ).scalars()
+    }
+
+
 def set_rule(
     centre_id: int,
     category_id: int | None,
@@ -44,14 +70,21 @@ def set_rule(
     actor: User | None,
     now: datetime,
 ) -> FollowUpRule:
-    """Set the follow-up share of a centre's category (or its default); complaints are 100 %; commit."""
+    """Set the follow-up share of a centre's category (or its default); complaints are 100 %; commit.
+
+    ``actor`` None is the command line; a user must manage the centre
+    (``may_manage``). The change goes into the administration history.
+    """
     if db.session.get(Centre, centre_id) is None:
         raise NotFound()
+    if actor is not None and not may_manage(actor, centre_id):
+        raise PermissionDenied()
     if category_id is not None:
         category = db.session.get(Category, category_id)
         if category is None or category.centre_id != centre_id:
             raise ValidationFailed(N_("That category belongs to another centre."))
     percent = 100 if is_complaint else clean_share(share)
+    audit.act_as(actor)
     rule = db.session.execute(
         select(FollowUpRule).where(
             FollowUpRule.centre_id == centre_id,
