@@ -49,8 +49,12 @@
         .then(function (data) {
           if (ticket === asked) {
             fill(place, box.getAttribute("data-choose"), data.places || []);
-            // A choice kept over a language switch (js/keep_input.js), now offered.
+            // A choice kept over a language switch (js/keep_input.js), or the
+            // one made before the user went Back to this page, now offered.
             var kept = place.getAttribute("data-kept-choice");
+            if (kept === null && cameBack()) {
+              kept = remembered();
+            }
             if (kept !== null) {
               place.removeAttribute("data-kept-choice");
               place.value = kept;
@@ -69,9 +73,43 @@
     }
 
     area.addEventListener("change", load);
+    place.addEventListener("change", function () {
+      remember(place.value);
+    });
     // A building put back by js/keep_input.js before this ran: its places were not asked for.
     if (area.value && place.options.length <= 1) {
       load();
+    }
+    // Back to this page: the browser puts the building back after this ran,
+    // and cannot put back a place its list did not hold yet.
+    window.addEventListener("pageshow", function () {
+      if (area.value && place.options.length <= 1) {
+        load();
+      }
+    });
+  }
+
+  var KEY = "place-picker:" + window.location.pathname;
+
+  function cameBack() {
+    var entries = window.performance && performance.getEntriesByType
+      ? performance.getEntriesByType("navigation") : [];
+    return entries.length > 0 && entries[0].type === "back_forward";
+  }
+
+  function remember(value) {
+    try {
+      window.sessionStorage.setItem(KEY, value);
+    } catch (error) {
+      // Storage switched off: Back keeps the building only.
+    }
+  }
+
+  function remembered() {
+    try {
+      return window.sessionStorage.getItem(KEY);
+    } catch (error) {
+      return null;
     }
   }
 
