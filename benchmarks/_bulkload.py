@@ -205,8 +205,9 @@ def build_catalog(ref: datetime, *, requesters: int = 3000) -> Catalog:
         Webhook,
         WebhookFormat,
     )
-    from tracker.services import sla, sla_config
-    from tracker.services.holidays import known_years
+    from tracker.services.sla import clocks as sla
+    from tracker.services.sla import config as sla_config
+    from tracker.services.sla.holidays import known_years
 
     setup_at = ref - timedelta(days=5 * 366 + 30)
     years = [y for y in range(setup_at.year, ref.year + 2) if y in known_years()]
@@ -1179,7 +1180,7 @@ def check_sample(ticket_ids: list[int], now: datetime) -> list[str]:
     from tracker.domain.sla_clock import TargetState, evaluate
     from tracker.extensions import db
     from tracker.models import SlaPolicyVersion, Ticket, TicketSla
-    from tracker.services import sla
+    from tracker.services.sla import clocks as sla
 
     problems = []
     for ticket_id in ticket_ids:

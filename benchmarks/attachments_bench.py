@@ -274,7 +274,7 @@ def main() -> None:
     from werkzeug.datastructures import FileStorage
 
     from tracker import create_app
-    from tracker.services import attachments
+    from tracker.services.requests import attachments
 
     folder = Path(tempfile.mkdtemp(prefix="attachments-bench-"))
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.db'}",

@@ -261,7 +261,7 @@ def ensure_summary(url: str, label: str, options) -> dict:
         if before["dirty"]:
             with app.app_context():
                 from tracker.extensions import db
-                from tracker.services import stats
+                from tracker.services.insight import stats
 
                 started = time.perf_counter()
                 done = stats.refresh_all()
@@ -281,7 +281,7 @@ def ensure_summary(url: str, label: str, options) -> dict:
                    "code": code_state()}
     with app.app_context():
         from tracker.extensions import db
-        from tracker.services import stats
+        from tracker.services.insight import stats
 
         started = time.perf_counter()
         marked = stats.mark_everything()
@@ -405,7 +405,7 @@ def login(app, username: str):
 def plan_pages(url: str, app, stream_days: int) -> list[Page]:
     """Return the pages to measure, with ids and dates read from the database."""
     from tracker.clock import utcnow
-    from tracker.services import reports
+    from tracker.services.insight import reports
     from tracker.web.dashboards import MAX_DAYS
 
     with app.app_context():
@@ -692,7 +692,7 @@ def stream_child(options) -> dict:
     set_passwords(url, [people["leader"]])
     app = make_app(url)
     from tracker.clock import utcnow
-    from tracker.services import reports
+    from tracker.services.insight import reports
 
     with app.app_context():
         today = reports.local_day(utcnow())
@@ -1150,7 +1150,7 @@ def _time_get(client, path: str, rounds: int, url: str) -> dict:
 def _display_measure(url: str, rounds: int, *, overview: bool) -> list[tuple[str, dict]]:
     """Time the display's data (all centres, one centre), its page and, if asked, the leadership overview."""
     from tracker.extensions import db
-    from tracker.services import display
+    from tracker.services.insight import display
 
     isolate_environment()
     app = make_app(url)

@@ -77,7 +77,7 @@ def main() -> int:
     from tracker.domain.sla_clock import Target
     from tracker.extensions import db
     from tracker.models import Channel, EventKind, Notification, TicketEvent, TicketSla
-    from tracker.services import outbox
+    from tracker.services.notify import outbox
 
     load = os.getloadavg()
     print(f"load before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; mode {options.mode}, backlog "

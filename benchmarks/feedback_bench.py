@@ -82,7 +82,10 @@ def main() -> None:
     from tracker.domain.workflow import Status
     from tracker.extensions import db
     from tracker.models import Ticket, TicketSla
-    from tracker.services import closure, feedback, follow_ups, reports, sla_sweep
+    from tracker.services.insight import reports
+    from tracker.services.ledger import feedback, follow_ups
+    from tracker.services.requests import closure
+    from tracker.services.sla import sweep as sla_sweep
 
     app = create_app({
         "SQLALCHEMY_DATABASE_URI": args.url, "SECRET_KEY": "feedback-bench", "CELERY_BROKER_URL": "memory://",

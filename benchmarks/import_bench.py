@@ -114,7 +114,7 @@ def main() -> None:
     from tracker import create_app
     from tracker.extensions import db
     from tracker.models import Ticket, TicketEvent, TicketSla
-    from tracker.services import importer
+    from tracker.services.requests import importer
 
     instance = Path(tempfile.mkdtemp(prefix="import_bench_"))
     app = create_app({

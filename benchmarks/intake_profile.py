@@ -97,7 +97,7 @@ def prepare(app, *, reuse: bool) -> tuple[str, list[dict]]:
     from tracker.domain.roles import Role
     from tracker.extensions import db
     from tracker.models import Category, Centre, Location, User, UserRole
-    from tracker.services import api_tokens
+    from tracker.services.admin import api_tokens
 
     with app.app_context():
         if not reuse:
@@ -161,7 +161,7 @@ def check(app, references: list[str]) -> None:
     """Fail unless every ticket is committed with its event, deadlines, outbox rows and summary mark."""
     from tracker.extensions import db
     from tracker.models import EventKind, Notification, StatsDirty, Ticket, TicketEvent, TicketSla
-    from tracker.services import reports
+    from tracker.services.insight import reports
 
     with app.app_context():
         tickets = list(db.session.execute(sa.select(Ticket).where(Ticket.reference.in_(references))).scalars())

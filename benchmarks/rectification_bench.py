@@ -66,7 +66,8 @@ def main() -> None:
     from tracker.domain.rectification import ItemStatus
     from tracker.extensions import db
     from tracker.models import Location, RectificationItem, Ticket
-    from tracker.services import rectification, rectification_reports, reports, weekly
+    from tracker.services.insight import rectification_reports, reports, weekly
+    from tracker.services.ledger import rectification
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": args.url, "TRACKER_ENV": "development", "SECRET_KEY": "bench",
                       "CELERY_BROKER_URL": "memory://", "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})

@@ -1,4 +1,4 @@
-"""Time a replay (services/standards/replay.py) of 100,000 to 1,000,000 requests on PostgreSQL.
+"""Time a replay (services/sla/standards/replay.py) of 100,000 to 1,000,000 requests on PostgreSQL.
 
 Run from the repository root, with the machine's PostgreSQL on loopback:
 
@@ -88,8 +88,8 @@ def measure(mode: str, processes: int) -> dict:
 
     from tracker import create_app
     from tracker.extensions import db
-    from tracker.services.standards import replay
-    from tracker.services.standards.draft import Draft, parse_draft
+    from tracker.services.sla.standards import replay
+    from tracker.services.sla.standards.draft import Draft, parse_draft
 
     app = create_app()
     with app.app_context():
@@ -150,9 +150,9 @@ def floor(sample: int) -> dict:
     from tracker import create_app
     from tracker.domain.sla_clock import evaluate
     from tracker.models import Ticket
-    from tracker.services import sla
-    from tracker.services.standards import replay
-    from tracker.services.standards.draft import Draft
+    from tracker.services.sla import clocks as sla
+    from tracker.services.sla.standards import replay
+    from tracker.services.sla.standards.draft import Draft
 
     app = create_app()
     with app.app_context():

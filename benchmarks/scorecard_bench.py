@@ -91,7 +91,7 @@ def load(url: str, tickets: int, seed: int) -> None:
 
 
 def build_summary(url: str) -> None:
-    from tracker.services import stats
+    from tracker.services.insight import stats
 
     app = make_app(url)
     with app.app_context():

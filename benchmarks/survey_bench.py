@@ -77,7 +77,7 @@ def main() -> None:
     from tracker import create_app
     from tracker.clock import utcnow
     from tracker.extensions import db
-    from tracker.services import surveys
+    from tracker.services.ledger import surveys
 
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": str(folder), "SECRET_KEY": "bench",
                       "TRACKER_ENV": "development", "CELERY_BROKER_URL": "memory://",

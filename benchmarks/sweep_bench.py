@@ -391,7 +391,7 @@ class Block:
         from tracker.domain.roles import Role
         from tracker.extensions import db
         from tracker.models import SlaPolicyVersion, Ticket, TicketSla, UserRole
-        from tracker.services import sla
+        from tracker.services.sla import clocks as sla
 
         self.url, self.lo, self.hi = url, meta.breach_lo, meta.breach_hi
         self.rng = random.Random(seed)
@@ -714,7 +714,9 @@ def naive_sweep(now: datetime, limit: int | None = None) -> dict:
     from tracker.domain.sla_clock import TargetState
     from tracker.extensions import db
     from tracker.models import Escalation, Ticket, TicketEvent, TicketSla
-    from tracker.services import outbox, sla, sla_sweep
+    from tracker.services.notify import outbox
+    from tracker.services.sla import clocks as sla
+    from tracker.services.sla import sweep as sla_sweep
 
     counts = Counter()
     due = sorted(
@@ -893,7 +895,7 @@ def profile_split(profile: cProfile.Profile) -> dict[str, float]:
 
 
 def scenario_idle(url: str, repeats: int) -> dict:
-    from tracker.services import sla_sweep
+    from tracker.services.sla import sweep as sla_sweep
 
     now = utcnow()
     with raw(url) as conn:
@@ -915,7 +917,7 @@ def scenario_idle(url: str, repeats: int) -> dict:
 
 def scenario_burst(url: str, block: Block, repeats: int, expected: Counter, profile: bool) -> dict:
     from tracker.extensions import db
-    from tracker.services import sla_sweep
+    from tracker.services.sla import sweep as sla_sweep
 
     times, checks, results, breakdowns = [], [], [], []
     for run in range(repeats + (1 if profile else 0)):
@@ -1032,7 +1034,7 @@ def scenario_latency(
     from tracker.domain.roles import Role
     from tracker.extensions import db
     from tracker.models import Category, TicketSla, User, UserRole
-    from tracker.services import tickets as ticket_service
+    from tracker.services.requests import tickets as ticket_service
 
     _flush_broker(broker)
     logs = instance / "logs"

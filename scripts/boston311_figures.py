@@ -123,7 +123,7 @@ def app_figures(as_of_utc) -> dict[str, dict]:
 
     from tracker.extensions import db
     from tracker.models import Centre
-    from tracker.services import reports
+    from tracker.services.insight import reports
 
     filters = reports.Filters(first=date(2014, 12, 1), last=date(2016, 2, 1))
     rows, _total = reports.figures_by(filters, "centre", as_of_utc)
@@ -191,7 +191,7 @@ def main() -> None:
         return
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from tracker import create_app
-    from tracker.services import importer
+    from tracker.services.requests import importer
 
     app = create_app()
     with app.app_context():

@@ -105,7 +105,7 @@ def app(app_config):
 
 def _clear(database) -> None:
     from tracker.extensions import db as database_ext
-    from tracker.services.sla import forget_calendars
+    from tracker.services.sla.clocks import forget_calendars
 
     forget_calendars()  # ids are reused once the tables are emptied
     database_ext.session.remove()

@@ -7,8 +7,8 @@ from tracker.domain.roles import Role
 from tracker.domain.workflow import Action, HoldReason, Priority, Status
 from tracker.extensions import db
 from tracker.models import Category, Centre, Location, User
-from tracker.services import accounts
-from tracker.services import tickets as ticket_service
+from tracker.services.admin import accounts
+from tracker.services.requests import tickets as ticket_service
 
 PASSWORD = "correct horse 42"
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai
@@ -36,7 +36,7 @@ def make_user(username: str, roles, *, password: str = PASSWORD, display_name: s
 
 def build_world() -> World:
     world = World(password=PASSWORD)
-    from tracker.services.sla_config import install_defaults
+    from tracker.services.sla.config import install_defaults
 
     world.policies = install_defaults(actor=None, now=T0, china_years=range(2025, 2027))
     for code, prefix, en, zh in (

@@ -71,7 +71,7 @@ def _parse_role(text: str) -> tuple[Role, int | None]:
 @click.password_option(help="Asked for when not given.")
 def create_user(username, display_name, email, roles, password):
     """Create a user with roles (e.g. --role admin)."""
-    from tracker.services import accounts
+    from tracker.services.admin import accounts
 
     parsed = [_parse_role(text) for text in roles]
     try:
@@ -157,7 +157,7 @@ def import_china_holidays(code, years):
 
     from tracker.extensions import db
     from tracker.models import Calendar
-    from tracker.services import holidays
+    from tracker.services.sla import holidays
 
     calendar = db.session.execute(select(Calendar).where(Calendar.code == code)).scalar_one_or_none()
     if calendar is None:
@@ -187,7 +187,8 @@ def sla_defaults(china_years):
 
     from tracker.extensions import db
     from tracker.models import Calendar, SlaPolicy
-    from tracker.services import holidays, sla_config
+    from tracker.services.sla import config as sla_config
+    from tracker.services.sla import holidays
 
     def existing(model, codes) -> set[str]:
         return set(db.session.execute(select(model.code).where(model.code.in_(codes))).scalars())
@@ -226,7 +227,7 @@ def sla_defaults(china_years):
 @with_appcontext
 def sla_sweep_command():
     """Flag SLA clocks that changed by now and act on due escalations, once."""
-    from tracker.services import sla_sweep
+    from tracker.services.sla import sweep as sla_sweep
 
     result = sla_sweep.sweep_due(utcnow())
     click.echo(f"SLA sweep: {result}")
@@ -244,7 +245,7 @@ def _recipient(notification) -> str:
 @with_appcontext
 def outbox_status():
     """Print how many notices are in each delivery state, and the last 10 failures."""
-    from tracker.services import outbox
+    from tracker.services.notify import outbox
 
     overview = outbox.overview(utcnow(), failed_limit=10)
     for status, count in overview.counts.items():
@@ -265,7 +266,7 @@ def outbox_status():
 @with_appcontext
 def outbox_deliver(limit):
     """Deliver the due notices now (when no worker runs) and print the counts."""
-    from tracker.services import outbox
+    from tracker.services.notify import outbox
 
     result = outbox.deliver(utcnow, limit=limit)
     click.echo(f"outbox: {result.sent} sent, {result.retried} to retry, {result.failed} failed")
@@ -274,7 +275,7 @@ def outbox_deliver(limit):
 @click.command("stats-rebuild")
 def stats_rebuild():
     """Recompute the dashboards' daily summary for every day (after an upgrade or a bulk load)."""
-    from tracker.services import stats
+    from tracker.services.insight import stats
 
     marked = stats.mark_everything()
     click.echo(f"{marked:,} day-centre pairs to compute")
@@ -294,7 +295,7 @@ def stats_rebuild():
 @with_appcontext
 def contractor_add(code, name_en, name_zh):
     """Add a contractor (an outside company whose technicians work on campus)."""
-    from tracker.services.scorecards import contractors
+    from tracker.services.insight.scorecards import contractors
 
     try:
         contractor = contractors.create(code=code, name_en=name_en, name_zh=name_zh, now=utcnow())
@@ -313,7 +314,7 @@ def contractor_assign(username, code):
 
     from tracker.extensions import db
     from tracker.models import Contractor, User
-    from tracker.services.scorecards import contractors
+    from tracker.services.insight.scorecards import contractors
 
     user = db.session.execute(select(User).where(User.username == username)).scalar_one_or_none()
     if user is None:
@@ -342,7 +343,7 @@ def follow_up_rule(centre, share, category, complaint):
 
     from tracker.extensions import db
     from tracker.models import Category, Centre
-    from tracker.services.scorecards import rules
+    from tracker.services.insight.scorecards import rules
 
     centre_id = db.session.execute(select(Centre.id).where(Centre.code == centre)).scalar()
     if centre_id is None:
@@ -368,7 +369,7 @@ def follow_up_sample(week):
     """Draw a week's sample of closed requests for follow-up calls, for the centres not drawn yet."""
     from datetime import timedelta
 
-    from tracker.services import follow_ups
+    from tracker.services.ledger import follow_ups
 
     now = utcnow()
     monday = follow_ups.sample_week(now) if week is None else week.date() - timedelta(days=week.weekday())
@@ -384,7 +385,7 @@ def follow_up_sample(week):
 @with_appcontext
 def weekly_report(week, email):
     """Generate (or regenerate) a week's report now and print its headline figures."""
-    from tracker.services import weekly
+    from tracker.services.insight import weekly
 
     now = utcnow()
     day = week.date() if week is not None else weekly.last_full_week(now)
@@ -419,7 +420,7 @@ def weekly_report(week, email):
 @with_appcontext
 def rectification_sweep_command():
     """Flag rectification items that became at risk or overdue, and tell their people, now."""
-    from tracker.services import rectification
+    from tracker.services.ledger import rectification
 
     click.echo(f"rectification sweep: {rectification.sweep_due(utcnow())}")
 
@@ -428,7 +429,7 @@ def _import_files(paths) -> list[dict]:
     """Expand files and folders (their .csv, .csv.gz and .xlsx files, sorted) into the run's file list."""
     from pathlib import Path
 
-    from tracker.services import importer
+    from tracker.services.requests import importer
 
     files = []
     for given in paths:
@@ -490,7 +491,7 @@ def import_tickets(paths, mapping_code, dry_run, time_zone, encoding, as_of, bat
 
     from flask_babel import force_locale
 
-    from tracker.services import importer
+    from tracker.services.requests import importer
 
     _require_schema_at_head()
     now = utcnow()
@@ -584,8 +585,8 @@ def standards_replay(is_current, draft_path, first, last, centre_code, processes
 
     from flask_babel import force_locale
 
-    from tracker.services.standards import replay as replays
-    from tracker.services.standards.draft import Draft, parse_draft
+    from tracker.services.sla.standards import replay as replays
+    from tracker.services.sla.standards.draft import Draft, parse_draft
 
     if is_current == bool(draft_path):
         raise click.UsageError("give either --current or --draft FILE.json")
@@ -667,10 +668,10 @@ def standards_history(weeks, share, centre_code, draft_path, json_path):
 
     from flask_babel import force_locale
 
-    from tracker.services import reports
-    from tracker.services.standards import history
-    from tracker.services.standards import replay as replays
-    from tracker.services.standards.draft import parse_draft
+    from tracker.services.insight import reports
+    from tracker.services.sla.standards import history
+    from tracker.services.sla.standards import replay as replays
+    from tracker.services.sla.standards.draft import parse_draft
 
     with force_locale("en"):
         try:
@@ -709,7 +710,7 @@ def import_benchmarks(path, read_year, locale):
     """Import benchmarks from a CSV file: all rows or, with any bad row, none (each bad row is listed)."""
     from flask_babel import force_locale
 
-    from tracker.services.standards import benchmarks
+    from tracker.services.sla.standards import benchmarks
 
     with open(path, "rb") as handle:
         data = handle.read()

@@ -181,7 +181,7 @@ def load(env: Environment | None = None) -> dict:
         "OUTBOX_SWEEP_SECONDS": float(env.get("TRACKER_OUTBOX_SWEEP_SECONDS", "15")),
         "SLA_SWEEP_BATCH": int(env.get("TRACKER_SLA_SWEEP_BATCH", "2000")),
         # Replays whose worker died: checked this often; stalled when their
-        # heartbeat is older than this (services/standards/saved.py).
+        # heartbeat is older than this (services/sla/standards/saved.py).
         "REPLAY_RECLAIM_SECONDS": float(env.get("TRACKER_REPLAY_RECLAIM_SECONDS", "60")),
         "REPLAY_STALLED_SECONDS": float(env.get("TRACKER_REPLAY_STALLED_SECONDS", "600")),
         # The level of beat's and the worker's "sent/received/succeeded" lines
@@ -460,7 +460,7 @@ def _display_settings(env: Environment) -> dict:
 
 
 def _login_settings(env: Environment) -> dict:
-    """Return the login throttle's settings (tracker.services.logins) and how many proxies to trust.
+    """Return the login throttle's settings (tracker.services.admin.logins) and how many proxies to trust.
 
     TRACKER_LOGIN_ADDRESS_LIMIT and TRACKER_LOGIN_DEVICE_LIMIT are written as
     Flask-Limiter reads a limit ("20/10 minutes"); "off" switches the address

@@ -85,19 +85,13 @@ from tracker.models import (
     TicketEvent,
     User,
 )
-from tracker.services import (
-    accounts,
-    feedback,
-    follow_ups,
-    outbox,
-    rectification,
-    reports,
-    sla,
-    sla_config,
-    stats,
-    surveys,
-)
-from tracker.services import tickets as ticket_service
+from tracker.services.admin import accounts
+from tracker.services.insight import reports, stats
+from tracker.services.ledger import feedback, follow_ups, rectification, surveys
+from tracker.services.notify import outbox
+from tracker.services.requests import tickets as ticket_service
+from tracker.services.sla import clocks as sla
+from tracker.services.sla import config as sla_config
 
 # Tickets per day before the term and weekday factors: about 13 a day over a
 # year, 25-30 on a Monday at the start of the autumn term, a handful during
@@ -149,7 +143,7 @@ FLOOR_NOTES: tuple[Text, ...] = (
     ("走廊尽头", "End of the corridor"),
 )
 
-# Requesters' ratings (services/feedback.py). About two in five resolved
+# Requesters' ratings (services/ledger/feedback.py). About two in five resolved
 # requests get one: half of those who confirm the fix themselves rate it,
 # a few of those who let it be confirmed automatically rate from the link
 # in the "resolved" e-mail. Weights of the ratings 1-5 by how it went.
@@ -189,7 +183,7 @@ RATING_COMMENTS: dict[int, tuple[Text, ...]] = {
         ("同一个问题报修三次了，还是老样子。", "Third report of the same problem, and still the same."),
     ),
 }
-# A low rating opens a follow-up visit (services/follow_ups.py); the centre's
+# A low rating opens a follow-up visit (services/ledger/follow_ups.py); the centre's
 # head records it, mostly within the due working days, sometimes later.
 # Some of the last RECENT_FOLLOW_UPS' visits have not happened yet.
 RECENT_FOLLOW_UPS = timedelta(days=12)
@@ -460,7 +454,7 @@ def _create_catalog(setup_at: datetime) -> _Catalog:
 
 def _create_service_levels(catalog: _Catalog, setup_at: datetime, now: datetime) -> list[str]:
     """Install the default calendars and policies; repairs answers round the clock."""
-    from tracker.services.holidays import known_years
+    from tracker.services.sla.holidays import known_years
 
     years = range(setup_at.year, now.year + 2)
     policies = sla_config.install_defaults(
@@ -765,8 +759,8 @@ def _poisson(rng: random.Random, mean: float) -> int:
 class _Extra(StrEnum):
     """Steps of a ticket's story that are not moves of the ticket."""
 
-    RATE = "rate"  # the requester rates it (services/feedback.py)
-    VISIT = "visit"  # a head records the low rating's follow-up (services/follow_ups.py)
+    RATE = "rate"  # the requester rates it (services/ledger/feedback.py)
+    VISIT = "visit"  # a head records the low rating's follow-up (services/ledger/follow_ups.py)
 
 
 @dataclass

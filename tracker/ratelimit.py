@@ -6,7 +6,7 @@ is read from the config at each request (API_RATE_LIMIT), so a deployment
 or a test changes it without a new app, and "off" switches it off. Answers
 carry X-RateLimit-Limit, -Remaining, -Reset and, once refused, Retry-After;
 the refusal is JSON. Failed logins have their own throttle, in the
-database (tracker.services.logins).
+database (tracker.services.admin.logins).
 
 When the storage is unreachable the limiter counts in memory and logs a
 warning (tracker.extensions): a Redis outage never stops a request.
@@ -33,7 +33,7 @@ def _is_off(name: str) -> bool:
 
 def api_key() -> str:
     """Count per token (its hash: the secret is not kept, even in the counter's name), else per address."""
-    from tracker.services.api_tokens import hash_secret
+    from tracker.services.admin.api_tokens import hash_secret
 
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() == "bearer" and secret.strip():

@@ -114,7 +114,7 @@ def _seed(url: str, instance_path: Path) -> Seeded:
     from tracker.domain.workflow import Status
     from tracker.extensions import db
     from tracker.models import Location
-    from tracker.services import stats
+    from tracker.services.insight import stats
 
     # The rest comes from server_environment(), as for gunicorn.
     app = create_app(
@@ -201,20 +201,13 @@ def _wide_rows(world, machine) -> dict:
     from tracker.domain.workflow import Status
     from tracker.extensions import db
     from tracker.models import Calendar, Escalation, Location, Notification
-    from tracker.services import (
-        api_tokens,
-        attachments,
-        feedback,
-        feedback_links,
-        follow_ups,
-        importer,
-        rectification,
-        sla_sweep,
-        surveys,
-        webhooks,
-        weekly,
-    )
-    from tracker.services.standards import benchmarks, drafts, saved
+    from tracker.services.admin import api_tokens
+    from tracker.services.insight import weekly
+    from tracker.services.ledger import feedback, feedback_links, follow_ups, rectification, surveys
+    from tracker.services.notify import webhooks
+    from tracker.services.requests import attachments, importer
+    from tracker.services.sla import sweep as sla_sweep
+    from tracker.services.sla.standards import benchmarks, drafts, saved
 
     ids: dict = {}
     # Long names: a place (in every "Where?" choice and the QR sheet) and a user (lists, forms, header).
@@ -297,14 +290,14 @@ def _wide_rows(world, machine) -> dict:
     ids["material_id"] = material.id
     # A contractor with a long name and one technician working for it (not the journeys' technician,
     # and no follow-up rule: the other browser tests' scorecards and weekly sample stay as they were).
-    from tracker.services.scorecards import contractors
+    from tracker.services.insight.scorecards import contractors
 
     contractor = contractors.create(code="huaxin-facility-services", now=T0,
                                     name_en="Huaxin Facility and Property Management Services Company Limited",
                                     name_zh="华信物业设施管理服务有限公司")
     contractors.assign(world.users["other_technician"].id, contractor.id, now=T0)
     ids["week"] = "2026-02-23"
-    from tracker.services import display
+    from tracker.services.insight import display
 
     ids["display_secret"] = display.create_link(name="Logistics office, second floor, by the lifts", centre_id=None,
                                                 actor=None, now=T0)[1]

@@ -48,8 +48,9 @@ def walk(description: str, *, at: datetime, confirm: bool | None, rating: int | 
     from tracker.domain.workflow import Action
     from tracker.extensions import db
     from tracker.models import Category, Location, User
-    from tracker.services import feedback, stats
-    from tracker.services import tickets as svc
+    from tracker.services.insight import stats
+    from tracker.services.ledger import feedback
+    from tracker.services.requests import tickets as svc
 
     def user(name):
         return db.session.execute(select(User).where(User.username == name)).scalar_one()

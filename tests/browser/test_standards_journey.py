@@ -36,7 +36,7 @@ from tracker.domain.workflow import Status
 from tracker.extensions import db
 from tracker.models import Benchmark, Category, Location, SlaPolicy, User
 from tracker.services import stats
-from tracker.services.standards import benchmarks
+from tracker.services.sla.standards import benchmarks
 
 filed = datetime.fromisoformat(sys.argv[2])
 app = create_app({"PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})

@@ -1,7 +1,7 @@
 """Helpers for the API tests: personal access tokens for the test world's users."""
 
 from tests.factories import T0
-from tracker.services import api_tokens
+from tracker.services.admin import api_tokens
 
 
 def make_token(world, who: str, scopes=None, *, expires_at=None, now=T0) -> str:

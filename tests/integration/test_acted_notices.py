@@ -23,8 +23,8 @@ from tracker.domain.workflow import Action, Status
 from tracker.errors import ValidationFailed
 from tracker.extensions import db as _db
 from tracker.models import Escalation, Notification, RectificationItem, User, UserRole
-from tracker.services import sla_sweep
-from tracker.services import tickets as ticket_service
+from tracker.services.requests import tickets as ticket_service
+from tracker.services.sla import sweep as sla_sweep
 
 DAY = timedelta(days=1)
 # The migration tests' fixture, by name: pytest finds it here.

@@ -12,8 +12,9 @@ from tracker.clock import utcnow
 from tracker.extensions import db
 from tracker.forms.admin import CalendarForm, PolicyForm, format_duration, parse_duration
 from tracker.models import Calendar, CalendarVersion, Category, SlaPolicy, SlaPolicyVersion, Ticket
-from tracker.services import holidays, sla_config
-from tracker.services.holidays import china_days
+from tracker.services.sla import config as sla_config
+from tracker.services.sla import holidays
+from tracker.services.sla.holidays import china_days
 
 OFFICE_WEEK = "08:30-12:00, 14:00-17:30"
 NON_ADMINS = [
@@ -183,7 +184,7 @@ def test_a_calendar_error_of_the_service_reads_in_the_callers_language(app):
     from flask_babel import force_locale
 
     from tracker.errors import ValidationFailed
-    from tracker.services import sla_config
+    from tracker.services.sla import config as sla_config
 
     with pytest.raises(ValidationFailed) as refused:
         sla_config.validate_calendar({"timezone": "Asia/Shanghai", "week": {"mon": [["14:00", "12:00"]]}})

@@ -84,7 +84,7 @@ def test_the_session_cookie_does_not_authenticate_the_api(client, world, login_a
 
 @pytest.mark.parametrize("state", ["unknown", "revoked", "expired", "inactive_owner"])
 def test_an_unusable_token_answers_401(client, world, state):
-    from tracker.services import api_tokens
+    from tracker.services.admin import api_tokens
 
     now = datetime.now(UTC)
     secret = make_token(world, "leadership", expires_at=now + timedelta(days=1) if state == "expired" else None,
@@ -120,7 +120,7 @@ def test_a_token_is_stored_only_as_its_hash(client, world):
 
 def test_a_token_may_not_carry_a_role_its_owner_lacks(world):
     from tracker.errors import ValidationFailed
-    from tracker.services import api_tokens
+    from tracker.services.admin import api_tokens
 
     with pytest.raises(ValidationFailed):
         api_tokens.create_token(world.users["requester"], name="x", scopes=["admin"], now=datetime.now(UTC))
@@ -386,7 +386,7 @@ def test_the_catalogue_lists_centres_categories_and_places(client, world):
 
 
 def test_sla_figures_follow_the_dashboards_rules(client, world, make_ticket):
-    from tracker.services import stats
+    from tracker.services.insight import stats
 
     make_ticket(status=Status.RESOLVED)
     stats.refresh_all()  # the dashboards' daily summary, as the workers keep it
@@ -413,7 +413,7 @@ def test_sla_figures_follow_the_dashboards_rules(client, world, make_ticket):
 def _item(world, make_ticket):
     from datetime import date
 
-    from tracker.services import rectification
+    from tracker.services.ledger import rectification
 
     ticket = make_ticket()
     return rectification.create_item(

@@ -27,7 +27,7 @@ from schemathesis.core.parameters import ParameterLocation
 from tests.factories import make_user
 from tracker.domain.roles import Role
 from tracker.domain.workflow import Status
-from tracker.services import api_tokens
+from tracker.services.admin import api_tokens
 
 EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "25"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance,

@@ -19,7 +19,7 @@ from tests.factories import T0
 from tracker.domain.workflow import Status
 from tracker.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from tracker.models import Attachment, EventKind, Ticket, TicketEvent
-from tracker.services import attachments as attachment_service
+from tracker.services.requests import attachments as attachment_service
 
 ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + b"\x02\x00\x3e\x00" + b"\x00" * 200
 PE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48 + b"PE\x00\x00" + b"\x00" * 200
@@ -768,7 +768,7 @@ def test_another_record_type_plugs_in(app, db, world, attachments_dir):
 
 def test_evidence_on_a_rectification_item_follows_the_items_rules(client, db, world, login_as, attachments_dir):
     from tracker.models import RectificationEvent
-    from tracker.services import rectification
+    from tracker.services.ledger import rectification
 
     item = rectification.create_item(
         rectification.NewItem(centre_id=world.centres["repairs"].id, title="Vending machine 3 eats coins",

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from scripts import boston311_figures as raw_figures
 from tests.factories import T0
 from tracker.models import RunStatus, Ticket, TicketSla
-from tracker.services import importer
+from tracker.services.requests import importer
 
 SLICE = Path(__file__).resolve().parents[1] / "data" / "boston311"
 # 2016-01-13 00:00 in Boston (EST): the night of the city's export.

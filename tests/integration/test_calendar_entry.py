@@ -23,7 +23,7 @@ from tracker.domain.calendar import BusinessCalendar
 from tracker.domain.sla_clock import Target
 from tracker.extensions import db
 from tracker.models import Calendar, CalendarEnteredDay, CalendarVersion, TicketSla
-from tracker.services import holidays
+from tracker.services.sla import holidays
 
 # 2026-12-07 10:00 in Shanghai: the year's schedule is published, the package has not caught up.
 TODAY = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
@@ -243,7 +243,7 @@ def test_the_warning_goes_once_next_years_holidays_are_entered(client, world, lo
 
 
 def test_a_calendar_no_policy_uses_is_not_warned_about(client, world, login_as, monkeypatch):
-    from tracker.services import sla_config
+    from tracker.services.sla import config as sla_config
 
     sla_config.create_calendar(code="unused", name_en="Unused", name_zh="未用",
                                definition={"timezone": "Asia/Shanghai", "week": {"mon": [["08:00", "17:00"]]},

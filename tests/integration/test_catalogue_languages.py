@@ -161,7 +161,7 @@ def test_an_item_opened_from_a_cluster_reads_in_the_pages_language(client, world
 def test_an_item_written_in_chinese_before_reads_in_english(app, world):
     from flask_babel import force_locale
 
-    from tracker.services import rectification as ledger
+    from tracker.services.ledger import rectification as ledger
 
     item = RectificationItem(description="此事项涉及的工单：\nRP-2026-000001 水管漏水\n请尽快处理。")
     with app.test_request_context("/"), force_locale("en"):
@@ -171,7 +171,7 @@ def test_an_item_written_in_chinese_before_reads_in_english(app, world):
 
 
 def test_a_notice_names_centres_in_the_recipients_language_with_a_fallback(app, world):
-    from tracker.services.channels import render
+    from tracker.services.notify.channels import render
 
     payload = {"week_start": "2026-11-30", "week_end": "2026-12-06", "headline": [
         {"name_en": "", "name_zh": "宿舍管理中心", "received": 3, "resolved": 2, "backlog": 1, "breached": 0},

@@ -22,8 +22,10 @@ from tests.conftest import post_form
 from tests.factories import make_ticket, make_user
 from tracker.domain.roles import Role
 from tracker.domain.workflow import Action, HoldReason
-from tracker.services import closure, reports, sla_sweep, stats
-from tracker.services import tickets as svc
+from tracker.services.insight import reports, stats
+from tracker.services.requests import closure
+from tracker.services.requests import tickets as svc
+from tracker.services.sla import sweep as sla_sweep
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=SH)

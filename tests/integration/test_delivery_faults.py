@@ -28,7 +28,7 @@ from tracker.models import (
     Webhook,
     WebhookFormat,
 )
-from tracker.services import outbox
+from tracker.services.notify import outbox
 
 pytestmark = pytest.mark.worker
 

@@ -35,7 +35,7 @@ from tracker.models import (
     User,
     UserRole,
 )
-from tracker.services import accounts
+from tracker.services.admin import accounts
 
 PASSWORD = "demo password 2026"
 CENTRE_CODES = {"general", "finance", "dorm", "gardens", "catering", "property", "projects", "business", "repairs"}
@@ -202,7 +202,7 @@ def test_if_empty_skips_a_database_with_data(db):
 
 def test_recomputing_the_stored_clocks_from_the_events_changes_nothing(db):
     from tracker.domain.sla_clock import TargetState
-    from tracker.services import sla
+    from tracker.services.sla import clocks as sla
 
     seed(days=21)
 

@@ -9,10 +9,10 @@ from tests.factories import T0
 from tracker.domain.workflow import Action, Status
 from tracker.extensions import db
 from tracker.models import Escalation, EventKind, Notification, Shift, ShiftKind, TicketEvent
-from tracker.services import sla_sweep
-from tracker.services import tickets as svc
 from tracker.services.dispatch import auto, roster, suggest
 from tracker.services.dispatch.roster import NewShift, RosterRejected
+from tracker.services.requests import tickets as svc
+from tracker.services.sla import sweep as sla_sweep
 
 # Saturday 7 March 2026, 02:00 in Shanghai.
 SATURDAY_2AM = datetime(2026, 3, 6, 18, 0, tzinfo=UTC)
@@ -260,7 +260,7 @@ def test_level_one_of_an_unassigned_request_goes_to_the_technician_on_duty(world
     assert escalation is not None
     assert world.users["technician"].id in sla_sweep.receivers(escalation, ticket)
     assert world.users["other_technician"].id not in sla_sweep.receivers(escalation, ticket)
-    from tracker.services import escalations
+    from tracker.services.requests import escalations
 
     assert escalation in escalations.open_for(world.users["technician"])
     assert escalations.open_for(world.users["other_technician"]) == []

@@ -16,8 +16,8 @@ from tests.integration.test_races import race
 from tracker.domain.workflow import Status
 from tracker.extensions import db
 from tracker.models import EventKind, Ticket, TicketEvent, User
-from tracker.services import tickets as svc
 from tracker.services.dispatch import auto, roster
+from tracker.services.requests import tickets as svc
 
 SATURDAY_2AM = T0.replace(day=6, hour=18)  # Saturday 7 March 2026, 02:00 in Shanghai
 

@@ -13,8 +13,8 @@ from tracker.domain.workflow import Action, Status
 from tracker.errors import PermissionDenied
 from tracker.extensions import db
 from tracker.models import AdminEvent, DisplayLink
-from tracker.services import display, stats
-from tracker.services import tickets as ticket_service
+from tracker.services.insight import display, stats
+from tracker.services.requests import tickets as ticket_service
 
 NOW = T0 + timedelta(hours=3)
 ADDRESS = re.compile(r'id="new-display-link"[^>]*>([^<]+)<')
@@ -223,7 +223,7 @@ def test_a_bad_link_form_says_why_and_makes_nothing(client, world, login_as):
 
 def test_the_figures_are_the_dashboards(client, world, login_as, make_ticket):
     """Received, backlog and met % per centre: the leadership dashboard's services give the same numbers."""
-    from tracker.services import reports
+    from tracker.services.insight import reports
 
     make_ticket(now=T0)
     make_ticket(status=Status.RESOLVED, now=T0)

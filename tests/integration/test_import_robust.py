@@ -19,7 +19,7 @@ from tests.factories import T0
 from tests.integration.test_import import GOOD_ROWS, HEADER, campus_mapping, count, run, ticket, write
 from tracker.extensions import db
 from tracker.models import DailyStat, ImportRun, RunStatus, StatsDirty, Ticket
-from tracker.services import importer
+from tracker.services.requests import importer
 
 DATA = Path(__file__).parent.parent / "data" / "imports"
 AS_OF = datetime(2026, 2, 1, tzinfo=UTC)

@@ -28,7 +28,10 @@ from tracker.models import (
     TicketEvent,
     TicketSla,
 )
-from tracker.services import outbox, reports, sla, sla_config, webhooks
+from tracker.services.insight import reports
+from tracker.services.notify import outbox, webhooks
+from tracker.services.sla import clocks as sla
+from tracker.services.sla import config as sla_config
 
 API = "/api/v1"
 SLA_COLUMNS = ("target", "policy_version_id", "calendar_version_id", "priority", "target_minutes", "state",
@@ -210,7 +213,7 @@ def test_the_filing_answer_is_what_the_ticket_schema_dumps(app, client, world):
 
 
 def test_the_filed_objects_in_the_session_hold_what_was_written(db, world):
-    from tracker.services import tickets as ticket_service
+    from tracker.services.requests import tickets as ticket_service
 
     category = world.categories["water"]
     request = ticket_service.NewTicket(centre_id=category.centre_id, category_id=category.id,

@@ -11,7 +11,7 @@ from tests.conftest import IsolatedClient, post_form
 from tests.factories import T0
 from tracker.extensions import db
 from tracker.models import LoginFailure
-from tracker.services import logins
+from tracker.services.admin import logins
 
 
 @pytest.fixture

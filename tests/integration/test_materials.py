@@ -27,10 +27,11 @@ from tracker.models import (
     Ticket,
     TicketEvent,
 )
-from tracker.services import sla, sla_config
-from tracker.services import tickets as ticket_service
 from tracker.services.materials import catalogue, quotes, stock
 from tracker.services.materials.stock import UsedLine
+from tracker.services.requests import tickets as ticket_service
+from tracker.services.sla import clocks as sla
+from tracker.services.sla import config as sla_config
 
 LATER = T0 + timedelta(hours=2)
 

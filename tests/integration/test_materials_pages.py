@@ -231,7 +231,7 @@ def test_the_weekly_report_carries_the_weeks_materials_and_charges(client, login
     from datetime import date, timedelta
 
     from tests.factories import T0
-    from tracker.services import weekly
+    from tracker.services.insight import weekly
 
     _used_and_charged(client, login_as, world, make_ticket)
     report = weekly.generate(date(2026, 3, 2), actor=None, now=T0 + timedelta(days=8))

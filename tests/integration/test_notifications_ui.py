@@ -19,8 +19,9 @@ from tracker.models import (
     TicketEvent,
     Webhook,
 )
-from tracker.services import outbox, sla_sweep
-from tracker.services import tickets as ticket_service
+from tracker.services.notify import outbox
+from tracker.services.requests import tickets as ticket_service
+from tracker.services.sla import sweep as sla_sweep
 
 BADGE_RE = re.compile(r'id="unread-count">(\d+)<')
 

@@ -84,7 +84,7 @@ def test_two_submissions_with_one_key_at_the_same_instant_file_one_request(app, 
     from tracker.extensions import db as _db
     from tracker.models import User
     from tracker.services import idempotency
-    from tracker.services import tickets as ticket_service
+    from tracker.services.requests import tickets as ticket_service
 
     user_id = world.users["requester"].id
     request = ticket_service.NewTicket(centre_id=world.centres["repairs"].id, category_id=world.categories["water"].id,
@@ -185,7 +185,7 @@ def test_a_follow_up_recorded_again_lands_on_it(client, db, world, login_as):
 
     from tests.factories import T0
     from tests.integration.test_feedback import resolved
-    from tracker.services import feedback, follow_ups
+    from tracker.services.ledger import feedback, follow_ups
 
     ticket = resolved(world)
     feedback.give(ticket.id, rating=1, comment="Rude", actor=world.users["requester"], now=T0 + timedelta(hours=1))
@@ -380,7 +380,7 @@ def test_an_import_run_and_a_survey_file_sent_again_are_recorded_once(app, clien
     from tests.integration.test_import import GOOD_ROWS, HEADER, campus_mapping
     from tests.integration.test_surveys import client_for, csv_bytes
     from tracker.models import ImportRun, SurveyImport
-    from tracker.services import importer
+    from tracker.services.requests import importer
 
     importer.save_mapping(None, campus_mapping(), actor=None, now=T0)
     mapping = importer.mapping_by_code("old-desk")
@@ -411,7 +411,7 @@ def test_two_follow_ups_recorded_from_one_list_page_are_both_recorded(client, db
     from tests.factories import T0
     from tests.integration.test_feedback import resolved
     from tracker.models import FollowUp, FollowUpStatus
-    from tracker.services import feedback, follow_ups
+    from tracker.services.ledger import feedback, follow_ups
 
     rows = []
     for _ in range(2):

@@ -18,7 +18,7 @@ from tests.integration.api_helpers import bearer, make_token
 from tracker import logs, metrics
 from tracker.config import ConfigError, Environment, load
 from tracker.models import DeliveryStatus, Notification, Ticket
-from tracker.services import sla_sweep
+from tracker.services.sla import sweep as sla_sweep
 
 # The fixtures of workers.py, by name: pytest finds them here.
 artifacts, make_system, smtp_sink = workers.artifacts, workers.make_system, workers.smtp_sink

@@ -19,10 +19,12 @@ from tests.factories import make_ticket
 from tracker.domain.workflow import Status
 from tracker.extensions import db as _db
 from tracker.models import Escalation, Ticket
-from tracker.services import feedback, rectification, sla_sweep, stats
-from tracker.services.overview import actions as overview_actions
-from tracker.services.overview import figures as overview_figures
-from tracker.services.reports import Filters
+from tracker.services.insight import stats
+from tracker.services.insight.overview import actions as overview_actions
+from tracker.services.insight.overview import figures as overview_figures
+from tracker.services.insight.reports import Filters
+from tracker.services.ledger import feedback, rectification
+from tracker.services.sla import sweep as sla_sweep
 
 SH = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 3, 15, 20, 0, tzinfo=SH)

@@ -40,8 +40,10 @@ from tracker.models import (
     TicketSla,
     User,
 )
-from tracker.services import importer, reports, sla, stats
-from tracker.services import tickets as ticket_service
+from tracker.services.insight import reports, stats
+from tracker.services.requests import importer
+from tracker.services.requests import tickets as ticket_service
+from tracker.services.sla import clocks as sla
 
 STALE = "Someone else changed this request a moment ago. Look at it again and retry."
 

@@ -30,9 +30,9 @@ from tracker.models import (
     RectificationItem,
     RectificationItemTicket,
 )
-from tracker.services import rectification as svc
-from tracker.services import rectification_reports as figures
-from tracker.services import weekly
+from tracker.services.insight import rectification_reports as figures
+from tracker.services.insight import weekly
+from tracker.services.ledger import rectification as svc
 
 # The worker fixtures of workers.py, by name: pytest finds them here.
 artifacts, make_system, smtp_sink = workers.artifacts, workers.make_system, workers.smtp_sink
@@ -449,7 +449,7 @@ def test_the_sweep_task_runs_in_a_real_worker_and_the_notices_are_mailed(make_sy
     """Beat schedules ``rectification.sweep_due``; a worker flags an item due today at once (at risk 30 days before)."""
     from tests.factories import build_world
     from tracker.clock import utcnow
-    from tracker.services import reports
+    from tracker.services.insight import reports
 
     # The filesystem broker takes about one message per poll: only this sweep runs every second, the others
     # (due in 30 s) would make the queue grow until its tasks expire unrun.
@@ -926,7 +926,7 @@ def test_the_dashboard_files_hold_the_page_figures(ledger, client, login, monkey
 
 
 def test_the_weekly_report_page_file_and_mail_show_the_ledger(ledger, client, world, login, monkeypatch):
-    from tracker.services import channels
+    from tracker.services.notify import channels
 
     report = weekly.generate(date(2026, 4, 20), actor=None, now=NOW, notify=True)
     login("leadership")

@@ -14,8 +14,10 @@ from tests.factories import make_ticket
 from tracker.domain.workflow import Action, HoldReason, Priority, Status
 from tracker.extensions import db as _db
 from tracker.models import StatsDirty
-from tracker.services import closure, reports, sla_sweep, stats
-from tracker.services import tickets as svc
+from tracker.services.insight import reports, stats
+from tracker.services.requests import closure
+from tracker.services.requests import tickets as svc
+from tracker.services.sla import sweep as sla_sweep
 
 SH = ZoneInfo("Asia/Shanghai")
 WEEK = reports.Filters(first=date(2026, 3, 2), last=date(2026, 3, 8))

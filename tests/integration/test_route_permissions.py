@@ -151,7 +151,7 @@ def _import_run(request):
     if callspec is None or not callspec.params.get("endpoint", "").startswith("imports."):
         return
     from tests.factories import T0
-    from tracker.services import importer
+    from tracker.services.requests import importer
 
     request.getfixturevalue("world")
     source = request.getfixturevalue("tmp_path") / "cases.csv"
@@ -169,7 +169,7 @@ def _weekly_report(request):
     from datetime import date
 
     from tests.factories import T0
-    from tracker.services import weekly
+    from tracker.services.insight import weekly
 
     request.getfixturevalue("world")
     weekly.generate(date(2026, 2, 23), actor=None, now=T0)
@@ -222,7 +222,7 @@ ROUTES.update({
 def _contractor_ids(template: str) -> dict:
     """Add a contractor when the route needs one."""
     from tests.factories import T0
-    from tracker.services.scorecards import contractors
+    from tracker.services.insight.scorecards import contractors
 
     if "{contractor_id}" not in template:
         return {}
@@ -279,7 +279,7 @@ def _feedback_ids(template: str, world) -> dict:
     from tests.factories import T0
     from tracker.clock import utcnow
     from tracker.domain.workflow import Status
-    from tracker.services import feedback, follow_ups
+    from tracker.services.ledger import feedback, follow_ups
 
     ids = {}
     if "{feedback_token}" in template:
@@ -301,7 +301,8 @@ def _ops_ids(template: str, world, ticket) -> dict:
     from tests.factories import T0
     from tracker.extensions import db
     from tracker.models import Channel, Escalation, Notification
-    from tracker.services import sla_sweep, webhooks
+    from tracker.services.notify import webhooks
+    from tracker.services.sla import sweep as sla_sweep
 
     ids = {}
     if "{webhook_id}" in template:
@@ -380,7 +381,7 @@ def _attachment_ids(template: str, world, ticket) -> dict:
 
     from tests.factories import T0
     from tests.integration.test_attachments import jpeg
-    from tracker.services import attachments
+    from tracker.services.requests import attachments
 
     photo = FileStorage(io.BytesIO(jpeg(size=(64, 64))), filename="tap.jpg")
     saved = attachments.save_upload(photo, owner_type="ticket", owner_id=ticket.id,
@@ -413,7 +414,7 @@ def _survey_ids(template: str, world) -> dict:
     import io
 
     from tests.factories import T0
-    from tracker.services import surveys
+    from tracker.services.ledger import surveys
 
     data = b"Centre,Score,Comment\nrepairs,2,The lift in building 3 stops between floors.\n"
     item = surveys.upload(io.BytesIO(data), "survey.csv", "Route survey", actor=world.users["centre_head"], now=T0)
@@ -501,7 +502,7 @@ def _replay(request):
 
     from tests.factories import T0
     from tracker.extensions import db
-    from tracker.services.standards import saved
+    from tracker.services.sla.standards import saved
 
     world = request.getfixturevalue("world")
     make_ticket(world)
@@ -546,7 +547,8 @@ def _api_ids(template: str, world, ticket) -> dict:
     from datetime import date, timedelta
 
     from tests.factories import T0
-    from tracker.services import api_tokens, rectification
+    from tracker.services.admin import api_tokens
+    from tracker.services.ledger import rectification
 
     ids = {}
     if "{item_reference}" in template:
@@ -591,7 +593,7 @@ ROUTES.update({
 def _standards_ids(template: str, world) -> dict:
     """Make a draft of the repairs policy, a benchmark and a link, when the route needs them."""
     from tests.factories import T0
-    from tracker.services.standards import benchmarks, drafts
+    from tracker.services.sla.standards import benchmarks, drafts
 
     ids = {}
     if "{draft_id}" in template:
@@ -608,7 +610,7 @@ def _standards_ids(template: str, world) -> dict:
 def _api_call(client, world, endpoint: str, method: str, path: str, role: str):
     """Call the API as ``role``'s user with a token of all their roles (none for anonymous)."""
     from tests.factories import T0
-    from tracker.services import api_tokens
+    from tracker.services.admin import api_tokens
 
     headers = {}
     if role != "anonymous":
@@ -651,7 +653,7 @@ def _display_ids(template: str) -> dict:
     if "{display_secret}" not in template and "{display_link_id}" not in template:
         return {}
     from tests.factories import T0
-    from tracker.services import display
+    from tracker.services.insight import display
 
     link, secret = display.create_link(name="Office wall", centre_id=None, actor=None, now=T0)
     return {"display_secret": secret, "display_link_id": link.id}

@@ -145,7 +145,7 @@ def test_an_admin_creates_renames_deactivates_and_assigns(client, login_as, worl
 
 def test_a_head_sees_their_technicians_contractors_but_changes_nothing(client, login_as, world):
     from tracker.clock import utcnow
-    from tracker.services.scorecards import contractors
+    from tracker.services.insight.scorecards import contractors
 
     contractor = contractors.create(code="hx", name_en="Huaxin", name_zh="华信", now=utcnow())
     contractors.assign(world.users["technician"].id, contractor.id, now=utcnow())
@@ -170,7 +170,7 @@ def test_a_head_sees_their_technicians_contractors_but_changes_nothing(client, l
 
 def test_the_dashboards_coverage_links_to_the_rules_for_those_who_set_them(client, login_as, world):
     from tests.factories import T0
-    from tracker.services.scorecards import rules
+    from tracker.services.insight.scorecards import rules
 
     repairs = world.centres["repairs"].id
     rules.set_rule(repairs, None, "50", actor=None, now=T0)

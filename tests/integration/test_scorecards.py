@@ -17,9 +17,11 @@ from tracker.domain.workflow import Action, HoldReason, Status
 from tracker.errors import PermissionDenied, ValidationFailed
 from tracker.extensions import db as _db
 from tracker.models import FollowUp, FollowUpRule
-from tracker.services import closure, feedback, follow_ups, reports, stats
-from tracker.services import tickets as svc
-from tracker.services.scorecards import cards, contractors, rules
+from tracker.services.insight import reports, stats
+from tracker.services.insight.scorecards import cards, contractors, rules
+from tracker.services.ledger import feedback, follow_ups
+from tracker.services.requests import closure
+from tracker.services.requests import tickets as svc
 
 FIRST, LAST = date(2026, 3, 1), date(2026, 3, 31)
 NOW = T0 + timedelta(days=40)
@@ -309,7 +311,7 @@ def test_the_dashboards_show_the_honest_shares_and_coverage(client, world, login
 
 
 def test_the_weekly_report_shows_the_honest_shares(world):
-    from tracker.services import weekly
+    from tracker.services.insight import weekly
 
     requester = world.users["requester"]
     confirmed = closed_at(world, "water", T0)

@@ -17,10 +17,13 @@ from tracker.domain.workflow import Action, Status
 from tracker.extensions import db as _db
 from tracker.forms.admin import PolicyForm
 from tracker.models import EventKind, Notification, SlaPolicy, TicketEvent, TicketSla
-from tracker.services import reports, sla, sla_config, sla_sweep, stats, weekly
-from tracker.services import tickets as svc
-from tracker.services.standards import replay
-from tracker.services.standards.draft import Draft
+from tracker.services.insight import reports, stats, weekly
+from tracker.services.requests import tickets as svc
+from tracker.services.sla import clocks as sla
+from tracker.services.sla import config as sla_config
+from tracker.services.sla import sweep as sla_sweep
+from tracker.services.sla.standards import replay
+from tracker.services.sla.standards.draft import Draft
 
 DISPATCH = {
     "calendar": "always",

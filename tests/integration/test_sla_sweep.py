@@ -19,8 +19,10 @@ from tracker.models import (
     TicketEvent,
     TicketSla,
 )
-from tracker.services import sla, sla_config, sla_sweep
-from tracker.services import tickets as svc
+from tracker.services.requests import tickets as svc
+from tracker.services.sla import clocks as sla
+from tracker.services.sla import config as sla_config
+from tracker.services.sla import sweep as sla_sweep
 
 
 def count(model, *where):

@@ -12,8 +12,8 @@ from tracker.domain.workflow import Action, HoldReason, Priority, Status
 from tracker.errors import Conflict, ValidationFailed
 from tracker.extensions import db as _db
 from tracker.models import Category, SlaPolicy, TicketEvent, TicketSla
-from tracker.services import sla_config
-from tracker.services import tickets as svc
+from tracker.services.requests import tickets as svc
+from tracker.services.sla import config as sla_config
 
 SH = ZoneInfo("Asia/Shanghai")
 

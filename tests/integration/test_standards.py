@@ -28,9 +28,10 @@ from tracker.models import (
     Ticket,
     TicketSla,
 )
-from tracker.services import sla_config, weekly
-from tracker.services.reports import Filters
-from tracker.services.standards import benchmarks, drafts, promises
+from tracker.services.insight import weekly
+from tracker.services.insight.reports import Filters
+from tracker.services.sla import config as sla_config
+from tracker.services.sla.standards import benchmarks, drafts, promises
 
 MONDAY = date(2026, 3, 2)
 
@@ -402,7 +403,7 @@ def test_a_centre_head_drafts_edits_and_publishes_their_standard_on_the_pages(cl
 
 def promises_day() -> date:
     from tracker.clock import utcnow
-    from tracker.services import reports
+    from tracker.services.insight import reports
 
     return reports.local_day(utcnow())
 

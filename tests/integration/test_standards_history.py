@@ -9,9 +9,9 @@ from flask_babel import force_locale
 from tests.factories import T0, make_ticket
 from tracker.domain.workflow import Status
 from tracker.errors import ValidationFailed
-from tracker.services.standards import history
-from tracker.services.standards import replay as replays
-from tracker.services.standards.draft import parse_draft
+from tracker.services.sla.standards import history
+from tracker.services.sla.standards import replay as replays
+from tracker.services.sla.standards.draft import parse_draft
 
 DAY = date(2026, 3, 2)  # T0's local day
 

@@ -17,10 +17,11 @@ from tracker.clock import utcnow
 from tracker.domain.workflow import Action, Priority, Status
 from tracker.errors import ValidationFailed
 from tracker.models import Centre, SlaPolicy, TicketSla
-from tracker.services import reports, sla, stats
-from tracker.services import tickets as svc
-from tracker.services.standards import replay
-from tracker.services.standards.draft import Draft, parse_draft
+from tracker.services.insight import reports, stats
+from tracker.services.requests import tickets as svc
+from tracker.services.sla import clocks as sla
+from tracker.services.sla.standards import replay
+from tracker.services.sla.standards.draft import Draft, parse_draft
 
 
 def _repairs_definition(db, **response):
@@ -223,8 +224,8 @@ def test_a_period_with_no_requests_says_so_in_the_users_language(app, db, world)
 
 def test_a_consent_wait_under_a_policy_without_its_rule_replays_as_stored(db, world):
     """The product's consent rule is applied alike to the stored clocks and to a replay (docs/sla.md)."""
-    from tracker.services import sla_config
     from tracker.services.materials import quotes
+    from tracker.services.sla import config as sla_config
 
     repairs = db.session.execute(select(SlaPolicy).where(SlaPolicy.code == "repairs")).scalar_one()
     older = _repairs_definition(db)

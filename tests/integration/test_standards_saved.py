@@ -13,7 +13,7 @@ from tests.factories import T0, make_ticket
 from tests.integration.api_helpers import bearer, make_token
 from tracker.domain.workflow import Status
 from tracker.models import ReplayStatus, SlaPolicy, SlaReplay
-from tracker.services.standards import benchmarks, saved
+from tracker.services.sla.standards import benchmarks, saved
 from workers.tasks import standards as tasks
 
 API = "/api/v1"
@@ -183,7 +183,7 @@ def test_a_replay_that_fails_in_the_worker_says_why_and_is_not_run_again(db, wor
 
 
 def test_a_draft_versions_replay_started_from_its_page_stays_attached_to_it(client, db, world, login_as):
-    from tracker.services.standards import drafts
+    from tracker.services.sla.standards import drafts
 
     _two_requests(world)
     admin = world.users["admin"]

@@ -25,7 +25,9 @@ from tracker.models import (
     TicketEvent,
 )
 from tracker.models.rectification import RectificationEventKind
-from tracker.services import sla_sweep, supervision, weekly
+from tracker.services import supervision
+from tracker.services.insight import weekly
+from tracker.services.sla import sweep as sla_sweep
 
 SUPERVISION_KINDS = (
     EventKind.SUPERVISION_ISSUED,

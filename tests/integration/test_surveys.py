@@ -28,8 +28,8 @@ from tracker.models import (
     SurveyMapping,
     SurveyResponse,
 )
-from tracker.services import rectification as ledger
-from tracker.services import surveys
+from tracker.services.ledger import rectification as ledger
+from tracker.services.ledger import surveys
 
 HEADER = ["Response ID", "Submitted at", "Respondent", "Service centre", "Topic", "Satisfaction (1-5)", "Comments"]
 ROWS = [

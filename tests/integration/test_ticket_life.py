@@ -9,7 +9,7 @@ from tests.factories import T0, make_ticket
 from tracker.domain.workflow import Action, HoldReason, Priority, Status
 from tracker.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from tracker.models import EventKind, Ticket, TicketEvent
-from tracker.services import tickets as svc
+from tracker.services.requests import tickets as svc
 
 
 def _events(db, ticket):

@@ -12,7 +12,7 @@ from tests.integration.api_helpers import bearer, make_token
 from tracker.domain.workflow import Status
 from tracker.errors import ValidationFailed
 from tracker.models import Ticket, TicketEvent
-from tracker.services import tickets as ticket_service
+from tracker.services.requests import tickets as ticket_service
 
 
 def _count(db, model):

@@ -16,7 +16,7 @@ from tracker.clock import utcnow
 from tracker.domain.markup import ZERO_WIDTH_SPACE as ZW
 from tracker.errors import ValidationFailed
 from tracker.models import Channel, DeliveryStatus, Notification, Webhook, WebhookFormat
-from tracker.services import outbox, webhooks
+from tracker.services.notify import outbox, webhooks
 
 artifacts, webhook_receiver = workers.artifacts, workers.webhook_receiver
 

@@ -24,8 +24,9 @@ from tracker.errors import Conflict, PermissionDenied, ValidationFailed
 from tracker.extensions import db as _db
 from tracker.models import Channel, Notification, ReportStatus, WeeklyReport
 from tracker.models.stats import TARGET_COLUMNS
-from tracker.services import channels, reports, stats, weekly
-from tracker.services import tickets as svc
+from tracker.services.insight import reports, stats, weekly
+from tracker.services.notify import channels
+from tracker.services.requests import tickets as svc
 
 # The fixture of test_reports.py, by name: pytest finds it here.
 week = test_reports.week

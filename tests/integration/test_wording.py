@@ -88,7 +88,7 @@ def test_a_rectification_items_source_is_labelled_source(client, world, login_as
 
 def test_labels_on_a_chinese_page_end_with_a_full_width_colon(client, world):
     from tracker.domain.workflow import Action
-    from tracker.services import tickets as ticket_service
+    from tracker.services.requests import tickets as ticket_service
 
     ticket = make_ticket(world, status=Status.IN_PROGRESS)
     ticket_service.transition(ticket.id, Action.RESOLVE, actor=world.users["technician"], now=T0 + timedelta(hours=2),
@@ -144,7 +144,7 @@ def test_a_ticket_action_flash_says_what_happened(client, db, world, login_as, l
 
 @pytest.mark.parametrize(("language", "day"), [("en", "Jan 15, 2027"), ("zh", "2027年1月15日")])
 def test_a_new_deadline_is_flashed_in_the_readers_date_format(client, world, login_as, language, day):
-    from tracker.services import rectification
+    from tracker.services.ledger import rectification
 
     item = rectification.create_item(
         rectification.NewItem(
@@ -187,7 +187,8 @@ def test_notices_write_deadlines_and_instants_in_the_readers_format(app, db, wor
 
     from tracker.i18n import when
     from tracker.models import Channel, Notification
-    from tracker.services import channels, sla_sweep
+    from tracker.services.notify import channels
+    from tracker.services.sla import sweep as sla_sweep
 
     make_ticket(world)
     sla_sweep.sweep_due(T0 + timedelta(minutes=31))  # the response target passed: the centre head hears

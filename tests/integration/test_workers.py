@@ -39,8 +39,10 @@ from tracker.models import (
     Webhook,
     WebhookFormat,
 )
-from tracker.services import outbox, sla_config, sla_sweep
-from tracker.services import tickets as ticket_service
+from tracker.services.notify import outbox
+from tracker.services.requests import tickets as ticket_service
+from tracker.services.sla import config as sla_config
+from tracker.services.sla import sweep as sla_sweep
 
 pytestmark = pytest.mark.worker
 
@@ -399,7 +401,7 @@ def test_a_failing_webhook_is_retried_with_backoff_until_it_answers(make_system,
 
 def test_a_replay_whose_worker_was_killed_is_run_again_by_another_worker(make_system):
     from tracker.models import ReplayStatus, SlaReplay
-    from tracker.services.standards import saved
+    from tracker.services.sla.standards import saved
 
     # Stalled after 3 s without a heartbeat, checked every second (production: 600 s and 60 s).
     system = make_system(settings={"TRACKER_REPLAY_STALLED_SECONDS": "3", "TRACKER_REPLAY_RECLAIM_SECONDS": "1"})

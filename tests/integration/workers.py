@@ -255,7 +255,7 @@ class System:
         from flask_migrate import upgrade
 
         from tracker import config, create_app
-        from tracker.services.sla import forget_calendars
+        from tracker.services.sla.clocks import forget_calendars
 
         self.instance.mkdir(parents=True)
         if not self.database_url.startswith("sqlite"):
@@ -340,7 +340,7 @@ class System:
 
     def close(self) -> None:
         from tracker.extensions import db
-        from tracker.services.sla import forget_calendars
+        from tracker.services.sla.clocks import forget_calendars
 
         try:
             for worker in self.workers:

@@ -8,7 +8,7 @@ import pytest
 from flask import Flask
 from openpyxl import load_workbook
 
-from tracker.services.exports import csv_lines, xlsx_bytes
+from tracker.services.insight.exports import csv_lines, xlsx_bytes
 
 
 def test_csv_has_a_bom_for_excel_and_round_trips_chinese():
@@ -85,7 +85,7 @@ def test_xlsx_keeps_error_like_text_as_text_and_drops_forbidden_control_characte
 
 
 def test_the_streamed_xlsx_is_the_same_file():
-    from tracker.services.exports import xlsx_chunks
+    from tracker.services.insight.exports import xlsx_chunks
 
     app = Flask(__name__)
     app.config["TRACKER_TIMEZONE"] = "Asia/Shanghai"

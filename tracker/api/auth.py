@@ -19,8 +19,8 @@ from tracker.clock import utcnow
 from tracker.domain.i18n import N_
 from tracker.errors import PermissionDenied
 from tracker.extensions import db
-from tracker.services import api_tokens
-from tracker.services.api_tokens import ScopedUser
+from tracker.services.admin import api_tokens
+from tracker.services.admin.api_tokens import ScopedUser
 
 LOCALES = ("zh_CN", "en")
 

@@ -28,7 +28,8 @@ from tracker.errors import NotFound, ValidationFailed
 from tracker.extensions import db
 from tracker.models import Location
 from tracker.models.stats import TARGET_COLUMNS
-from tracker.services import catalog, reports
+from tracker.services.insight import reports
+from tracker.services.requests import catalog
 
 # As the dashboards: longer periods make the summary scan long.
 MAX_DAYS = 3 * 366

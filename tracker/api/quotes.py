@@ -16,8 +16,8 @@ from tracker.domain.money import format_fen
 from tracker.errors import NotFound
 from tracker.extensions import db
 from tracker.models import Quote, QuoteStatus, Ticket
-from tracker.services import tickets as ticket_service
 from tracker.services.materials import quotes
+from tracker.services.requests import tickets as ticket_service
 
 QUOTE_PARAMETER = {
     "in": "path",

@@ -1,6 +1,6 @@
 """Rectification items through the API: read-only list and detail.
 
-Who sees which item is the ledger's rule (tracker.services.rectification):
+Who sees which item is the ledger's rule (tracker.services.ledger.rectification):
 leadership and administrators every item, a centre's staff that centre's,
 the responsible person their own; requesters none (an empty list).
 """
@@ -22,8 +22,8 @@ from tracker.domain.rectification import ACTIVE_STATUSES, FINAL_STATUSES
 from tracker.errors import NotFound
 from tracker.extensions import db
 from tracker.models import RectificationItem
-from tracker.services import rectification as ledger
-from tracker.services import tickets as ticket_service
+from tracker.services.ledger import rectification as ledger
+from tracker.services.requests import tickets as ticket_service
 
 # RC-2026-0012; anything else cannot be one (and never reaches the database).
 ITEM_REFERENCE_PATTERN = r"^[A-Za-z]{1,4}-[0-9]{4}-[0-9]{1,12}$"

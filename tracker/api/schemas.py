@@ -19,8 +19,8 @@ from tracker.domain.rectification import Source as ItemSource
 from tracker.domain.sla_clock import Target, TargetState
 from tracker.domain.workflow import Action, HoldReason, Priority, Status
 from tracker.models import EventKind, QuoteStatus
-from tracker.services import tickets as ticket_service
 from tracker.services.materials.stock import LINES_MAX
+from tracker.services.requests import tickets as ticket_service
 
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2100, 12, 31)
 PER_PAGE_MAX = 100

@@ -1,6 +1,6 @@
 """Replays through the API: start one (202), follow its progress, read its result.
 
-The same services as the pages (tracker.services.standards.saved): an
+The same services as the pages (tracker.services.sla.standards.saved): an
 administrator replays any centre or the whole campus, a centre head one of
 their centres; other tokens get 403.
 """
@@ -17,7 +17,7 @@ from tracker.clock import utcnow
 from tracker.domain.roles import Role
 from tracker.extensions import db
 from tracker.models import SlaReplay
-from tracker.services.standards import saved
+from tracker.services.sla.standards import saved
 
 
 class NewReplaySchema(Schema):

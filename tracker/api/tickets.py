@@ -38,9 +38,10 @@ from tracker.domain.workflow import FINAL_STATUSES, OPEN_STATUSES, Action, Statu
 from tracker.errors import NotFound
 from tracker.extensions import db
 from tracker.models import EventKind, Source, Ticket, TicketEvent
-from tracker.services import reports, sla
-from tracker.services import tickets as ticket_service
+from tracker.services.insight import reports
 from tracker.services.materials import stock as material_stock
+from tracker.services.requests import tickets as ticket_service
+from tracker.services.sla import clocks as sla
 
 STATUS_GROUPS = {
     "all": None,

@@ -3,7 +3,7 @@
 OWASP's "device cookies": after a successful login the browser gets a signed
 cookie naming the user and a random device id. A later attempt for that user
 that carries it is counted against the device alone, never against the user
-name or the address (tracker.services.logins): a stranger's failures cannot
+name or the address (tracker.services.admin.logins): a stranger's failures cannot
 lock the user out of a browser they already use. The cookie proves nothing
 else and logs nobody in; it is sent to the login form only (path /login).
 """

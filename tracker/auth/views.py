@@ -10,7 +10,8 @@ from tracker.auth.devices import known_devices, remember_device
 from tracker.clock import utcnow
 from tracker.errors import TrackerError
 from tracker.forms.auth import LoginForm, PasswordForm
-from tracker.services import accounts, logins, signon
+from tracker.services import signon
+from tracker.services.admin import accounts, logins
 from tracker.web.helpers import safe_next
 from tracker.web.signon import SESSION_KEY, logout_redirect
 
@@ -27,7 +28,7 @@ def login():
     if form.validate_on_submit():
         devices = known_devices()
         try:
-            # Failed attempts are throttled per user name, client address and known device (tracker.services.logins).
+            # Failed attempts are throttled per user name, client address and known device (tracker.services.admin.logins).
             user = logins.log_in(form.username.data, form.password.data, address=request.remote_addr,
                                  devices=devices, now=utcnow(), directory=_directory())
         except logins.LoginThrottled as refused:

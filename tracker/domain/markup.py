@@ -2,7 +2,7 @@
 
 A request's title, a comment, a name typed by a user or an administrator
 is placed into webhook messages that group robots render. Each syntax has
-one function here, used by every webhook format (``services/channels``).
+one function here, used by every webhook format (``services/notify/channels``).
 """
 
 from __future__ import annotations

@@ -44,9 +44,9 @@ from tracker.domain.sla_clock import TARGET_LABELS, Target
 from tracker.domain.workflow import HOLD_REASON_LABELS, PRIORITY_LABELS, HoldReason, Priority
 from tracker.forms import OnceForm, options
 from tracker.models import LocationKind
-from tracker.services import accounts
-from tracker.services import admin as admin_service
-from tracker.services.sla_config import MINUTES_MAX
+from tracker.services.admin import accounts
+from tracker.services.admin import centres as admin_service
+from tracker.services.sla.config import MINUTES_MAX
 
 # Campus-wide roles get one checkbox each; centre roles one list of centres each.
 GLOBAL_ROLES = (Role.REQUESTER, Role.LEADERSHIP, Role.ADMIN)

@@ -6,8 +6,8 @@ from wtforms.validators import AnyOf, InputRequired, Length, Optional
 
 from tracker.forms import OnceForm, options
 from tracker.models import FollowUpResult
-from tracker.services.feedback import COMMENT_MAX, RATING_LABELS, RATINGS
-from tracker.services.follow_ups import OUTCOME_MAX, RESULT_LABELS
+from tracker.services.ledger.feedback import COMMENT_MAX, RATING_LABELS, RATINGS
+from tracker.services.ledger.follow_ups import OUTCOME_MAX, RESULT_LABELS
 
 
 def _coerce_int_or_none(value):

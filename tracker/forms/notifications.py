@@ -4,7 +4,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField
 
 from tracker.models import Channel
-from tracker.services.outbox import KINDS, USER_CHANNELS
+from tracker.services.notify.outbox import KINDS, USER_CHANNELS
 
 
 def preference_field(kind: str, channel: Channel) -> str:

@@ -12,8 +12,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from tracker.errors import ValidationFailed
 from tracker.forms import OnceForm, options
 from tracker.models import WebhookFormat
-from tracker.services import webhooks
-from tracker.services.outbox import KIND_LABELS, KINDS
+from tracker.services.notify import webhooks
+from tracker.services.notify.outbox import KIND_LABELS, KINDS
 
 
 def _coerce_int_or_none(value):

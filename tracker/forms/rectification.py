@@ -17,7 +17,7 @@ from tracker.domain.rectification import SOURCE_LABELS, STATUS_LABELS, ItemStatu
 from tracker.domain.workflow import PRIORITY_LABELS, Priority
 from tracker.forms import OnceForm, options
 from tracker.i18n import lazy_label
-from tracker.services.rectification import DESCRIPTION_MAX, SOURCE_REF_MAX, TEXT_MAX, TITLE_MAX
+from tracker.services.ledger.rectification import DESCRIPTION_MAX, SOURCE_REF_MAX, TEXT_MAX, TITLE_MAX
 
 
 def _int_or_none(value):

@@ -8,8 +8,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from tracker.domain.workflow import PRIORITY_LABELS, Priority
 from tracker.forms import OnceForm, options
-from tracker.services.rectification import DESCRIPTION_MAX, SOURCE_REF_MAX, TITLE_MAX
-from tracker.services.surveys import FIELDS, SURVEY_MAX, TOPIC_MAX
+from tracker.services.ledger.rectification import DESCRIPTION_MAX, SOURCE_REF_MAX, TITLE_MAX
+from tracker.services.ledger.surveys import FIELDS, SURVEY_MAX, TOPIC_MAX
 
 
 def _int_or_none(value):

@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from tracker.domain.workflow import HOLD_REASON_LABELS, MANUAL_HOLD_REASONS, PRIORITY_LABELS, Priority
 from tracker.forms import OnceForm, options
-from tracker.services.tickets import (
+from tracker.services.requests.tickets import (
     CONTACT_PHONE_MAX,
     DESCRIPTION_MAX,
     DESCRIPTION_MIN,

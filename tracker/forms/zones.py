@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
-from tracker.services import importer
+from tracker.services.requests import importer
 
 # Where the campus's sources and partners most often are; the campus zone goes before them.
 COMMON_ZONES = (

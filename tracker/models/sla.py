@@ -130,7 +130,7 @@ class SlaPolicyVersion(db.Model):
     A version is a draft until published; a draft's definition may still be
     edited, a published one never. A request filed at ``t`` runs under the
     most recently published version whose ``effective_from`` <= ``t``
-    (``services/sla.py``, ``POLICY_IN_FORCE``).
+    (``services/sla/clocks.py``, ``POLICY_IN_FORCE``).
     """
 
     __tablename__ = "sla_policy_versions"

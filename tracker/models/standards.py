@@ -1,4 +1,4 @@
-"""Saved replays: a draft replayed over a period, its progress and its result (services/standards)."""
+"""Saved replays: a draft replayed over a period, its progress and its result (services/sla/standards)."""
 
 from datetime import datetime
 from enum import StrEnum

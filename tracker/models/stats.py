@@ -4,7 +4,7 @@
 and (current) priority; ``daily_assignee_stats`` the technicians' resolved,
 on-time and late counts, keyed the same way plus the assignee; ``stats_dirty`` lists the (day, centre) pairs a
 change affected since the last refresh. The figures' definitions are in
-``tracker/services/reports.py``; the refresh computes each day from the
+``tracker/services/insight/reports.py``; the refresh computes each day from the
 source tables with those definitions.
 """
 

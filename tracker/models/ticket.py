@@ -72,7 +72,7 @@ class Ticket(db.Model):
         Index("ix_tickets_closed_at", "closed_at"),
         Index("ix_tickets_cancelled_at", "cancelled_at"),
         # Resolved requests waiting for their requester: automatic closure
-        # probes it by resolution time (services/closure.py).
+        # probes it by resolution time (services/requests/closure.py).
         Index(
             "ix_tickets_awaiting_confirmation",
             "resolved_at",

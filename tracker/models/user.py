@@ -91,7 +91,7 @@ class UserRole(db.Model):
 
 
 class LoginFailure(db.Model):
-    """A failed login attempt: what the login throttle counts (tracker.services.logins).
+    """A failed login attempt: what the login throttle counts (tracker.services.admin.logins).
 
     Kept in the database so that every web process counts the same attempts,
     also on the embedded default; rows older than a day are deleted.

@@ -47,8 +47,12 @@ from tracker.forms.admin import (
     format_hours,
 )
 from tracker.models import Category, Centre, Location, User
-from tracker.services import accounts, audit, holidays, sla, sla_config
-from tracker.services import admin as admin_service
+from tracker.services import audit
+from tracker.services.admin import accounts
+from tracker.services.admin import centres as admin_service
+from tracker.services.sla import clocks as sla
+from tracker.services.sla import config as sla_config
+from tracker.services.sla import holidays
 from tracker.web.once import repeat_of
 from tracker.web.routing import page_arg
 

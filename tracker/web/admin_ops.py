@@ -15,7 +15,8 @@ from tracker.clock import utcnow
 from tracker.errors import TrackerError
 from tracker.forms import options
 from tracker.forms.ops import WebhookForm
-from tracker.services import catalog, outbox, webhooks
+from tracker.services.notify import outbox, webhooks
+from tracker.services.requests import catalog
 from tracker.web.once import repeat_of
 
 bp = Blueprint("admin_ops", __name__, url_prefix="/admin/ops")

@@ -8,8 +8,8 @@ from flask_login import current_user
 from tracker.auth.decorators import require_role
 from tracker.clock import utcnow
 from tracker.errors import NotFound, TrackerError
-from tracker.services import attachments as attachment_service
-from tracker.services import tickets as ticket_service
+from tracker.services.requests import attachments as attachment_service
+from tracker.services.requests import tickets as ticket_service
 from tracker.web.once import repeat_of
 
 bp = Blueprint("attachments", __name__)

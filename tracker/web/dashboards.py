@@ -1,6 +1,6 @@
 """Dashboards: the campus view for leadership, a centre's view, the lists behind figures, exports.
 
-Every number comes from ``tracker.services.reports``. A table is described
+Every number comes from ``tracker.services.insight.reports``. A table is described
 once (``Column``) and built once per request (``_table``); the page and its
 CSV and xlsx files are written from that same object, so the files carry
 exactly the figures on the screen.
@@ -31,12 +31,16 @@ from tracker.extensions import db
 from tracker.forms import options
 from tracker.forms.dashboards import DashboardFilterForm
 from tracker.models import Category, Centre, Ticket
-from tracker.services import catalog, follow_ups, holidays, reports, sla
-from tracker.services import tickets as ticket_service
-from tracker.services.overview import actions as overview_actions
-from tracker.services.scorecards import honesty
-from tracker.services.scorecards import rules as follow_up_rules
-from tracker.services.standards import promises
+from tracker.services.insight import reports
+from tracker.services.insight.overview import actions as overview_actions
+from tracker.services.insight.scorecards import honesty
+from tracker.services.insight.scorecards import rules as follow_up_rules
+from tracker.services.ledger import follow_ups
+from tracker.services.requests import catalog
+from tracker.services.requests import tickets as ticket_service
+from tracker.services.sla import clocks as sla
+from tracker.services.sla import holidays
+from tracker.services.sla.standards import promises
 from tracker.web import charts, overview
 from tracker.web.downloads import table_file
 from tracker.web.routing import int_arg, page_arg

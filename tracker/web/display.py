@@ -29,8 +29,8 @@ from tracker.extensions import db, limiter
 from tracker.forms import options
 from tracker.forms.display import DisplayLinkForm
 from tracker.models import Centre
-from tracker.services import admin as admin_service
-from tracker.services import display as service
+from tracker.services.admin import centres as admin_service
+from tracker.services.insight import display as service
 from tracker.web.once import repeat_of
 
 bp = Blueprint("display", __name__, url_prefix="/display")

@@ -1,6 +1,6 @@
 """A table as a file to download: the one response every page's CSV/xlsx export returns.
 
-The cells go through the one export writer (tracker/services/exports.py),
+The cells go through the one export writer (tracker/services/insight/exports.py),
 which neutralises formulas.
 """
 
@@ -8,7 +8,7 @@ import re
 
 from flask import Response, stream_with_context
 
-from tracker.services.exports import csv_lines, xlsx_bytes
+from tracker.services.insight.exports import csv_lines, xlsx_bytes
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

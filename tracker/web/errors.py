@@ -39,7 +39,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(_error):
-        from tracker.services.attachments import max_megabytes
+        from tracker.services.requests.attachments import max_megabytes
 
         _drain_body()
         message = gettext(

@@ -7,7 +7,8 @@ from flask_login import current_user
 from tracker.auth.decorators import require_role
 from tracker.auth.roles import STAFF, Role
 from tracker.clock import utcnow
-from tracker.services import escalations, sla_sweep
+from tracker.services.requests import escalations
+from tracker.services.sla import sweep as sla_sweep
 from tracker.web.helpers import safe_next
 
 bp = Blueprint("escalations", __name__, url_prefix="/escalations")

@@ -11,9 +11,9 @@ from tracker.clock import utcnow
 from tracker.errors import TrackerError
 from tracker.forms.feedback import FeedbackForm, FollowUpForm
 from tracker.models import Ticket, User
-from tracker.services import feedback as feedback_service
-from tracker.services import follow_ups as follow_up_service
-from tracker.services import tickets as ticket_service
+from tracker.services.ledger import feedback as feedback_service
+from tracker.services.ledger import follow_ups as follow_up_service
+from tracker.services.requests import tickets as ticket_service
 from tracker.web.once import repeat_of
 
 bp = Blueprint("feedback", __name__)

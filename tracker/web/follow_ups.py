@@ -16,9 +16,10 @@ from tracker.errors import NotFound, TrackerError
 from tracker.extensions import db
 from tracker.forms.feedback import FollowUpForm
 from tracker.models import Feedback, FollowUp, FollowUpKind, FollowUpStatus
-from tracker.services import catalog, reports
-from tracker.services import follow_ups as follow_up_service
-from tracker.services import tickets as ticket_service
+from tracker.services.insight import reports
+from tracker.services.ledger import follow_ups as follow_up_service
+from tracker.services.requests import catalog
+from tracker.services.requests import tickets as ticket_service
 from tracker.web.helpers import safe_next
 from tracker.web.once import repeat_of
 from tracker.web.routing import int_arg, page_arg

@@ -47,7 +47,7 @@ def localized(obj, field: str = "name") -> str:
 
 def survey_topic(key: str | None) -> str:
     """Return a survey response's topic in the reader's language (as imported when it has no names)."""
-    from tracker.services import surveys
+    from tracker.services.ledger import surveys
 
     if not key:
         return ""
@@ -106,7 +106,8 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["sla_state_label"] = _label(STATE_LABELS)
     app.jinja_env.filters["duration"] = business_duration
     app.jinja_env.filters["share_percent"] = share_percent
-    from tracker.services import escalations, outbox, webhooks
+    from tracker.services.notify import outbox, webhooks
+    from tracker.services.requests import escalations
 
     app.jinja_env.filters["kind_label"] = _label(outbox.ALL_KIND_LABELS)
     app.jinja_env.filters["channel_label"] = _label(outbox.CHANNEL_LABELS)
@@ -115,7 +116,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["escalation_level_label"] = _label(escalations.LEVEL_LABELS)
     app.jinja_env.filters["escalation_reason_label"] = _label(escalations.REASON_LABELS)
     app.jinja_env.filters["url_host"] = url_host
-    from tracker.services import follow_ups
+    from tracker.services.ledger import follow_ups
 
     app.jinja_env.filters["follow_up_kind_label"] = _label(follow_ups.KIND_LABELS)
     from tracker.services import supervision
@@ -157,7 +158,7 @@ def register(app: Flask) -> None:
 def _unread_count() -> int:
     """Return the current user's unread in-app notices, counted once per request (header badge)."""
     if "unread_count" not in g:
-        from tracker.services import outbox
+        from tracker.services.notify import outbox
 
         g.unread_count = outbox.unread_count(current_user)
     return g.unread_count

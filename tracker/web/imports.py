@@ -45,8 +45,9 @@ from tracker.forms import options
 from tracker.forms.imports import AgainForm, DuplicateForm, MappingForm, RunForm
 from tracker.forms.zones import zone_choices
 from tracker.models import RunStatus, SlaPolicy
-from tracker.services import importer, reports
-from tracker.services.exports import csv_lines
+from tracker.services.insight import reports
+from tracker.services.insight.exports import csv_lines
+from tracker.services.requests import importer
 from tracker.web.gettext import label_text
 from tracker.web.once import repeat_of
 

@@ -26,9 +26,10 @@ from tracker.errors import TrackerError
 from tracker.extensions import db
 from tracker.forms.materials import MaterialForm, QuoteForm, StockInForm
 from tracker.models import Material, Quote, StockMovement
-from tracker.services import catalog, exports
-from tracker.services import tickets as ticket_service
+from tracker.services.insight import exports
 from tracker.services.materials import catalogue, figures, quotes
+from tracker.services.requests import catalog
+from tracker.services.requests import tickets as ticket_service
 from tracker.web.once import repeat_of
 
 bp = Blueprint("materials", __name__, url_prefix="/materials")

@@ -8,7 +8,7 @@ from flask_login import current_user
 from tracker.auth.decorators import require_role
 from tracker.clock import utcnow
 from tracker.forms.notifications import PreferencesForm
-from tracker.services import channels, outbox
+from tracker.services.notify import channels, outbox
 from tracker.web.helpers import safe_next
 
 bp = Blueprint("notifications", __name__)

@@ -18,11 +18,11 @@ from markupsafe import Markup
 
 from tracker.domain.i18n import N_
 from tracker.domain.sla_clock import TARGET_LABELS, Target
-from tracker.services.overview import actions as action_service
-from tracker.services.overview import figures as overview_figures
-from tracker.services.overview.figures import ABOVE, AT, BELOW, FAR_BELOW, NO_STANDARD, NOTHING
-from tracker.services.reports import Figures, Filters, local_day
-from tracker.services.standards.promises import Comparison
+from tracker.services.insight.overview import actions as action_service
+from tracker.services.insight.overview import figures as overview_figures
+from tracker.services.insight.overview.figures import ABOVE, AT, BELOW, FAR_BELOW, NO_STANDARD, NOTHING
+from tracker.services.insight.reports import Figures, Filters, local_day
+from tracker.services.sla.standards.promises import Comparison
 from tracker.web import charts
 
 # Where a cell stands: a symbol and a word, so colour is never the only sign.

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 
 from tracker.auth.decorators import require_role
 from tracker.auth.roles import CENTRE_MANAGERS, Role
-from tracker.services import qr_codes
+from tracker.services.requests import qr_codes
 
 bp = Blueprint("qr", __name__, url_prefix="/qr")
 

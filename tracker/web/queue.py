@@ -11,9 +11,10 @@ from tracker.extensions import db
 from tracker.forms.dispatch import suggestion_options
 from tracker.forms.tickets import ActionForm
 from tracker.models import Centre
-from tracker.services import queues, sla
 from tracker.services.dispatch import roster as duty
 from tracker.services.dispatch import suggest
+from tracker.services.requests import queues
+from tracker.services.sla import clocks as sla
 from tracker.web.routing import page_arg
 
 bp = Blueprint("queue", __name__, url_prefix="/queue")

@@ -1,7 +1,7 @@
 """Rectification items: the list and its files, opening an item, an item's page, the backlog dashboard.
 
-Every number comes from ``tracker.services.rectification_reports``; every
-change goes through ``tracker.services.rectification``. A dashboard table
+Every number comes from ``tracker.services.insight.rectification_reports``; every
+change goes through ``tracker.services.ledger.rectification``. A dashboard table
 is built once per request (``Table``) and the page and its CSV and xlsx
 files are written from that same object.
 """
@@ -48,10 +48,11 @@ from tracker.forms import grouped, options
 from tracker.forms.rectification import BacklogFilterForm, ItemActionForm, ItemFilterForm, NewItemForm
 from tracker.i18n import label_text, when
 from tracker.models import Category, Location, RectificationItem
-from tracker.services import catalog, reports
-from tracker.services import rectification as service
-from tracker.services import rectification_reports as figures
-from tracker.services import tickets as ticket_service
+from tracker.services.insight import rectification_reports as figures
+from tracker.services.insight import reports
+from tracker.services.ledger import rectification as service
+from tracker.services.requests import catalog
+from tracker.services.requests import tickets as ticket_service
 from tracker.web import charts
 from tracker.web.downloads import table_file
 from tracker.web.helpers import safe_next
@@ -790,7 +791,7 @@ def _hotspot_rows(centre_ids, now: datetime) -> list[HotspotRow]:
 @require_role(*DASHBOARD_READERS)
 def hotspot():
     """List the requests behind one repeat fault (a place and a category within the window)."""
-    from tracker.services import sla
+    from tracker.services.sla import clocks as sla
 
     now = utcnow()
     location = db.session.get(Location, int_arg("location") or 0)

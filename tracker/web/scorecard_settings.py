@@ -18,9 +18,9 @@ from tracker.errors import TrackerError
 from tracker.extensions import db
 from tracker.forms.scorecards import AssignForm, ContractorEditForm, ContractorForm, FollowUpRuleForm
 from tracker.models import Contractor
-from tracker.services import catalog
-from tracker.services.scorecards import contractors as contractor_service
-from tracker.services.scorecards import rules as rule_service
+from tracker.services.insight.scorecards import contractors as contractor_service
+from tracker.services.insight.scorecards import rules as rule_service
+from tracker.services.requests import catalog
 from tracker.web.once import repeat_of
 
 rules_bp = Blueprint("follow_up_rules", __name__, url_prefix="/follow-up-rules")

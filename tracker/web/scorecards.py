@@ -14,8 +14,9 @@ from tracker.domain.i18n import N_
 from tracker.domain.workflow import HOLD_REASON_LABELS, HoldReason
 from tracker.errors import TrackerError, ValidationFailed
 from tracker.models.scorecards import FOLLOW_UP_COLUMNS, SCORED_TARGETS
-from tracker.services import catalog, reports
-from tracker.services.scorecards import cards as card_service
+from tracker.services.insight import reports
+from tracker.services.insight.scorecards import cards as card_service
+from tracker.services.requests import catalog
 from tracker.web.downloads import table_file
 from tracker.web.routing import int_arg
 

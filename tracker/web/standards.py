@@ -25,9 +25,9 @@ from tracker.extensions import db
 from tracker.forms import options
 from tracker.forms.standards import HistoryForm, ReplayForm
 from tracker.models import Centre, ReplayStatus
-from tracker.services import reports
-from tracker.services.standards import history, promises, saved
-from tracker.services.standards import replay as replays
+from tracker.services.insight import reports
+from tracker.services.sla.standards import history, promises, saved
+from tracker.services.sla.standards import replay as replays
 from tracker.web.dashboards import figure_text
 from tracker.web.gettext import label_text
 from tracker.web.once import repeat_of

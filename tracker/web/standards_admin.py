@@ -27,9 +27,9 @@ from tracker.forms.standards import (
     PublishForm,
 )
 from tracker.i18n import when
-from tracker.services import admin as admin_service
-from tracker.services import reports
-from tracker.services.standards import benchmarks, drafts, promises, saved
+from tracker.services.admin import centres as admin_service
+from tracker.services.insight import reports
+from tracker.services.sla.standards import benchmarks, drafts, promises, saved
 from tracker.web.once import repeat_of
 
 bp = Blueprint("standards_admin", __name__, url_prefix="/standards")

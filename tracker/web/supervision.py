@@ -11,8 +11,10 @@ from tracker.auth.roles import READ_ALL, STAFF
 from tracker.clock import utcnow
 from tracker.errors import ValidationFailed
 from tracker.forms.supervision import AnswerForm, CloseForm, IssueForm
-from tracker.services import rectification, reports, supervision
-from tracker.services import tickets as ticket_service
+from tracker.services import supervision
+from tracker.services.insight import reports
+from tracker.services.ledger import rectification
+from tracker.services.requests import tickets as ticket_service
 from tracker.web.once import repeat_of
 
 bp = Blueprint("supervision", __name__, url_prefix="/supervision")

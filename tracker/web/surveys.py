@@ -1,6 +1,6 @@
 """Surveys: import questionnaire files, browse the responses, turn responses into rectification items.
 
-Every change goes through ``tracker.services.surveys`` (which opens items
+Every change goes through ``tracker.services.ledger.surveys`` (which opens items
 through the rectification ledger). Centre heads work with their centres'
 responses; leadership and administrators with every centre's.
 """
@@ -23,9 +23,10 @@ from tracker.extensions import db
 from tracker.forms import grouped, options
 from tracker.forms.surveys import ItemForm, MappingForm, TopicForm, UploadForm
 from tracker.models import ImportStatus, SurveyResponse
-from tracker.services import catalog, reports
-from tracker.services import rectification as ledger
-from tracker.services import surveys as service
+from tracker.services.insight import reports
+from tracker.services.ledger import rectification as ledger
+from tracker.services.ledger import surveys as service
+from tracker.services.requests import catalog
 from tracker.web.helpers import survey_topic
 from tracker.web.once import repeat_of
 from tracker.web.routing import int_arg, page_arg

@@ -28,13 +28,16 @@ from tracker.forms import options
 from tracker.forms.dispatch import suggestion_options
 from tracker.forms.tickets import ActionForm, FileTicketForm, TicketFilterForm
 from tracker.models import Category, Ticket, TicketEvent
-from tracker.services import attachments as attachment_service
-from tracker.services import catalog, escalations, exports, sla, supervision
-from tracker.services import tickets as ticket_service
+from tracker.services import supervision
 from tracker.services.dispatch import auto as auto_dispatch
 from tracker.services.dispatch import roster as duty
 from tracker.services.dispatch import suggest
+from tracker.services.insight import exports
 from tracker.services.materials import stock as material_stock
+from tracker.services.requests import attachments as attachment_service
+from tracker.services.requests import catalog, escalations
+from tracker.services.requests import tickets as ticket_service
+from tracker.services.sla import clocks as sla
 from tracker.web import feedback as feedback_views
 from tracker.web import materials as materials_views
 from tracker.web.helpers import safe_next

@@ -9,7 +9,8 @@ from tracker.clock import utcnow
 from tracker.domain.roles import ROLE_LABELS, Role
 from tracker.errors import TrackerError
 from tracker.forms.tokens import TokenForm
-from tracker.services import api_tokens, reports
+from tracker.services.admin import api_tokens
+from tracker.services.insight import reports
 from tracker.web.once import repeat_of
 
 bp = Blueprint("tokens", __name__, url_prefix="/account/tokens")

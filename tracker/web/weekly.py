@@ -19,8 +19,8 @@ from tracker.errors import TrackerError
 from tracker.forms.weekly import WeekForm
 from tracker.i18n import when
 from tracker.models.stats import TARGET_COLUMNS
-from tracker.services import weekly
-from tracker.services.standards import promises
+from tracker.services.insight import weekly
+from tracker.services.sla.standards import promises
 from tracker.web import charts, overview
 
 bp = Blueprint("weekly", __name__, url_prefix="/weekly")

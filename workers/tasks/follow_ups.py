@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 
 from tracker.clock import utcnow
-from tracker.services import follow_ups
+from tracker.services.ledger import follow_ups
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from tracker.services import importer
+from tracker.services.requests import importer
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 
 from tracker.clock import utcnow
-from tracker.services import outbox
+from tracker.services.notify import outbox
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 
 from tracker.clock import utcnow
-from tracker.services import rectification
+from tracker.services.ledger import rectification
 
 log = logging.getLogger(__name__)
 

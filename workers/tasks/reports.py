@@ -7,7 +7,7 @@ from datetime import date
 from celery import shared_task
 
 from tracker.clock import utcnow
-from tracker.services import stats, weekly
+from tracker.services.insight import stats, weekly
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ import logging
 from celery import shared_task
 
 from tracker.clock import utcnow
-from tracker.services import sla_sweep
+from tracker.services.sla import sweep as sla_sweep
 
 log = logging.getLogger(__name__)
 

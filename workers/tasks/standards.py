@@ -7,7 +7,7 @@ from celery import shared_task
 from flask import current_app
 
 from tracker.clock import utcnow
-from tracker.services.standards import saved
+from tracker.services.sla.standards import saved
 
 log = logging.getLogger(__name__)
 

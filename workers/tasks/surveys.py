@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from tracker.services import surveys
+from tracker.services.ledger import surveys
 
 log = logging.getLogger(__name__)
 

@@ -40,7 +40,7 @@ def dispatch_new(ticket: Ticket, now: datetime) -> TicketEvent | None:
     None when its category has no automatic dispatch or nobody fits: the
     request waits in the dispatch queue. No commit (services.tickets.file_ticket).
     """
-    from tracker.services import tickets
+    from tracker.services.requests import tickets
 
     if ticket.is_auto_dispatch is None:  # not read with the catalogue (tickets.new_ticket)
         setting = db.session.get(CategoryDispatch, ticket.category_id)

@@ -432,7 +432,7 @@ def import_shifts(centre_id: int, data: bytes, filename: str, *, actor: User, no
     end, kind, note. Raises ValidationFailed for an unreadable file or a
     missing column, RosterRejected with a message per bad row.
     """
-    from tracker.services import importer
+    from tracker.services.requests import importer
 
     _check_centre(centre_id, actor)
     suffix = ".xlsx" if filename.lower().endswith(".xlsx") else ".csv"

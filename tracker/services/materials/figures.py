@@ -133,7 +133,7 @@ def low_stock(centre_ids: Iterable[int] | None) -> list[Material]:
     return list(db.session.execute(query.order_by(Material.centre_id, Material.code)).scalars())
 
 
-# ---------------------------------------------------------------- export records (services/exports.py writes them)
+# ---------------------------------------------------------------- export records (services/insight/exports.py writes them)
 
 USAGE_COLUMNS = [
     ("at", N_("When")),

@@ -21,8 +21,9 @@ from tracker.domain.workflow import STATUS_LABELS, Relation, Status
 from tracker.errors import ActionForbidden, Conflict, NotFound, PermissionDenied, ValidationFailed
 from tracker.extensions import db
 from tracker.models import Charge, EventKind, Quote, QuoteStatus, Ticket, TicketEvent, User
-from tracker.services import outbox, sla
-from tracker.services import tickets as ticket_service
+from tracker.services.notify import outbox
+from tracker.services.requests import tickets as ticket_service
+from tracker.services.sla import clocks as sla
 
 NOTE_MAX = 1000
 SENT_KIND = "quote_sent"

@@ -20,8 +20,8 @@ from tracker.domain.workflow import Action
 from tracker.errors import Conflict, ValidationFailed
 from tracker.extensions import db
 from tracker.models import EventKind, Material, MovementKind, StockMovement, Ticket, TicketEvent, User
-from tracker.services import outbox
-from tracker.services import tickets as ticket_service
+from tracker.services.notify import outbox
+from tracker.services.requests import tickets as ticket_service
 
 # Lines a resolution form offers; more than any job uses.
 LINES_MAX = 20

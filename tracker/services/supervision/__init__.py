@@ -37,7 +37,7 @@ from tracker.models import (
     UserRole,
 )
 from tracker.models.rectification import RectificationEventKind
-from tracker.services import outbox
+from tracker.services.notify import outbox
 
 INSTRUCTION_MIN, TEXT_MAX = 5, 2000
 DEADLINE_MAX = timedelta(days=366)

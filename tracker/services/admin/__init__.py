@@ -1,0 +1,1 @@
+"""Administration: centres, categories and places, accounts, API tokens, logins."""

@@ -1,0 +1,1 @@
+"""Follow-through: rectification items, surveys, ratings, follow-up visits."""

@@ -1,0 +1,1 @@
+"""Notices: the outbox, its channels (in-app, e-mail) and webhooks."""
