@@ -186,7 +186,7 @@ def test_the_things_to_act_on_are_the_open_ones_and_leave_out_what_was_handled(
     def counts(page: str) -> dict[str, int]:
         return {
             label: int(n)
-            for label, n in re.findall(r"<li><a href=\"[^\"]+\">([^:<]+): <strong>(\d+)</strong>", page)
+            for label, n in re.findall(r"<li><a href=\"[^\"]+\">([^:<]+): (\d+)</a>", page)
         }
 
     before = counts(html)
