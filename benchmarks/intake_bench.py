@@ -100,7 +100,7 @@ from tracker.clock import utcnow
 from tracker.domain.roles import Role
 from tracker.extensions import db
 from tracker.models import User, UserRole
-from tracker.services import api_tokens
+from tracker.services.admin import api_tokens
 with app.app_context():
     users = db.session.execute(select(User).join(UserRole).where(UserRole.role == Role.REQUESTER,
         User.is_active.is_(True)).order_by(User.id).limit({count})).scalars().all()

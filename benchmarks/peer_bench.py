@@ -105,7 +105,7 @@ from tracker.clock import utcnow
 from tracker.domain.roles import Role
 from tracker.extensions import db
 from tracker.models import User, UserRole
-from tracker.services import api_tokens
+from tracker.services.admin import api_tokens
 
 with app.app_context():
     requesters = db.session.execute(

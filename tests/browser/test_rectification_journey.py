@@ -32,7 +32,7 @@ from tracker import create_app
 from tracker.domain.roles import Role
 from tracker.extensions import db
 from tracker.models import Category, Centre, Location, SlaPolicy
-from tracker.services import accounts
+from tracker.services.admin import accounts
 
 app = create_app({"PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
 with app.app_context():

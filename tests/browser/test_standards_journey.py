@@ -35,7 +35,7 @@ from tracker import create_app
 from tracker.domain.workflow import Status
 from tracker.extensions import db
 from tracker.models import Benchmark, Category, Location, SlaPolicy, User
-from tracker.services import stats
+from tracker.services.insight import stats
 from tracker.services.sla.standards import benchmarks
 
 filed = datetime.fromisoformat(sys.argv[2])

@@ -35,8 +35,8 @@ from sqlalchemy import select
 from tracker import create_app
 from tracker.extensions import db
 from tracker.models import Category, Centre, Location, SlaPolicy, User
-from tracker.services import sla_config
-from tracker.services import tickets as svc
+from tracker.services.sla import config as sla_config
+from tracker.services.requests import tickets as svc
 from tracker.domain.workflow import Action
 
 app = create_app({"PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000"})
