@@ -10,6 +10,7 @@ import re
 
 import pytest
 from sqlalchemy import func, select
+from werkzeug.routing.converters import AnyConverter
 
 from tests.conftest import csrf_token, post_form
 from tests.factories import make_ticket, make_user
@@ -30,7 +31,13 @@ def _fill(rule, value) -> str:
     """Return the rule's address with ``value`` for every id and "x" for any other part."""
     path = rule.rule
     for name, converter in rule._converters.items():
-        path = re.sub(rf"<[^<>]*\b{name}>", str(value) if isinstance(converter, IdConverter) else "x", path)
+        if isinstance(converter, IdConverter):
+            part = str(value)
+        elif isinstance(converter, AnyConverter):  # e.g. /api/v1/quotes/<id>/<any(accept, decline)>
+            part = sorted(converter.items)[0]
+        else:
+            part = "x"
+        path = re.sub(rf"<[^<>]*\b{name}>", part, path)
     return path
 
 
