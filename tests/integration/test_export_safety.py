@@ -121,6 +121,8 @@ EXPORTS = {
     "weekly.download": [("leadership", "/weekly/2026-03-02/report.{fmt}", ("xlsx",),
                          {TITLE, REPAIRS, DORM, ITEM, TECHNICIAN})],
     "imports.errors_export": [("admin", "/admin/imports/runs/{run}/errors.{fmt}", ("csv",), {CASE, COMMENT})],
+    # The poisoned world resolves nothing, so the cards are empty; the writer still checks every cell.
+    "scorecards.export": [("leadership", f"/scorecards/export.xlsx?{PERIOD}", ("xlsx",), set())],
     "materials.export": [
         ("leadership", f"/materials/ledger.{{fmt}}?{PERIOD}", BOTH, {REPAIRS, MATERIAL, COMMENT, TECHNICIAN}),
         ("centre_head", f"/materials/charges.{{fmt}}?{PERIOD}", BOTH, {REPAIRS, TECHNICIAN}),
