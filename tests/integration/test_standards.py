@@ -189,7 +189,7 @@ def test_a_day_before_today_is_refused_and_the_draft_stays_a_draft(world):
     (lambda d: d["targets"]["response"].update(calendar="moon"), "choose a calendar"),
     (lambda d: d["targets"]["response"]["minutes"].update(normal=-5), "give a time above 0"),
     (lambda d: d["targets"]["response"].update(share=1.2), "promised share"),
-    (lambda d: d["targets"].update(dispatch={"calendar": "always", "minutes": {"normal": 10}}), "Unknown target"),
+    (lambda d: d["targets"].update(teleport={"calendar": "always", "minutes": {"normal": 10}}), "Unknown target"),
 ])
 def test_a_malformed_draft_is_refused_and_nothing_is_stored(world, break_it, words):
     draft = drafts.create_draft(world.policies["repairs"].id, actor=None, now=T0)
