@@ -139,9 +139,13 @@ class Segment:
     reason: str | None = None
 
 
-@dataclass(frozen=True)
-class Clock:
-    """Where one target stands at ``now``."""
+class Clock(NamedTuple):
+    """Where one target stands at ``now``.
+
+    Immutable; a NamedTuple, as Fact: a replay builds one per target and
+    request, and a frozen dataclass's ``__init__`` cost 2.7 µs of the
+    clock's 10 µs a target.
+    """
 
     target: Target
     state: TargetState
