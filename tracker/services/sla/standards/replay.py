@@ -353,7 +353,8 @@ def chunks(where, chunk_size: int = CHUNK_SIZE):
             return
         ids = [t.id for t in tickets]
         last_id = ids[-1]
-        cursor = connection.connection.cursor()
+        # Binary results: the instants and integers are read without parsing text.
+        cursor = connection.connection.cursor(binary=True)
         try:
             events: dict[int, list[_Event]] = {}
             current_id, current = None, None
