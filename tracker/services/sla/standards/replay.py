@@ -327,11 +327,11 @@ def chunks(where, chunk_size: int = CHUNK_SIZE):
     # document again, which cost more than the clock itself.
     events_sql = (
         f"SELECT ticket_id, kind, created_at, to_status, data::text FROM {TicketEvent.__tablename__}"
-        " WHERE ticket_id = ANY(%s) AND kind = ANY(%s) ORDER BY ticket_id, id"
+        " WHERE ticket_id = ANY(%s::integer[]) AND kind = ANY(%s) ORDER BY ticket_id, id"
     )
     slas_sql = (
         "SELECT ticket_id, target, policy_version_id, calendar_version_id, state, priority, target_minutes,"
-        f" due_at, at_risk_at, milestone_at FROM {TicketSla.__tablename__} WHERE ticket_id = ANY(%s)"
+        f" due_at, at_risk_at, milestone_at FROM {TicketSla.__tablename__} WHERE ticket_id = ANY(%s::integer[])"
         " ORDER BY ticket_id, target"
     )
     kinds = [kind.value for kind in CLOCK_EVENTS]
@@ -340,8 +340,9 @@ def chunks(where, chunk_size: int = CHUNK_SIZE):
     last_id = 0
     while True:
         connection = db.session.connection()
-        # psycopg then returns datetime.UTC instants, which _utc keeps as they are
-        # (converting each from the server's zone cost more than the clock's own reads).
+        # psycopg then returns datetime.UTC instants, compared and computed in
+        # UTC (converting each from the server's zone cost more than the clock's
+        # own reads; the events' and targets' instants are used as read).
         connection.exec_driver_sql("SET LOCAL TIME ZONE 'UTC'")
         tickets = [
             _Ticket(row)
@@ -353,32 +354,36 @@ def chunks(where, chunk_size: int = CHUNK_SIZE):
             return
         ids = [t.id for t in tickets]
         last_id = ids[-1]
+        # The ids as one array literal: psycopg dumps a list of ints element by element, in Python.
+        id_array = "{" + ",".join(map(str, ids)) + "}"
         # Binary results: the instants and integers are read without parsing text.
         cursor = connection.connection.cursor(binary=True)
         try:
             events: dict[int, list[_Event]] = {}
             current_id, current = None, None
-            for ticket_id, kind, created_at, to_status, data in cursor.execute(events_sql, (ids, kinds)).fetchall():
+            for ticket_id, kind, created_at, to_status, data in cursor.execute(events_sql, (id_array, kinds)).fetchall():
                 if ticket_id != current_id:
                     current_id, current = ticket_id, []
                     events[ticket_id] = current
                 kind = kinds_of[kind]
                 status = None if to_status is None else statuses[to_status]
                 # A status change's data is read for its hold reason (on hold) and
-                # whether it was automatic; other kinds' data always.
-                if kind not in status_kinds or status is on_hold or "automatic" in data:
+                # whether it was automatic (the services write {"automatic": false}
+                # for a requester's confirmation: no data to read); other kinds' data always.
+                if kind not in status_kinds or status is on_hold or (
+                        "automatic" in data and '"automatic": false' not in data):
                     data = loads(data)
                 else:
                     data = no_data
-                current.append(_Event(kind, _utc(created_at), status, data))
+                current.append(_Event(kind, created_at, status, data))
             rows: dict[int, dict[Target, _Stored]] = {}
             for (ticket_id, target, policy_version_id, calendar_version_id, state, priority, target_minutes,
-                 due_at, at_risk_at, milestone_at) in cursor.execute(slas_sql, (ids,)).fetchall():
+                 due_at, at_risk_at, milestone_at) in cursor.execute(slas_sql, (id_array,)).fetchall():
                 row = _Stored.__new__(_Stored)
                 row.target, row.policy_version_id, row.calendar_version_id = (targets[target], policy_version_id,
                                                                               calendar_version_id)
                 row.state, row.priority, row.target_minutes = states[state], priorities[priority], target_minutes
-                row.due_at, row.at_risk_at, row.milestone_at = _utc(due_at), _utc(at_risk_at), _utc(milestone_at)
+                row.due_at, row.at_risk_at, row.milestone_at = due_at, at_risk_at, milestone_at
                 per_ticket = rows.get(ticket_id)
                 if per_ticket is None:
                     per_ticket = rows[ticket_id] = {}
@@ -528,10 +533,12 @@ def _run(filters: Filters, draft: Draft, now: datetime, *, progress, chunk_size:
                     for target, clock in replayed.items():
                         _count(draft_side, cells, target, clock, counting[target], filed_in_period, start, end, now)
             # What changed against the stored outcomes, and which outcomes flip.
-            if stored_rows.keys() == replayed.keys() and not any(
-                _differs(row, replayed[target]) for target, row in stored_rows.items()
-            ):
-                continue
+            if stored_rows.keys() == replayed.keys():
+                for target, row in stored_rows.items():
+                    if _differs(row, replayed[target]):
+                        break
+                else:
+                    continue
             changed += 1
             for target in sorted(stored_rows.keys() | replayed.keys()):
                 before, outcome = stored_rows.get(target), replayed.get(target)
