@@ -221,6 +221,7 @@ _REACHED_BY = {Target.DISPATCH: _DISPATCHED, Target.RESPONSE: _WORKED, Target.AR
 _ON_HOLD, _RESOLVED, _CLOSED, _CANCELLED = Status.ON_HOLD, Status.RESOLVED, Status.CLOSED, Status.CANCELLED
 _RESOLUTION, _CONFIRMATION = Target.RESOLUTION, Target.CONFIRMATION
 _PENDING, _MET, _BREACHED = TargetState.PENDING, TargetState.MET, TargetState.BREACHED
+_NO_REASONS: frozenset[str] = frozenset()
 
 
 def _history(facts: Sequence[Fact]) -> _History:
@@ -431,7 +432,7 @@ def _evaluate_target(
         return None
     minutes = float(minutes)
     if start is None:
-        return Clock(target, _PENDING, priority, minutes, None, None, None, None, 0.0, {}, frozenset(), None)
+        return Clock(target, _PENDING, priority, minutes, None, None, None, None, 0.0, {}, _NO_REASONS, None)
 
     held = _hold_pauses(history, target, policy, end)
     pauses = held.spans
@@ -440,7 +441,7 @@ def _evaluate_target(
     # The calendar's epoch-second API, each instant converted once: the
     # datetime API converts the start and every pause on each of its calls.
     calendar = rule.calendar
-    pause_ts = [(s.timestamp(), e.timestamp()) for s, e, _ in pauses]
+    pause_ts = [(s.timestamp(), e.timestamp()) for s, e, _ in pauses] if pauses else ()
     due_at = _deadline(calendar, start, start_ts, minutes, pause_ts)
     at_risk_at = _deadline(calendar, start, start_ts, minutes * rule.at_risk_share, pause_ts)
     elapsed = calendar.business_seconds(start_ts, end.timestamp(), pause_ts) / 60.0 if end > start else 0.0
@@ -475,7 +476,7 @@ def _evaluate_target(
         milestone_at=milestone,
         elapsed_minutes=elapsed,
         paused_minutes=dict(held.used),
-        capped_reasons=frozenset(held.capped),
+        capped_reasons=frozenset(held.capped) if held.capped else _NO_REASONS,
         next_check_at=next_check,
         segments=segments,
     )
