@@ -139,9 +139,13 @@ class Segment:
     reason: str | None = None
 
 
-@dataclass(frozen=True)
-class Clock:
-    """Where one target stands at ``now``."""
+class Clock(NamedTuple):
+    """Where one target stands at ``now``.
+
+    Immutable; a NamedTuple, as Fact: a replay builds one per target and
+    request, and a frozen dataclass's ``__init__`` cost 2.7 µs of the
+    clock's 10 µs a target.
+    """
 
     target: Target
     state: TargetState
@@ -210,6 +214,14 @@ _DISPATCHED = frozenset({Status.ASSIGNED, Status.ACCEPTED, Status.IN_PROGRESS, S
 _WORKED = frozenset({Status.ACCEPTED, Status.IN_PROGRESS, Status.ON_HOLD, Status.RESOLVED, Status.CLOSED})
 _DONE = frozenset({Status.RESOLVED, Status.CLOSED})
 _ON_SITE = frozenset({Status.IN_PROGRESS, Status.RESOLVED, Status.CLOSED})
+# The statuses whose first instant is a target's milestone (resolution and confirmation have their own).
+_REACHED_BY = {Target.DISPATCH: _DISPATCHED, Target.RESPONSE: _WORKED, Target.ARRIVAL: _ON_SITE}
+# Enum members bound once: reading one on its class costs about as much as
+# the comparison it feeds, and a replay compares millions.
+_ON_HOLD, _RESOLVED, _CLOSED, _CANCELLED = Status.ON_HOLD, Status.RESOLVED, Status.CLOSED, Status.CANCELLED
+_RESOLUTION, _CONFIRMATION = Target.RESOLUTION, Target.CONFIRMATION
+_PENDING, _MET, _BREACHED = TargetState.PENDING, TargetState.MET, TargetState.BREACHED
+_NO_REASONS: frozenset[str] = frozenset()
 
 
 def _history(facts: Sequence[Fact]) -> _History:
@@ -223,7 +235,7 @@ def _history(facts: Sequence[Fact]) -> _History:
     status, priority, reason = first.status, first.priority, first.hold_reason
     since = previous = first.at
     closed_automatically = False
-    has_holds = status is Status.ON_HOLD
+    has_holds = status is _ON_HOLD
     # One pass: the checks (aware, in order) and the spans.
     for fact in facts[1:]:
         at, fact_status = fact.at, fact.status
@@ -239,11 +251,11 @@ def _history(facts: Sequence[Fact]) -> _History:
             new_status, new_reason = status, reason  # an extension or a priority change keeps the hold as it is
         else:
             new_status = fact_status
-            if fact_status is Status.ON_HOLD:
+            if fact_status is _ON_HOLD:
                 new_reason, has_holds = fact.hold_reason, True
             else:
                 new_reason = None
-            if fact_status is Status.CLOSED:
+            if fact_status is _CLOSED:
                 closed_automatically = fact.is_automatic
         if new_status != status or new_priority != priority or new_reason != reason:
             if at > since:
@@ -307,7 +319,7 @@ def _hold_pauses(history: _History, target: Target, policy: Policy, until: datet
         return _NO_PAUSES
     result = _Pauses()
     for span in history.spans:
-        if span.status is not Status.ON_HOLD or span.hold_reason is None:
+        if span.status is not _ON_HOLD or span.hold_reason is None:
             continue
         rule = policy.pauses.get(span.hold_reason)
         if rule is None or target not in rule.targets:
@@ -356,7 +368,7 @@ def _awaiting_requester(history: _History, until: datetime) -> list[tuple[dateti
     """Return the stretches a resolved ticket waited before being reopened."""
     result = []
     for index, span in enumerate(history.spans):
-        if span.status is Status.RESOLVED and span.end is not None and span.end <= until:
+        if span.status is _RESOLVED and span.end is not None and span.end <= until:
             following = history.spans[index + 1] if index + 1 < len(history.spans) else None
             if following is not None and following.status not in _DONE:
                 result.append((span.start, span.end, AWAITING_REQUESTER))
@@ -376,26 +388,23 @@ def evaluate(
     Raises ValueError for facts out of order or without a filing first.
     """
     history = _history(facts)
-    final = history.spans[-1].status
+    last = history.spans[-1]
+    final = last.status
     resolution_at = _last_resolution(history)
-    milestones = {
-        Target.DISPATCH: _first_instant(history, _DISPATCHED),
-        Target.RESPONSE: _first_instant(history, _WORKED),
-        Target.ARRIVAL: _first_instant(history, _ON_SITE),
-        Target.RESOLUTION: resolution_at,
-        Target.CONFIRMATION: history.spans[-1].start if final is Status.CLOSED else None,
-    }
-    starts = {
-        Target.DISPATCH: history.filed_at,
-        Target.RESPONSE: history.filed_at,
-        Target.ARRIVAL: history.filed_at,
-        Target.RESOLUTION: history.filed_at,
-        Target.CONFIRMATION: resolution_at,
-    }
+    filed_at = history.filed_at
+    filed_ts = filed_at.timestamp()
+    cancelled_at = last.start if final is _CANCELLED else None
     clocks = {}
     for target, rule in policy.targets.items():
+        # Each target's start and milestone, computed only for the policy's targets.
+        if target is _CONFIRMATION:
+            start, milestone = resolution_at, last.start if final is _CLOSED else None
+            start_ts = None if start is None else start.timestamp()
+        else:
+            start, start_ts = filed_at, filed_ts
+            milestone = resolution_at if target is _RESOLUTION else _first_instant(history, _REACHED_BY[target])
         clock = _evaluate_target(
-            target, rule, policy, history, starts[target], milestones[target], final, now, with_segments
+            target, rule, policy, history, start, start_ts, milestone, cancelled_at, now, with_segments
         )
         if clock is not None:
             clocks[target] = clock
@@ -408,12 +417,12 @@ def _evaluate_target(
     policy: Policy,
     history: _History,
     start: datetime | None,
+    start_ts: float | None,
     milestone: datetime | None,
-    final: Status,
+    cancelled_at: datetime | None,
     now: datetime,
     with_segments: bool,
 ) -> Clock | None:
-    cancelled_at = history.spans[-1].start if final is Status.CANCELLED else None
     # The clock stops at the milestone, or at a cancellation before it.
     end = milestone or cancelled_at or now
     # A finished target keeps the priority it had when it finished.
@@ -423,17 +432,16 @@ def _evaluate_target(
         return None
     minutes = float(minutes)
     if start is None:
-        return Clock(target, TargetState.PENDING, priority, minutes, None, None, None, None, 0.0, {}, frozenset(), None)
+        return Clock(target, _PENDING, priority, minutes, None, None, None, None, 0.0, {}, _NO_REASONS, None)
 
     held = _hold_pauses(history, target, policy, end)
     pauses = held.spans
-    if target is Target.RESOLUTION:
+    if target is _RESOLUTION:
         pauses = pauses + _awaiting_requester(history, end)
     # The calendar's epoch-second API, each instant converted once: the
     # datetime API converts the start and every pause on each of its calls.
     calendar = rule.calendar
-    start_ts = start.timestamp()
-    pause_ts = [(s.timestamp(), e.timestamp()) for s, e, _ in pauses]
+    pause_ts = [(s.timestamp(), e.timestamp()) for s, e, _ in pauses] if pauses else ()
     due_at = _deadline(calendar, start, start_ts, minutes, pause_ts)
     at_risk_at = _deadline(calendar, start, start_ts, minutes * rule.at_risk_share, pause_ts)
     elapsed = calendar.business_seconds(start_ts, end.timestamp(), pause_ts) / 60.0 if end > start else 0.0
@@ -441,14 +449,14 @@ def _evaluate_target(
 
     next_check = None
     if milestone is not None:
-        state = TargetState.MET if milestone <= due_at else TargetState.BREACHED
-        if target is Target.CONFIRMATION and history.closed_automatically:
-            state = TargetState.MET  # closed by the clock itself when it ran out
+        state = _MET if milestone <= due_at else _BREACHED
+        if target is _CONFIRMATION and history.closed_automatically:
+            state = _MET  # closed by the clock itself when it ran out
     elif cancelled_at is not None:
         # Cancelling a late ticket does not hide its breach.
-        state = TargetState.BREACHED if due_at < cancelled_at else TargetState.CANCELLED
+        state = _BREACHED if due_at < cancelled_at else TargetState.CANCELLED
     elif due_at < now:
-        state = TargetState.BREACHED
+        state = _BREACHED
     elif paused_now:
         state = TargetState.PAUSED
         next_check = held.expiry  # None: paused with no cap, until someone resumes
@@ -468,7 +476,7 @@ def _evaluate_target(
         milestone_at=milestone,
         elapsed_minutes=elapsed,
         paused_minutes=dict(held.used),
-        capped_reasons=frozenset(held.capped),
+        capped_reasons=frozenset(held.capped) if held.capped else _NO_REASONS,
         next_check_at=next_check,
         segments=segments,
     )
