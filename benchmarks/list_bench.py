@@ -13,6 +13,15 @@ per database and user, the databases in turn (ABAB...); it prints the
 wall and CPU p50 and p95 of this process, the statements of one request
 and their time, and the 1-minute load before and after.
 
+``--http PORT:DB`` (repeat) measures through gunicorn instead: servers
+already started on those ports (e.g. ``peer_bench.py serve``, 2 workers x 4
+gthread threads) on those databases, logged in as ``--user`` with
+``--password``, the harness's client (``../shared/bench/peer/sidebyside.py``:
+keep-alive, time to the whole answer) and its CPU meter (the gunicorn
+workers and the PostgreSQL backends of the database, per request). The
+servers are taken in turn every ``--block`` requests, so that a change in
+the machine's load falls on all of them alike.
+
 ``--make-late N`` makes the N newest open requests with a running
 resolution target late now (deadline 1-11 h ago, the request's
 ``next_due_at`` set to match), as a campus with a late backlog has them,
@@ -147,18 +156,64 @@ class Served:
         return walls, cpus
 
 
+def over_http(options) -> None:
+    sys.path.insert(0, str(ROOT.parent / "shared" / "bench" / "peer"))
+    import sidebyside
+
+    servers = []
+    for item in options.http:
+        port, _, database = item.partition(":")
+        master = int(Path(options.pidfile.format(port=port)).read_text())
+        session = sidebyside.login_ours(int(port), options.user[0] if options.user else "leader1", options.password)
+        for _ in range(5):
+            status, *_rest = session.request("GET", "/tickets/")
+            assert status == 200, status
+        servers.append({"name": f"{database}@{port}", "session": session, "lat": [], "app": 0.0, "pg": 0.0,
+                        "meter": sidebyside.CpuMeter(master, database), "db": database})
+    for server in servers:
+        print(f"{server['name']}: {late_now(server['db']):,} requests late now", flush=True)
+    loads = [os.getloadavg()[0]]
+    for _ in range(options.rounds):
+        for server in servers:
+            meter = server["meter"]
+            before = meter.snap()
+            for _ in range(options.block):
+                status, _body, seconds, _location = server["session"].request("GET", "/tickets/")
+                assert status == 200, status
+                server["lat"].append(seconds)
+            after = meter.snap()
+            server["app"] += meter.delta(before[0], after[0])
+            server["pg"] += meter.delta(before[1], after[1])
+        loads.append(os.getloadavg()[0])
+    print(f"load (1 min) {min(loads):.2f}-{max(loads):.2f} over the run", flush=True)
+    for server in servers:
+        ms = [x * 1000 for x in server["lat"]]
+        n = len(ms)
+        print(f"{server['name']:24} n {n} p50 {statistics.median(ms):.1f} ms p95 {p95(ms):.1f} ms, CPU per "
+              f"request: gunicorn {server['app'] / n * 1000:.1f} ms, PostgreSQL {server['pg'] / n * 1000:.1f} ms",
+              flush=True)
+    print("Command: " + " ".join(["python", *sys.argv]))
+
+
 def p95(values: list[float]) -> float:
     return sorted(values)[max(int(len(values) * 0.95) - 1, 0)]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--db", action="append", required=True, help="a database name (repeat: taken in turn)")
+    parser.add_argument("--db", action="append", default=[], help="a database name (repeat: taken in turn)")
     parser.add_argument("--user", action="append", help="who looks (repeat); default leader1 and dispatch1.repairs")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--make-late", type=int, metavar="N")
+    parser.add_argument("--http", action="append", metavar="PORT:DB", help="measure through gunicorn (repeat)")
+    parser.add_argument("--block", type=int, default=20, help="--http: requests per server in a turn")
+    parser.add_argument("--password", default=PASSWORD, help="--http: the user's password")
+    parser.add_argument("--pidfile", default="/tmp/peer/ours-{port}.pid", help="--http: the gunicorn master's")
     options = parser.parse_args()
+    if options.http:
+        over_http(options)
+        return
     if options.make_late:
         for database in options.db:
             make_late(database, options.make_late)
