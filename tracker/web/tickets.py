@@ -54,8 +54,11 @@ STATE_FILTERS = {
 }
 
 
-def _filtered(query, form: TicketFilterForm):
-    """Return ``query`` narrowed by the list's filters (the list and its exports share them)."""
+def _filtered(query, form: TicketFilterForm, centre=None):
+    """Return ``query`` narrowed by the list's filters (the list and its exports share them).
+
+    ``centre``: the filter's centre when the caller read it already.
+    """
     if form.q.data:
         term = f"%{form.q.data.strip()}%"
         query = query.where(or_(Ticket.reference.ilike(term), Ticket.title.ilike(term)))
@@ -68,7 +71,7 @@ def _filtered(query, form: TicketFilterForm):
     elif statuses := STATE_FILTERS.get(state):
         query = query.where(Ticket.status.in_(statuses))
     if form.centre.data:
-        centre = catalog.centre_by_code(form.centre.data)
+        centre = centre or catalog.centre_by_code(form.centre.data)
         if centre is not None:
             query = query.where(Ticket.centre_id == centre.id)
     return query
@@ -90,14 +93,27 @@ LIST_LOADS = (
 )
 
 
-def _list(query, form: TicketFilterForm, template: str, **context):
-    query = _filtered(query, form)
+def _list(query, form: TicketFilterForm, template: str, *, parts: list | None = None, **context):
+    """Render a page of ``query`` (narrowed by the filters), counted up to a cap.
+
+    ``parts``: conditions, no two true of one ticket, whose union is ``query``'s
+    (``visible_parts``); each is counted on its own, up to the cap.
+    """
+    centre = catalog.centre_by_code(form.centre.data) if form.centre.data else None
+    query = _filtered(query, form, centre)
     size = LIST_PAGE_SIZE
     page = page_arg()
     cap = max(LIST_COUNT_CAP, page * size + size)
-    counted = db.session.execute(
-        select(func.count()).select_from(query.with_only_columns(Ticket.id).limit(cap + 1).subquery())
-    ).scalar_one()
+    counted = 0
+    for part in [None] if parts is None else parts:
+        counting = query.with_only_columns(Ticket.id)
+        if part is not None:
+            counting = _filtered(select(Ticket.id).where(part), form, centre)
+        counted += db.session.execute(
+            select(func.count()).select_from(counting.limit(cap + 1 - counted).subquery())
+        ).scalar_one()
+        if counted > cap:
+            break
     rows = list(
         db.session.execute(
             query.order_by(Ticket.created_at.desc(), Ticket.id.desc())
@@ -133,7 +149,8 @@ def _filter_form() -> TicketFilterForm:
 @bp.route("/")
 @require_role(*STAFF, *READ_ALL)
 def index():
-    return _list(ticket_service.visible_tickets(current_user), _filter_form(), "tickets/index.html", scope="all")
+    return _list(ticket_service.visible_tickets(current_user), _filter_form(), "tickets/index.html",
+                 parts=ticket_service.visible_parts(current_user), scope="all")
 
 
 @bp.route("/mine")
