@@ -11,9 +11,10 @@ filing locks the turn row of the technician it chooses (``_claim``).
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
-from sqlalchemy import case, select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -53,15 +54,40 @@ def dispatch_new(ticket: Ticket, now: datetime) -> TicketEvent | None:
         return None
     # The technician with their roles in one statement, held by the ticket: the
     # assignment's check (``tickets._assign``) and the answer's name of them load nothing more.
-    ticket.assignee = db.session.execute(
-        select(User).options(joinedload(User.roles)).where(User.id == best.user.id)
-    ).unique().scalar_one()
+    ticket.assignee = db.session.execute(_TECHNICIAN, {"user_id": best.user.id}).unique().scalar_one()
     event = tickets.apply(ticket, Action.ASSIGN, actor=None, now=now, assignee_id=best.user.id)
     event.data = {**event.data, "auto": True}
     return event
 
 
 _TURNS = DispatchTurn.__table__
+
+
+@functools.cache
+def _take_first_free(count: int):
+    """Return the claim for ``count`` technicians, best first (``u0`` …): built once per count (filing is hot).
+
+    Locks and moves the turn row of the first one no other transaction holds.
+    """
+    ids = [bindparam(f"u{i}", type_=_TURNS.c.user_id.type) for i in range(count)]
+    free = (
+        select(_TURNS.c.user_id)
+        .where(_TURNS.c.user_id.in_(ids))
+        .order_by(case(*((_TURNS.c.user_id == id_, i) for i, id_ in enumerate(ids))))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    return (
+        update(_TURNS)
+        .where(_TURNS.c.user_id == free)
+        .values(last_dispatched_at=bindparam("now", type_=_TURNS.c.last_dispatched_at.type))
+        .returning(_TURNS.c.user_id)
+    )
+
+
+# The technician with their roles in one statement (filing is hot: built once).
+_TECHNICIAN = select(User).options(joinedload(User.roles)).where(User.id == bindparam("user_id"))
 
 
 def _claim(ranked: list[suggest.Candidate], now: datetime) -> suggest.Candidate | None:
@@ -85,18 +111,8 @@ def _claim(ranked: list[suggest.Candidate], now: datetime) -> suggest.Candidate 
             break
         lockable.append(candidate)
     if lockable:
-        order = case({c.user.id: i for i, c in enumerate(lockable)}, value=_TURNS.c.user_id)
-        free = (
-            select(_TURNS.c.user_id)
-            .where(_TURNS.c.user_id.in_([c.user.id for c in lockable]))
-            .order_by(order)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        taken = db.session.execute(
-            update(_TURNS).where(_TURNS.c.user_id == free).values(last_dispatched_at=now).returning(_TURNS.c.user_id)
-        ).scalar()
+        values = {f"u{i}": c.user.id for i, c in enumerate(lockable)}
+        taken = db.session.execute(_take_first_free(len(lockable)), values | {"now": now}).scalar()
         if taken is not None:
             return next(c for c in lockable if c.user.id == taken)
     if len(lockable) < len(ranked):
