@@ -4,6 +4,8 @@
     .venv/bin/python benchmarks/intake_profile.py --reuse --tickets 500
     .venv/bin/python benchmarks/intake_profile.py --reuse --statements   # list one filing's statements
     .venv/bin/python benchmarks/intake_profile.py --reuse --profile 25   # cProfile (CPU time), top 25
+    .venv/bin/python benchmarks/intake_profile.py --reuse --centre repairs              # repairs only, no dispatch
+    .venv/bin/python benchmarks/intake_profile.py --reuse --centre repairs --dispatch   # the same, dispatched
 
 Steps:
 
@@ -29,6 +31,12 @@ Steps:
 5. Checks in the database that every measured ticket is committed with its
    ``filed`` event, response and resolution deadlines, outbox rows (the
    dispatchers' ``ticket_filed`` notices) and its daily-summary mark.
+
+``--centre CODE`` files into that centre's categories only; ``--dispatch``
+switches automatic dispatch on for them and puts the centre's technicians
+on duty (a shift around now, through the roster service), so the two runs
+differ by automatic dispatch alone (docs/workers.md, "Automatic dispatch
+burst"); every measured ticket must then be assigned by the application.
 
 The figures are in docs/api.md, "Intake speed". The machine is shared: CPU
 per filing is steadier than wall time, but read a few runs.
@@ -88,7 +96,7 @@ def build_app(database: str, instance: Path):
     })
 
 
-def prepare(app, *, reuse: bool) -> tuple[str, list[dict]]:
+def prepare(app, *, reuse: bool, centre: str = "", dispatch: bool = False) -> tuple[str, list[dict]]:
     """Return a requester token's secret and the filing choices (centre, category, places)."""
     from flask_migrate import upgrade
 
@@ -119,8 +127,39 @@ def prepare(app, *, reuse: bool) -> tuple[str, list[dict]]:
                 .order_by(Category.id)
             ).all()
         ]
+        if centre:
+            centre_id = db.session.execute(sa.select(Centre.id).where(Centre.code == centre)).scalar_one()
+            choices = [c for c in choices if c["centre_id"] == centre_id]
+            roster_for(centre_id, {c["category_id"] for c in choices}, dispatch=dispatch)
         db.session.remove()
     return secret, choices
+
+
+def roster_for(centre_id: int, categories: set[int], *, dispatch: bool) -> None:
+    """Switch automatic dispatch on (or off) for ``categories`` and put the centre's technicians on duty now."""
+    from datetime import timedelta
+
+    from tracker.clock import utcnow
+    from tracker.domain.roles import Role
+    from tracker.extensions import db
+    from tracker.models import Shift, User, UserRole
+    from tracker.services.dispatch import auto, roster
+
+    now = utcnow()
+    admin = db.session.execute(
+        sa.select(User).join(UserRole).where(UserRole.role == Role.ADMIN)).scalars().first()
+    auto.save_settings(centre_id, shows_duty_phone=False, auto_dispatch=categories if dispatch else set(),
+                       emergency=categories, actor=admin, now=now)
+    technicians = db.session.execute(sa.select(User.id).join(UserRole).where(
+        UserRole.role == Role.TECHNICIAN, UserRole.centre_id == centre_id, User.is_active.is_(True))).scalars().all()
+    busy = set(db.session.execute(sa.select(Shift.user_id).where(
+        Shift.ends_at > now, Shift.starts_at < now + timedelta(hours=3))).scalars())
+    local = now.astimezone(roster.zone()) - timedelta(minutes=30)
+    start = local.time().replace(second=0, microsecond=0)
+    end = (local + timedelta(hours=3)).time().replace(second=0, microsecond=0)
+    roster.save_shifts(centre_id, [(i, roster.NewShift(user_id=t, day=local.date(), start=start, end=end))
+                                   for i, t in enumerate(technicians, start=1) if t not in busy],
+                       actor=admin, now=now)
 
 
 def select_requester(User, UserRole, Role):
@@ -157,8 +196,11 @@ def backend_cpu_seconds(database: str) -> dict[int, float] | None:
     return result
 
 
-def check(app, references: list[str]) -> None:
-    """Fail unless every ticket is committed with its event, deadlines, outbox rows and summary mark."""
+def check(app, references: list[str], *, dispatched: bool = False) -> None:
+    """Fail unless every ticket is committed with its event, deadlines, outbox rows and summary mark.
+
+    ``dispatched``: and assigned at filing by the application, with one ``assigned`` event.
+    """
     from tracker.extensions import db
     from tracker.models import EventKind, Notification, StatsDirty, Ticket, TicketEvent, TicketSla
     from tracker.services.insight import reports
@@ -181,6 +223,12 @@ def check(app, references: list[str]) -> None:
         missing = [t.reference for t in tickets if (reports.local_day(t.created_at), t.centre_id) not in marks]
         # The workers' refresh may have taken a mark away meanwhile: none run here.
         assert not missing, f"no daily-summary mark for {missing[:5]}"
+        if dispatched:
+            assigned = Counter(db.session.execute(sa.select(TicketEvent.ticket_id).where(
+                TicketEvent.ticket_id.in_(ids), TicketEvent.kind == EventKind.ASSIGNED,
+                TicketEvent.actor_id.is_(None))).scalars())
+            assert all(t.assignee_id is not None and assigned[t.id] == 1 for t in tickets), \
+                "a ticket not assigned once by the application"
         db.session.remove()
 
 
@@ -194,6 +242,9 @@ def main() -> None:
     parser.add_argument("--statements", action="store_true", help="print the statements of one more filing")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="cProfile the measured filings (CPU time); print the top N")
+    parser.add_argument("--centre", default="", help="file into this centre's categories only (code: repairs)")
+    parser.add_argument("--dispatch", action="store_true",
+                        help="with --centre: automatic dispatch on for its categories, its technicians on duty")
     parser.add_argument("--sort", default="tottime", help="cProfile order: tottime (default), cumulative, ...")
     parser.add_argument("--only", default="", help="print only the profile's lines matching this (e.g. tracker/)")
     args = parser.parse_args()
@@ -202,7 +253,9 @@ def main() -> None:
         fresh_database(args.database)
     instance = Path(tempfile.mkdtemp(prefix="intake-profile-"))
     app = build_app(args.database, instance)
-    secret, choices = prepare(app, reuse=args.reuse)
+    if args.dispatch and not args.centre:
+        parser.error("--dispatch needs --centre")
+    secret, choices = prepare(app, reuse=args.reuse, centre=args.centre, dispatch=args.dispatch)
 
     from tracker.extensions import db
 
@@ -253,7 +306,9 @@ def main() -> None:
         orm_counts.append(len(orm_statements))
 
     server_after = backend_cpu_seconds(args.database)
-    check(app, references)
+    check(app, references, dispatched=args.dispatch)
+    if args.dispatch:
+        say("every measured ticket assigned at filing by the application, with one assigned event")
     say(f"filings measured: {len(references)} (after {args.warmup} warm-up), every answer 201, "
         "every ticket committed with its filed event, deadlines, outbox rows and summary mark")
     say(f"SQL statements per filing: mean {statistics.mean(counts):.2f}, min {min(counts)}, max {max(counts)} "

@@ -322,13 +322,14 @@ class LiveServer:
 
     def __init__(
         self, *, database_url: str, instance_path: Path, log_path: Path, broker_url: str | None = None,
-        workers: int = 2,
+        workers: int = 2, app: str = "wsgi:app", extra_env: dict | None = None,
     ):
         self.workers = workers
+        self.app = app  # tests.browser.clocked:app: the same app at another time (a journey at night)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
-        env = server_environment(database_url, instance_path, broker_url)
+        env = server_environment(database_url, instance_path, broker_url) | (extra_env or {})
         env["TRACKER_BASE_URL"] = self.url
         self.env = env
         self.process: subprocess.Popen | None = None
@@ -348,7 +349,7 @@ class LiveServer:
                 "-",
                 "--graceful-timeout",
                 "5",
-                "wsgi:app",
+                self.app,
             ],
             cwd=ROOT,
             env=self.env,

@@ -11,10 +11,12 @@ filing locks the turn row of the technician it chooses (``_claim``).
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from tracker.domain.i18n import N_
 from tracker.domain.roles import Role
@@ -47,51 +49,83 @@ def dispatch_new(ticket: Ticket, now: datetime) -> TicketEvent | None:
         ticket.is_auto_dispatch = setting is not None and setting.is_auto_dispatch
     if not ticket.is_auto_dispatch:
         return None
-    found = suggest.candidates(ticket.centre_id, ticket.category_id, now, with_areas=False)
-    best = _claim(suggest.ranked(found, ticket.category_id))
+    best = _claim(suggest.fitting_now(ticket.centre_id, ticket.category_id, now), now)
     if best is None:
         return None
+    # The technician with their roles in one statement, held by the ticket: the
+    # assignment's check (``tickets._assign``) and the answer's name of them load nothing more.
+    ticket.assignee = db.session.execute(_TECHNICIAN, {"user_id": best.user.id}).unique().scalar_one()
     event = tickets.apply(ticket, Action.ASSIGN, actor=None, now=now, assignee_id=best.user.id)
     event.data = {**event.data, "auto": True}
-    turn = db.session.get(DispatchTurn, best.user.id)
-    if turn is not None:
-        turn.last_dispatched_at = now
-        return event
-    try:
-        # A technician given no shift through the roster (no turn row yet): two filings may both add it.
-        with db.session.begin_nested():
-            db.session.add(DispatchTurn(user_id=best.user.id, last_dispatched_at=now))
-    except IntegrityError:
-        pass
     return event
 
 
-def _claim(ranked: list[suggest.Candidate]) -> suggest.Candidate | None:
-    """Return the first of ``ranked`` whose turn row this transaction could lock, skipping those another holds.
+_TURNS = DispatchTurn.__table__
 
-    Two filings at the same instant each lock the technician they choose
-    until they commit (``FOR UPDATE SKIP LOCKED``): the second skips the
-    first's choice and takes the next best. When every one is held (more
-    filings at once than technicians on duty) it waits for the best one.
-    Turn rows are made with the shifts (roster.save_shifts); a technician
-    without one is taken unlocked. SQLite has no row locks: its writers
-    queue whole transactions, so there is nothing to skip.
+
+@functools.cache
+def _take_first_free(count: int):
+    """Return the claim for ``count`` technicians, best first (``u0`` …): built once per count (filing is hot).
+
+    Locks and moves the turn row of the first one no other transaction holds.
+    """
+    ids = [bindparam(f"u{i}", type_=_TURNS.c.user_id.type) for i in range(count)]
+    free = (
+        select(_TURNS.c.user_id)
+        .where(_TURNS.c.user_id.in_(ids))
+        .order_by(case(*((_TURNS.c.user_id == id_, i) for i, id_ in enumerate(ids))))
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    return (
+        update(_TURNS)
+        .where(_TURNS.c.user_id == free)
+        .values(last_dispatched_at=bindparam("now", type_=_TURNS.c.last_dispatched_at.type))
+        .returning(_TURNS.c.user_id)
+    )
+
+
+# The technician with their roles in one statement (filing is hot: built once).
+_TECHNICIAN = select(User).options(joinedload(User.roles)).where(User.id == bindparam("user_id"))
+
+
+def _claim(ranked: list[suggest.Candidate], now: datetime) -> suggest.Candidate | None:
+    """Return the first of ``ranked`` whose turn row this transaction could take, skipping those another holds.
+
+    Taking a turn row locks it and moves its round robin to ``now``, in one
+    statement. Two filings at the same instant each lock the technician
+    they choose until they commit (``FOR UPDATE SKIP LOCKED``): the second
+    skips the first's choice and takes the next best. When every one is
+    held (more filings at once than technicians on duty) it waits for the
+    best one. Turn rows are made with the shifts (roster.save_shifts); a
+    technician without one is taken unlocked, and given one. SQLite has no
+    row locks: its writers queue whole transactions, so nothing is skipped.
     """
     if not ranked:
         return None
-    ids = [c.user.id for c in ranked]
-    free = set(
-        db.session.execute(
-            select(DispatchTurn.user_id)
-            .where(DispatchTurn.user_id.in_(ids))
-            .with_for_update(skip_locked=True)
-        ).scalars()
-    )
+    # The technicians with a turn row ranked before the first without one, if any.
+    lockable = []
     for candidate in ranked:
-        # No turn read with the candidates: no row to lock (never given a shift through the roster).
-        if candidate.user.id in free or candidate.last_dispatched_at is None:
-            return candidate
-    db.session.execute(select(DispatchTurn.user_id).where(DispatchTurn.user_id == ids[0]).with_for_update())
+        if candidate.last_dispatched_at is None:  # no turn row read with them (no shift through the roster)
+            break
+        lockable.append(candidate)
+    if lockable:
+        values = {f"u{i}": c.user.id for i, c in enumerate(lockable)}
+        taken = db.session.execute(_take_first_free(len(lockable)), values | {"now": now}).scalar()
+        if taken is not None:
+            return next(c for c in lockable if c.user.id == taken)
+    if len(lockable) < len(ranked):
+        chosen = ranked[len(lockable)]
+        try:
+            # Two filings may both add it.
+            with db.session.begin_nested():
+                db.session.add(DispatchTurn(user_id=chosen.user.id, last_dispatched_at=now))
+        except IntegrityError:
+            pass
+        return chosen
+    # Every one is held: wait for the best one's row (the UPDATE waits for its lock).
+    db.session.execute(update(_TURNS).where(_TURNS.c.user_id == ranked[0].user.id).values(last_dispatched_at=now))
     return ranked[0]
 
 

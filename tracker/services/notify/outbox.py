@@ -186,42 +186,48 @@ def users_with_role(role: Role, centre_id: int | None = None) -> list[int]:
 
 @dataclass(frozen=True)
 class People:
-    """Users with what ``queue`` needs to know of them for one kind of notice."""
+    """Users with what ``queue`` needs to know of them for some kinds of notice."""
 
-    kind: str
+    kinds: frozenset[str]
     by_role: dict[Role, list[int]]  # sorted ids, as users_with_role gives them
-    choices: dict[tuple[int, str, Channel], bool]  # their stored choices for ``kind``
+    choices: dict[tuple[int, str, Channel], bool]  # their stored choices for ``kinds``
     locales: dict[int, str | None]
 
 
 # Built once (filing is the hot path).
 _CENTRE_PEOPLE = (
-    select(User.id, User.locale, UserRole.role, NotificationPreference.channel, NotificationPreference.is_enabled)
+    select(User.id, User.locale, UserRole.role, NotificationPreference.kind, NotificationPreference.channel,
+           NotificationPreference.is_enabled)
     .join(UserRole, UserRole.user_id == User.id)
     .outerjoin(NotificationPreference,
-               and_(NotificationPreference.user_id == User.id, NotificationPreference.kind == bindparam("kind")))
+               and_(NotificationPreference.user_id == User.id,
+                    NotificationPreference.kind.in_(bindparam("kinds", expanding=True))))
     .where(UserRole.role.in_(bindparam("roles", expanding=True)), UserRole.centre_id == bindparam("centre_id"),
            User.is_active.is_(True))
 )
 
 
-def centre_people(centre_id: int, roles: Sequence[Role], kind: str) -> People:
-    """Return the active holders of ``roles`` in a centre with their choices for ``kind`` and languages.
+def centre_people(centre_id: int, roles: Sequence[Role], kind: str, *more_kinds: str) -> People:
+    """Return the active holders of ``roles`` in a centre with their choices for ``kind`` (and ``more_kinds``) and languages.
 
     One statement instead of users_with_role, preferences and the languages
-    read one after the other (filing a ticket: docs/api.md, "Intake speed").
+    read one after the other (filing a ticket: docs/api.md, "Intake speed";
+    a filing dispatched automatically tells the dispatchers and the
+    technician with it: docs/workers.md, "Automatic dispatch burst").
     """
+    kinds = frozenset((kind, *more_kinds))
     rows = db.session.execute(
-        _CENTRE_PEOPLE, {"kind": kind, "roles": [Role(r).value for r in roles], "centre_id": centre_id}
+        _CENTRE_PEOPLE,
+        {"kinds": sorted(kinds), "roles": [Role(r).value for r in roles], "centre_id": centre_id},
     ).all()
     holders: dict[Role, set[int]] = {role: set() for role in roles}
     choices, locales = {}, {}
-    for user_id, locale, role, channel, is_enabled in rows:
+    for user_id, locale, role, chosen_kind, channel, is_enabled in rows:
         holders[Role(role)].add(user_id)
         locales[user_id] = locale
         if channel is not None:
-            choices[(user_id, kind, Channel(channel))] = is_enabled
-    return People(kind, {role: sorted(ids) for role, ids in holders.items()}, choices, locales)
+            choices[(user_id, chosen_kind, Channel(channel))] = is_enabled
+    return People(kinds, {role: sorted(ids) for role, ids in holders.items()}, choices, locales)
 
 
 _HOOKS = Webhook.__table__.c
@@ -233,8 +239,16 @@ _ACTIVE_WEBHOOKS = select(_HOOKS.id, _HOOKS.kinds).where(
 
 def webhook_ids(kind: str, centre_id: int | None) -> list[int]:
     """Return the active webhooks for ``kind`` notices of a centre (its own and the site-wide ones)."""
-    rows = db.session.execute(_ACTIVE_WEBHOOKS, {"centre_id": centre_id}).all()
-    return [hook_id for hook_id, kinds in rows if kind in (kinds or [])]
+    return _hooks_for(kind, _centre_webhooks(centre_id))
+
+
+def _centre_webhooks(centre_id: int | None) -> list[tuple[int, list[str] | None]]:
+    """Return the active webhooks of a centre (its own and the site-wide ones) with their kinds."""
+    return [tuple(row) for row in db.session.execute(_ACTIVE_WEBHOOKS, {"centre_id": centre_id}).all()]
+
+
+def _hooks_for(kind: str, hooks: list[tuple[int, list[str] | None]]) -> list[int]:
+    return [hook_id for hook_id, kinds in hooks if kind in (kinds or [])]
 
 
 # ---------------------------------------------------------------- queuing
@@ -306,12 +320,12 @@ def queue(notices: Sequence[Notice], recipients: dict[str, list[int]], *, now: d
     channels they chose; matching webhooks get one row per notice. In-app
     notices are delivered by being written: they are stored as sent.
     ``people`` (centre_people) saves reading the recipients' choices and
-    languages again when it covers them all and the notices' kind.
+    languages again when it covers them all and the notices' kinds.
     """
     if _suppressed.get():
         return []
     users = {uid for ids in recipients.values() for uid in ids}
-    if people is not None and all(n.kind == people.kind for n in notices) and users <= people.locales.keys():
+    if people is not None and all(n.kind in people.kinds for n in notices) and users <= people.locales.keys():
         choices, locales = people.choices, people.locales
     else:
         choices = preferences(users)
@@ -319,7 +333,8 @@ def queue(notices: Sequence[Notice], recipients: dict[str, list[int]], *, now: d
             dict(db.session.execute(select(User.id, User.locale).where(User.id.in_(users))).all()) if users else {}
         )
     default_locale = current_app.config["BABEL_DEFAULT_LOCALE"]
-    webhook_cache: dict[tuple[str, int | None], list[int]] = {}
+    # One read per centre, whatever the kinds (a dispatched filing queues two).
+    webhook_cache: dict[int | None, list[tuple[int, list[str] | None]]] = {}
     rows = []
     for notice in notices:
         base = {
@@ -352,10 +367,9 @@ def queue(notices: Sequence[Notice], recipients: dict[str, list[int]], *, now: d
                         "next_attempt_at": now if in_app else (notice.not_before or now),
                     }
                 )
-        cache_key = (notice.kind, notice.centre_id)
-        if cache_key not in webhook_cache:
-            webhook_cache[cache_key] = webhook_ids(notice.kind, notice.centre_id)
-        for hook_id in webhook_cache[cache_key]:
+        if notice.centre_id not in webhook_cache:
+            webhook_cache[notice.centre_id] = _centre_webhooks(notice.centre_id)
+        for hook_id in _hooks_for(notice.kind, webhook_cache[notice.centre_id]):
             rows.append(
                 base
                 | {

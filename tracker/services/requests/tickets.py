@@ -194,9 +194,8 @@ def file_ticket(request: NewTicket, *, requester: User, now: datetime,
         sla.start_clocks(ticket, ticket.events, policy, now)
         _write_filed(ticket)
         sla.note_deferred(ticket.id)
-        _notify_filed(ticket, now=now)
-        if dispatched is not None:
-            _notify(ticket, Action.ASSIGN, dispatched, actor=None, now=now)
+        # With the technician's notice when dispatched: one read of the people, one write.
+        _notify_filed(ticket, now=now, dispatched=dispatched)
         if before_commit is not None:
             before_commit(ticket)
         db.session.commit()
@@ -409,21 +408,29 @@ def _column_values(row) -> dict:
     return values
 
 
-def _notify_filed(ticket: Ticket, *, now: datetime) -> None:
-    """Tell the centre's dispatchers (its heads when it has none) that a request came in; no commit."""
+def _notify_filed(ticket: Ticket, *, now: datetime, dispatched: TicketEvent | None = None) -> None:
+    """Tell the centre's dispatchers (its heads when it has none) that a request came in; no commit.
+
+    ``dispatched``: the automatic assignment made at filing, whose notice to
+    the technician (as ``_notify`` gives it) goes in with the same statements.
+    """
     if outbox.is_suppressed():
         return
-    staff = outbox.centre_people(ticket.centre_id, (Role.DISPATCHER, Role.CENTRE_HEAD), "ticket_filed")
+    roles = (Role.DISPATCHER, Role.CENTRE_HEAD) + ((Role.TECHNICIAN,) if dispatched is not None else ())
+    kinds = ("ticket_assigned",) if dispatched is not None else ()
+    staff = outbox.centre_people(ticket.centre_id, roles, "ticket_filed", *kinds)
     people = staff.by_role[Role.DISPATCHER] or staff.by_role[Role.CENTRE_HEAD]
     key = f"ticket:{ticket.id}:filed"
-    outbox.queue(
-        [outbox.Notice(kind="ticket_filed", key=key, subject=f"{ticket.reference} ticket_filed",
-                       payload={"reference": ticket.reference, "title": ticket.title},
-                       ticket_id=ticket.id, centre_id=ticket.centre_id, link=f"/tickets/{ticket.reference}")],
-        {key: [p for p in people if p != ticket.requester_id]},
-        now=now,
-        people=staff,
-    )
+    notices = [outbox.Notice(kind="ticket_filed", key=key, subject=f"{ticket.reference} ticket_filed",
+                             payload={"reference": ticket.reference, "title": ticket.title},
+                             ticket_id=ticket.id, centre_id=ticket.centre_id, link=f"/tickets/{ticket.reference}")]
+    recipients = {key: [p for p in people if p != ticket.requester_id]}
+    if dispatched is not None:
+        assigned = _notice(ticket, Action.ASSIGN, dispatched, actor=None)
+        if assigned is not None:
+            notices.append(assigned[0])
+            recipients[assigned[0].key] = assigned[1]
+    outbox.queue(notices, recipients, now=now, people=staff)
 
 
 def _title_from(description: str) -> str:
@@ -996,6 +1003,15 @@ _HANDLERS = {
 def _notify(ticket: Ticket, action: Action, event: TicketEvent, *, actor: User | None, now: datetime) -> None:
     """Queue the notices a change causes, in its transaction (no commit)."""
     db.session.flush()
+    found = _notice(ticket, action, event, actor=actor)
+    if found is not None:
+        notice, people = found
+        outbox.queue([notice], {notice.key: people}, now=now)
+
+
+def _notice(ticket: Ticket, action: Action, event: TicketEvent, *,
+            actor: User | None) -> tuple[outbox.Notice, list[int]] | None:
+    """Return the notice a change causes and its recipients, or None (the event has its id)."""
     people: list[int] = []
     kind = None
     if action is Action.ASSIGN:
@@ -1018,19 +1034,16 @@ def _notify(ticket: Ticket, action: Action, event: TicketEvent, *, actor: User |
                 people.append(ticket.assignee_id)
     people = sorted({p for p in people if p is not None and (actor is None or p != actor.id)})
     if kind is None or not people:
-        return
+        return None
     key = f"ticket:{ticket.id}:event:{event.id}"
     payload = {"reference": ticket.reference, "title": ticket.title}
     if action is Action.COMMENT:
         payload["comment"] = event.body[:500]
     elif action is Action.DECLINE:
         payload["reason"] = event.body[:500]
-    outbox.queue(
-        [outbox.Notice(kind=kind, key=key, subject=f"{ticket.reference} {kind}", payload=payload,
-                       ticket_id=ticket.id, centre_id=ticket.centre_id, link=f"/tickets/{ticket.reference}")],
-        {key: people},
-        now=now,
-    )
+    notice = outbox.Notice(kind=kind, key=key, subject=f"{ticket.reference} {kind}", payload=payload,
+                           ticket_id=ticket.id, centre_id=ticket.centre_id, link=f"/tickets/{ticket.reference}")
+    return notice, people
 
 
 def add_comment(ticket_id: int, *, actor: User, body: str, now: datetime) -> Ticket:
