@@ -260,3 +260,39 @@ def test_the_overview_totals_are_the_tables_totals(weeks, world):
     assert total.backlog == 0 and light.backlog == 0  # the dorm: nothing open
     assert reports.now_totals(Filters(first=date(2026, 3, 9), last=date(2026, 3, 15)), NOW).backlog == 6
 
+
+def test_an_escalation_leaves_the_overview_when_its_request_closes_and_returns_when_it_reopens(
+    weeks, client, login_as, world
+):
+    from tracker.domain.workflow import Action
+    from tracker.services.requests import tickets as ticket_service
+
+    def unacknowledged() -> int:
+        login_as("leadership")
+        page = client.get(WEEK2).get_data(as_text=True)
+        found = re.search(r'<li><a href="[^"]+">Escalations not acknowledged: (\d+)</a>', page)
+        return int(found.group(1)) if found else 0
+
+    ticket = _db.session.execute(
+        select(Ticket).join(Escalation, Escalation.ticket_id == Ticket.id)
+        .where(Escalation.acknowledged_at.is_(None), Ticket.is_open, Ticket.status == Status.ACCEPTED.value)
+    ).scalars().first()
+    assert ticket is not None
+    before = unacknowledged()
+    mine = _db.session.execute(
+        select(func.count()).select_from(Escalation)
+        .where(Escalation.ticket_id == ticket.id, Escalation.acknowledged_at.is_(None))
+    ).scalar_one()
+    ticket_service.transition(ticket.id, Action.RESOLVE, actor=world.users["technician"], now=NOW,
+                              resolution_note="Replaced the washer")
+    # Resolved: not open, so its escalations leave the index and the count; nobody acknowledged them.
+    rows = _db.session.execute(select(Escalation).where(Escalation.ticket_id == ticket.id)).scalars().all()
+    assert rows and not any(e.request_open for e in rows)
+    assert all(e.acknowledged_at is None for e in rows if e.acknowledged_by_id is None)
+    assert unacknowledged() == before - mine
+    # Reopened: open again, and its escalations with it.
+    ticket_service.transition(ticket.id, Action.REOPEN, actor=world.users["requester"], now=NOW + timedelta(minutes=5),
+                              reason="Still leaking")
+    rows = _db.session.execute(select(Escalation).where(Escalation.ticket_id == ticket.id)).scalars().all()
+    assert all(e.request_open for e in rows)
+    assert unacknowledged() == before
