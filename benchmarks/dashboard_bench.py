@@ -1147,7 +1147,7 @@ def _time_get(client, path: str, rounds: int, url: str) -> dict:
         assert response.status_code == 200, response.status_code
     client_cpu = (time.process_time() - client_before) * 1000 / rounds
     server_cpu = (_backends_cpu(url) - server_before) * 1000 / rounds
-    return {"n": rounds, "p50": statistics.median(times), "p95": percentile(times, 0.95), "max": max(times),
+    return {"n": rounds, "times": times, "p50": statistics.median(times), "p95": percentile(times, 0.95), "max": max(times),
             "bytes": len(first.get_data()), "cpu": client_cpu + server_cpu, "server_cpu": server_cpu}
 
 
