@@ -426,6 +426,10 @@ def plan_pages(url: str, app, stream_days: int) -> list[Page]:
     d, f = DEFAULT_TARGET_MS, FILTER_TARGET_MS
     pages = [
         Page("/dashboard", "default (last 30 days)", "leader", "/dashboard", d),
+        # The tables under the overview, fetched after its first paint (issue 21).
+        Page("/dashboard/details", "default (last 30 days)", "leader", "/dashboard/details", d),
+        # The floor: a page with no figures, the same login, session, menu and base template.
+        Page("/dashboard/definitions", "the floor: no figures", "leader", "/dashboard/definitions", d),
         *(Page("/dashboard", f"centre {code}", "leader", f"/dashboard?centre={cid}", f) for cid, code in centres),
         Page("/dashboard", f"category {category} (repairs' largest)", "leader",
              f"/dashboard?centre={repairs}&category={category}", f),
@@ -1143,7 +1147,7 @@ def _time_get(client, path: str, rounds: int, url: str) -> dict:
         assert response.status_code == 200, response.status_code
     client_cpu = (time.process_time() - client_before) * 1000 / rounds
     server_cpu = (_backends_cpu(url) - server_before) * 1000 / rounds
-    return {"n": rounds, "p50": statistics.median(times), "p95": percentile(times, 0.95), "max": max(times),
+    return {"n": rounds, "times": times, "p50": statistics.median(times), "p95": percentile(times, 0.95), "max": max(times),
             "bytes": len(first.get_data()), "cpu": client_cpu + server_cpu, "server_cpu": server_cpu}
 
 
@@ -1189,6 +1193,10 @@ def display_main(argv: list[str]) -> None:
     parser.add_argument("--drop", action="store_true", help="drop both databases")
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--vacuum", action="store_true", help="VACUUM (ANALYZE) tickets and ticket_slas first")
+    parser.add_argument("--url-1m", default=DISPLAY_1M_URL, help="the 1 M database measured")
+    parser.add_argument("--url-10m", default=DISPLAY_10M_URL, help="the 10 M database measured ('' for none)")
+    parser.add_argument("--build-10m-from", metavar="URL",
+                        help="build --url-10m from this 1 M database (its summary ten times over), then measure")
     options = parser.parse_args(argv)
     admin = conninfo(str(sa.make_url(DISPLAY_1M_URL).set(database="postgres")))
     if options.drop:
@@ -1202,9 +1210,12 @@ def display_main(argv: list[str]) -> None:
         _display_summary(DISPLAY_1M_URL)
         _display_late(DISPLAY_1M_URL)
         _display_10m(DISPLAY_1M_URL, DISPLAY_10M_URL)
+    if options.build_10m_from:
+        _display_10m(options.build_10m_from, options.url_10m)
     started = time.perf_counter()
     report = []
-    for label, url, overview in (("1 M", DISPLAY_1M_URL, True), ("10 M", DISPLAY_10M_URL, True)):
+    measured = [("1 M", options.url_1m, True), ("10 M", options.url_10m, True)]
+    for label, url, overview in [m for m in measured if m[1]]:
         if options.vacuum:
             vacuum(url)
         print(f"{label}: {table_state(url)}; load {'/'.join(f'{x:.1f}' for x in load_average())}", flush=True)

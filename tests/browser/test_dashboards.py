@@ -34,6 +34,9 @@ def test_leadership_reads_the_dashboard_and_follows_a_figure_to_its_list(actors,
     leader.get_by_label("To", exact=True).fill("2026-03-31")
     leader.get_by_role("button", name="Show").click()
     expect(leader.get_by_label("From", exact=True)).to_have_value("2026-03-01")
+    # The tables come after the first paint, from the Details page (static/js/details.js), in place of its link.
+    expect(leader.locator("[data-details]")).to_have_attribute("data-details-loaded", "true")
+    expect(leader.locator(".details-link")).to_have_count(0)
     expect(leader.get_by_role("img", name="Targets met per centre")).to_be_visible()
     expect(leader.get_by_role("img", name="Trend by week")).to_be_visible()
     # The seeded requests are the repairs centre's March: one row each.

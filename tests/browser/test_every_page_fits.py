@@ -44,6 +44,7 @@ PAGES = {
     "dispatch.my_shifts": "/dispatch/my-shifts",
     "supervision.index": "/supervision/",
     "dashboards.index": "/dashboard?from=2026-03-01&to=2026-03-31",
+    "dashboards.details": "/dashboard/details?from=2026-03-01&to=2026-03-31",
     "dashboards.centre": "/dashboard/centre?from=2026-03-01&to=2026-03-31",
     "dashboards.tickets": "/dashboard/tickets?figure=received&from=2026-03-01&to=2026-03-31",
     "dashboards.definitions": "/dashboard/definitions",

@@ -165,7 +165,7 @@ def list_count(client, href: str) -> int:
 
 def test_the_dashboard_shows_the_known_figures_of_the_week(client, week, world, login_as):
     login_as("leadership")
-    html = page(client, f"/dashboard?{WEEK}")
+    html = page(client, f"/dashboard/details?{WEEK}")
     centres = by_row(tables_of(html)["figures-centres"])
     repairs, dorm, total = centres["Repair and maintenance"], centres["Dormitory management"], centres["Total"]
     assert (repairs["Received"]["text"], dorm["Received"]["text"], total["Received"]["text"]) == ("6", "1", "7")
@@ -205,7 +205,7 @@ def _linked_counts(tables: dict, names: list[str]):
 
 def test_every_figure_leads_to_a_list_of_exactly_that_many_requests(client, week, world, login_as):
     login_as("leadership")
-    html = page(client, f"/dashboard?{WEEK}&centre={world.centres['repairs'].id}")
+    html = page(client, f"/dashboard/details?{WEEK}&centre={world.centres['repairs'].id}")
     tables = tables_of(html)
     seen = 0
     names = ["figures-centres", "figures-categories", "figures-ageing-categories", "figures-trend-week",
@@ -219,8 +219,9 @@ def test_every_figure_leads_to_a_list_of_exactly_that_many_requests(client, week
     assert list_count(client, repairs["Response met %"]["href"]) == 4
     assert list_count(client, repairs["Resolution met %"]["href"]) == 3
     # The overview's tiles are the totals row, linked the same way.
+    overview = page(client, f"/dashboard?{WEEK}&centre={world.centres['repairs'].id}")
     tile = re.search(r'<a class="ov-main" href="([^"]+)"><span class="ov-label">Received</span>\s*'
-                     r'<span class="ov-figure">(\d+)</span>', html)
+                     r'<span class="ov-figure">(\d+)</span>', overview)
     assert tile and list_count(client, tile.group(1).replace("&amp;", "&")) == int(tile.group(2)) == 6
 
 
@@ -248,7 +249,7 @@ def test_a_list_behind_a_figure_is_paged_and_exported(client, week, world, login
 
 def test_the_files_carry_the_same_figures_as_the_page(client, week, world, login_as):
     login_as("leadership")
-    html = page(client, f"/dashboard?{WEEK}")
+    html = page(client, f"/dashboard/details?{WEEK}")
     shown = by_row(tables_of(html)["figures-centres"])
     response = client.get(f"/dashboard/export/centres.csv?{WEEK}")
     assert response.status_code == 200
@@ -289,7 +290,7 @@ def test_the_files_carry_the_same_figures_as_the_page(client, week, world, login
 @pytest.mark.parametrize("table", ["ageing-centres", "trend-week", "trend-month"])
 def test_every_dashboard_table_downloads_in_both_formats(client, week, world, login_as, table):
     login_as("leadership")
-    tables = tables_of(page(client, f"/dashboard?{WEEK}"))
+    tables = tables_of(page(client, f"/dashboard/details?{WEEK}"))
     shown = tables[f"figures-{table}"]
     csv_rows = list(csv.reader(io.StringIO(
         client.get(f"/dashboard/export/{table}.csv?{WEEK}").get_data(as_text=True).lstrip("\ufeff"))))
@@ -306,20 +307,20 @@ def test_every_dashboard_table_downloads_in_both_formats(client, week, world, lo
 def test_filters_narrow_the_figures(client, week, world, login_as):
     login_as("leadership")
     dorm = world.centres["dorm"].id
-    html = page(client, f"/dashboard?{WEEK}&centre={dorm}")
+    html = page(client, f"/dashboard/details?{WEEK}&centre={dorm}")
     tables = tables_of(html)
     assert list(by_row(tables["figures-centres"])) == ["Dormitory management", "Total"]
     assert by_row(tables["figures-categories"])["Keys and locks"]["Received"]["text"] == "1"
     repairs = world.centres["repairs"].id
     water = world.categories["water"].id
-    tables = tables_of(page(client, f"/dashboard?{WEEK}&centre={repairs}&category={water}"))
+    tables = tables_of(page(client, f"/dashboard/details?{WEEK}&centre={repairs}&category={water}"))
     assert by_row(tables["figures-categories"])["Total"]["Received"]["text"] == "6"
     assert list(by_row(tables["figures-categories"])) == ["Water and plumbing", "Total"]
     # Water is high priority: nothing of it is normal; the dorm's f is.
-    tables = tables_of(page(client, f"/dashboard?{WEEK}&priority=normal"))
+    tables = tables_of(page(client, f"/dashboard/details?{WEEK}&priority=normal"))
     assert by_row(tables["figures-centres"])["Total"]["Received"]["text"] == "1"
     # Next week: e only; and a link keeps every filter.
-    tables = tables_of(page(client, "/dashboard?from=2026-03-09&to=2026-03-15&priority=high"))
+    tables = tables_of(page(client, "/dashboard/details?from=2026-03-09&to=2026-03-15&priority=high"))
     cell = by_row(tables["figures-centres"])["Total"]["Received"]
     assert cell["text"] == "1"
     query = parse_qs(urlsplit(cell["href"]).query)
@@ -328,7 +329,7 @@ def test_filters_narrow_the_figures(client, week, world, login_as):
 
 def test_a_category_of_another_centre_is_left_out_with_a_message(client, week, world, login_as):
     login_as("leadership")
-    html = page(client, f"/dashboard?{WEEK}&centre={world.centres['dorm'].id}"
+    html = page(client, f"/dashboard/details?{WEEK}&centre={world.centres['dorm'].id}"
                         f"&category={world.categories['water'].id}")
     assert "The category was left out" in html
     assert by_row(tables_of(html)["figures-categories"])["Total"]["Received"]["text"] == "1"
@@ -364,7 +365,7 @@ def test_presets_cover_the_expected_days():
 
 def test_the_default_period_is_the_last_30_days(client, week, login_as):
     login_as("leadership")
-    html = page(client, "/dashboard")
+    html = page(client, "/dashboard/details")
     assert 'aria-current="true">Last 30 days<' in html
     assert 'value="2026-02-19"' in html and 'value="2026-03-20"' in html
     totals = by_row(tables_of(html)["figures-centres"])["Total"]

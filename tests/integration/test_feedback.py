@@ -703,7 +703,7 @@ def test_satisfaction_agrees_on_dashboard_files_and_weekly_report(client, world,
     expected = {"Repair and maintenance": "3.3", "Dormitory management": "2.0", "Total": "3.0"}
 
     login_as("leadership")
-    html = page(client, f"/dashboard?{WEEK}")
+    html = page(client, f"/dashboard/details?{WEEK}")
     shown = by_row(tables_of(html)["figures-centres"])
     assert {name: shown[name]["Satisfaction (1–5)"]["text"] for name in expected} == expected
     # The figure leads to the ratings behind it.

@@ -216,10 +216,10 @@ def _used_and_charged(client, login_as, world, make_ticket):
 def test_the_dashboards_show_materials_cost_and_charges_of_the_period(client, login_as, world, make_ticket):
     _used_and_charged(client, login_as, world, make_ticket)
     login_as("leadership")
-    page = client.get("/dashboard?from=2026-03-02&to=2026-03-08").get_data(as_text=True)
+    page = client.get("/dashboard/details?from=2026-03-02&to=2026-03-08").get_data(as_text=True)
     assert 'id="materials-figures"' in page
     assert "¥171.00" in page and "¥123.50" in page and "Mixer tap ×2" in page
-    empty = client.get("/dashboard?from=2026-02-02&to=2026-02-08").get_data(as_text=True)
+    empty = client.get("/dashboard/details?from=2026-02-02&to=2026-02-08").get_data(as_text=True)
     assert "No materials used and nothing charged in this period." in empty
     post_form(client, "/logout")
     login_as("centre_head")

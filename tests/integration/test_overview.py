@@ -220,3 +220,79 @@ def test_pick_gives_every_kind_a_place_before_the_oldest_of_one_kind(weeks):
     # Three places, four kinds waiting: the three oldest kinds' oldest, never two of one kind.
     assert len(kinds) == 3
     assert [a.since for a in found.pick(5)] == sorted(a.since for a in found.pick(5))
+
+
+def test_the_overview_leaves_the_details_to_their_own_page_with_the_same_filters(weeks, client, login_as, world):
+    login_as("leadership")
+    repairs = world.centres["repairs"].id
+    html = client.get(f"{WEEK2}&centre={repairs}").get_data(as_text=True)
+    # No table of the Details on the overview: a link to them (fetched after the first paint by a file).
+    assert 'id="figures-' not in html and 'id="dash-details"' not in html
+    href = re.search(r'data-details="([^"]+)"', html).group(1).replace("&amp;", "&")
+    path, query = href.split("?")
+    assert path == "/dashboard/details"
+    assert sorted(query.split("&")) == sorted(["from=2026-03-09", "to=2026-03-15", f"centre={repairs}"])
+    assert f'<a href="{href.replace("&", "&amp;")}">' in html  # without a script, a link
+    assert re.search(r'<script src="/static/js/details\.js[^"]*" defer></script>', html)
+    assert "<script>" not in html
+    # The Details page holds the tables, and its totals are the overview's "now" figures.
+    details = client.get(href).get_data(as_text=True)
+    assert 'id="dash-details"' in details
+    assert 'id="figures-centres"' in details and 'id="figures-categories"' in details
+    assert 'id="standards-grid"' not in details and 'id="act-list"' not in details
+    total = details.split('id="figures-centres"')[1].split('class="total"')[1].split("</tr>")[0]
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td>(.*?)</td>", total, re.S)]
+    shown = tiles(html)
+    assert shown["Open backlog"]["figure"] in cells and shown["Breached now"]["figure"] in cells
+    assert client.get("/dashboard/details?period=forever").status_code == 200  # the default, with a message
+
+
+def test_the_overview_totals_are_the_tables_totals(weeks, world):
+    from tracker.services.insight import reports
+
+    for filters in (Filters(first=date(2026, 3, 9), last=date(2026, 3, 15)),
+                    Filters(first=date(2026, 3, 9), last=date(2026, 3, 15), centre_id=world.centres["repairs"].id),
+                    Filters(first=date(2026, 3, 9), last=date(2026, 3, 15), centre_id=world.centres["dorm"].id)):
+        _rows, total = reports.figures_by(filters, "centre", NOW)
+        light = reports.now_totals(filters, NOW)
+        assert (light.backlog, light.breached_now, light.at_risk_now) == (
+            total.backlog, total.breached_now, total.at_risk_now)
+    assert total.backlog == 0 and light.backlog == 0  # the dorm: nothing open
+    assert reports.now_totals(Filters(first=date(2026, 3, 9), last=date(2026, 3, 15)), NOW).backlog == 6
+
+
+def test_an_escalation_leaves_the_overview_when_its_request_closes_and_returns_when_it_reopens(
+    weeks, client, login_as, world
+):
+    from tracker.domain.workflow import Action
+    from tracker.services.requests import tickets as ticket_service
+
+    def unacknowledged() -> int:
+        login_as("leadership")
+        page = client.get(WEEK2).get_data(as_text=True)
+        found = re.search(r'<li><a href="[^"]+">Escalations not acknowledged: (\d+)</a>', page)
+        return int(found.group(1)) if found else 0
+
+    ticket = _db.session.execute(
+        select(Ticket).join(Escalation, Escalation.ticket_id == Ticket.id)
+        .where(Escalation.acknowledged_at.is_(None), Ticket.is_open, Ticket.status == Status.ACCEPTED.value)
+    ).scalars().first()
+    assert ticket is not None
+    before = unacknowledged()
+    mine = _db.session.execute(
+        select(func.count()).select_from(Escalation)
+        .where(Escalation.ticket_id == ticket.id, Escalation.acknowledged_at.is_(None))
+    ).scalar_one()
+    ticket_service.transition(ticket.id, Action.RESOLVE, actor=world.users["technician"], now=NOW,
+                              resolution_note="Replaced the washer")
+    # Resolved: not open, so its escalations leave the index and the count; nobody acknowledged them.
+    rows = _db.session.execute(select(Escalation).where(Escalation.ticket_id == ticket.id)).scalars().all()
+    assert rows and not any(e.request_open for e in rows)
+    assert all(e.acknowledged_at is None for e in rows if e.acknowledged_by_id is None)
+    assert unacknowledged() == before - mine
+    # Reopened: open again, and its escalations with it.
+    ticket_service.transition(ticket.id, Action.REOPEN, actor=world.users["requester"], now=NOW + timedelta(minutes=5),
+                              reason="Still leaking")
+    rows = _db.session.execute(select(Escalation).where(Escalation.ticket_id == ticket.id)).scalars().all()
+    assert all(e.request_open for e in rows)
+    assert unacknowledged() == before

@@ -702,7 +702,7 @@ def test_a_hotspot_on_the_dashboard_proposes_a_prefilled_item_in_one_click(clien
     assert f'>{item.reference}</a>' in page and "Open a rectification item</a>" not in page.split('id="hotspots"')[1]
     # Leadership's campus dashboard shows it too.
     login("leadership")
-    assert item.reference in client.get("/dashboard").get_data(as_text=True)
+    assert item.reference in client.get("/dashboard/details").get_data(as_text=True)
 
 
 def test_selected_requests_open_one_item_from_the_request_list(client, world, login):

@@ -181,6 +181,7 @@ def _weekly_report(request):
 DASHBOARD_READERS = MANAGERS | {"leadership", "admin"}
 ROUTES.update({
     "dashboards.index": ("GET", "/dashboard", only({"leadership", "admin"})),
+    "dashboards.details": ("GET", "/dashboard/details", only({"leadership", "admin"})),
     "dashboards.centre": ("GET", "/dashboard/centre", only(DASHBOARD_READERS)),
     "dashboards.tickets": ("GET", "/dashboard/tickets?figure=received", only(DASHBOARD_READERS)),
     "dashboards.tickets_export": ("GET", "/dashboard/tickets.csv?figure=backlog", only(DASHBOARD_READERS)),

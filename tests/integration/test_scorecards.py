@@ -301,7 +301,7 @@ def test_the_dashboards_show_the_honest_shares_and_coverage(client, world, login
     stats.refresh_all()
     login_as("leadership")
     html = client.get(
-        f"/dashboard?from=2026-03-01&to=2026-03-31&centre={world.centres['repairs'].id}"
+        f"/dashboard/details?from=2026-03-01&to=2026-03-31&centre={world.centres['repairs'].id}"
     ).get_data(as_text=True)
     assert re.search(r'data-figure="confirmed">\s*50 %', html)
     assert re.search(r'data-figure="rated">\s*50 %', html)

@@ -166,7 +166,7 @@ def test_dashboards_weekly_report_and_api_count_dispatch(db, world, client, logi
     page = html.unescape(client.get("/weekly/2026-03-02").get_data(as_text=True))
     assert "Dispatch on time" in page
     dashboard = html.unescape(
-        client.get("/dashboard?first=2026-03-02&last=2026-03-02").get_data(as_text=True)
+        client.get("/dashboard/details?first=2026-03-02&last=2026-03-02").get_data(as_text=True)
     )
     assert "Dispatch met %" in dashboard
     listed = client.get("/dashboard/tickets?figure=breached&target=dispatch&first=2026-03-02&last=2026-03-02")

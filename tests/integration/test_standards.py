@@ -107,7 +107,7 @@ def test_the_dashboards_and_their_file_show_the_gap_to_the_promise(week, world, 
     assert (response["Met %"], response["Promised %"], response["Gap to the promise"], response["Promise"]) == (
         "66.7", "95.0", "-28.3", "not kept")
     assert response["Own standard"] == "30 min, 24×7, 95 %"
-    html = client.get(f"/dashboard?{DASH_WEEK}").get_data(as_text=True)
+    html = client.get(f"/dashboard/details?{DASH_WEEK}").get_data(as_text=True)
     assert 'id="figures-standards"' in html and "−28.3 pts" in html
     html = client.get(f"/dashboard/centre?{DASH_WEEK}&centre={world.centres['repairs'].id}").get_data(as_text=True)
     assert 'id="figures-standards"' in html and "not kept" in html

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     text,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -244,12 +245,13 @@ class Escalation(db.Model):
     __table_args__ = (
         UniqueConstraint("ticket_id", "target", "level"),
         Index("ix_escalations_next_action_at", "next_action_at"),
-        # The overview's "escalations not acknowledged": only those, never every escalation ever made.
+        # The overview's "escalations not acknowledged": only those of open requests, never every
+        # escalation ever made, nor those left unacknowledged when their request closed (history).
         Index(
             "ix_escalations_unacknowledged",
             "ticket_id",
-            postgresql_where=text("acknowledged_at IS NULL"),
-            sqlite_where=text("acknowledged_at IS NULL"),
+            postgresql_where=text("acknowledged_at IS NULL AND request_open"),
+            sqlite_where=text("acknowledged_at IS NULL AND request_open"),
         ),
     )
 
@@ -267,6 +269,10 @@ class Escalation(db.Model):
     # When the sweep must look at it again (acknowledgement deadline, or
     # when "still breached" escalates further); None once nothing is left.
     next_action_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A copy of its request's ``tickets.is_open``, kept by ``clocks._recompute`` whenever that changes
+    # (a reopened request's escalations count again): it keeps the unacknowledged escalations of closed
+    # requests out of ``ix_escalations_unacknowledged``. Not an acknowledgement: nobody acknowledged them.
+    request_open: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     ticket = relationship("Ticket")
     acknowledged_by = relationship("User")

@@ -678,9 +678,35 @@ def _trends(scope: Scope) -> list[tuple[Table, Markup]]:
 @bp.route("")
 @require_role(*READ_ALL)
 def index():
+    """Leadership's overview: one screen. The tables under *Details* come from ``details`` after it."""
     now = utcnow()
     scope = _scope(now, strict=False)
-    centres, centre_ageing, centre_totals = _group_tables(scope, now, "centre", with_totals=True)
+    comparisons = _comparisons(scope, now)
+    totals = reports.now_totals(scope.filters, now)
+    return render_template(
+        "dashboards/index.html",
+        scope=scope,
+        endpoint="dashboards.index",
+        presets=_presets(scope, "dashboards.index"),
+        overview=_campus_overview(scope, now, totals, comparisons),
+        details_href=url_for("dashboards.details", **scope.args()),
+        holiday_gaps=_holiday_gaps(now),
+        **_freshness(),
+    )
+
+
+@bp.route("/details")
+@require_role(*READ_ALL)
+def details():
+    """The leadership dashboard's *Details*: its tables, charts and downloads, a page of their own.
+
+    The overview (``index``) fetches this page after its first paint and
+    shows its ``#dash-details`` part under itself (static/js/details.js);
+    without a script, the overview links here.
+    """
+    now = utcnow()
+    scope = _scope(now, strict=False)
+    centres, centre_ageing = _group_tables(scope, now, "centre")
     categories = category_ageing = None
     if scope.centre is not None:
         categories, category_ageing = _group_tables(scope, now, "category")
@@ -694,18 +720,17 @@ def index():
         for comparison in comparisons:
             standards.setdefault(names.get(comparison.centre_id, ""), []).append(comparison)
     return render_template(
-        "dashboards/index.html",
+        "dashboards/details.html",
         scope=scope,
-        endpoint="dashboards.index",
-        presets=_presets(scope, "dashboards.index"),
+        endpoint="dashboards.details",
+        presets=_presets(scope, "dashboards.details"),
+        overview_href=url_for("dashboards.index", **scope.args()),
         centres=centres,
         categories=categories,
         ageing=category_ageing or centre_ageing,
         met_chart=_met_chart(categories or centres, standards),
         trends=_trends(scope),
         standards=_standards_table(scope, now, comparisons),
-        overview=_campus_overview(scope, now, centre_totals, comparisons),
-        holiday_gaps=_holiday_gaps(now),
         honest=honesty.figures(scope.filters),
         coverage=_coverage(scope),
         **_freshness(),

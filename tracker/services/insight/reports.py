@@ -615,6 +615,24 @@ def _now_counts(filters: Filters, now: datetime) -> dict[str, dict[str, dict[int
     return counts
 
 
+def now_totals(filters: Filters, now: datetime) -> Figures:
+    """Return the filters' "now" totals only: open backlog, breached now and at risk now (the rest zero).
+
+    What the overview's tiles read, without the per-row tables: one count
+    of the open backlog (the partial index, no ageing buckets) and the
+    late and at-risk counts ``_now_counts`` makes for the page (kept for the
+    rest of the request). The same figures as ``figures_by``'s total.
+    """
+    total = Figures()
+    total.backlog = db.session.execute(
+        select(func.count()).select_from(Ticket).where(OPEN_CONDITION, ticket_where(filters))
+    ).scalar_one()
+    counts = _now_counts(filters, now)
+    total.breached_now = sum(counts["breached_now"]["centre_id"].values())
+    total.at_risk_now = sum(counts["at_risk_now"]["centre_id"].values())
+    return total
+
+
 def _apply_live(figures: Figures, live: dict) -> None:
     figures.backlog = live["backlog"]
     figures.breached_now = live["breached_now"]

@@ -15,7 +15,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, case, delete, func, select
+from sqlalchemy import bindparam, case, delete, func, select, update
 
 from tracker.domain.calendar import BusinessCalendar
 from tracker.domain.sla_clock import Clock, Fact, PauseRule, Policy, Target, TargetRule, TargetState, evaluate
@@ -24,6 +24,7 @@ from tracker.extensions import db
 from tracker.models import (
     Calendar,
     CalendarVersion,
+    Escalation,
     EventKind,
     SlaPolicy,
     SlaPolicyVersion,
@@ -406,7 +407,13 @@ def _recompute(ticket: Ticket, now: datetime) -> dict[Target, Clock]:
     # The days the ticket's figures count on, before and after this change
     # (read before the flush, which forgets the old values).
     days = stats.ticket_days(ticket)
+    was_open = ticket.is_open
     ticket.is_open = ticket.status in OPEN_STATUSES
+    if was_open is not None and was_open != ticket.is_open:
+        # Its escalations follow (ix_escalations_unacknowledged holds only those of open requests).
+        db.session.execute(
+            update(Escalation).where(Escalation.ticket_id == ticket.id).values(request_open=ticket.is_open)
+        )
     db.session.flush()
     rows = _stored_rows(ticket)
     days |= {reports.target_outcome_day(r.state, r.milestone_at, r.due_at) for r in rows.values()}
