@@ -2,6 +2,8 @@
 
     .venv/bin/python benchmarks/overview_ab.py --database-url URL --tree old=/tmp/old --tree new=. \
         --page /dashboard --page /dashboard/definitions --turns 4 --rounds 10
+    # the same code on two databases that differ only in their indexes:
+    .venv/bin/python benchmarks/overview_ab.py --database-url URL --tree-database old=URL_OLD --tree old=. --tree new=. ...
 
 On a machine shared with other busy processes, timings taken minutes apart
 compare two loads, not two versions. Here each tree serves ``--rounds``
@@ -45,6 +47,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--database-url", required=True)
     parser.add_argument("--tree", action="append", default=[], help="name=path of a checkout")
+    parser.add_argument("--tree-database", action="append", default=[],
+                        help="name=URL: that tree's own database (a copy differing only in indexes, say)")
     parser.add_argument("--page", action="append", required=True)
     parser.add_argument("--turns", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=10)
@@ -54,12 +58,14 @@ def main() -> None:
         print(json.dumps(child(options.child, options.database_url, options.page, options.rounds)))
         return
     trees = dict(t.split("=", 1) for t in options.tree)
+    databases = dict(t.split("=", 1) for t in options.tree_database)
     kept: dict[str, dict[str, dict]] = {name: {} for name in trees}
     loads = []
     for _ in range(options.turns):
         for name, path in trees.items():
             loads.append(float(Path("/proc/loadavg").read_text().split()[0]))
-            command = [sys.executable, __file__, "--database-url", options.database_url, "--child",
+            url = databases.get(name, options.database_url)
+            command = [sys.executable, __file__, "--database-url", url, "--child",
                        str(Path(path).resolve()), "--rounds", str(options.rounds)]
             for page in options.page:
                 command += ["--page", page]

@@ -187,6 +187,7 @@ class TicketSla(db.Model):
         Index(
             "ix_ticket_slas_running_at_risk",
             "at_risk_at",
+            postgresql_include=["due_at", "ticket_id"],  # read from the index alone
             postgresql_where=text("state = 'running'"),
             sqlite_where=text("state = 'running'"),
         ),
@@ -207,6 +208,15 @@ class TicketSla(db.Model):
             "ticket_id",
             postgresql_where=text("milestone_at IS NULL AND state = 'breached'"),
             sqlite_where=text("milestone_at IS NULL AND state = 'breached'"),
+        ),
+        # "At risk now" (reports.at_risk_now): each at-risk request probed for
+        # a late target of its own, from the index alone.
+        Index(
+            "ix_ticket_slas_unmet_state",
+            "ticket_id",
+            postgresql_include=["state", "due_at"],
+            postgresql_where=text("milestone_at IS NULL"),
+            sqlite_where=text("milestone_at IS NULL"),
         ),
     )
 
