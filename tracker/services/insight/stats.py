@@ -202,13 +202,18 @@ def refresh(*, limit: int = 200) -> int:
         db.session.execute(assignee_stat.insert(), assignee_rows)
     db.session.commit()
 
+    # One pass over the claimed marks in (day, centre) order, as markers lock
+    # them: first free every claim (this locks each row, in order), then
+    # delete those nobody renewed meanwhile (rows already locked here). The
+    # other way round, a marker holding a freed row while waiting on one
+    # deleted here deadlocked with this transaction (seen on PostgreSQL).
+    # Marked again while computing: the freed claim is for the next round.
     connection = db.session.connection()
+    connection.execute(update(table).where(this_pair).values(claimed_until=None), keys)
     connection.execute(
         delete(table).where(this_pair, table.c.version == bindparam("v")),
         [{"d": day, "c": centre_id, "v": version} for day, centre_id, version in claimed],
     )
-    # Marked again while computing: free it for the next round.
-    connection.execute(update(table).where(this_pair).values(claimed_until=None), keys)
     db.session.commit()
     return len(claimed)
 
