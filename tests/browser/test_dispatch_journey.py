@@ -1,7 +1,7 @@
 """Round-the-clock dispatch on phones, in both languages, on a Saturday at 02:00 (docs/dispatch.md).
 
 The journey runs against a second gunicorn serving the live system's
-database with the application's clock at the last Saturday, 02:00 campus
+database with the application's clock at a Saturday of the week before, 02:00 campus
 time (tests/browser/clocked.py: the integration tests' way of moving
 "now", done in the server's processes). The centre head switches
 automatic dispatch on for an emergency category whose policy times
@@ -65,18 +65,22 @@ with app.app_context():
 """
 
 
-def last_saturday_2am(now: datetime) -> datetime:
-    """Return the latest Saturday 02:00 campus time before ``now`` (aware)."""
+def saturday_2am_a_week_back(now: datetime) -> datetime:
+    """Return the Saturday 02:00 campus time of the week before ``now`` (aware): 7 to 14 days back.
+
+    Never within the last week, so the journey's requests stay out of the days other browser tests
+    on the same database count as theirs (the standards journey replays the day before yesterday).
+    """
     local = now.astimezone(CAMPUS)
     day = local.date() - timedelta(days=(local.weekday() - 5) % 7)
     at = datetime.combine(day, time(2, 0), tzinfo=CAMPUS)
-    return at if at < local else at - timedelta(days=7)
+    return (at if at < local else at - timedelta(days=7)) - timedelta(days=7)
 
 
 @pytest.fixture(scope="module")
 def saturday() -> datetime:
-    """The instant the Saturday-night server's clock starts at: the last Saturday, 02:00 campus time."""
-    return last_saturday_2am(datetime.now(UTC))
+    """The instant the Saturday-night server's clock starts at: the Saturday of the week before, 02:00 campus time."""
+    return saturday_2am_a_week_back(datetime.now(UTC))
 
 
 @pytest.fixture(scope="module")

@@ -95,7 +95,7 @@ def test_student_signs_in_at_the_campus_provider_files_a_request_and_signs_out_o
         page.goto("/account")
         page.wait_for_url(f"{signon_server.url}/login**")
         page.locator("#signon-oidc").click()
-        page.wait_for_url(f"{openid.issuer}/interaction/**")
+        page.wait_for_url(f"{openid.issuer}/interaction/**", timeout=30_000)
         expect(page.locator("input[name=login]")).to_be_visible()
         shots.take(page, "provider-asks-again")
     finally:

@@ -99,7 +99,7 @@ def test_a_centre_head_replays_a_draft_against_a_benchmark_then_publishes_it(act
     # A draft of the repairs standard, its response limit tightened for every priority.
     head.goto("/standards/centres")
     expect(head.get_by_role("heading", level=1)).to_have_text(t("Service standards"))
-    head.locator("article.standards-policy").filter(has_text="repairs").get_by_role(
+    head.locator("article.standards-policy").filter(has=head.locator("h3 > code", has_text=re.compile(r"^repairs$"))).get_by_role(
         "button", name=t("New draft")).click()
     expect(head.get_by_role("heading", level=1)).to_have_text(re.compile(r"\d"))
     draft_url = head.url

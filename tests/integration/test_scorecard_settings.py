@@ -174,7 +174,7 @@ def test_the_dashboards_coverage_links_to_the_rules_for_those_who_set_them(clien
 
     repairs = world.centres["repairs"].id
     rules.set_rule(repairs, None, "50", actor=None, now=T0)
-    address = f"/dashboard?from=2026-03-01&to=2026-03-31&centre={repairs}"
+    address = f"/dashboard/details?from=2026-03-01&to=2026-03-31&centre={repairs}"
     login_as("leadership")
     assert "/follow-up-rules/repairs" not in client.get(address).get_data(as_text=True)
     post_form(client, "/logout")
