@@ -27,15 +27,14 @@ under, and the result equals the stored outcomes: ``differences`` is empty.
 
 from __future__ import annotations
 
-import gc
 import json
 from collections import defaultdict
 from collections.abc import Callable
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import DateTime, String, and_, func, or_, select, type_coerce
 
+from tracker.collector import collector_paused
 from tracker.domain.calendar import BusinessCalendar
 from tracker.domain.i18n import N_
 from tracker.domain.sla_clock import Target, TargetState, evaluate
@@ -441,32 +440,6 @@ def run(filters: Filters, draft: Draft, now: datetime, *, progress: Callable[[in
     """
     with collector_paused():
         return _run(filters, draft, now, progress=progress, chunk_size=chunk_size, id_range=id_range, total=total)
-
-
-# The cyclic collector's thresholds while a replay runs: a collection of the
-# youngest generation every 50,000 allocations instead of 700.
-_REPLAY_GC_THRESHOLD = (50_000, 50, 100)
-
-
-@contextmanager
-def collector_paused():
-    """Run the block with the objects alive before it frozen and the cyclic collector run rarely.
-
-    A replay allocates millions of short-lived objects, none in cycles,
-    which reference counting frees: at the default thresholds the collector
-    ran every 700 of them, and each older collection walked the whole
-    application's heap, 25 µs a request (a quarter of the replay). The
-    collector still runs, so a cycle made meanwhile is freed; the previous
-    thresholds and the heap's generations are restored afterwards.
-    """
-    before = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(*_REPLAY_GC_THRESHOLD)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-        gc.unfreeze()
 
 
 def _run(filters: Filters, draft: Draft, now: datetime, *, progress, chunk_size: int,
