@@ -74,11 +74,12 @@ from benchmarks.intake_bench import (  # noqa: E402  (after the path)
     environment,
     flask,
     fresh_database,
+    if_the_cores_were_ours,
     make_tokens,
     measure_floor,
+    measured_load,
     percentile,
     request,
-    run_load,
     say,
     server_pids,
     wait_until_up,
@@ -279,21 +280,15 @@ def saturate(args, tokens: list[str], setup: dict, app_pids: list[int], db_pids:
         }, 201
 
     say(f"saturate: {args.saturate} filings as fast as answered from {args.concurrency} clients …")
-    before = (cpu_seconds(app_pids), cpu_seconds(db_pids), time.process_time())
-    wall, latencies, failures, _refs = run_load(args.port, tokens, filing, args.saturate, args.concurrency,
-                                                args.seed + 400)
-    after = (cpu_seconds(app_pids), cpu_seconds(db_pids), time.process_time())
-    assert not failures, failures[:3]
+    wall, latencies, cpu = measured_load(args, tokens, filing, args.saturate, args.seed + 400, app_pids, db_pids)
     done = len(latencies)
-    cpu = {name: round((after[i] - before[i]) / done * 1000, 2)
-           for i, name in enumerate(("gunicorn", "postgresql", "client"))}
     return {
         "requests": done,
         "filings_per_second": round(done / wall, 1),
         "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
         "cpu_ms_per_filing": cpu,
-        "filings_per_second_if_the_cores_were_ours": round((os.cpu_count() or 2) * 1000 / sum(cpu.values()), 1),
+        "filings_per_second_if_the_cores_were_ours": if_the_cores_were_ours(cpu),
     }
 
 

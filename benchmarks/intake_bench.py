@@ -307,14 +307,8 @@ def measure_floor(args, tokens: list[str], app_pids: list[int], db_pids: list[in
     """
     say(f"floor: {args.floor} × GET /api/v1/centres from {args.concurrency} clients …")
     run_load(args.port, tokens, cheapest, min(args.floor, 500), args.concurrency, args.seed + 200)
-    before = (cpu_seconds(app_pids), cpu_seconds(db_pids), time.process_time())
-    wall, latencies, failures, _refs = run_load(args.port, tokens, cheapest, args.floor, args.concurrency,
-                                                args.seed + 300)
-    after = (cpu_seconds(app_pids), cpu_seconds(db_pids), time.process_time())
-    assert not failures, failures[:3]
+    wall, latencies, cpu = measured_load(args, tokens, cheapest, args.floor, args.seed + 300, app_pids, db_pids)
     done = len(latencies)
-    cpu = {name: round((after[i] - before[i]) / done * 1000, 2)
-           for i, name in enumerate(("gunicorn", "postgresql", "client"))}
     return {
         "request": "GET /api/v1/centres",
         "requests": done,
@@ -322,8 +316,30 @@ def measure_floor(args, tokens: list[str], app_pids: list[int], db_pids: list[in
         "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
         "p95_ms": round(percentile(latencies, 0.95) * 1000, 1),
         "cpu_ms_per_request": cpu,
-        "requests_per_second_if_the_cores_were_ours": round((os.cpu_count() or 2) * 1000 / sum(cpu.values()), 1),
+        "requests_per_second_if_the_cores_were_ours": if_the_cores_were_ours(cpu),
     }
+
+
+def measured_load(args, tokens: list[str], make_request, count: int, seed: int, app_pids: list[int],
+                  db_pids: list[int]) -> tuple[float, list[float], dict]:
+    """Send ``count`` requests as fast as answered; return the wall time, latencies and CPU ms per request.
+
+    The CPU is gunicorn's, PostgreSQL's and this client's, read before and
+    after; a failed request fails the run.
+    """
+    before = (cpu_seconds(app_pids), cpu_seconds(db_pids), time.process_time())
+    wall, latencies, failures, _refs = run_load(args.port, tokens, make_request, count, args.concurrency, seed)
+    after = (cpu_seconds(app_pids), cpu_seconds(db_pids), time.process_time())
+    assert not failures, failures[:3]
+    done = len(latencies)
+    cpu = {name: round((after[i] - before[i]) / done * 1000, 2)
+           for i, name in enumerate(("gunicorn", "postgresql", "client"))}
+    return wall, latencies, cpu
+
+
+def if_the_cores_were_ours(cpu: dict) -> float:
+    """Return how many a second the machine's cores would serve at ``cpu`` ms each, with nothing else running."""
+    return round((os.cpu_count() or 2) * 1000 / sum(cpu.values()), 1)
 
 
 def main() -> int:
