@@ -187,12 +187,17 @@ class Actors:
         self.opened.clear()
 
 
-@pytest.fixture
-def actors(request, browser, live_system, shots):
-    crew = Actors(browser, live_system, shots)
+def crew_on(request, browser, system, shots):
+    """Yield the Actors of a test on ``system``; close them after it, keeping a failure's pages."""
+    crew = Actors(browser, system, shots)
     yield crew
     reports = request.node.stash.get(REPORTS, {})
     crew.close(failed=any(report.failed for report in reports.values()))
+
+
+@pytest.fixture
+def actors(request, browser, live_system, shots):
+    yield from crew_on(request, browser, live_system, shots)
 
 
 def open_menu(page) -> None:

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ARTIFACTS, Actors, LiveSystem
+from tests.browser.conftest import ARTIFACTS, LiveSystem, crew_on
 from tests.browser.server import ROOT, LiveServer
 from tests.browser.test_request_journey import assert_fits, file_request, flash, heading, ticket_status
 from tests.browser.texts import BROWSER_LOCALES, texts
@@ -108,12 +108,7 @@ def saturday_night(live_system, saturday) -> LiveSystem:
 @pytest.fixture
 def night_actors(request, browser, saturday_night, shots):
     """The actors fixture (conftest.py), on the Saturday-night server."""
-    from tests.browser.conftest import REPORTS
-
-    crew = Actors(browser, saturday_night, shots)
-    yield crew
-    reports = request.node.stash.get(REPORTS, {})
-    crew.close(failed=any(report.failed for report in reports.values()))
+    yield from crew_on(request, browser, saturday_night, shots)
 
 
 def _settings(head: Page, t, category: str, on: bool) -> None:
