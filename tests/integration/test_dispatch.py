@@ -229,6 +229,24 @@ def test_suggestions_list_on_duty_first_with_skills_load_and_area_and_mark_best(
     assert found[1].last_area.code == "main-b3-301"
 
 
+def test_automatic_dispatchs_one_statement_ranks_as_the_suggestions_do(world, make_ticket):
+    # fitting_now is candidates + ranked written as one statement for the filing path: same people, same order.
+    make_ticket(status=Status.IN_PROGRESS)  # technician: one open
+    _night(world, "technician")
+    _night(world, "other_technician")
+    centre, water = world.centres["repairs"].id, world.categories["water"].id
+
+    def both(now):
+        suggested = [(c.user.id, c.open_count) for c in suggest.ranked(suggest.candidates(centre, water, now), water)]
+        fitting = [(c.user.id, c.open_count) for c in suggest.fitting_now(centre, water, now)]
+        return suggested, fitting
+
+    suggested, fitting = both(SATURDAY_2AM)
+    assert fitting == suggested == [(world.users["other_technician"].id, 0), (world.users["technician"].id, 1)]
+    suggested, fitting = both(SATURDAY_2AM + timedelta(hours=12))  # after the night shift: nobody on duty
+    assert fitting == suggested == []
+
+
 def test_decline_returns_to_queue_and_tells_the_dispatcher(world, make_ticket):
     ticket = make_ticket(status=Status.ASSIGNED)
     svc.transition(
