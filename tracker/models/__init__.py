@@ -60,7 +60,7 @@ from tracker.models.sla import (
     VersionStatus,
 )
 from tracker.models.standards import ReplayStatus, SlaReplay
-from tracker.models.stats import DailyAssigneeStat, DailyStat, StatsDirty
+from tracker.models.stats import DailyAssigneeStat, DailyStat, NowCount, NowCountRun, StatsDirty
 from tracker.models.supervision import OrderStatus, SupervisionOrder
 from tracker.models.survey import (
     ImportStatus,
@@ -108,6 +108,8 @@ __all__ = [
     "DailyAssigneeStat",
     "DailyStat",
     "StatsDirty",
+    "NowCount",
+    "NowCountRun",
     "Channel",
     "DeliveryStatus",
     "Escalation",
