@@ -118,6 +118,13 @@ def test_the_stored_counts_are_the_live_counts_under_every_filter(campus, world,
             live.at_risk_now,
         ), filters
         assert stored.escalations == live_escalations(filters), filters
+        # The overview's oldest escalations: from those counted, the same as the live list's.
+        listed = actions.actions(filters, NOW, escalation_count=stored.escalations).candidates[
+            actions.ESCALATION
+        ]
+        assert [a.reference for a in listed] == [
+            a.reference for a in actions.actions(filters, NOW).candidates[actions.ESCALATION]
+        ], filters
         for name, column in product(("backlog", "breached_now", "at_risk_now"), now_counts.BY):
             assert dict(stored.by[name][column]) == dict(live.by[name][column]), (filters, name, column)
 

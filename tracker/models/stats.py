@@ -117,6 +117,27 @@ class NowCount(db.Model):
     escalations: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class NowEscalation(db.Model):
+    """An unacknowledged escalation of an open request late or at risk at the last count (``now_counts``).
+
+    What the overview's "things to act on" list their oldest escalations
+    from, still unacknowledged and open when read: a walk of a few thousand
+    rows instead of the late and at-risk sets. Keyed by the escalation,
+    with its request's centre, category, priority and assignee at the count.
+    """
+
+    __tablename__ = "now_escalations"
+    # The list walks them oldest first and stops at its few.
+    __table_args__ = (Index("ix_now_escalations_created_at", "created_at", "escalation_id"),)
+
+    escalation_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    centre_id: Mapped[int] = mapped_column(Integer)
+    category_id: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[str] = mapped_column(String(16))
+    assignee_id: Mapped[int | None] = mapped_column(Integer)
+
+
 class NowCountRun(db.Model):
     """When ``now_counts`` was last counted: one row (id 1), locked by each recount so two never interleave."""
 

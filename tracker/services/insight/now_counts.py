@@ -7,8 +7,9 @@ database's time a page, more than the overview's whole budget
 NOW_COUNTS_SECONDS) counts them instead, with the live definitions
 (``reports.OPEN_CONDITION``, ``late_now``, ``at_risk_now``,
 ``actions.pressing_escalations``) evaluated at one instant, per centre,
-category, priority and assignee, into ``now_counts``; a page sums the few
-rows its filters select and says when they were counted.
+category, priority and assignee, into ``now_counts`` (and the escalations
+counted into ``now_escalations``, for the overview's list of their oldest);
+a page sums the few rows its filters select and says when they were counted.
 
 When the stored counts are missing or older than NOW_COUNTS_MAX_AGE_SECONDS
 (worker or beat down), ``current`` counts live, as before, and says so:
@@ -28,7 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tracker.extensions import db
-from tracker.models import Escalation, NowCount, NowCountRun, Ticket
+from tracker.models import Escalation, NowCount, NowCountRun, NowEscalation, Ticket
 from tracker.services.insight import reports
 from tracker.services.insight.overview import actions
 
@@ -80,10 +81,13 @@ def recount(now: datetime) -> int:
         db.session.commit()
         return -1
     started = time.perf_counter()
-    rows = _count(now)
+    rows, escalations = _count(now)
     db.session.execute(delete(NowCount))
+    db.session.execute(delete(NowEscalation))
     if rows:
         db.session.execute(insert(NowCount), rows)
+    if escalations:
+        db.session.execute(insert(NowEscalation), escalations)
     run.counted_at = now
     run.milliseconds = round((time.perf_counter() - started) * 1000)
     db.session.commit()
@@ -107,8 +111,9 @@ def _lock() -> NowCountRun:
     ).scalar_one()
 
 
-def _count(now: datetime) -> list[dict]:
-    """Return the now_counts rows at ``now``: one per key with anything open, late, at risk or escalated."""
+def _count(now: datetime) -> tuple[list[dict], list[dict]]:
+    """Return the now_counts rows at ``now`` (one per key with anything open, late, at risk or escalated)
+    and the now_escalations rows."""
     keys = [getattr(Ticket, name) for name in KEYS]
     figures: dict[tuple, dict[str, int]] = defaultdict(
         lambda: {"backlog": 0, "late": 0, "at_risk": 0, "escalations": 0}
@@ -124,10 +129,17 @@ def _count(now: datetime) -> list[dict]:
             query = query.where(condition)
         for *key, number in db.session.execute(query.group_by(*keys)):
             figures[tuple(key)][name] = number
-    escalated = actions.pressing_escalations(select(*keys, func.count(Escalation.id)), everything, now)
-    for *key, number in db.session.execute(escalated.group_by(*keys)):
-        figures[tuple(key)]["escalations"] = number
-    return [{**dict(zip(KEYS, key, strict=True)), **values} for key, values in figures.items()]
+    escalated = actions.pressing_escalations(
+        select(Escalation.id, Escalation.created_at, *keys), everything, now
+    )
+    escalations = []
+    for escalation_id, created_at, *key in db.session.execute(escalated):
+        figures[tuple(key)]["escalations"] += 1
+        escalations.append(
+            {"escalation_id": escalation_id, "created_at": created_at, **dict(zip(KEYS, key, strict=True))}
+        )
+    rows = [{**dict(zip(KEYS, key, strict=True)), **values} for key, values in figures.items()]
+    return rows, escalations
 
 
 # ---------------------------------------------------------------- reading

@@ -12,12 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, and_, func, literal, or_, select, text, union
+from sqlalchemy import Select, func, literal, select, text, union
 
 from tracker.domain.rectification import ACTIVE_STATUSES
-from tracker.domain.sla_clock import TargetState
 from tracker.extensions import db
-from tracker.models import Escalation, Feedback, FollowUp, RectificationItem, Ticket, TicketSla
+from tracker.models import Escalation, Feedback, FollowUp, NowEscalation, RectificationItem, Ticket, TicketSla
 from tracker.services.insight import reports
 from tracker.services.insight.reports import Filters
 
@@ -74,7 +73,9 @@ def actions(
     follow-ups only the centre. ``late_count``: the "breached now" count the
     page already has (the same definition), so it is not counted twice;
     ``escalation_count`` likewise for the unacknowledged escalations (the
-    stored "now" counts, ``now_counts``).
+    stored "now" counts, ``now_counts``): the list is then the oldest of
+    the escalations counted (``now_escalations``) that are still
+    unacknowledged and open.
     """
     result = Actions()
     # The late requests, the longest late first: their earliest missed deadline. A late request always has
@@ -141,27 +142,28 @@ def actions(
         Ticket.title,
         Ticket.centre_id,
     )
+    ordered = (Escalation.created_at, Escalation.id)
     if escalation_count is None:
         # Counted here, in the same pass: the union of the "now" sets, hashed (see ``pressing_escalations``).
         escalations = pressing_escalations(escalations.add_columns(func.count().over()), filters, now)
     else:
-        # Counted already (the stored "now" counts): the oldest few only, each probed for a late or at-risk
-        # target in the order of the unacknowledged escalations, instead of building the late and at-risk sets.
         result.counts[ESCALATION] = escalation_count
+        # Counted already (the stored "now" counts): the oldest few of the escalations that count listed,
+        # still unacknowledged and open, walked in order instead of building the late and at-risk sets.
         escalations = (
             escalations.add_columns(literal(escalation_count))
+            .select_from(NowEscalation)
+            .join(Escalation, Escalation.id == NowEscalation.escalation_id)
             .join(Ticket, Ticket.id == Escalation.ticket_id)
             .where(
-                UNACKNOWLEDGED,
-                pressing_target_exists(now),
-                reports.OPEN_CONDITION,
-                reports.ticket_where(filters),
+                Escalation.acknowledged_at.is_(None), reports.OPEN_CONDITION, reports.ticket_where(filters)
             )
         )
+        ordered = (NowEscalation.created_at, NowEscalation.escalation_id)
     # A request escalated for two targets or at two levels is one thing to act on: its oldest escalation.
     seen: dict[str, Action] = {}
     for created, level, target, reference, title, centre_id, total in db.session.execute(
-        escalations.order_by(Escalation.created_at, Escalation.id).limit(size * 4)
+        escalations.order_by(*ordered).limit(size * 4)
     ):
         result.counts[ESCALATION] = total
         if reference not in seen:
@@ -192,27 +194,4 @@ def pressing_escalations(query: Select, filters: Filters, now: datetime) -> Sele
         Escalation.ticket_id.in_(select(pressing.c[0])),
         reports.OPEN_CONDITION,
         reports.ticket_where(filters),
-    )
-
-
-def pressing_target_exists(now: datetime):
-    """Return the condition "this open ticket is late or at risk at ``now``", probed per ticket.
-
-    The same tickets as ``pressing_escalations``' union, for an open ticket:
-    a running target past its deadline (no milestone yet) or past its
-    at-risk instant, or, flagged breached, a breached target with no
-    milestone (``reports.late_ticket_ids``).
-    """
-    running = and_(
-        reports.RUNNING_CONDITION,
-        or_(
-            and_(TicketSla.milestone_at.is_(None), TicketSla.due_at < now),
-            and_(TicketSla.at_risk_at <= now, TicketSla.due_at >= now),
-        ),
-    )
-    breached = and_(TicketSla.milestone_at.is_(None), TicketSla.state == TargetState.BREACHED)
-    target = select(TicketSla.id).where(TicketSla.ticket_id == Ticket.id).correlate(Ticket)
-    return or_(
-        target.where(running).exists(),
-        and_(text("tickets.is_sla_breached"), target.where(breached).exists()),
     )
