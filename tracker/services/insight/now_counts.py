@@ -81,13 +81,11 @@ def recount(now: datetime) -> int:
         db.session.commit()
         return -1
     started = time.perf_counter()
-    rows, escalations = _count(now)
     db.session.execute(delete(NowCount))
     db.session.execute(delete(NowEscalation))
+    rows = _count(now)
     if rows:
         db.session.execute(insert(NowCount), rows)
-    if escalations:
-        db.session.execute(insert(NowEscalation), escalations)
     run.counted_at = now
     run.milliseconds = round((time.perf_counter() - started) * 1000)
     db.session.commit()
@@ -111,9 +109,9 @@ def _lock() -> NowCountRun:
     ).scalar_one()
 
 
-def _count(now: datetime) -> tuple[list[dict], list[dict]]:
-    """Return the now_counts rows at ``now`` (one per key with anything open, late, at risk or escalated)
-    and the now_escalations rows."""
+def _count(now: datetime) -> list[dict]:
+    """Write the now_escalations rows at ``now``; return the now_counts rows (one per key with anything
+    open, late, at risk or escalated)."""
     keys = [getattr(Ticket, name) for name in KEYS]
     figures: dict[tuple, dict[str, int]] = defaultdict(
         lambda: {"backlog": 0, "late": 0, "at_risk": 0, "escalations": 0}
@@ -129,17 +127,15 @@ def _count(now: datetime) -> tuple[list[dict], list[dict]]:
             query = query.where(condition)
         for *key, number in db.session.execute(query.group_by(*keys)):
             figures[tuple(key)][name] = number
+    # The escalations go from the query to their table inside the database: thousands of rows, no round trip.
     escalated = actions.pressing_escalations(
         select(Escalation.id, Escalation.created_at, *keys), everything, now
     )
-    escalations = []
-    for escalation_id, created_at, *key in db.session.execute(escalated):
-        figures[tuple(key)]["escalations"] += 1
-        escalations.append(
-            {"escalation_id": escalation_id, "created_at": created_at, **dict(zip(KEYS, key, strict=True))}
-        )
-    rows = [{**dict(zip(KEYS, key, strict=True)), **values} for key, values in figures.items()]
-    return rows, escalations
+    db.session.execute(insert(NowEscalation).from_select(["escalation_id", "created_at", *KEYS], escalated))
+    stored = [getattr(NowEscalation, name) for name in KEYS]
+    for *key, number in db.session.execute(select(*stored, func.count()).group_by(*stored)):
+        figures[tuple(key)]["escalations"] = number
+    return [{**dict(zip(KEYS, key, strict=True)), **values} for key, values in figures.items()]
 
 
 # ---------------------------------------------------------------- reading
