@@ -34,6 +34,7 @@ def child(tree: str, url: str, pages: list[str], rounds: int) -> dict:
 
     bench.isolate_environment()
     app = bench.make_app(url)
+    _count_now(app)
     bench.set_passwords(url, ["leader1"])
     client = bench.login(app, "leader1")
     result = {}
@@ -41,6 +42,25 @@ def child(tree: str, url: str, pages: list[str], rounds: int) -> dict:
         timed = bench._time_get(client, page, rounds, url)
         result[page] = {"times": timed.pop("times"), **timed}
     return result
+
+
+def _count_now(app) -> None:
+    """Count the stored "now" figures as beat does every minute, in a tree that keeps them (issue 21, nowsnap).
+
+    A tree without them (before) counts live on every request. The turn's
+    requests then read counts a few seconds old, as pages do between two of
+    beat's counts; the count itself is measured apart (docs/dashboards.md).
+    """
+    try:
+        from tracker.services.insight import now_counts
+    except ImportError:
+        return
+    from tracker.clock import utcnow
+    from tracker.extensions import db
+
+    with app.app_context():
+        now_counts.recount(utcnow())
+        db.session.remove()
 
 
 def main() -> None:

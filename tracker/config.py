@@ -188,6 +188,10 @@ def load(env: Environment | None = None) -> dict:
         # of the periodic tasks (workers/logs.py); each task logs its changes at INFO.
         "ROUTINE_TASK_LOG_LEVEL": env.get("TRACKER_ROUTINE_TASK_LOG_LEVEL", "DEBUG").upper(),
         "STATS_REFRESH_SECONDS": float(env.get("TRACKER_STATS_REFRESH_SECONDS", "20")),
+        # The "now" counts (backlog, late, at risk, escalations) the dashboards and the wall display read:
+        # counted by beat this often; older than the max age (worker or beat down), pages count live.
+        "NOW_COUNTS_SECONDS": float(env.get("TRACKER_NOW_COUNTS_SECONDS", "60")),
+        "NOW_COUNTS_MAX_AGE_SECONDS": float(env.get("TRACKER_NOW_COUNTS_MAX_AGE_SECONDS", "180")),
         # The weekly report: made for the last full week at this weekday (0 =
         # Monday; None: never by itself) and local time, checked this often.
         "WEEKLY_REPORT_WEEKDAY": weekly_weekday,

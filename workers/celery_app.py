@@ -43,6 +43,15 @@ celery.conf.beat_schedule = {
         "schedule": flask_app.config["STATS_REFRESH_SECONDS"],
         "options": {"expires": flask_app.config["STATS_REFRESH_SECONDS"] * 2},
     },
+    # The "now" counts the overview and the wall display read: counted every
+    # minute rather than on every request (services/insight/now_counts.py).
+    # Not after each SLA sweep: the late and at-risk sets move with the
+    # clock, read at the counting instant, not with the sweep's flags.
+    "now-counts": {
+        "task": "reports.now_counts",
+        "schedule": flask_app.config["NOW_COUNTS_SECONDS"],
+        "options": {"expires": flask_app.config["NOW_COUNTS_SECONDS"]},
+    },
     # The weekly report: a frequent cheap check rather than a crontab at the
     # report's time, so that a beat or worker down at that time catches up,
     # and stalled generations are taken over (weekly.run_schedule).

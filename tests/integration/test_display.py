@@ -176,7 +176,7 @@ def test_the_data_carries_no_personal_data(client, world, login_as, make_ticket)
             assert personal not in text
     # Counts and shares only, per centre and target: the whole shape, checked.
     data = json.loads(body)
-    assert set(data) == {"as_of", "period", "scope", "kpis", "targets", "centres", "trend"}
+    assert set(data) == {"as_of", "now_counted_at", "period", "scope", "kpis", "targets", "centres", "trend"}
     for centre in data["centres"]:
         assert set(centre) == {
             "code",

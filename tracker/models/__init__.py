@@ -60,7 +60,14 @@ from tracker.models.sla import (
     VersionStatus,
 )
 from tracker.models.standards import ReplayStatus, SlaReplay
-from tracker.models.stats import DailyAssigneeStat, DailyStat, StatsDirty
+from tracker.models.stats import (
+    DailyAssigneeStat,
+    DailyStat,
+    NowCount,
+    NowCountRun,
+    NowEscalation,
+    StatsDirty,
+)
 from tracker.models.supervision import OrderStatus, SupervisionOrder
 from tracker.models.survey import (
     ImportStatus,
@@ -108,6 +115,9 @@ __all__ = [
     "DailyAssigneeStat",
     "DailyStat",
     "StatsDirty",
+    "NowCount",
+    "NowCountRun",
+    "NowEscalation",
     "Channel",
     "DeliveryStatus",
     "Escalation",

@@ -91,3 +91,59 @@ class StatsDirty(db.Model):
     centre_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class NowCount(db.Model):
+    """The "now" figures of the open requests of one centre, category, priority and assignee, at a counting instant.
+
+    Rewritten as a whole once a minute (``services/insight/now_counts.py``):
+    the open backlog, the requests late now and at risk now, and the
+    unacknowledged escalations of requests late or at risk, with the same
+    definitions as the live counts (``reports.late_now``, ``at_risk_now``,
+    the overview's escalations), evaluated at ``NowCountRun.counted_at``.
+    A derived table: no foreign keys, nothing else points at it.
+    """
+
+    __tablename__ = "now_counts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    centre_id: Mapped[int] = mapped_column(Integer)
+    category_id: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[str] = mapped_column(String(16))
+    assignee_id: Mapped[int | None] = mapped_column(Integer)
+    backlog: Mapped[int] = mapped_column(Integer, default=0)
+    late: Mapped[int] = mapped_column(Integer, default=0)
+    at_risk: Mapped[int] = mapped_column(Integer, default=0)
+    escalations: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class NowEscalation(db.Model):
+    """An unacknowledged escalation of an open request late or at risk at the last count (``now_counts``).
+
+    What the overview's "things to act on" list their oldest escalations
+    from, still unacknowledged and open when read: a walk of a few thousand
+    rows instead of the late and at-risk sets. Keyed by the escalation,
+    with its request's centre, category, priority and assignee at the count.
+    """
+
+    __tablename__ = "now_escalations"
+    # The list walks them oldest first and stops at its few.
+    __table_args__ = (Index("ix_now_escalations_created_at", "created_at", "escalation_id"),)
+
+    escalation_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    centre_id: Mapped[int] = mapped_column(Integer)
+    category_id: Mapped[int] = mapped_column(Integer)
+    priority: Mapped[str] = mapped_column(String(16))
+    assignee_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class NowCountRun(db.Model):
+    """When ``now_counts`` was last counted: one row (id 1), locked by each recount so two never interleave."""
+
+    __tablename__ = "now_count_runs"
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    counted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # How long the count took, for the logs and the docs' figures.
+    milliseconds: Mapped[int | None] = mapped_column(Integer)

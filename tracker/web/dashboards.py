@@ -14,7 +14,7 @@ from datetime import date, datetime
 
 from babel.dates import format_skeleton
 from flask import Blueprint, abort, render_template, request, url_for
-from flask_babel import format_decimal, get_locale
+from flask_babel import format_decimal, format_time, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -31,7 +31,7 @@ from tracker.extensions import db
 from tracker.forms import options
 from tracker.forms.dashboards import DashboardFilterForm
 from tracker.models import Category, Centre, Ticket
-from tracker.services.insight import reports
+from tracker.services.insight import now_counts, reports
 from tracker.services.insight.overview import actions as overview_actions
 from tracker.services.insight.scorecards import honesty
 from tracker.services.insight.scorecards import rules as follow_up_rules
@@ -468,8 +468,11 @@ def _named_rows(figures: list, names: dict[int, str], param: str) -> list[tuple[
     return result
 
 
-def _group_tables(scope: Scope, now: datetime, group: str, *, with_totals: bool = False) -> tuple:
-    """Return the summary and the ageing table per centre or per category (and the total figures)."""
+def _group_tables(scope: Scope, now: datetime, group: str, *, counts: dict | None = None) -> tuple:
+    """Return the summary and the ageing table per centre or per category.
+
+    ``counts``: the late and at-risk counts to show (``reports.figures_by``).
+    """
     locale = str(get_locale())
     if group == "centre":
         shown = [scope.centre] if scope.centre is not None else scope.known
@@ -480,7 +483,7 @@ def _group_tables(scope: Scope, now: datetime, group: str, *, with_totals: bool 
     names = {row.id: row.name_for(locale) for row in shown}
     # Every active one gets a row, zeros too; past ones only when they have figures.
     active = [row.id for row in shown if row.is_active or row is scope.centre or row is scope.category]
-    figures, total = reports.figures_by(scope.filters, group, now, keys=active)
+    figures, total = reports.figures_by(scope.filters, group, now, keys=active, counts=counts)
     rows = _named_rows(figures, names, group)
     every = _("All centres") if group == "centre" else _("All categories")
     total_row = (_("Total"), [every], {}, total)
@@ -488,11 +491,10 @@ def _group_tables(scope: Scope, now: datetime, group: str, *, with_totals: bool 
     plural = "centres" if group == "centre" else "categories"
     title = N_("Service levels by centre") if group == "centre" else N_("Service levels by category")
     ageing_title = N_("Backlog ageing by centre") if group == "centre" else N_("Backlog ageing by category")
-    tables = (
+    return (
         _table(plural, title, [header], SUMMARY_COLUMNS, scope, rows, total_row),
         _table(f"ageing-{plural}", ageing_title, [header], AGEING_COLUMNS, scope, rows, total_row),
     )
-    return (*tables, total) if with_totals else tables
 
 
 def _trend_unit(scope: Scope) -> list[str]:
@@ -512,9 +514,10 @@ def _trend_table(scope: Scope, unit: str) -> tuple[Table, list]:
     return _table(f"trend-{unit}", title, [N_("From"), N_("To")], TREND_COLUMNS, scope, rows, None), points
 
 
-def _technician_table(scope: Scope, now: datetime) -> Table:
+def _technician_table(scope: Scope, now: datetime, *, counts: dict | None = None) -> Table:
     technicians = ticket_service.assignable_technicians(scope.centre.id)
-    figures, total = reports.figures_by_assignee(scope.filters, now, keys=[u.id for u in technicians])
+    figures, total = reports.figures_by_assignee(scope.filters, now, keys=[u.id for u in technicians],
+                                                 counts=counts)
     names = {u.id: u.display_name for u in technicians}
     # Former technicians (or of another centre) who still hold requests of this one.
     names.update(ticket_service.user_names({f.key for f in figures} - set(names)))
@@ -525,6 +528,12 @@ def _technician_table(scope: Scope, now: datetime) -> Table:
 
 def _skeleton(pattern: str, day: date) -> str:
     return format_skeleton(pattern, day, locale=get_locale())
+
+
+@bp.app_template_filter("hhmm")
+def _hhmm(instant: datetime) -> str:
+    """Return an instant's campus-local time of day, "14:02"."""
+    return format_time(instant, "HH:mm")
 
 
 @bp.app_template_filter("date_range")
@@ -604,7 +613,8 @@ def _overview_links(scope: Scope) -> dict:
     }
 
 
-def _campus_overview(scope: Scope, now: datetime, totals, comparisons: list) -> overview.Overview:
+def _campus_overview(scope: Scope, now: datetime, counted: now_counts.NowFigures,
+                     comparisons: list) -> overview.Overview:
     """Return the leadership overview: one grid row per centre (or the chosen one)."""
     locale = str(get_locale())
     shown = [scope.centre] if scope.centre is not None else scope.known
@@ -617,7 +627,7 @@ def _campus_overview(scope: Scope, now: datetime, totals, comparisons: list) -> 
          {"centre": c.id})
         for c in shown if c.is_active or c.id in by_centre
     ]
-    return overview.build(scope=scope, filters=scope.filters, now=now, totals=totals, comparisons=comparisons,
+    return overview.build(scope=scope, filters=scope.filters, now=now, counted=counted, comparisons=comparisons,
                           grid_rows=rows, grid_title=_("Met % against each centre's standard"),
                           date_range=_date_range, links=_overview_links(scope))
 
@@ -631,7 +641,7 @@ def _category_comparisons(scope: Scope, now: datetime) -> list[tuple[Category, l
     return [(category, compared[category.id]) for category in shown]
 
 
-def _centre_overview(scope: Scope, now: datetime, totals, comparisons: list,
+def _centre_overview(scope: Scope, now: datetime, counted: now_counts.NowFigures, comparisons: list,
                      by_category: list[tuple[Category, list]]) -> overview.Overview:
     """Return a centre's overview: the centre, then one grid row per category, against its standard."""
     locale = str(get_locale())
@@ -641,7 +651,7 @@ def _centre_overview(scope: Scope, now: datetime, totals, comparisons: list,
         rows.append((category.name_for(locale),
                      url_for("dashboards.centre", centre=scope.centre.id, category=category.id, **keep),
                      compared, False, {"category": category.id}))
-    return overview.build(scope=scope, filters=scope.filters, now=now, totals=totals, comparisons=comparisons,
+    return overview.build(scope=scope, filters=scope.filters, now=now, counted=counted, comparisons=comparisons,
                           grid_rows=rows, grid_title=_("Met % against the standard, by category"),
                           date_range=_date_range, links=_overview_links(scope))
 
@@ -682,15 +692,16 @@ def index():
     now = utcnow()
     scope = _scope(now, strict=False)
     comparisons = _comparisons(scope, now)
-    totals = reports.now_totals(scope.filters, now)
+    counted = now_counts.current(scope.filters, now)
     return render_template(
         "dashboards/index.html",
         scope=scope,
         endpoint="dashboards.index",
         presets=_presets(scope, "dashboards.index"),
-        overview=_campus_overview(scope, now, totals, comparisons),
+        overview=_campus_overview(scope, now, counted, comparisons),
         details_href=url_for("dashboards.details", **scope.args()),
         holiday_gaps=_holiday_gaps(now),
+        now_counted=counted.counted_at or "live",
         **_freshness(),
     )
 
@@ -760,7 +771,10 @@ def centre():
             )
         default = choices[0]
     scope = _scope(now, strict=False, default_centre=default, campus=False)
-    categories, ageing, totals = _group_tables(scope, now, "category", with_totals=True)
+    # The late and at-risk counts of the tiles and of the tables: the stored ones while fresh.
+    counted = now_counts.current(scope.filters, now, by=now_counts.BY)
+    counts = counted.by if counted.is_stored else None
+    categories, ageing = _group_tables(scope, now, "category", counts=counts)
     comparisons = _comparisons(scope, now)
     by_category = _category_comparisons(scope, now)
     locale = str(get_locale())
@@ -773,7 +787,7 @@ def centre():
         presets=_presets(scope, "dashboards.centre"),
         categories=categories,
         ageing=ageing,
-        technicians=_technician_table(scope, now),
+        technicians=_technician_table(scope, now, counts=counts),
         waiting=waiting,
         waiting_count=reports.count(unassigned),
         waiting_href=url_for("dashboards.tickets", **scope.args(figure="unassigned")),
@@ -786,10 +800,11 @@ def centre():
         trends=_trends(scope),
         follow_ups=follow_ups.counts(scope.centre.id, scope.filters.first, scope.filters.last, now),
         standards=_standards_table(scope, now, comparisons),
-        overview=_centre_overview(scope, now, totals, comparisons, by_category),
+        overview=_centre_overview(scope, now, counted, comparisons, by_category),
         holiday_gaps=_holiday_gaps(now),
         honest=honesty.figures(scope.filters),
         coverage=_coverage(scope),
+        now_counted=counted.counted_at or "live",
         **_freshness(),
     )
 

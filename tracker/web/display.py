@@ -15,6 +15,8 @@ gets 429s (and 256-bit secrets).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import force_locale, format_time, get_locale
 from flask_babel import gettext as _
@@ -106,6 +108,9 @@ def _page(centre_id: int | None, language: str, data_url: str, switch_url: str, 
             "display/index.html",
             figures=figures,
             updated=format_time(now, "HH:mm:ss"),
+            counted=format_time(datetime.fromisoformat(figures["now_counted_at"]), "HH:mm")
+            if figures["now_counted_at"]
+            else None,
             zone=current_app.config["TRACKER_TIMEZONE"],
             language=language,
             data_url=data_url,

@@ -1,7 +1,8 @@
 """The one-screen overview on top of the dashboards: tiles, the standards grid, sparklines, what to act on.
 
-Built from ``services.overview`` and the "now" figures the page's tables
-already hold (``totals``), so the page counts the open backlog once. Every
+Built from ``services.overview`` and the "now" figures of the page
+(``now_counts.current``: counted once a minute, or live when those are
+out of date), so the page counts the open backlog once. Every
 figure links to the list behind it (``dashboards.tickets``) or to the page
 that owns it (rectification items, follow-ups, the request).
 """
@@ -12,16 +13,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import url_for
-from flask_babel import format_decimal, format_timedelta
+from flask_babel import format_decimal, format_time, format_timedelta
 from flask_babel import gettext as _
 from markupsafe import Markup
 
 from tracker.domain.i18n import N_
 from tracker.domain.sla_clock import TARGET_LABELS, Target
+from tracker.services.insight.now_counts import NowFigures
 from tracker.services.insight.overview import actions as action_service
 from tracker.services.insight.overview import figures as overview_figures
 from tracker.services.insight.overview.figures import ABOVE, AT, BELOW, FAR_BELOW, NO_STANDARD, NOTHING
-from tracker.services.insight.reports import Figures, Filters, local_day
+from tracker.services.insight.reports import Filters, local_day
 from tracker.services.sla.standards.promises import Comparison
 from tracker.web import charts
 
@@ -135,7 +137,7 @@ def build(
     scope,
     filters: Filters,
     now: datetime,
-    totals: Figures,
+    counted: NowFigures,
     comparisons: list[Comparison],
     grid_rows: list[tuple[str, str | None, list[Comparison], bool, dict]],
     grid_title: str,
@@ -144,11 +146,12 @@ def build(
 ) -> Overview:
     """Return the overview of ``filters``.
 
-    ``totals``: the page's total row (its "now" figures). ``comparisons``:
+    ``counted``: the "now" figures (stored or live, ``now_counts.current``). ``comparisons``:
     the scope's met % against the standard per centre and target.
     ``grid_rows``: (label, link, comparisons, is total, list arguments) per row. ``links``:
     hrefs by name (``drill(**args)`` makes a list link of the page's scope).
     """
+    totals = counted.totals()
     period = overview_figures.period_figures(filters)
     current, previous = period.current, period.previous
     previous_text = date_range(period.previous_first, period.previous_last)
@@ -277,7 +280,9 @@ def build(
             _("At risk now"),
             _number(totals.at_risk_now, "count"),
             drill(figure="at_risk_now"),
-            note=_("live: no earlier count is kept"),
+            note=_("counted at %(time)s", time=format_time(counted.counted_at, "HH:mm"))
+            if counted.is_stored
+            else _("counted for this page"),
         )
     )
     change, trend, title = compared(current.satisfaction, previous.satisfaction, "mean")
@@ -295,7 +300,9 @@ def build(
     )
 
     grid = _grid(grid_rows, drill)
-    found = action_service.actions(filters, now, late_count=totals.breached_now)
+    found = action_service.actions(
+        filters, now, late_count=totals.breached_now, escalation_count=counted.escalations
+    )
     return Overview(
         tiles=tiles,
         grid=grid,

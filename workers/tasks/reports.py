@@ -7,7 +7,7 @@ from datetime import date
 from celery import shared_task
 
 from tracker.clock import utcnow
-from tracker.services.insight import stats, weekly
+from tracker.services.insight import now_counts, stats, weekly
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +20,14 @@ def refresh() -> int:
     if done:
         log.info("stats refresh: %d day-centre pairs in %.0f ms", done, (time.perf_counter() - started) * 1000)
     return done
+
+
+@shared_task(name="reports.now_counts", acks_late=True, ignore_result=True)
+def count_now() -> int:
+    """Count the "now" figures the dashboards read; safe to run twice at once (the second waits, then replaces)."""
+    rows = now_counts.recount(utcnow())
+    log.debug("now counts: %d rows", rows)
+    return rows
 
 
 @shared_task(name="reports.weekly", acks_late=True, ignore_result=True)

@@ -12,7 +12,8 @@ The figures are the leadership dashboard's, from the same services: period
 figures from the daily summary (``reports.figures_by``, ``reports.trend``
 style sums), met % against the promised share from
 ``standards.promises.compare``, and the "now" counts (backlog, breached
-now, at risk now) from the open requests' partial indexes. Nothing
+now, at risk now) kept every minute (``now_counts``; counted live when
+those are out of date, and the payload's ``now_counted_at`` says which). Nothing
 personal leaves here: no requester, technician, phone number or request
 text, only counts per centre and target.
 """
@@ -32,10 +33,10 @@ from sqlalchemy.orm import joinedload
 from tracker.domain.i18n import N_
 from tracker.errors import NotFound, TrackerError, ValidationFailed
 from tracker.extensions import db
-from tracker.models import Centre, DailyStat, DisplayLink, Ticket, User
+from tracker.models import Centre, DailyStat, DisplayLink, User
 from tracker.models.stats import TARGET_COLUMNS
 from tracker.services import audit
-from tracker.services.insight import reports
+from tracker.services.insight import now_counts, reports
 from tracker.services.sla.standards import promises
 
 SECRET_PREFIX = "disp_"
@@ -201,7 +202,8 @@ def figures(centre_id: int | None, *, now: datetime, locale: str) -> dict:
         centres = [centre] if centre is not None else []
     centre_ids = [c.id for c in centres]
     filters = reports.Filters(first=window.first, last=window.last, centre_id=centre_id)
-    by_centre = _centre_figures(filters, now, centre_ids)
+    counted = now_counts.current(filters, now, by=("centre_id",), backlog_by=True)
+    by_centre = _centre_figures(filters, counted, centre_ids)
     total = reports.Figures()
     for row in by_centre.values():
         for name in (
@@ -286,6 +288,9 @@ def figures(centre_id: int | None, *, now: datetime, locale: str) -> dict:
         )
     return {
         "as_of": now.isoformat(),
+        # When the backlog, breached and at-risk counts were made: the stored counts' instant, None when
+        # they were counted for this request (the stored ones missing or out of date).
+        "now_counted_at": None if counted.counted_at is None else counted.counted_at.isoformat(),
         "period": {"first": window.first.isoformat(), "last": window.last.isoformat(), "days": PERIOD_DAYS},
         "scope": None if centre_id is None else (centres[0].code if centres else None),
         "kpis": {
@@ -337,15 +342,15 @@ def shared_figures(centre_id: int | None, *, now: datetime, locale: str, max_age
 
 
 def _centre_figures(
-    filters: reports.Filters, now: datetime, centre_ids: list[int]
+    filters: reports.Filters, counted: now_counts.NowFigures, centre_ids: list[int]
 ) -> dict[int, reports.Figures]:
-    """Return per centre the period's sums from the daily summary and the "now" counts.
+    """Return per centre the period's sums from the daily summary and the "now" counts (``counted``).
 
-    The dashboards' definitions (``reports.OPEN_CONDITION``, ``late_now``,
-    ``at_risk_now``, the summary's columns), counted by centre only: the
-    display needs no ageing, no awaiting confirmation and no per-category or
-    per-technician split, which are most of ``reports.figures_by``'s cost at
-    a million tickets (docs/dashboards.md, the wall display).
+    The dashboards' definitions (the summary's columns; ``now_counts``), by
+    centre only: the display needs no ageing, no awaiting confirmation and
+    no per-category or per-technician split, which are most of
+    ``reports.figures_by``'s cost at a million tickets (docs/dashboards.md,
+    the wall display).
     """
     result = {cid: reports.Figures(key=cid) for cid in centre_ids}
     columns = ("received", "resolved", "rating_sum", "rating_count")
@@ -357,17 +362,8 @@ def _centre_figures(
     for cid, *values in db.session.execute(sums.group_by(DailyStat.centre_id)):
         for name, value in zip(columns, values, strict=True):
             setattr(result[cid], name, int(value or 0))
-    for name, condition in (
-        ("backlog", None),
-        ("breached_now", reports.late_now(now)),
-        ("at_risk_now", reports.at_risk_now(now)),
-    ):
-        query = select(Ticket.centre_id, func.count()).where(
-            reports.OPEN_CONDITION, reports.ticket_where(filters)
-        )
-        if condition is not None:
-            query = query.where(condition)
-        for cid, number in db.session.execute(query.group_by(Ticket.centre_id)):
+    for name in ("backlog", "breached_now", "at_risk_now"):
+        for cid, number in counted.by[name]["centre_id"].items():
             if cid in result:
                 setattr(result[cid], name, number)
     return result

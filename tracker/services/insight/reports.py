@@ -519,10 +519,13 @@ _SUM_COLUMNS = (
 )
 
 
-def figures_by(filters: Filters, group: str, now: datetime, *, keys: Iterable[int] = ()) -> tuple[list[Figures], Figures]:
+def figures_by(filters: Filters, group: str, now: datetime, *, keys: Iterable[int] = (),
+               counts: dict | None = None) -> tuple[list[Figures], Figures]:
     """Return the figures per centre or per category (``group``), and the total.
 
     ``keys`` get a row (of zeros) even when nothing counts for them.
+    ``counts``: the late and at-risk counts to use, in ``now_counted``'s
+    shape (the stored ones, ``now_counts.current``); else counted now.
     """
     group_column = {"centre": "centre_id", "category": "category_id"}[group]
     stats_key = getattr(DailyStat, group_column)
@@ -534,7 +537,7 @@ def figures_by(filters: Filters, group: str, now: datetime, *, keys: Iterable[in
     )
     for key, *values in db.session.execute(query):
         _apply_sums(result.setdefault(key, Figures(key=key)), values)
-    for key, live in _live(filters, getattr(Ticket, group_column), now).items():
+    for key, live in _live(filters, getattr(Ticket, group_column), now, counts).items():
         figures = result.setdefault(key, Figures(key=key))
         _apply_live(figures, live)
     total = Figures()
@@ -554,7 +557,7 @@ def _apply_sums(figures: Figures, values) -> None:
     figures.closed_auto, figures.closed_rated = named["closed_auto"], named["closed_rated"]
 
 
-def _live(filters: Filters, key_column, now: datetime) -> dict[int, dict]:
+def _live(filters: Filters, key_column, now: datetime, counts: dict | None = None) -> dict[int, dict]:
     """Return the "now" figures per key from the open tickets (and those awaiting confirmation)."""
     buckets = [func.sum(case((age_condition(name, now), 1), else_=0)) for name, *_ in AGE_BUCKETS]
     # The backlog and its ageing read only the open tickets' partial index
@@ -571,7 +574,7 @@ def _live(filters: Filters, key_column, now: datetime) -> dict[int, dict]:
             "at_risk_now": 0,
             "ageing": {b[0]: int(a or 0) for b, a in zip(AGE_BUCKETS, ages, strict=True)},
         }
-    now_counts = _now_counts(filters, now)
+    now_counts = counts if counts is not None else now_counted(filters, now)
     for name in ("breached_now", "at_risk_now"):
         for key, number in now_counts[name][key_column.key].items():
             # setdefault: a request reopened between the two reads.
@@ -588,7 +591,7 @@ def _live(filters: Filters, key_column, now: datetime) -> dict[int, dict]:
 _NOW_COLUMNS = ("centre_id", "category_id", "assignee_id")
 
 
-def _now_counts(filters: Filters, now: datetime) -> dict[str, dict[str, dict[int, int]]]:
+def now_counted(filters: Filters, now: datetime) -> dict[str, dict[str, dict[int, int]]]:
     """Return the late and at-risk open requests counted by centre, by category and by assignee.
 
     One statement for each figure, whatever the page shows: the late set is
@@ -620,14 +623,14 @@ def now_totals(filters: Filters, now: datetime) -> Figures:
 
     What the overview's tiles read, without the per-row tables: one count
     of the open backlog (the partial index, no ageing buckets) and the
-    late and at-risk counts ``_now_counts`` makes for the page (kept for the
+    late and at-risk counts ``now_counted`` makes for the page (kept for the
     rest of the request). The same figures as ``figures_by``'s total.
     """
     total = Figures()
     total.backlog = db.session.execute(
         select(func.count()).select_from(Ticket).where(OPEN_CONDITION, ticket_where(filters))
     ).scalar_one()
-    counts = _now_counts(filters, now)
+    counts = now_counted(filters, now)
     total.breached_now = sum(counts["breached_now"]["centre_id"].values())
     total.at_risk_now = sum(counts["at_risk_now"]["centre_id"].values())
     return total
@@ -837,9 +840,12 @@ class AssigneeFigures:
         return None if done == 0 else 100.0 * self.on_time / done
 
 
-def figures_by_assignee(filters: Filters, now: datetime, *,
-                        keys: Iterable[int] = ()) -> tuple[list[AssigneeFigures], AssigneeFigures]:
-    """Return the figures per assignee (``keys`` get a row even when empty), and the total."""
+def figures_by_assignee(filters: Filters, now: datetime, *, keys: Iterable[int] = (),
+                        counts: dict | None = None) -> tuple[list[AssigneeFigures], AssigneeFigures]:
+    """Return the figures per assignee (``keys`` get a row even when empty), and the total.
+
+    ``counts``: the late counts to use, as in ``figures_by``.
+    """
     result: dict[int, AssigneeFigures] = {key: AssigneeFigures(key=key) for key in keys}
     # As in _live: the load from ix_tickets_open_by_assignee alone, the late ones apart.
     load = (
@@ -850,7 +856,8 @@ def figures_by_assignee(filters: Filters, now: datetime, *,
     for key, open_count, on_hold in db.session.execute(load):
         row = result.setdefault(key, AssigneeFigures(key=key))
         row.open, row.on_hold = open_count, int(on_hold or 0)
-    for key, breached in _now_counts(filters, now)["breached_now"]["assignee_id"].items():
+    late = (counts if counts is not None else now_counted(filters, now))["breached_now"]["assignee_id"]
+    for key, breached in late.items():
         result.setdefault(key, AssigneeFigures(key=key)).breached_now = breached
     if summary_current(filters):
         # The summary holds exactly what the query below counts (assignee_pair_rows).

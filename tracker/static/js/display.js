@@ -37,6 +37,10 @@
                                            timeZone: zone });
   }
 
+  function minutes(date) {
+    return date.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit", hour12: false, timeZone: zone });
+  }
+
   function apply(data) {
     var k = data.kpis;
     ["received", "resolved", "backlog", "breached_now", "at_risk_now"].forEach(function (name) {
@@ -100,7 +104,11 @@
     lastGood = new Date(data.as_of);
     var updated = one('[data-field="updated"]');
     updated.classList.remove("is-stale");
-    text(updated, fill(root.getAttribute("data-updated"), { time: clock(lastGood) }));
+    // The backlog, breached and at-risk counts are kept once a minute: say when they were counted.
+    var counted = data.now_counted_at
+      ? fill(root.getAttribute("data-counted"), { time: minutes(new Date(data.now_counted_at)) })
+      : root.getAttribute("data-counted-live");
+    text(updated, fill(root.getAttribute("data-updated"), { time: clock(lastGood) }) + " · " + counted);
   }
 
   function stale() {

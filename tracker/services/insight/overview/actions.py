@@ -12,11 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select, text, union
+from sqlalchemy import Select, func, literal, select, text, union
 
 from tracker.domain.rectification import ACTIVE_STATUSES
 from tracker.extensions import db
-from tracker.models import Escalation, Feedback, FollowUp, RectificationItem, Ticket, TicketSla
+from tracker.models import Escalation, Feedback, FollowUp, NowEscalation, RectificationItem, Ticket, TicketSla
 from tracker.services.insight import reports
 from tracker.services.insight.reports import Filters
 
@@ -59,12 +59,23 @@ class Actions:
         return sorted(chosen, key=lambda a: a.since)
 
 
-def actions(filters: Filters, now: datetime, *, late_count: int | None = None, size: int = SHOWN) -> Actions:
+def actions(
+    filters: Filters,
+    now: datetime,
+    *,
+    late_count: int | None = None,
+    escalation_count: int | None = None,
+    size: int = SHOWN,
+) -> Actions:
     """Return the counts of each kind in the filters' centre (all when None) and its ``size`` oldest.
 
     Requests and escalations follow every filter; rectification items and
     follow-ups only the centre. ``late_count``: the "breached now" count the
-    page already has (the same definition), so it is not counted twice.
+    page already has (the same definition), so it is not counted twice;
+    ``escalation_count`` likewise for the unacknowledged escalations (the
+    stored "now" counts, ``now_counts``): the list is then the oldest of
+    the escalations counted (``now_escalations``) that are still
+    unacknowledged and open.
     """
     result = Actions()
     # The late requests, the longest late first: their earliest missed deadline. A late request always has
@@ -123,37 +134,36 @@ def actions(filters: Filters, now: datetime, *, late_count: int | None = None, s
         )
     ]
 
-    # Only escalations of requests late or at risk now: one whose target was met since has nothing left to
-    # chase (the sweep drops it too). Those of closed requests are out of ``ix_escalations_unacknowledged``
-    # (``request_open``). The escalations are matched to those sets by a hash join, not probed one by one:
-    # probing each request's targets cost more (docs/dashboards.md, the overview).
-    running, breached = reports.late_ticket_ids(now)
-    at_risk = select(TicketSla.ticket_id).where(
-        reports.RUNNING_CONDITION, TicketSla.at_risk_at <= now, TicketSla.due_at >= now
+    escalations = select(
+        Escalation.created_at,
+        Escalation.level,
+        Escalation.target,
+        Ticket.reference,
+        Ticket.title,
+        Ticket.centre_id,
     )
-    pressing = union(running, breached, at_risk).subquery()
-    escalations = (
-        select(
-            Escalation.created_at,
-            Escalation.level,
-            Escalation.target,
-            Ticket.reference,
-            Ticket.title,
-            Ticket.centre_id,
-            func.count().over(),  # all of them, counted in the same pass
+    ordered = (Escalation.created_at, Escalation.id)
+    if escalation_count is None:
+        # Counted here, in the same pass: the union of the "now" sets, hashed (see ``pressing_escalations``).
+        escalations = pressing_escalations(escalations.add_columns(func.count().over()), filters, now)
+    else:
+        result.counts[ESCALATION] = escalation_count
+        # Counted already (the stored "now" counts): the oldest few of the escalations that count listed,
+        # still unacknowledged and open, walked in order instead of building the late and at-risk sets.
+        escalations = (
+            escalations.add_columns(literal(escalation_count))
+            .select_from(NowEscalation)
+            .join(Escalation, Escalation.id == NowEscalation.escalation_id)
+            .join(Ticket, Ticket.id == Escalation.ticket_id)
+            .where(
+                Escalation.acknowledged_at.is_(None), reports.OPEN_CONDITION, reports.ticket_where(filters)
+            )
         )
-        .join(Ticket, Ticket.id == Escalation.ticket_id)
-        .where(
-            UNACKNOWLEDGED,
-            Escalation.ticket_id.in_(select(pressing.c[0])),
-            reports.OPEN_CONDITION,
-            reports.ticket_where(filters),
-        )
-    )
+        ordered = (NowEscalation.created_at, NowEscalation.escalation_id)
     # A request escalated for two targets or at two levels is one thing to act on: its oldest escalation.
     seen: dict[str, Action] = {}
     for created, level, target, reference, title, centre_id, total in db.session.execute(
-        escalations.order_by(Escalation.created_at, Escalation.id).limit(size * 4)
+        escalations.order_by(*ordered).limit(size * 4)
     ):
         result.counts[ESCALATION] = total
         if reference not in seen:
@@ -162,3 +172,26 @@ def actions(filters: Filters, now: datetime, *, late_count: int | None = None, s
             )
     result.candidates[ESCALATION] = list(seen.values())[:size]
     return result
+
+
+def pressing_escalations(query: Select, filters: Filters, now: datetime) -> Select:
+    """Return ``query`` (over escalations) narrowed to the unacknowledged ones of open requests late or at risk now.
+
+    Only escalations of requests late or at risk now: one whose target was
+    met since has nothing left to chase (the sweep drops it too). Those of
+    closed requests are out of ``ix_escalations_unacknowledged``
+    (``request_open``). The escalations are matched to those sets by a hash
+    join, not probed one by one: probing each request's targets cost more
+    (docs/dashboards.md, the overview). The stored "now" counts count this.
+    """
+    running, breached = reports.late_ticket_ids(now)
+    at_risk = select(TicketSla.ticket_id).where(
+        reports.RUNNING_CONDITION, TicketSla.at_risk_at <= now, TicketSla.due_at >= now
+    )
+    pressing = union(running, breached, at_risk).subquery()
+    return query.join(Ticket, Ticket.id == Escalation.ticket_id).where(
+        UNACKNOWLEDGED,
+        Escalation.ticket_id.in_(select(pressing.c[0])),
+        reports.OPEN_CONDITION,
+        reports.ticket_where(filters),
+    )
