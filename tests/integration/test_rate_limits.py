@@ -138,8 +138,9 @@ def test_the_limit_counts_and_answers_its_headers_in_one_redis_round_trip(app_co
             db.engine.dispose()
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
-    resets = {int(a.headers["X-RateLimit-Reset"]) for a in answers}
-    assert len(resets) == 1 and time.time() < resets.pop() <= time.time() + 62
+    # One window's end; Redis gives whole seconds left, so the instant may move by one.
+    resets = sorted(int(a.headers["X-RateLimit-Reset"]) for a in answers)
+    assert resets[-1] - resets[0] <= 1 and time.time() < resets[0] <= time.time() + 62
     assert 0 < int(answers[-1].headers["Retry-After"]) <= 60
     if storage != "memory://":
         # One script a request: the count and the seconds left together (tracker.ratelimit.OneTripFixedWindow).
