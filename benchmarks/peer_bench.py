@@ -41,8 +41,13 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 # Beside the checkout (/work/main) or beside its worktrees' folder (/work/wt/<name>).
 HARNESS = next(
-    (path for path in (up / "shared" / "bench" / "peer" / "sidebyside.py" for up in (ROOT.parent, ROOT.parent.parent))
-     if path.exists()),
+    (
+        path
+        for path in (
+            up / "shared" / "bench" / "peer" / "sidebyside.py" for up in (ROOT.parent, ROOT.parent.parent)
+        )
+        if path.exists()
+    ),
     ROOT.parent / "shared" / "bench" / "peer" / "sidebyside.py",
 )
 PASSWORD = "perf-bench-password-1"
@@ -313,8 +318,14 @@ def floor(args) -> None:
         load_after = os.getloadavg()
     cpu = meter.per(before, after, max(result["ok"], 1))
     cpu["total_server_ms"] = round(cpu["gunicorn_ms"] + cpu["postgresql_ms"], 2)
-    result.update(system=system, floor=kind, path=path, cpu_per_request=cpu, at=time.strftime("%H:%M:%S"),
-                  load_logged=[round(load_before[0], 2), round(load_after[0], 2)])
+    result.update(
+        system=system,
+        floor=kind,
+        path=path,
+        cpu_per_request=cpu,
+        at=time.strftime("%H:%M:%S"),
+        load_logged=[round(load_before[0], 2), round(load_after[0], 2)],
+    )
     print(json.dumps(result), flush=True)
     with open(args.json_out, "a") as out:
         out.write(json.dumps(result) + "\n")
@@ -351,8 +362,12 @@ def main() -> None:
     )
     parser.add_argument("command", choices=("prepare", "serve", "stop", "pairs", "floor"))
     parser.add_argument("--system", choices=("ours", "peer"), default="ours", help="floor: which system")
-    parser.add_argument("--floor-kind", choices=("api", "web"), default="api",
-                        help="floor: the API's cheapest request or a logged-in page's (FLOORS)")
+    parser.add_argument(
+        "--floor-kind",
+        choices=("api", "web"),
+        default="api",
+        help="floor: the API's cheapest request or a logged-in page's (FLOORS)",
+    )
     parser.add_argument("--database-url")
     parser.add_argument("--places", type=int, default=5000)
     parser.add_argument("--creds", default="/tmp/peer/ours_creds.json")
@@ -368,15 +383,23 @@ def main() -> None:
     parser.add_argument("--peer-port", type=int, default=8791)
     parser.add_argument("--ours-pidfile", default="/tmp/peer/ours.pid")
     parser.add_argument("--peer-pidfile", default="/tmp/peer/dh/gunicorn.pid")
-    parser.add_argument("--versus", choices=("peer", "old"), default="peer",
-                        help="pairs: alternate ours with the peer, or with ours before the change (--old-port)")
+    parser.add_argument(
+        "--versus",
+        choices=("peer", "old"),
+        default="peer",
+        help="pairs: alternate ours with the peer, or with ours before the change (--old-port)",
+    )
     parser.add_argument("--old-port", type=int, default=8792)
     parser.add_argument("--old-pidfile", default="/tmp/peer/old.pid")
     parser.add_argument("--ours-db", default="bench_peer_100k")
     parser.add_argument("--peer-db", default="bench_peer_dh")
     parser.add_argument("--json-out", default="/tmp/peer/pairs.jsonl")
-    parser.add_argument("--lock", default="", metavar="PATH",
-                        help="hold flock(PATH) through each timed run (the shared machine's /work/bench.lock)")
+    parser.add_argument(
+        "--lock",
+        default="",
+        metavar="PATH",
+        help="hold flock(PATH) through each timed run (the shared machine's /work/bench.lock)",
+    )
     parser.add_argument("--workdir", default="/tmp/peer", help="serve: metrics folder and error log here")
     parser.add_argument("--root", default="", help="serve: the checkout to serve (default: this one)")
     args = parser.parse_args()
