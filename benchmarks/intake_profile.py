@@ -63,6 +63,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/"
+PASSWORD = "intake-profile-1"  # the demo users' (prepare)
 DEFAULT_DATABASE = "tracker_h_intake"
 
 
@@ -79,10 +80,12 @@ def fresh_database(name: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def build_app(database: str, instance: Path):
+def build_app(database: str, instance: Path, limiter: str = ""):
     from tracker import create_app
     from tracker.config import filesystem_broker_options
 
+    # As served (benchmarks/peer_bench.py serve): the API's limit counted in Redis.
+    limits = {"API_RATE_LIMIT": "1000000/minute", "RATELIMIT_STORAGE_URI": limiter} if limiter else {}
     return create_app({
         "SQLALCHEMY_DATABASE_URI": PG + database,
         "INSTANCE_PATH": str(instance),
@@ -93,6 +96,7 @@ def build_app(database: str, instance: Path):
         "ATTACHMENTS_DIR": str(instance / "attachments"),
         "API_RATE_LIMIT": "off",
         "LOGIN_ADDRESS_LIMIT": "off",
+        **limits,
     })
 
 
@@ -111,7 +115,7 @@ def prepare(app, *, reuse: bool, centre: str = "", dispatch: bool = False) -> tu
         if not reuse:
             upgrade(revision="heads")
             began = time.perf_counter()
-            demo.seed(days=1, password="intake-profile-1", echo=lambda *_: None)
+            demo.seed(days=1, password=PASSWORD, echo=lambda *_: None)
             say(f"seeded the demo catalogue in {time.perf_counter() - began:.1f} s")
         requester = db.session.execute(
             select_requester(User, UserRole, Role)
@@ -232,6 +236,93 @@ def check(app, references: list[str], *, dispatched: bool = False) -> None:
         db.session.remove()
 
 
+def log_in(app, client) -> tuple[dict[int, str], str]:
+    """Log the test client in as the first requester; return the centres' codes by id and a CSRF token."""
+    import re
+
+    from tracker.extensions import db
+    from tracker.models import Centre
+
+    with app.app_context():
+        from tracker.domain.roles import Role
+        from tracker.models import User, UserRole
+
+        username = db.session.execute(select_requester(User, UserRole, Role)).scalars().first().username
+        codes = dict(db.session.execute(sa.select(Centre.id, Centre.code)).all())
+        db.session.remove()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', page).group(1)
+    answer = client.post("/login", data={"csrf_token": token, "username": username, "password": PASSWORD})
+    assert answer.status_code == 302, answer.get_data(as_text=True)[:500]
+    return codes, token
+
+
+def file_by_form(client, token: str, codes: dict[int, str], fields: dict) -> str:
+    """File through the web form (as sidebyside.py does); return the reference it redirects to."""
+    answer = client.post(f"/tickets/new/{codes[fields['centre_id']]}", data={
+        "csrf_token": token, "category_id": fields["category_id"], "location_id": fields["location_id"],
+        "location_note": "", "description": fields["description"], "title": "", "priority": "",
+        "contact_phone": "",
+    }, headers={"Accept-Language": "en"})
+    assert answer.status_code == 302 and "/tickets/" in answer.headers["Location"], (
+        answer.status_code, answer.get_data(as_text=True)[:500])
+    return answer.headers["Location"].rsplit("/", 1)[-1]
+
+
+class Sampler:
+    """A statistical profile: the Python stack every ``every_ms`` of this process's CPU (ITIMER_PROF).
+
+    Unlike cProfile it does not slow each call, so many small calls (the ORM's) weigh what they cost.
+    """
+
+    def __init__(self, every_ms: float):
+        import signal
+
+        self.every, self.self_counts, self.total_counts, self.samples = every_ms / 1000, Counter(), Counter(), 0
+        self.on, self.cpu = False, 0.0
+        signal.signal(signal.SIGPROF, self._take)
+        # One timer for the whole run: the kernel's clock ticks are coarser than a filing, and
+        # restarting the timer at each filing would sample each filing once at most.
+        signal.setitimer(signal.ITIMER_PROF, self.every, self.every)
+
+    def _take(self, _signum, frame) -> None:
+        if not self.on:
+            return
+        self.samples += 1
+        seen = set()
+        top = True
+        while frame is not None:
+            code = frame.f_code
+            name = f"{code.co_filename.replace(str(ROOT), '').replace('/.venv/lib/python3.11/site-packages', '')}" \
+                   f":{code.co_firstlineno}({code.co_name})"
+            if top:
+                self.self_counts[name] += 1
+                top = False
+            if name not in seen:
+                self.total_counts[name] += 1
+                seen.add(name)
+            frame = frame.f_back
+
+    def start(self) -> None:
+        self.on, self.began = True, time.process_time()
+
+    def stop(self) -> None:
+        self.on = False
+        self.cpu += time.process_time() - self.began
+
+    def report(self, top: int, filings: int) -> None:
+        import signal
+
+        signal.setitimer(signal.ITIMER_PROF, 0, 0)
+        # Each sample stands for an equal share of the CPU measured while sampling.
+        per = self.cpu * 1000 / max(self.samples, 1) / filings
+        say(f"\nsampled: {self.samples} samples over {self.cpu * 1000 / filings:.2f} ms CPU per filing")
+        for title, counts in (("self", self.self_counts), ("total (with callees)", self.total_counts)):
+            say(f"\nby {title}: ms per filing, function")
+            for name, n in counts.most_common(top):
+                say(f"{n * per:7.2f}  {name}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", default=DEFAULT_DATABASE)
@@ -247,12 +338,19 @@ def main() -> None:
                         help="with --centre: automatic dispatch on for its categories, its technicians on duty")
     parser.add_argument("--sort", default="tottime", help="cProfile order: tottime (default), cumulative, ...")
     parser.add_argument("--only", default="", help="print only the profile's lines matching this (e.g. tracker/)")
+    parser.add_argument("--mode", choices=("api", "form"), default="api",
+                        help="file through POST /api/v1/tickets (default) or the web form, logged in")
+    parser.add_argument("--limiter", default="", metavar="URI",
+                        help="count the API's rate limit in this storage, as served (redis://127.0.0.1:6379/13)")
+    parser.add_argument("--sample", type=int, default=0, metavar="N",
+                        help="sample the stack every --sample-every ms of CPU; print the top N by self and by total")
+    parser.add_argument("--sample-every", type=float, default=1.0, metavar="MS")
     args = parser.parse_args()
 
     if not args.reuse:
         fresh_database(args.database)
     instance = Path(tempfile.mkdtemp(prefix="intake-profile-"))
-    app = build_app(args.database, instance)
+    app = build_app(args.database, instance, args.limiter)
     if args.dispatch and not args.centre:
         parser.error("--dispatch needs --centre")
     secret, choices = prepare(app, reuse=args.reuse, centre=args.centre, dispatch=args.dispatch)
@@ -280,8 +378,12 @@ def main() -> None:
     client = app.test_client()
     headers = {"Authorization": f"Bearer {secret}", "Accept-Language": "en"}
     rng = random.Random(args.seed)
+    if args.mode == "form":
+        codes, token = log_in(app, client)
 
     def file(number: int) -> str:
+        if args.mode == "form":
+            return file_by_form(client, token, codes, body(rng, choices, number))
         answer = client.post("/api/v1/tickets", json=body(rng, choices, number), headers=headers)
         assert answer.status_code == 201, (answer.status_code, answer.get_data(as_text=True)[:500])
         return answer.get_json()["reference"]
@@ -291,15 +393,20 @@ def main() -> None:
     counts, cpu_ms, references = [], [], []
     server_before = backend_cpu_seconds(args.database)
     profiler = cProfile.Profile(time.process_time) if args.profile else None
+    sampler = Sampler(args.sample_every) if args.sample else None
     orm_counts = []
     for number in range(args.tickets):
         statements.clear()
         orm_statements.clear()
         if profiler:
             profiler.enable()
+        if sampler:
+            sampler.start()
         began = time.process_time()
         references.append(file(args.warmup + number))
         cpu_ms.append((time.process_time() - began) * 1000)
+        if sampler:
+            sampler.stop()
         if profiler:
             profiler.disable()
         counts.append(len(statements))
@@ -331,6 +438,8 @@ def main() -> None:
         say("")
         restrictions = [args.only, args.profile] if args.only else [args.profile]
         pstats.Stats(profiler).sort_stats(args.sort).print_stats(*restrictions)
+    if sampler:
+        sampler.report(args.sample, len(references))
     say("command: " + " ".join([".venv/bin/python", "benchmarks/intake_profile.py", *sys.argv[1:]]))
     with app.app_context():
         db.engine.dispose()

@@ -26,18 +26,30 @@ Example (docs/api.md, "Side by side with django-helpdesk"):
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
-HARNESS = ROOT.parent / "shared" / "bench" / "peer" / "sidebyside.py"
+# Beside the checkout (/work/main) or beside its worktrees' folder (/work/wt/<name>).
+HARNESS = next(
+    (
+        path
+        for path in (
+            up / "shared" / "bench" / "peer" / "sidebyside.py" for up in (ROOT.parent, ROOT.parent.parent)
+        )
+        if path.exists()
+    ),
+    ROOT.parent / "shared" / "bench" / "peer" / "sidebyside.py",
+)
 PASSWORD = "perf-bench-password-1"
 
 
@@ -137,12 +149,13 @@ def serve(args) -> None:
         "SECRET_KEY": "peer-bench-secret",
         "CELERY_BROKER_URL": args.broker,
         "TRACKER_INSECURE_COOKIES": "1",
-        "PROMETHEUS_MULTIPROC_DIR": "/tmp/peer/metrics",
+        "PROMETHEUS_MULTIPROC_DIR": f"{args.workdir}/metrics-{args.port}",
         "TRACKER_API_RATE_LIMIT": "1000000/minute",
     }
-    Path("/tmp/peer/metrics").mkdir(parents=True, exist_ok=True)
+    Path(f"{args.workdir}/metrics-{args.port}").mkdir(parents=True, exist_ok=True)
+    root = Path(args.root or ROOT)
     command = [
-        str(ROOT / ".venv" / "bin" / "gunicorn"),
+        str(root / ".venv" / "bin" / "gunicorn"),
         "wsgi:app",
         "-b",
         f"127.0.0.1:{args.port}",
@@ -160,9 +173,9 @@ def serve(args) -> None:
         "--access-logfile",
         "/dev/null",
         "--error-logfile",
-        "/tmp/peer/ours-gunicorn.log",
+        f"{args.workdir}/ours-gunicorn-{args.port}.log",
     ]
-    subprocess.run(command, check=True, cwd=ROOT, env=env)
+    subprocess.run(command, check=True, cwd=root, env=env)
     time.sleep(3)
     print("serving on", args.port, "pid", Path(args.pidfile).read_text().strip(), flush=True)
 
@@ -171,6 +184,20 @@ def stop(args) -> None:
     pid = int(Path(args.pidfile).read_text())
     os.kill(pid, signal.SIGTERM)
     print("stopped", pid)
+
+
+@contextmanager
+def locked(path: str):
+    """Hold ``flock(path)`` (the machine's benchmark lock) for one timed run; no lock without a path."""
+    if not path:
+        yield
+        return
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _run(args, system: str, label: str) -> dict:
@@ -202,11 +229,13 @@ def _run(args, system: str, label: str) -> dict:
             "--concurrency",
             "8",
         ]
-    port, pidfile, db = (
-        (args.ours_port, args.ours_pidfile, args.ours_db)
-        if system == "ours"
-        else (args.peer_port, args.peer_pidfile, args.peer_db)
-    )
+    port, pidfile, db = {
+        "ours": (args.ours_port, args.ours_pidfile, args.ours_db),
+        "old": (args.old_port, args.old_pidfile, args.ours_db),
+        "peer": (args.peer_port, args.peer_pidfile, args.peer_db),
+    }[system]
+    if system == "old":  # ours before the change, served from another checkout on the same database
+        command[command.index("old")] = "ours"
     command += [
         "--port",
         str(port),
@@ -219,19 +248,94 @@ def _run(args, system: str, label: str) -> dict:
         "--label",
         label,
     ]
-    before = os.getloadavg()
-    answer = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
+    with locked(args.lock):
+        before = os.getloadavg()
+        answer = subprocess.run(command, check=True, capture_output=True, text=True, cwd=ROOT)
+        after = os.getloadavg()
     result = json.loads(answer.stdout.strip().splitlines()[-1])
-    result["load_logged"] = [round(before[0], 2), round(os.getloadavg()[0], 2)]
+    result["load_logged"] = [round(before[0], 2), round(after[0], 2)]
     with open(args.json_out, "a") as out:
         out.write(json.dumps(result) + "\n")
     return result
 
 
+def _harness():
+    """Import ../shared/bench/peer/sidebyside.py (its sessions, load runner and CPU meter)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sidebyside", HARNESS)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The cheapest authenticated request of each system, by what authenticates it. Ours: the API's
+# smallest read (token, limit, nine centres) and a logged-in page's smallest JSON (session, user,
+# an empty list of places). The peer (Django REST framework, session login): a follow-up that is
+# not there (404 after the login, the permission check and one small query; a ticket would first
+# read every ticket, TicketViewSet.get_queryset) and the RSS index page (staff only).
+FLOORS = {
+    ("ours", "api"): ("/api/v1/centres", 200),
+    ("ours", "web"): ("/tickets/places?area=0", 200),
+    ("peer", "api"): ("/helpdesk/api/followups/0/", 404),
+    ("peer", "web"): ("/helpdesk/rss/", 200),
+}
+
+
+def floor(args) -> None:
+    """Send ``--requests`` of the system's cheapest authenticated request from 8 clients; print one JSON line."""
+    side = _harness()
+    system, kind = args.system, args.floor_kind
+    path, expect = FLOORS[(system, kind)]
+    port, pidfile, db = (
+        (args.ours_port, args.ours_pidfile, args.ours_db)
+        if system == "ours"
+        else (args.peer_port, args.peer_pidfile, args.peer_db)
+    )
+    creds = json.loads(Path(args.creds).read_text())
+    clients = []
+    for w in range(8):
+        if system == "ours" and kind == "api":
+            session, headers = side.Session(port), {"Authorization": f"Bearer {creds['tokens'][w]}"}
+        elif system == "ours":
+            session, headers = side.login_ours(port, creds["requesters"][w], creds["password"]), {}
+        else:
+            session, headers = side.login_peer(port, "admin", "bench-admin-pass"), {}
+
+        def get(_i, session=session, headers=headers):
+            status, data, dt, _ = session.request("GET", path, headers=headers)
+            return status == expect, status, data, dt
+
+        clients.append(get)
+    meter = side.CpuMeter(int(Path(pidfile).read_text()), db)
+    with locked(args.lock):
+        warm = side.run_load(clients, args.warmup, 240, offset=10_000_000)
+        assert warm["errors"] == 0, warm
+        load_before = os.getloadavg()
+        before = meter.snap()
+        result = side.run_load(clients, args.requests, 240)
+        after = meter.snap()
+        load_after = os.getloadavg()
+    cpu = meter.per(before, after, max(result["ok"], 1))
+    cpu["total_server_ms"] = round(cpu["gunicorn_ms"] + cpu["postgresql_ms"], 2)
+    result.update(
+        system=system,
+        floor=kind,
+        path=path,
+        cpu_per_request=cpu,
+        at=time.strftime("%H:%M:%S"),
+        load_logged=[round(load_before[0], 2), round(load_after[0], 2)],
+    )
+    print(json.dumps(result), flush=True)
+    with open(args.json_out, "a") as out:
+        out.write(json.dumps(result) + "\n")
+
+
 def pairs(args) -> None:
+    other = args.versus
     for n in range(1, args.pairs + 1):
-        order = ("ours", "peer") if n % 2 else ("peer", "ours")
-        got = {system: _run(args, system, f"{args.mode} pair {n}") for system in order}
+        order = ("ours", other) if n % 2 else (other, "ours")
+        got = {system: _run(args, system, f"{system} {args.mode} pair {n}") for system in order}
         if args.mode == "pages":
             for system in order:
                 for page in got[system]["pages"]:
@@ -241,13 +345,13 @@ def pairs(args) -> None:
                         flush=True,
                     )
             continue
-        ours, peer = got["ours"], got["peer"]
+        ours, peer = got["ours"], got[other]
         print(
             f"pair {n} ({'/'.join(order)}): ours {ours['rps']:.0f} req/s "
             f"{ours['cpu_per_request']['total_server_ms']} ms server CPU (load {ours['load_logged']}), "
-            f"peer {peer['rps']:.0f} req/s {peer['cpu_per_request']['total_server_ms']} ms "
-            f"(load {peer['load_logged']}): ours/peer {ours['rps'] / peer['rps']:.2f}, "
-            f"CPU peer/ours {peer['cpu_per_request']['total_server_ms'] / ours['cpu_per_request']['total_server_ms']:.2f}",
+            f"{other} {peer['rps']:.0f} req/s {peer['cpu_per_request']['total_server_ms']} ms "
+            f"(load {peer['load_logged']}): ours/{other} {ours['rps'] / peer['rps']:.2f}, "
+            f"CPU {other}/ours {peer['cpu_per_request']['total_server_ms'] / ours['cpu_per_request']['total_server_ms']:.2f}",
             flush=True,
         )
 
@@ -256,7 +360,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", choices=("prepare", "serve", "stop", "pairs"))
+    parser.add_argument("command", choices=("prepare", "serve", "stop", "pairs", "floor"))
+    parser.add_argument("--system", choices=("ours", "peer"), default="ours", help="floor: which system")
+    parser.add_argument(
+        "--floor-kind",
+        choices=("api", "web"),
+        default="api",
+        help="floor: the API's cheapest request or a logged-in page's (FLOORS)",
+    )
     parser.add_argument("--database-url")
     parser.add_argument("--places", type=int, default=5000)
     parser.add_argument("--creds", default="/tmp/peer/ours_creds.json")
@@ -272,11 +383,27 @@ def main() -> None:
     parser.add_argument("--peer-port", type=int, default=8791)
     parser.add_argument("--ours-pidfile", default="/tmp/peer/ours.pid")
     parser.add_argument("--peer-pidfile", default="/tmp/peer/dh/gunicorn.pid")
+    parser.add_argument(
+        "--versus",
+        choices=("peer", "old"),
+        default="peer",
+        help="pairs: alternate ours with the peer, or with ours before the change (--old-port)",
+    )
+    parser.add_argument("--old-port", type=int, default=8792)
+    parser.add_argument("--old-pidfile", default="/tmp/peer/old.pid")
     parser.add_argument("--ours-db", default="bench_peer_100k")
     parser.add_argument("--peer-db", default="bench_peer_dh")
     parser.add_argument("--json-out", default="/tmp/peer/pairs.jsonl")
+    parser.add_argument(
+        "--lock",
+        default="",
+        metavar="PATH",
+        help="hold flock(PATH) through each timed run (the shared machine's /work/bench.lock)",
+    )
+    parser.add_argument("--workdir", default="/tmp/peer", help="serve: metrics folder and error log here")
+    parser.add_argument("--root", default="", help="serve: the checkout to serve (default: this one)")
     args = parser.parse_args()
-    {"prepare": prepare, "serve": serve, "stop": stop, "pairs": pairs}[args.command](args)
+    {"prepare": prepare, "serve": serve, "stop": stop, "pairs": pairs, "floor": floor}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -56,6 +56,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_item=render_item)
     login.init_app(app)
     csrf.init_app(app)
+    from tracker.i18n import register_wtforms_translations
+
+    register_wtforms_translations()
     babel.init_app(
         app,
         locale_selector=_select_locale,

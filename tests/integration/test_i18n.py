@@ -190,6 +190,17 @@ def test_the_language_switch_is_remembered_for_the_user(client, db, world, login
     assert "我的工单" in page and '<html lang="zh-CN">' in page
 
 
+def test_wtforms_own_messages_follow_the_readers_language_from_one_request_to_the_next(client, db, world,
+                                                                                       login_as):
+    # WTForms' catalogue is read once a process per language (tracker.i18n.wtforms_translations).
+    login_as("leadership")
+    for locale, message in (("en", "Not a valid date value."), ("zh_CN", "不是有效的日期值。"),
+                            ("en", "Not a valid date value.")):
+        post_form(client, "/language", {"locale": locale, "next": "/weekly/"})
+        answer = post_form(client, "/weekly/regenerate", {"week": "not a day"}, follow_redirects=True)
+        assert message in answer.get_data(as_text=True), locale
+
+
 def test_e_mails_read_in_the_language_the_user_chose(client, db, world, login_as, make_ticket):
     from sqlalchemy import select
 

@@ -107,3 +107,43 @@ def test_a_redis_outage_leaves_the_api_and_the_login_working(app_config, world, 
     assert [r.status_code for r in read] == [200] * 5
     assert login.status_code == 302 and wrong.status_code == 200
     assert any(r.levelno == logging.WARNING and "unreachable" in r.getMessage() for r in caplog.records)
+
+
+def test_the_limit_counts_and_answers_its_headers_in_one_redis_round_trip(app_config, world, rebind_limiter,
+                                                                          monkeypatch):
+    import time
+
+    import redis
+
+    from tests.conftest import TEST_BROKER_URL, IsolatedClient
+    from tracker import create_app
+    from tracker.extensions import db, limiter
+
+    # Redis when the run has one (CI), else the memory storage: the same headers either way.
+    storage = TEST_BROKER_URL if TEST_BROKER_URL and TEST_BROKER_URL.startswith("redis") else "memory://"
+    sent = []
+    execute = redis.Redis.execute_command
+    monkeypatch.setattr(redis.Redis, "execute_command", lambda self, *a, **k: sent.append(a[0]) or execute(
+        self, *a, **k))
+    limited = create_app({**app_config, "RATELIMIT_STORAGE_URI": storage, "API_RATE_LIMIT": "3/minute"})
+    client = IsolatedClient(limited, limited.response_class, use_cookies=True)
+    secret = make_token(world, "requester")
+    try:
+        with limited.app_context():
+            limiter.reset()
+        sent.clear()
+        answers = [client.get("/api/v1/centres", headers=bearer(secret)) for _ in range(4)]
+    finally:
+        with limited.app_context():
+            db.engine.dispose()
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["2", "1", "0", "0"]
+    # One window's end; Redis gives whole seconds left, so the instant may move by one.
+    resets = sorted(int(a.headers["X-RateLimit-Reset"]) for a in answers)
+    assert resets[-1] - resets[0] <= 1 and time.time() < resets[0] <= time.time() + 62
+    assert 0 < int(answers[-1].headers["Retry-After"]) <= 60
+    if storage != "memory://":
+        # One script a request: the count and the seconds left together (tracker.ratelimit.OneTripFixedWindow).
+        # (The first call loads the script: EVALSHA, NOSCRIPT, SCRIPT LOAD, EVALSHA.)
+        assert "GET" not in sent and "TTL" not in sent, sent
+        assert len([c for c in sent if c != "SCRIPT LOAD"]) <= 4 + 1, sent

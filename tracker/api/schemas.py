@@ -347,6 +347,9 @@ class TicketDetailSchema(TicketSchema):
 
 class TicketPageSchema(PageSchema):
     items = fields.List(fields.Nested(TicketSchema), required=True)
+    more = fields.Boolean(required=True, metadata={
+        "description": "More tickets match than `total`: the count stops at 1,000 (or at the end of the "
+                       "page after this one, when further) and `pages`/`last` stop with it."})
 
 
 class CentreListSchema(Schema):

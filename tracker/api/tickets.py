@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from flask import jsonify, request, url_for
 from flask_babel import get_locale
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from tracker import logs
@@ -225,30 +225,35 @@ def tickets_list(args):
     Requesters see their own requests; centre staff their centres'; leadership
     and administrators every ticket. Filters combine; pages hold `per_page` tickets.
     """
-    query = ticket_service.visible_tickets(caller())
+    conditions = []
     statuses = STATUS_GROUPS[args["status"]]
     if statuses is not None:
-        query = query.where(Ticket.status.in_(statuses))
+        conditions.append(Ticket.status.in_(statuses))
     if args.get("centre"):
-        query = query.where(Ticket.centre_id == args["centre"])
+        conditions.append(Ticket.centre_id == args["centre"])
     if args.get("category"):
-        query = query.where(Ticket.category_id == args["category"])
+        conditions.append(Ticket.category_id == args["category"])
     if args.get("priority"):
-        query = query.where(Ticket.priority == args["priority"])
+        conditions.append(Ticket.priority == args["priority"])
     first, last = args.get("created_from"), args.get("created_to")
     if first or last:
         start, end = reports.day_bounds(first or last, last or first)
         if first:
-            query = query.where(Ticket.created_at >= start)
+            conditions.append(Ticket.created_at >= start)
         if last:
-            query = query.where(Ticket.created_at < end)
+            conditions.append(Ticket.created_at < end)
     if args.get("q", "").strip():
         # Typed % and _ are letters, not wildcards.
         term = args["q"].strip().replace("!", "!!").replace("%", "!%").replace("_", "!_")
         like = f"%{term}%"
-        query = query.where(or_(Ticket.reference.ilike(like, escape="!"), Ticket.title.ilike(like, escape="!")))
+        conditions.append(or_(Ticket.reference.ilike(like, escape="!"), Ticket.title.ilike(like, escape="!")))
     page, per_page = args["page"], args["per_page"]
-    total = db.session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+    parts = ticket_service.visible_parts(caller())
+    query = select(Ticket).where(*conditions) if parts is None else select(Ticket).where(or_(*parts), *conditions)
+    # Counted as the web list counts: up to the cap, each visible part on its own (issue 20).
+    cap = max(ticket_service.COUNT_CAP, page * per_page + per_page)
+    counted = ticket_service.capped_count(parts, conditions, cap)
+    total = min(counted, cap)
     rows = list(
         db.session.execute(
             query.options(
@@ -269,6 +274,7 @@ def tickets_list(args):
         "page": page,
         "per_page": per_page,
         "total": total,
+        "more": counted > cap,
         "pages": pages,
         "links": page_links("api.tickets_list", page, pages),
     }

@@ -77,10 +77,9 @@ def _filtered(query, form: TicketFilterForm, centre=None):
     return query
 
 
-# The list counts its tickets up to this many (and the pages to the one shown): past it, it
-# says "more than 1,000". A full count grew with the open backlog (issue 20: 150,000 open
-# tickets at 1,000,000), and nobody pages through more than a thousand requests.
-LIST_COUNT_CAP = 1000
+# The list counts its tickets up to this many (and the pages to the one shown), as the API's
+# list does (services.requests.tickets.COUNT_CAP): past it, it says "more than 1,000".
+LIST_COUNT_CAP = ticket_service.COUNT_CAP
 LIST_PAGE_SIZE = 50
 # What a row shows (tickets/_table.html), read with the page's tickets in one statement: loaded
 # lazily it was two statements per requester and one per new category (138 for 50 rows). The
