@@ -250,16 +250,13 @@ def _pair_arrays(pairs: list[tuple[date, int]]) -> dict:
     return {"days": [day for day, _ in pairs], "centres": [centre for _, centre in pairs]}
 
 
-def refresh_all(*, progress=None, limit: int = 2000) -> int:
-    """Recompute every marked pair, ``limit`` pairs a round; return how many.
-
-    Large rounds: the pairs are read as runs of days, a few queries each. A
-    caller showing progress takes smaller ones, so that it moves.
-    """
+def refresh_all(*, progress=None) -> int:
+    """Recompute every marked pair; return how many."""
     total = 0
     waiting = db.session.execute(select(func.count()).select_from(StatsDirty)).scalar_one()
     while True:
-        done = refresh(limit=limit)
+        # Large batches: the pairs are read as runs of days, a few queries each.
+        done = refresh(limit=2000)
         if not done:
             return total
         total += done
