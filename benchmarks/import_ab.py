@@ -149,6 +149,9 @@ def main() -> int:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--out", help="write the figures and the tables' fingerprint here (JSON)")
     parser.add_argument("--no-lock", action="store_true")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the PostgreSQL database (boston_copy_floor.sh)"
+    )
     parser.add_argument("--profile", action="store_true", help="cProfile the writing (main) thread")
     parser.add_argument("--compare", nargs=2, metavar=("A", "B"))
     args = parser.parse_args()
@@ -277,7 +280,7 @@ def main() -> int:
             Path(args.out).write_text(json.dumps(figures, indent=1))
         db.session.remove()
         db.engine.dispose()
-    if args.db == "postgresql":
+    if args.db == "postgresql" and not args.keep:
         import sqlalchemy as sa
 
         admin = sa.create_engine(sa.make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
