@@ -290,6 +290,9 @@ def test_a_transaction_writes_its_summary_marks_once_in_order_when_it_commits(ap
         if getattr(clause, "is_insert", False) and clause.table.name == "stats_dirty":
             rows = multiparams[0] if multiparams and isinstance(multiparams[0], list) else list(multiparams)
             written.append([(r["day"], r["centre_id"]) for r in rows])
+        elif "INSERT INTO stats_dirty" in str(clause):  # PostgreSQL: one statement over two arrays
+            given = multiparams[0] if isinstance(multiparams, list | tuple) and multiparams else multiparams or params
+            written.append(list(zip(given["days"], given["centres"], strict=True)))
 
     engine = _db.engine
     event.listen(engine, "before_execute", seen)

@@ -14,11 +14,23 @@ import json
 import zlib
 from collections.abc import Sequence
 from enum import Enum
+from operator import itemgetter
 
 from sqlalchemy import JSON, Table
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tracker.extensions import db
+
+
+class JsonText(str):
+    """A JSON column's value already encoded (``json.dumps`` output): COPY writes it as it is.
+
+    Only for COPY (PostgreSQL): a column whose first row holds a JsonText
+    takes every row's value as JSON text. The importer formats its events'
+    data from a template this way instead of encoding a dict per event.
+    """
+
+    __slots__ = ()
 
 
 def _is_postgres() -> bool:
@@ -30,11 +42,22 @@ def _copy_rows(cursor, table: Table, table_name: str, columns: Sequence[str], ro
     # values): JSON columns take their text, encoded once per distinct object
     # (one notice's payload is shared by all its recipients' rows); enum
     # members become their values (psycopg would write their names).
-    json_columns = [i for i, c in enumerate(columns) if c in table.c and isinstance(table.c[c].type, JSON)]
+    json_columns = [
+        i
+        for i, c in enumerate(columns)
+        if c in table.c and isinstance(table.c[c].type, JSON) and not isinstance(rows[0][c], JsonText)
+    ]
     enum_columns = [i for i, c in enumerate(columns) if isinstance(rows[0][c], Enum)]
     encoded: dict[int, str] = {}
     column_list = ", ".join(f'"{c}"' for c in columns)
     with cursor.copy(f'COPY "{table_name}" ({column_list}) FROM STDIN') as copy:
+        if not json_columns and not enum_columns:
+            # Every value as it is: one tuple per row, no per-value checks.
+            values_of = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+            write_row = copy.write_row
+            for row in rows:
+                write_row(values_of(row))
+            return
         for row in rows:
             values = [row[c] for c in columns]
             for i in json_columns:
@@ -50,12 +73,56 @@ def _copy_rows(cursor, table: Table, table_name: str, columns: Sequence[str], ro
             copy.write_row(values)
 
 
+def _sqlite_values(table: Table, columns: Sequence[str], rows: Sequence[dict]) -> list[tuple]:
+    """Return the rows as the driver's parameters, each value through its column type's bind processor.
+
+    What SQLAlchemy's executemany does, without its per-row parameter
+    building (most of an import's time on SQLite): the same processors, so
+    the same stored text (times, JSON, enums).
+    """
+    dialect = db.session.get_bind().dialect
+    processors = [(i, table.c[c].type.dialect_impl(dialect).bind_processor(dialect)) for i, c in enumerate(columns)]
+    processors = [(i, p) for i, p in processors if p is not None]
+    values_of = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
+    if not processors:
+        return [values_of(row) for row in rows]
+    result = []
+    for row in rows:
+        values = list(values_of(row))
+        for i, process in processors:
+            values[i] = process(values[i])
+        result.append(values)
+    return result
+
+
+def _sqlite_raw(table: Table, columns: Sequence[str]) -> bool:
+    """Return whether the rows may go to SQLite's driver directly: no column they lack has a Python-side default."""
+    given = set(columns)
+    return all(c.name in given or c.default is None for c in table.columns)
+
+
+def _sqlite_cursor():
+    return db.session.connection().connection.driver_connection.cursor()
+
+
 def insert(table: Table, rows: Sequence[dict]) -> None:
     """Insert rows (all with the same keys) into ``table``; no RETURNING."""
     if not rows:
         return
     if not _is_postgres():
-        db.session.execute(table.insert(), list(rows))
+        columns = list(rows[0])
+        if not _sqlite_raw(table, columns):
+            db.session.execute(table.insert(), list(rows))
+            return
+        column_list = ", ".join(f'"{c}"' for c in columns)
+        cursor = _sqlite_cursor()
+        try:
+            cursor.executemany(
+                f'INSERT INTO "{table.name}" ({column_list}) VALUES ({", ".join("?" for _ in columns)})',
+                _sqlite_values(table, columns, rows),
+            )
+        finally:
+            cursor.close()
         return
     raw = db.session.connection().connection.driver_connection
     with raw.cursor() as cursor:
@@ -72,7 +139,7 @@ def insert_ignoring_conflicts(
     if not rows:
         return []
     columns = list(rows[0])
-    if not _is_postgres():
+    if not _is_postgres() and not _sqlite_raw(table, columns):
         statement = (
             sqlite_insert(table)
             .on_conflict_do_nothing(index_elements=list(conflict))
@@ -81,6 +148,25 @@ def insert_ignoring_conflicts(
         result = []
         for start in range(0, len(rows), 500):
             result.extend(tuple(r) for r in db.session.execute(statement, list(rows[start : start + 500])).all())
+        return result
+    if not _is_postgres():
+        # One multi-row INSERT per 500 rows (SQLite's executemany returns no rows).
+        column_list = ", ".join(f'"{c}"' for c in columns)
+        one = f"({', '.join('?' for _ in columns)})"
+        tail = f'ON CONFLICT ({", ".join(conflict)}) DO NOTHING RETURNING {", ".join(returning)}'
+        values = _sqlite_values(table, columns, rows)
+        result = []
+        cursor = _sqlite_cursor()
+        try:
+            for start in range(0, len(values), 500):
+                chunk = values[start : start + 500]
+                cursor.execute(
+                    f'INSERT INTO "{table.name}" ({column_list}) VALUES {", ".join(one for _ in chunk)} {tail}',
+                    [value for row in chunk for value in row],
+                )
+                result.extend(tuple(r) for r in cursor.fetchall())
+        finally:
+            cursor.close()
         return result
     raw = db.session.connection().connection.driver_connection
     column_list = ", ".join(f'"{c}"' for c in columns)

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import bindparam, delete, event, func, inspect, select, update
+from sqlalchemy import bindparam, delete, event, func, inspect, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -32,6 +32,7 @@ from tracker.models import (
     StatsDirty,
     Ticket,
 )
+from tracker.services import bulk
 from tracker.services.insight import reports
 from tracker.services.insight.scorecards import summary as scorecard_summary
 
@@ -85,7 +86,15 @@ def write_marks(session=None) -> None:
     if not pending:
         return
     # Sorted: concurrent markers take row locks in one order, never a deadlock.
-    rows = [{"day": day, "centre_id": centre_id, "version": 1} for day, centre_id in sorted(pending)]
+    pairs = sorted(pending)
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement, not one per pair (an import's batch marks hundreds):
+        # the rows go in in the order of the arrays, so the locks too.
+        session.execute(
+            _MARK_ARRAYS, {"days": [day for day, _ in pairs], "centres": [centre for _, centre in pairs]}
+        )
+        return
+    rows = [{"day": day, "centre_id": centre_id, "version": 1} for day, centre_id in pairs]
     session.execute(_MARK[session.get_bind().dialect.name], rows)
 
 
@@ -114,6 +123,12 @@ def _mark_statement(insert):
 
 # Built once per dialect: every change to a ticket marks its days.
 _MARK = {"sqlite": _mark_statement(sqlite_insert), "postgresql": _mark_statement(pg_insert)}
+_MARK_ARRAYS = text(
+    "INSERT INTO stats_dirty (day, centre_id, version) "
+    "SELECT day, centre_id, 1 FROM unnest(CAST(:days AS date[]), CAST(:centres AS integer[])) "
+    "WITH ORDINALITY AS pair(day, centre_id, n) ORDER BY n "
+    "ON CONFLICT (day, centre_id) DO UPDATE SET version = stats_dirty.version + 1"
+)
 
 
 def ticket_days(ticket: Ticket) -> set[date]:
@@ -171,24 +186,32 @@ def refresh(*, limit: int = 200) -> int:
     until = now + timedelta(seconds=CLAIM_SECONDS)
     keys = [{"d": day, "c": centre_id} for day, centre_id, _ in claimed]
     this_pair = (table.c.day == bindparam("d")) & (table.c.centre_id == bindparam("c"))
+    pairs = [(day, centre_id) for day, centre_id, _ in claimed]
+    # On PostgreSQL one statement per table over two arrays, not one per pair
+    # (an import's summary has thousands): the claimed rows are locked already
+    # (FOR UPDATE above), and no other refresh holds these pairs' summary rows.
+    arrays = _pair_arrays(pairs) if db.session.get_bind().dialect.name == "postgresql" else None
     connection = db.session.connection()  # executemany: one round of statements per batch
-    connection.execute(update(table).where(this_pair).values(claimed_until=until), keys)
+    if arrays is not None:
+        connection.execute(
+            text(f"UPDATE stats_dirty AS t SET claimed_until = :until FROM {_PAIRS} WHERE {_THIS_PAIR}"),
+            arrays | {"until": until},
+        )
+    else:
+        connection.execute(update(table).where(this_pair).values(claimed_until=until), keys)
     db.session.commit()
 
     stat = DailyStat.__table__
-    db.session.connection().execute(
-        delete(stat).where(stat.c.day == bindparam("d"), stat.c.centre_id == bindparam("c")), keys
-    )
     assignee_stat = DailyAssigneeStat.__table__
-    db.session.connection().execute(
-        delete(assignee_stat).where(assignee_stat.c.day == bindparam("d"), assignee_stat.c.centre_id == bindparam("c")),
-        keys,
-    )
-    for table_ in (DailyTechnicianStat.__table__, DailyTechnicianHold.__table__):
-        db.session.connection().execute(
-            delete(table_).where(table_.c.day == bindparam("d"), table_.c.centre_id == bindparam("c")), keys
-        )
-    pairs = [(day, centre_id) for day, centre_id, _ in claimed]
+    for table_ in (stat, assignee_stat, DailyTechnicianStat.__table__, DailyTechnicianHold.__table__):
+        if arrays is not None:
+            db.session.connection().execute(
+                text(f'DELETE FROM "{table_.name}" AS t USING {_PAIRS} WHERE {_THIS_PAIR}'), arrays
+            )
+        else:
+            db.session.connection().execute(
+                delete(table_).where(table_.c.day == bindparam("d"), table_.c.centre_id == bindparam("c")), keys
+            )
     technician_rows, hold_rows = scorecard_summary.pair_rows(pairs)
     if technician_rows:
         db.session.execute(DailyTechnicianStat.__table__.insert(), technician_rows)
@@ -196,7 +219,8 @@ def refresh(*, limit: int = 200) -> int:
         db.session.execute(DailyTechnicianHold.__table__.insert(), hold_rows)
     rows = reports.pair_rows(pairs)
     if rows:
-        db.session.execute(DailyStat.__table__.insert(), [row | {"refreshed_at": now} for row in rows])
+        # COPY on PostgreSQL: every column is given (the sums default to 0 in pair_rows).
+        bulk.insert(stat, [row | {"refreshed_at": now} for row in rows])
     assignee_rows = reports.assignee_pair_rows(pairs)
     if assignee_rows:
         db.session.execute(assignee_stat.insert(), assignee_rows)
@@ -216,6 +240,14 @@ def refresh(*, limit: int = 200) -> int:
     )
     db.session.commit()
     return len(claimed)
+
+
+_PAIRS = "unnest(CAST(:days AS date[]), CAST(:centres AS integer[])) AS pair(day, centre_id)"
+_THIS_PAIR = "t.day = pair.day AND t.centre_id = pair.centre_id"
+
+
+def _pair_arrays(pairs: list[tuple[date, int]]) -> dict:
+    return {"days": [day for day, _ in pairs], "centres": [centre for _, centre in pairs]}
 
 
 def refresh_all(*, progress=None) -> int:
