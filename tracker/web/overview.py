@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import url_for
-from flask_babel import format_decimal, format_time, format_timedelta
+from flask_babel import format_time, format_timedelta
 from flask_babel import gettext as _
 from markupsafe import Markup
 
 from tracker.domain.i18n import N_
 from tracker.domain.sla_clock import TARGET_LABELS, Target
+from tracker.i18n import decimal
 from tracker.services.insight.now_counts import NowFigures
 from tracker.services.insight.overview import actions as action_service
 from tracker.services.insight.overview import figures as overview_figures
@@ -107,7 +108,7 @@ class Overview:
 
 def _signed(value: float, digits: int) -> str:
     pattern = "+#,##0;−#,##0" if digits == 0 else "+#,##0.0;−#,##0.0"
-    return format_decimal(round(value, digits), pattern)
+    return decimal(round(value, digits), pattern)
 
 
 def _change(current, previous, digits: int, *, points: bool = False) -> tuple[str | None, str]:
@@ -129,7 +130,7 @@ def _number(value, kind: str) -> str:
         return f"{value:.1f} %"
     if kind == "mean":
         return f"{value:.2f}"
-    return format_decimal(value, "#,##0")
+    return decimal(value, "#,##0")
 
 
 def build(
