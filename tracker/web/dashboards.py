@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from urllib.parse import urlencode
 
 from babel.dates import format_skeleton
 from flask import Blueprint, abort, render_template, request, url_for
@@ -713,10 +714,22 @@ def _met_chart(table: Table, standards: dict[str, list] | None = None) -> Markup
 # ---------------------------------------------------------------- the overview (above the fold)
 
 
+# The characters Werkzeug leaves as they are in a link's query (werkzeug.routing.rules._urlencode).
+QUERY_SAFE = "!$'()*,/:;?@"
+
+
 def _overview_links(scope: Scope) -> dict:
     centre = scope.centre.id if scope.centre is not None else None
+    tickets = url_for("dashboards.tickets")
+
+    def drill(**args) -> str:
+        # url_for's link (Werkzeug's query encoding, arguments in their order) without building the route
+        # again for each of the page's fifty links.
+        query = [(k, v) for k, v in scope.args(**args).items() if v is not None]
+        return f"{tickets}?{urlencode(query, safe=QUERY_SAFE)}" if query else tickets
+
     return {
-        "drill": lambda **args: url_for("dashboards.tickets", **scope.args(**args)),
+        "drill": drill,
         overview_actions.LATE: url_for("dashboards.tickets", **scope.args(figure="breached_now")),
         overview_actions.OVERDUE_ITEM: url_for("rectification.index", state="overdue", centre=centre),
         overview_actions.LOW_RATING: url_for(

@@ -324,6 +324,9 @@ def build(
 
 def _grid(grid_rows, drill) -> Grid:
     targets = [t.value for t in Target if any(c.target == t.value for row in grid_rows for c in row[2])]
+    # Each standing's word and each target's label, translated once for the grid's cells.
+    words = {standing: _(word) for standing, (_symbol, word) in STANDINGS.items()}
+    labels = {target: _(TARGET_LABELS[Target(target)]) for target in targets}
     rows = []
     for label, href, comparisons, is_total, args in grid_rows:
         by_target = {c.target: c for c in comparisons}
@@ -331,12 +334,10 @@ def _grid(grid_rows, drill) -> Grid:
         for target in targets:
             comparison = by_target.get(target)
             if comparison is None:
-                cells.append(
-                    GridCell("—", NOTHING, "", _(STANDINGS[NOTHING][1]), None, _(STANDINGS[NOTHING][1]), None)
-                )
+                cells.append(GridCell("—", NOTHING, "", words[NOTHING], None, words[NOTHING], None))
                 continue
             standing = overview_figures.standing(comparison)
-            symbol, word = STANDINGS[standing][0], _(STANDINGS[standing][1])
+            symbol, word = STANDINGS[standing][0], words[standing]
             value = comparison.met_percent
             gap = None if comparison.gap is None else _signed(comparison.gap, 1)
             promised = (
@@ -347,7 +348,7 @@ def _grid(grid_rows, drill) -> Grid:
             title = _(
                 "%(row)s · %(target)s: %(value)s met of %(num)s measured; promised %(promised)s; %(word)s",
                 row=label,
-                target=_(TARGET_LABELS[Target(target)]),
+                target=labels[target],
                 value=_number(value, "percent"),
                 num=_number(comparison.met + comparison.breached, "count"),
                 promised=promised,
@@ -356,7 +357,7 @@ def _grid(grid_rows, drill) -> Grid:
             link = drill(figure="measured", target=target, **args) if value is not None else None
             cells.append(GridCell(_number(value, "percent"), standing, symbol, word, gap, title, link))
         rows.append(GridRow(label, href, cells, is_total))
-    return Grid([(t, _(TARGET_LABELS[Target(t)])) for t in targets], rows)
+    return Grid([(t, labels[t]) for t in targets], rows)
 
 
 def _action_row(action: action_service.Action, now: datetime, links: dict) -> ActionRow:
