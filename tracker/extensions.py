@@ -48,8 +48,17 @@ class _CatalogueDomain(Domain):
         ctx = _get_current_context()
         if ctx is None:
             return support.NullTranslations()
+        locale = getattr(ctx, "babel_locale", None) or get_locale()
+        # A page asks for its catalogue some two hundred times: kept on the request for its locale
+        # (``force_locale`` sets another, so a mail in another language finds its own).
+        kept = getattr(ctx, "tracker_translations", None)
+        if kept is not None and kept[0] is locale and kept[1] is self:
+            return kept[2]
+        ctx.tracker_translations = (locale, self, self._catalogue(ctx, locale))
+        return ctx.tracker_translations[2]
+
+    def _catalogue(self, ctx, locale):
         cache = self.get_translations_cache(ctx)
-        locale = get_locale()
         key = (str(locale), self.domain[0])
         if key not in cache:
             names = [str(locale)]
@@ -79,5 +88,6 @@ babel = Babel()
 # unreachable the limiter counts in this process's memory, logs a warning and
 # goes back to the storage once it answers again; any other storage error is
 # logged and the request goes through (swallow_errors).
-limiter = Limiter(key_func=get_remote_address, headers_enabled=True, in_memory_fallback_enabled=True,
-                  swallow_errors=True)
+limiter = Limiter(
+    key_func=get_remote_address, headers_enabled=True, in_memory_fallback_enabled=True, swallow_errors=True
+)

@@ -7,9 +7,10 @@ column formats (the ``dt`` filter).
 """
 
 from datetime import date, datetime
-from functools import cache
+from functools import cache, lru_cache
 
 from babel import support
+from babel.numbers import parse_pattern
 from flask import request
 from flask_babel import format_date, format_time, get_locale, get_translations
 from flask_babel.speaklater import LazyString
@@ -82,3 +83,29 @@ def register_wtforms_translations() -> None:
     import flask_wtf.i18n
 
     flask_wtf.i18n._get_translations = wtforms_translations
+
+
+def decimal(value, pattern: str) -> str:
+    """Return ``flask_babel.format_decimal(value, pattern)``: the same text, for much less.
+
+    The overview writes some eighty numbers a page; Babel parsed the pattern
+    and the locale for each. Both are kept here, and each (locale, value,
+    pattern)'s text: a pure function of them.
+    """
+    if not value:  # 0.0 and -0.0 are equal keys but not the same text ("+0.0", "−0.0")
+        return _pattern(pattern).apply(
+            value, get_locale(), decimal_quantization=True, group_separator=True, numbering_system="latn"
+        )
+    return _decimal(get_locale(), type(value), value, pattern)
+
+
+@lru_cache(maxsize=4096)
+def _decimal(locale, kind: type, value, pattern: str) -> str:
+    return _pattern(pattern).apply(
+        value, locale, decimal_quantization=True, group_separator=True, numbering_system="latn"
+    )
+
+
+@lru_cache(maxsize=64)
+def _pattern(pattern: str):
+    return parse_pattern(pattern)

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from urllib.parse import urlencode
 
 from babel.dates import format_skeleton
 from flask import Blueprint, abort, render_template, request, url_for
-from flask_babel import format_decimal, format_time, get_locale
+from flask_babel import format_time, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from markupsafe import Markup
@@ -30,6 +31,7 @@ from tracker.errors import ValidationFailed
 from tracker.extensions import db
 from tracker.forms import options
 from tracker.forms.dashboards import DashboardFilterForm
+from tracker.i18n import decimal
 from tracker.models import Category, Centre, Ticket
 from tracker.services.insight import now_counts, reports
 from tracker.services.insight.overview import actions as overview_actions
@@ -102,7 +104,9 @@ def _allowed_centres() -> list[Centre] | None:
     return [c for c in catalog.all_centres() if c.id in mine]
 
 
-def _scope(now: datetime, *, strict: bool, default_centre: Centre | None = None, campus: bool = True) -> Scope:
+def _scope(
+    now: datetime, *, strict: bool, default_centre: Centre | None = None, campus: bool = True
+) -> Scope:
     """Parse the filters of the request.
 
     Centres the user may not read answer 404, like absent ones. ``strict``
@@ -129,10 +133,13 @@ def _scope(now: datetime, *, strict: bool, default_centre: Centre | None = None,
     form = DashboardFilterForm(request.args)
     choosable = [c for c in centres if c.is_active or c is centre]
     form.centre.choices = options(
-        ([("", _("All centres"))] if allowed is None and campus else []) + [(c.id, c.name_for(locale)) for c in choosable]
+        ([("", _("All centres"))] if allowed is None and campus else [])
+        + [(c.id, c.name_for(locale)) for c in choosable]
     )
     categories = catalog.all_categories(centre.id) if centre is not None else []
-    form.category.choices = options([("", _("All categories"))] + [(c.id, c.name_for(locale)) for c in categories])
+    form.category.choices = options(
+        [("", _("All categories"))] + [(c.id, c.name_for(locale)) for c in categories]
+    )
     notes: list[str] = []
     category = None
     category_id = int_arg("category")
@@ -176,7 +183,9 @@ def _scope(now: datetime, *, strict: bool, default_centre: Centre | None = None,
     )
 
 
-def _period(form: DashboardFilterForm, now: datetime, *, strict: bool) -> tuple[date, date, str | None, str | None]:
+def _period(
+    form: DashboardFilterForm, now: datetime, *, strict: bool
+) -> tuple[date, date, str | None, str | None]:
     """Return (first, last, preset, problem) from ?from=&to= or ?period=, else the default preset."""
     today = reports.local_day(now)
     given_dates = "from" in request.args or "to" in request.args
@@ -189,8 +198,10 @@ def _period(form: DashboardFilterForm, now: datetime, *, strict: bool) -> tuple[
         problem = N_("The last day is before the first day.")
     elif given_dates and (form.last.data - form.first.data).days >= MAX_DAYS:
         problem = N_("Choose a period of at most three years.")
-    if problem is None and not given_dates and request.args.get("period", reports.DEFAULT_PRESET) not in dict(
-        reports.PERIOD_PRESETS
+    if (
+        problem is None
+        and not given_dates
+        and request.args.get("period", reports.DEFAULT_PRESET) not in dict(reports.PERIOD_PRESETS)
     ):
         problem = N_("Unknown period.")
     if problem is not None:
@@ -200,7 +211,8 @@ def _period(form: DashboardFilterForm, now: datetime, *, strict: bool) -> tuple[
         return first, last, reports.DEFAULT_PRESET, problem
     if given_dates:
         matching = [
-            name for name, _label in reports.PERIOD_PRESETS
+            name
+            for name, _label in reports.PERIOD_PRESETS
             if reports.preset_period(name, today) == (form.first.data, form.last.data)
         ]
         return form.first.data, form.last.data, matching[0] if matching else None, None
@@ -293,7 +305,7 @@ def figure_text(value, kind: str) -> str:
     if kind == "mean":
         return f"{value:.1f}"
     if kind == "points":
-        return _("%(value)s pts", value=format_decimal(value, "+#,##0.0;−#,##0.0"))
+        return _("%(value)s pts", value=decimal(value, "+#,##0.0;−#,##0.0"))
     return str(value)
 
 
@@ -320,21 +332,57 @@ SUMMARY_COLUMNS = [
     Column(RESOLVED, lambda f: f.resolved, figure="resolved"),
     Column(N_("Open backlog"), lambda f: f.backlog, figure="backlog"),
     Column(N_("Dispatch met"), lambda f: f.met["dispatch"], figure="met", target="dispatch", screen=False),
-    Column(N_("Dispatch breached"), lambda f: f.breached["dispatch"], figure="breached", target="dispatch",
-           screen=False),
-    Column(DISPATCH_PERCENT, _percent("dispatch"), kind="percent", figure="measured", target="dispatch",
-           note=Column(BREACHED_NOTE, lambda f: f.breached["dispatch"], figure="breached", target="dispatch")),
+    Column(
+        N_("Dispatch breached"),
+        lambda f: f.breached["dispatch"],
+        figure="breached",
+        target="dispatch",
+        screen=False,
+    ),
+    Column(
+        DISPATCH_PERCENT,
+        _percent("dispatch"),
+        kind="percent",
+        figure="measured",
+        target="dispatch",
+        note=Column(BREACHED_NOTE, lambda f: f.breached["dispatch"], figure="breached", target="dispatch"),
+    ),
     Column(N_("Response met"), lambda f: f.met["response"], figure="met", target="response", screen=False),
-    Column(N_("Response breached"), lambda f: f.breached["response"], figure="breached", target="response",
-           screen=False),
-    Column(RESPONSE_PERCENT, _percent("response"), kind="percent", figure="measured", target="response",
-           note=Column(BREACHED_NOTE, lambda f: f.breached["response"], figure="breached", target="response")),
-    Column(N_("Resolution met"), lambda f: f.met["resolution"], figure="met", target="resolution", screen=False),
-    Column(N_("Resolution breached"), lambda f: f.breached["resolution"], figure="breached", target="resolution",
-           screen=False),
-    Column(RESOLUTION_PERCENT, _percent("resolution"), kind="percent", figure="measured", target="resolution",
-           note=Column(BREACHED_NOTE, lambda f: f.breached["resolution"], figure="breached",
-                       target="resolution")),
+    Column(
+        N_("Response breached"),
+        lambda f: f.breached["response"],
+        figure="breached",
+        target="response",
+        screen=False,
+    ),
+    Column(
+        RESPONSE_PERCENT,
+        _percent("response"),
+        kind="percent",
+        figure="measured",
+        target="response",
+        note=Column(BREACHED_NOTE, lambda f: f.breached["response"], figure="breached", target="response"),
+    ),
+    Column(
+        N_("Resolution met"), lambda f: f.met["resolution"], figure="met", target="resolution", screen=False
+    ),
+    Column(
+        N_("Resolution breached"),
+        lambda f: f.breached["resolution"],
+        figure="breached",
+        target="resolution",
+        screen=False,
+    ),
+    Column(
+        RESOLUTION_PERCENT,
+        _percent("resolution"),
+        kind="percent",
+        figure="measured",
+        target="resolution",
+        note=Column(
+            BREACHED_NOTE, lambda f: f.breached["resolution"], figure="breached", target="resolution"
+        ),
+    ),
     Column(N_("Breached now"), lambda f: f.breached_now, figure="breached_now"),
     Column(N_("At risk now"), lambda f: f.at_risk_now, figure="at_risk_now"),
     Column(N_("Awaiting confirmation"), lambda f: f.awaiting_confirmation, figure="awaiting", screen=False),
@@ -345,15 +393,35 @@ TREND_COLUMNS = [
     Column(RECEIVED, lambda p: p.received, figure="received"),
     Column(RESOLVED, lambda p: p.resolved, figure="resolved"),
     Column(N_("Response met"), lambda p: p.response_met, figure="met", target="response", screen=False),
-    Column(N_("Response breached"), lambda p: p.response_breached, figure="breached", target="response",
-           screen=False),
-    Column(RESPONSE_PERCENT, lambda p: p.percent("response"), kind="percent", figure="measured",
-           target="response"),
+    Column(
+        N_("Response breached"),
+        lambda p: p.response_breached,
+        figure="breached",
+        target="response",
+        screen=False,
+    ),
+    Column(
+        RESPONSE_PERCENT,
+        lambda p: p.percent("response"),
+        kind="percent",
+        figure="measured",
+        target="response",
+    ),
     Column(N_("Resolution met"), lambda p: p.resolution_met, figure="met", target="resolution", screen=False),
-    Column(N_("Resolution breached"), lambda p: p.resolution_breached, figure="breached", target="resolution",
-           screen=False),
-    Column(RESOLUTION_PERCENT, lambda p: p.percent("resolution"), kind="percent", figure="measured",
-           target="resolution"),
+    Column(
+        N_("Resolution breached"),
+        lambda p: p.resolution_breached,
+        figure="breached",
+        target="resolution",
+        screen=False,
+    ),
+    Column(
+        RESOLUTION_PERCENT,
+        lambda p: p.percent("resolution"),
+        kind="percent",
+        figure="measured",
+        target="resolution",
+    ),
 ]
 TECHNICIAN_COLUMNS = [
     Column(N_("Open"), lambda a: a.open, figure="backlog"),
@@ -362,8 +430,13 @@ TECHNICIAN_COLUMNS = [
     Column(RESOLVED, lambda a: a.resolved, figure="resolved"),
     Column(N_("Resolved on time"), lambda a: a.on_time, figure="on_time", screen=False),
     Column(N_("Resolved late"), lambda a: a.late, figure="late", screen=False),
-    Column(N_("On-time rate"), lambda a: a.on_time_percent, kind="percent", figure="on_time",
-           note=Column(N_("late: %(num)s"), lambda a: a.late, figure="late")),
+    Column(
+        N_("On-time rate"),
+        lambda a: a.on_time_percent,
+        kind="percent",
+        figure="on_time",
+        note=Column(N_("late: %(num)s"), lambda a: a.late, figure="late"),
+    ),
 ]
 
 
@@ -407,7 +480,9 @@ STANDARD_COLUMNS = [
 def _comparisons(scope: Scope, now: datetime) -> list:
     """Return the scope's met % per centre and target beside each centre's standard."""
     shown = [scope.centre] if scope.centre is not None else scope.known
-    return promises.compare(scope.filters, [c.id for c in shown], promises.standard_instant(scope.filters, now))
+    return promises.compare(
+        scope.filters, [c.id for c in shown], promises.standard_instant(scope.filters, now)
+    )
 
 
 def _standards_table(scope: Scope, now: datetime, comparisons: list | None = None) -> Table:
@@ -422,19 +497,35 @@ def _standards_table(scope: Scope, now: datetime, comparisons: list | None = Non
         centre = names.get(comparison.centre_id, f"#{comparison.centre_id}")
         target = _(TARGET_LABELS[Target(comparison.target)])
         rows.append((f"{centre} · {target}", [centre, target], {}, comparison))
-    return _table("standards", N_("Against the standard"), [N_("Centre"), N_("Target")], STANDARD_COLUMNS, scope,
-                  rows, None)
+    return _table(
+        "standards",
+        N_("Against the standard"),
+        [N_("Centre"), N_("Target")],
+        STANDARD_COLUMNS,
+        scope,
+        rows,
+        None,
+    )
 
 
-def _table(name: str, title: str, key_headers: list[str], columns: list[Column], scope: Scope,
-           rows: list[tuple[str, list, dict, object]], total: tuple[str, list, dict, object] | None) -> Table:
+def _table(
+    name: str,
+    title: str,
+    key_headers: list[str],
+    columns: list[Column],
+    scope: Scope,
+    rows: list[tuple[str, list, dict, object]],
+    total: tuple[str, list, dict, object] | None,
+) -> Table:
     """Build a table from (label, file keys, drill-down arguments, figures) rows."""
 
     def href(column: Column, params: dict) -> str | None:
         if column.figure is None:
             return None
-        return url_for("dashboards.tickets", **scope.args(figure=column.figure, target=column.target,
-                                                          age=column.age, **params))
+        return url_for(
+            "dashboards.tickets",
+            **scope.args(figure=column.figure, target=column.target, age=column.age, **params),
+        )
 
     def build(label, keys, params, figures, is_total=False) -> Row:
         values = [_value(c, figures) for c in columns]
@@ -454,7 +545,9 @@ def _table(name: str, title: str, key_headers: list[str], columns: list[Column],
     built = [build(*row) for row in rows]
     if total is not None:
         built.append(build(*total, is_total=True))
-    return Table(name=name, title=_(title), key_headers=[_(h) for h in key_headers], columns=columns, rows=built)
+    return Table(
+        name=name, title=_(title), key_headers=[_(h) for h in key_headers], columns=columns, rows=built
+    )
 
 
 def _named_rows(figures: list, names: dict[int, str], param: str) -> list[tuple[str, list, dict, object]]:
@@ -507,7 +600,12 @@ def _trend_unit(scope: Scope) -> list[str]:
 def _trend_table(scope: Scope, unit: str) -> tuple[Table, list]:
     points = reports.trend(scope.filters, unit)
     rows = [
-        (_date_range(p.first, p.last), [p.first, p.last], {"from": p.first.isoformat(), "to": p.last.isoformat()}, p)
+        (
+            _date_range(p.first, p.last),
+            [p.first, p.last],
+            {"from": p.first.isoformat(), "to": p.last.isoformat()},
+            p,
+        )
         for p in points
     ]
     title = N_("Trend by week") if unit == "week" else N_("Trend by month")
@@ -516,14 +614,22 @@ def _trend_table(scope: Scope, unit: str) -> tuple[Table, list]:
 
 def _technician_table(scope: Scope, now: datetime, *, counts: dict | None = None) -> Table:
     technicians = ticket_service.assignable_technicians(scope.centre.id)
-    figures, total = reports.figures_by_assignee(scope.filters, now, keys=[u.id for u in technicians],
-                                                 counts=counts)
+    figures, total = reports.figures_by_assignee(
+        scope.filters, now, keys=[u.id for u in technicians], counts=counts
+    )
     names = {u.id: u.display_name for u in technicians}
     # Former technicians (or of another centre) who still hold requests of this one.
     names.update(ticket_service.user_names({f.key for f in figures} - set(names)))
     rows = _named_rows(figures, names, "assignee")
-    return _table("technicians", N_("Technicians"), [N_("Technician")], TECHNICIAN_COLUMNS, scope, rows,
-                  (_("Total"), [_("All technicians")], {"assignee": reports.ANY_ASSIGNEE}, total))
+    return _table(
+        "technicians",
+        N_("Technicians"),
+        [N_("Technician")],
+        TECHNICIAN_COLUMNS,
+        scope,
+        rows,
+        (_("Total"), [_("All technicians")], {"assignee": reports.ANY_ASSIGNEE}, total),
+    )
 
 
 def _skeleton(pattern: str, day: date) -> str:
@@ -554,11 +660,15 @@ def _trend_chart(table: Table, points: list, unit: str) -> Markup:
     response = table.series(RESPONSE_PERCENT)[0]
     resolution = table.series(RESOLUTION_PERCENT)[0]
     if unit == "week":
-        desc = _("Requests received and resolved per week (bars, left axis) and the share of response and "
-                 "resolution targets met (lines, right axis). The numbers are in the table below.")
+        desc = _(
+            "Requests received and resolved per week (bars, left axis) and the share of response and "
+            "resolution targets met (lines, right axis). The numbers are in the table below."
+        )
     else:
-        desc = _("Requests received and resolved per month (bars, left axis) and the share of response and "
-                 "resolution targets met (lines, right axis). The numbers are in the table below.")
+        desc = _(
+            "Requests received and resolved per month (bars, left axis) and the share of response and "
+            "resolution targets met (lines, right axis). The numbers are in the table below."
+        )
     return charts.bars_and_lines(
         chart_id=f"chart-{table.name}",
         title=table.title,
@@ -587,9 +697,11 @@ def _met_chart(table: Table, standards: dict[str, list] | None = None) -> Markup
     return charts.percent_bars(
         chart_id=f"chart-met-{table.name}",
         title=_("Targets met per centre") if table.name == "centres" else _("Targets met per category"),
-        desc=_("The share of response and resolution targets met in the period, in percent, with each "
-               "standard's promised share (dashed) and its benchmarks (dotted). "
-               "The numbers are in the table below."),
+        desc=_(
+            "The share of response and resolution targets met in the period, in percent, with each "
+            "standard's promised share (dashed) and its benchmarks (dotted). "
+            "The numbers are in the table below."
+        ),
         rows=[(label, [a, b]) for label, a, b in zip(labels, response, resolution, strict=True)],
         series=[(_(RESPONSE_PERCENT), "chart-a"), (_(RESOLUTION_PERCENT), "chart-b")],
         axis_label=_("Met %"),
@@ -602,19 +714,34 @@ def _met_chart(table: Table, standards: dict[str, list] | None = None) -> Markup
 # ---------------------------------------------------------------- the overview (above the fold)
 
 
+# The characters Werkzeug leaves as they are in a link's query (werkzeug.routing.rules._urlencode).
+QUERY_SAFE = "!$'()*,/:;?@"
+
+
 def _overview_links(scope: Scope) -> dict:
     centre = scope.centre.id if scope.centre is not None else None
+    tickets = url_for("dashboards.tickets")
+
+    def drill(**args) -> str:
+        # url_for's link (Werkzeug's query encoding, arguments in their order) without building the route
+        # again for each of the page's fifty links.
+        query = [(k, v) for k, v in scope.args(**args).items() if v is not None]
+        return f"{tickets}?{urlencode(query, safe=QUERY_SAFE)}" if query else tickets
+
     return {
-        "drill": lambda **args: url_for("dashboards.tickets", **scope.args(**args)),
+        "drill": drill,
         overview_actions.LATE: url_for("dashboards.tickets", **scope.args(figure="breached_now")),
         overview_actions.OVERDUE_ITEM: url_for("rectification.index", state="overdue", centre=centre),
-        overview_actions.LOW_RATING: url_for("follow_ups.index", state="open", kind="low_rating", centre=centre),
+        overview_actions.LOW_RATING: url_for(
+            "follow_ups.index", state="open", kind="low_rating", centre=centre
+        ),
         overview_actions.ESCALATION: url_for("escalations.index"),
     }
 
 
-def _campus_overview(scope: Scope, now: datetime, counted: now_counts.NowFigures,
-                     comparisons: list) -> overview.Overview:
+def _campus_overview(
+    scope: Scope, now: datetime, counted: now_counts.NowFigures, comparisons: list
+) -> overview.Overview:
     """Return the leadership overview: one grid row per centre (or the chosen one)."""
     locale = str(get_locale())
     shown = [scope.centre] if scope.centre is not None else scope.known
@@ -623,37 +750,73 @@ def _campus_overview(scope: Scope, now: datetime, counted: now_counts.NowFigures
         by_centre.setdefault(comparison.centre_id, []).append(comparison)
     keep = {k: v for k, v in scope.args().items() if k in ("from", "to")}
     rows = [
-        (c.name_for(locale), url_for("dashboards.centre", centre=c.id, **keep), by_centre.get(c.id, []), False,
-         {"centre": c.id})
-        for c in shown if c.is_active or c.id in by_centre
+        (
+            c.name_for(locale),
+            url_for("dashboards.centre", centre=c.id, **keep),
+            by_centre.get(c.id, []),
+            False,
+            {"centre": c.id},
+        )
+        for c in shown
+        if c.is_active or c.id in by_centre
     ]
-    return overview.build(scope=scope, filters=scope.filters, now=now, counted=counted, comparisons=comparisons,
-                          grid_rows=rows, grid_title=_("Met % against each centre's standard"),
-                          date_range=_date_range, links=_overview_links(scope))
+    return overview.build(
+        scope=scope,
+        filters=scope.filters,
+        now=now,
+        counted=counted,
+        comparisons=comparisons,
+        grid_rows=rows,
+        grid_title=_("Met % against each centre's standard"),
+        date_range=_date_range,
+        links=_overview_links(scope),
+    )
 
 
 def _category_comparisons(scope: Scope, now: datetime) -> list[tuple[Category, list]]:
     """Return each shown category of the scope's centre with its met % against its own standard."""
     at = promises.standard_instant(scope.filters, now)
-    shown = [scope.category] if scope.category is not None else [
-        c for c in catalog.all_categories(scope.centre.id) if c.is_active]
+    shown = (
+        [scope.category]
+        if scope.category is not None
+        else [c for c in catalog.all_categories(scope.centre.id) if c.is_active]
+    )
     compared = promises.compare_categories(scope.filters, scope.centre.id, shown, at)
     return [(category, compared[category.id]) for category in shown]
 
 
-def _centre_overview(scope: Scope, now: datetime, counted: now_counts.NowFigures, comparisons: list,
-                     by_category: list[tuple[Category, list]]) -> overview.Overview:
+def _centre_overview(
+    scope: Scope,
+    now: datetime,
+    counted: now_counts.NowFigures,
+    comparisons: list,
+    by_category: list[tuple[Category, list]],
+) -> overview.Overview:
     """Return a centre's overview: the centre, then one grid row per category, against its standard."""
     locale = str(get_locale())
     keep = {k: v for k, v in scope.args().items() if k in ("from", "to", "priority")}
     rows = [(scope.centre.name_for(locale), None, comparisons, True, {})]
     for category, compared in by_category:
-        rows.append((category.name_for(locale),
-                     url_for("dashboards.centre", centre=scope.centre.id, category=category.id, **keep),
-                     compared, False, {"category": category.id}))
-    return overview.build(scope=scope, filters=scope.filters, now=now, counted=counted, comparisons=comparisons,
-                          grid_rows=rows, grid_title=_("Met % against the standard, by category"),
-                          date_range=_date_range, links=_overview_links(scope))
+        rows.append(
+            (
+                category.name_for(locale),
+                url_for("dashboards.centre", centre=scope.centre.id, category=category.id, **keep),
+                compared,
+                False,
+                {"category": category.id},
+            )
+        )
+    return overview.build(
+        scope=scope,
+        filters=scope.filters,
+        now=now,
+        counted=counted,
+        comparisons=comparisons,
+        grid_rows=rows,
+        grid_title=_("Met % against the standard, by category"),
+        date_range=_date_range,
+        links=_overview_links(scope),
+    )
 
 
 # ---------------------------------------------------------------- pages
@@ -836,8 +999,12 @@ def export(table, fmt):
     now = utcnow()
     scope = _scope(now, strict=True)
     chosen = _export_table(scope, now, table)
-    return table_file(f"{chosen.name}_{scope.file_stem}.{fmt}", chosen.title,
-                 [*chosen.key_headers, *chosen.all_headers], chosen.export_rows())
+    return table_file(
+        f"{chosen.name}_{scope.file_stem}.{fmt}",
+        chosen.title,
+        [*chosen.key_headers, *chosen.all_headers],
+        chosen.export_rows(),
+    )
 
 
 # ---------------------------------------------------------------- the tickets behind a figure
@@ -861,8 +1028,9 @@ FIGURE_LABELS = {
     "rated": N_("Rated (the ratings behind satisfaction)"),
 }
 # The figures that describe the period (the others are "now").
-PERIOD_BOUND = frozenset({"received", "resolved", "closed", "cancelled", "met", "breached", "measured",
-                          "on_time", "late", "rated"})
+PERIOD_BOUND = frozenset(
+    {"received", "resolved", "closed", "cancelled", "met", "breached", "measured", "on_time", "late", "rated"}
+)
 
 
 @dataclass
@@ -879,13 +1047,16 @@ def _drill(scope: Scope) -> Drill:
     """Parse and describe the figure of a list request; a bad one is refused with a message."""
     figure = request.args.get("figure", "")
     if figure not in reports.DRILLDOWN_FIGURES:
-        raise ValidationFailed(N_("Unknown figure %(figure)s: open lists from a dashboard's figures."),
-                               figure=figure[:40] or "—")
+        raise ValidationFailed(
+            N_("Unknown figure %(figure)s: open lists from a dashboard's figures."), figure=figure[:40] or "—"
+        )
     target = request.args.get("target") or None
     if target is not None and target not in {t.value for t in Target}:
         raise ValidationFailed(N_("Unknown target."))
     if figure in reports.TARGET_FIGURES and target is None:
-        raise ValidationFailed(N_("Say which target: dispatch, response, arrival, resolution or confirmation."))
+        raise ValidationFailed(
+            N_("Say which target: dispatch, response, arrival, resolution or confirmation.")
+        )
     age = request.args.get("age") or None
     if age is not None and age not in {b[0] for b in reports.AGE_BUCKETS}:
         raise ValidationFailed(N_("Unknown age bucket."))
@@ -915,8 +1086,9 @@ def _drill(scope: Scope) -> Drill:
 
 def _drill_query(scope: Scope, drill: Drill, now: datetime):
     try:
-        return reports.drilldown(drill.figure, scope.filters, now, target=drill.target, age=drill.age,
-                                 assignee=drill.assignee)
+        return reports.drilldown(
+            drill.figure, scope.filters, now, target=drill.target, age=drill.age, assignee=drill.assignee
+        )
     except ValueError:
         raise ValidationFailed(N_("This list cannot be drawn from these filters.")) from None
 
@@ -928,17 +1100,23 @@ def tickets():
     scope = _scope(now, strict=True)
     drill = _drill(scope)
     query = _drill_query(scope, drill, now)
-    total = reports.drilldown_count(drill.figure, scope.filters, now, target=drill.target, age=drill.age,
-                                    assignee=drill.assignee)
+    total = reports.drilldown_count(
+        drill.figure, scope.filters, now, target=drill.target, age=drill.age, assignee=drill.assignee
+    )
     page = page_arg()
     page_rows = query.limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE).options(joinedload(Ticket.assignee))
     rows = list(db.session.execute(page_rows).scalars())
     args = scope.args(figure=drill.figure, target=drill.target, age=drill.age, assignee=drill.assignee)
     related = []
     if drill.figure in reports.TARGET_FIGURES:
-        related = [(_(FIGURE_LABELS[f], target=_(TARGET_LABELS[Target(drill.target)])),
-                    url_for("dashboards.tickets", **dict(args, figure=f)), f == drill.figure)
-                   for f in reports.TARGET_FIGURES]
+        related = [
+            (
+                _(FIGURE_LABELS[f], target=_(TARGET_LABELS[Target(drill.target)])),
+                url_for("dashboards.tickets", **dict(args, figure=f)),
+                f == drill.figure,
+            )
+            for f in reports.TARGET_FIGURES
+        ]
     back = "dashboards.index" if current_user.has_any_role(*READ_ALL) else "dashboards.centre"
     return render_template(
         "dashboards/tickets.html",
@@ -982,9 +1160,20 @@ def _ticket_rows(query) -> Iterator[list]:
         ]
 
 
-TICKET_HEADERS = (N_("Reference"), N_("Request"), N_("Centre"), N_("Category"), N_("Priority"), N_("Status"),
-                  N_("Technician"), N_("Filed"), N_("Resolved"), N_("Closed"), N_("Cancelled"),
-                  N_("Next deadline"))
+TICKET_HEADERS = (
+    N_("Reference"),
+    N_("Request"),
+    N_("Centre"),
+    N_("Category"),
+    N_("Priority"),
+    N_("Status"),
+    N_("Technician"),
+    N_("Filed"),
+    N_("Resolved"),
+    N_("Closed"),
+    N_("Cancelled"),
+    N_("Next deadline"),
+)
 
 
 @bp.route("/tickets.<fmt>")
@@ -996,7 +1185,12 @@ def tickets_export(fmt):
     scope = _scope(now, strict=True)
     drill = _drill(scope)
     query = _drill_query(scope, drill, now)
-    parts = [drill.figure, drill.target, drill.age, f"technician-{drill.assignee}" if drill.assignee else None]
+    parts = [
+        drill.figure,
+        drill.target,
+        drill.age,
+        f"technician-{drill.assignee}" if drill.assignee else None,
+    ]
     # File names stay plain ASCII: ids, codes and dates only.
     filename = "_".join(p for p in parts if p) + f"_{scope.file_stem}.{fmt}"
     return table_file(filename, drill.title, [_(h) for h in TICKET_HEADERS], _ticket_rows(query))
@@ -1026,4 +1220,3 @@ def _back_endpoint() -> str | None:
     if current_user.has_any_role(*CENTRE_MANAGERS):
         return "dashboards.centre"
     return None
-

@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import url_for
-from flask_babel import format_decimal, format_time, format_timedelta
+from flask_babel import format_time, format_timedelta
 from flask_babel import gettext as _
 from markupsafe import Markup
 
 from tracker.domain.i18n import N_
 from tracker.domain.sla_clock import TARGET_LABELS, Target
+from tracker.i18n import decimal
 from tracker.services.insight.now_counts import NowFigures
 from tracker.services.insight.overview import actions as action_service
 from tracker.services.insight.overview import figures as overview_figures
@@ -107,7 +108,7 @@ class Overview:
 
 def _signed(value: float, digits: int) -> str:
     pattern = "+#,##0;−#,##0" if digits == 0 else "+#,##0.0;−#,##0.0"
-    return format_decimal(round(value, digits), pattern)
+    return decimal(round(value, digits), pattern)
 
 
 def _change(current, previous, digits: int, *, points: bool = False) -> tuple[str | None, str]:
@@ -129,7 +130,7 @@ def _number(value, kind: str) -> str:
         return f"{value:.1f} %"
     if kind == "mean":
         return f"{value:.2f}"
-    return format_decimal(value, "#,##0")
+    return decimal(value, "#,##0")
 
 
 def build(
@@ -323,6 +324,9 @@ def build(
 
 def _grid(grid_rows, drill) -> Grid:
     targets = [t.value for t in Target if any(c.target == t.value for row in grid_rows for c in row[2])]
+    # Each standing's word and each target's label, translated once for the grid's cells.
+    words = {standing: _(word) for standing, (_symbol, word) in STANDINGS.items()}
+    labels = {target: _(TARGET_LABELS[Target(target)]) for target in targets}
     rows = []
     for label, href, comparisons, is_total, args in grid_rows:
         by_target = {c.target: c for c in comparisons}
@@ -330,12 +334,10 @@ def _grid(grid_rows, drill) -> Grid:
         for target in targets:
             comparison = by_target.get(target)
             if comparison is None:
-                cells.append(
-                    GridCell("—", NOTHING, "", _(STANDINGS[NOTHING][1]), None, _(STANDINGS[NOTHING][1]), None)
-                )
+                cells.append(GridCell("—", NOTHING, "", words[NOTHING], None, words[NOTHING], None))
                 continue
             standing = overview_figures.standing(comparison)
-            symbol, word = STANDINGS[standing][0], _(STANDINGS[standing][1])
+            symbol, word = STANDINGS[standing][0], words[standing]
             value = comparison.met_percent
             gap = None if comparison.gap is None else _signed(comparison.gap, 1)
             promised = (
@@ -346,7 +348,7 @@ def _grid(grid_rows, drill) -> Grid:
             title = _(
                 "%(row)s · %(target)s: %(value)s met of %(num)s measured; promised %(promised)s; %(word)s",
                 row=label,
-                target=_(TARGET_LABELS[Target(target)]),
+                target=labels[target],
                 value=_number(value, "percent"),
                 num=_number(comparison.met + comparison.breached, "count"),
                 promised=promised,
@@ -355,7 +357,7 @@ def _grid(grid_rows, drill) -> Grid:
             link = drill(figure="measured", target=target, **args) if value is not None else None
             cells.append(GridCell(_number(value, "percent"), standing, symbol, word, gap, title, link))
         rows.append(GridRow(label, href, cells, is_total))
-    return Grid([(t, _(TARGET_LABELS[Target(t)])) for t in targets], rows)
+    return Grid([(t, labels[t]) for t in targets], rows)
 
 
 def _action_row(action: action_service.Action, now: datetime, links: dict) -> ActionRow:

@@ -59,10 +59,28 @@ def calendar_version(version_id: int) -> BusinessCalendar:
     return calendar
 
 
+def calendar_definition(version_id: int) -> dict:
+    """Return the definition of a stored calendar version (read once per process)."""
+    key = (db.session.get_bind().url, version_id)
+    definition = _calendar_definitions.get(key)
+    if definition is None:
+        definition = db.session.execute(
+            select(CalendarVersion.definition).where(CalendarVersion.id == version_id)
+        ).scalar_one()
+        if len(_calendar_definitions) > 512:
+            _calendar_definitions.clear()
+        _calendar_definitions[key] = definition
+    return definition
+
+
+_calendar_definitions: dict[tuple, dict] = {}
+
+
 def forget_calendars() -> None:
     """Drop cached calendars and policy versions (tests that recreate the database)."""
     global _current_calendars
     _calendars.clear()
+    _calendar_definitions.clear()
     _policy_definitions.clear()
     _current_calendars = ((), {})
 
@@ -103,7 +121,9 @@ def _in_force(policy_id, filed_at, *, first_before: bool = True):
     """
     version = SlaPolicyVersion
     started = version.effective_from <= filed_at
-    query = select(version.id).where(version.policy_id == policy_id, version.status == VersionStatus.PUBLISHED)
+    query = select(version.id).where(
+        version.policy_id == policy_id, version.status == VersionStatus.PUBLISHED
+    )
     if not first_before:
         return query.where(started).order_by(version.published_at.desc(), version.id.desc()).limit(1)
     return query.order_by(
@@ -117,8 +137,14 @@ def _in_force(policy_id, filed_at, *, first_before: bool = True):
 # For the filing statement (tickets._CATALOGUE): correlated with its SlaPolicy row, ``filed_at`` bound.
 POLICY_IN_FORCE = (
     _in_force(SlaPolicy.id, bindparam("filed_at", type_=UTCDateTime()), first_before=False)
-    .correlate(SlaPolicy).scalar_subquery()
+    .correlate(SlaPolicy)
+    .scalar_subquery()
 )
+
+
+def policy_in_force_at(at: datetime):
+    """Return the version of the correlated SlaPolicy row in force at ``at``, as a scalar subquery."""
+    return _in_force(SlaPolicy.id, at).correlate(SlaPolicy).scalar_subquery()
 
 
 def policy_version_in_force(policy_id: int, at: datetime) -> int | None:
@@ -172,7 +198,9 @@ def current_policy(version_id: int | None, policy_code: str, generation: int) ->
         return None
     definition = policy_definition(version_id)
     currents = current_calendar_versions(generation)
-    calendars = {Target(name): currents[rule["calendar"]] for name, rule in definition.get("targets", {}).items()}
+    calendars = {
+        Target(name): currents[rule["calendar"]] for name, rule in definition.get("targets", {}).items()
+    }
     for calendar_id in calendars.values():
         calendar_version(calendar_id)  # read now, before the caller adds rows to the session
     return CurrentPolicy(version_id, policy_code, definition, calendars)
@@ -251,19 +279,28 @@ def source_deadline_policy(policy: Policy, filed_at: datetime, due_at: datetime 
     if rule is None or due_at is None or due_at < filed_at:
         return Policy(targets={}, pauses=policy.pauses)
     minutes = (due_at - filed_at).total_seconds() / 60
-    resolution = TargetRule(minutes=dict.fromkeys(Priority, minutes), calendar=rule.calendar,
-                            at_risk_share=rule.at_risk_share)
+    resolution = TargetRule(
+        minutes=dict.fromkeys(Priority, minutes), calendar=rule.calendar, at_risk_share=rule.at_risk_share
+    )
     return Policy(targets={Target.RESOLUTION: resolution}, pauses=policy.pauses)
 
 
-def ticket_policy(version: SlaPolicyVersion, calendar_versions: dict[Target, int],
-                  events: Sequence[TicketEvent]) -> Policy:
+def ticket_policy(
+    version: SlaPolicyVersion, calendar_versions: dict[Target, int], events: Sequence[TicketEvent]
+) -> Policy:
     """Return the Policy a ticket runs under: its version's, or its source's own deadline."""
     return _ticket_policy(version.definition, version.policy.code, calendar_versions, events)
 
 
-def _ticket_policy(definition: dict, policy_code: str, calendar_versions: dict[Target, int],
-                   events: Sequence[TicketEvent], *, resolve=None, policy: Policy | None = None) -> Policy:
+def _ticket_policy(
+    definition: dict,
+    policy_code: str,
+    calendar_versions: dict[Target, int],
+    events: Sequence[TicketEvent],
+    *,
+    resolve=None,
+    policy: Policy | None = None,
+) -> Policy:
     """Return the Policy a ticket runs under (``policy``: the definition's, already built by the caller)."""
     if policy is None:
         policy = _policy_from(definition, calendar_versions, resolve=resolve)
@@ -271,8 +308,9 @@ def _ticket_policy(definition: dict, policy_code: str, calendar_versions: dict[T
         return policy
     filed = events[0] if events and events[0].kind is EventKind.FILED else None
     due = (filed.data or {}).get("source_due_at") if filed is not None else None
-    return source_deadline_policy(policy, filed.created_at if filed else None,
-                                  datetime.fromisoformat(due) if due else None)
+    return source_deadline_policy(
+        policy, filed.created_at if filed else None, datetime.fromisoformat(due) if due else None
+    )
 
 
 def target_calendar_codes(version: SlaPolicyVersion) -> dict[Target, str]:
@@ -302,9 +340,16 @@ def facts_from(events: Sequence[TicketEvent]) -> list[Fact]:
             to_status = event.to_status
             data = event.data
             if data:
-                append(Fact(event.created_at, to_status,
-                            None, data.get("hold_reason") if to_status is Status.ON_HOLD else None, None,
-                            bool(data.get("automatic"))))
+                append(
+                    Fact(
+                        event.created_at,
+                        to_status,
+                        None,
+                        data.get("hold_reason") if to_status is Status.ON_HOLD else None,
+                        None,
+                        bool(data.get("automatic")),
+                    )
+                )
             else:
                 append(Fact(event.created_at, to_status))
         elif kind is EventKind.FILED:
@@ -312,7 +357,9 @@ def facts_from(events: Sequence[TicketEvent]) -> list[Fact]:
         elif kind is EventKind.PRIORITY_CHANGED:
             append(Fact(event.created_at, priority=_priority(event.data["to"])))
         elif kind is EventKind.PAUSE_EXTENDED:
-            append(Fact(event.created_at, extension=(event.data["hold_reason"], float(event.data["minutes"]))))
+            append(
+                Fact(event.created_at, extension=(event.data["hold_reason"], float(event.data["minutes"])))
+            )
     return facts
 
 
@@ -339,7 +386,9 @@ def _calendar_versions(
 ) -> dict[Target, int]:
     """Return the calendar version per target: pinned on the ticket's rows, else current."""
     rows = _stored_rows(ticket) if rows is None else rows
-    pinned = {target: row.calendar_version_id for target, row in rows.items() if row.policy_version_id == version.id}
+    pinned = {
+        target: row.calendar_version_id for target, row in rows.items() if row.policy_version_id == version.id
+    }
     result = {}
     for target, code in target_calendar_codes(version).items():
         result[target] = pinned.get(target) or current_calendar_version_id(code)
@@ -433,8 +482,9 @@ def _recompute(ticket: Ticket, now: datetime) -> dict[Target, Clock]:
     return clocks
 
 
-def start_clocks(ticket: Ticket, events: Sequence[TicketEvent], policy: CurrentPolicy | None,
-                 now: datetime) -> dict[Target, Clock]:
+def start_clocks(
+    ticket: Ticket, events: Sequence[TicketEvent], policy: CurrentPolicy | None, now: datetime
+) -> dict[Target, Clock]:
     """Compute the clocks of a ticket being filed, before it is first written; mark the summary's days.
 
     The same rows, flags and summary marks as ``_recompute`` gives the
@@ -459,14 +509,22 @@ def start_clocks(ticket: Ticket, events: Sequence[TicketEvent], policy: CurrentP
         stats.mark((day, ticket.centre_id) for day in days)
         return {}
     calendars = policy.calendar_versions
-    clocks = evaluate(_ticket_policy(policy.definition, policy.policy_code, calendars, events),
-                      facts_from(events), now)
+    clocks = evaluate(
+        _ticket_policy(policy.definition, policy.policy_code, calendars, events), facts_from(events), now
+    )
     _store(ticket, {}, policy.version_id, calendars, clocks, now, days)
     return clocks
 
 
-def _store(ticket: Ticket, rows: dict[Target, TicketSla], version_id: int, calendars: dict[Target, int],
-           clocks: dict[Target, Clock], now: datetime, days: set) -> None:
+def _store(
+    ticket: Ticket,
+    rows: dict[Target, TicketSla],
+    version_id: int,
+    calendars: dict[Target, int],
+    clocks: dict[Target, Clock],
+    now: datetime,
+    days: set,
+) -> None:
     """Write ``clocks`` over the ticket's stored ``rows`` and flags; mark the summary's days."""
     from tracker.services.insight import reports, stats
 
@@ -553,8 +611,14 @@ class Summary:
 
     __slots__ = ("state", "target", "due_at", "remaining_minutes", "at_risk_at")
 
-    def __init__(self, state: str, target: Target | None, due_at: datetime | None, remaining_minutes: float | None,
-                 at_risk_at: datetime | None = None):
+    def __init__(
+        self,
+        state: str,
+        target: Target | None,
+        due_at: datetime | None,
+        remaining_minutes: float | None,
+        at_risk_at: datetime | None = None,
+    ):
         self.state = state  # "breached" | "at_risk" | "running" | "paused" | "done" | "none"
         self.target = target
         self.due_at = due_at
@@ -566,7 +630,13 @@ class Summary:
 _RANK = {"breached": 0, "at_risk": 1, "running": 2, "paused": 3, "done": 4, "none": 5}
 
 
-_SUMMARY_COLUMNS = (TicketSla.target, TicketSla.state, TicketSla.due_at, TicketSla.at_risk_at, TicketSla.milestone_at)
+_SUMMARY_COLUMNS = (
+    TicketSla.target,
+    TicketSla.state,
+    TicketSla.due_at,
+    TicketSla.at_risk_at,
+    TicketSla.milestone_at,
+)
 
 
 def summaries(ticket_ids: Sequence[int], now: datetime) -> dict[int, Summary]:
@@ -591,8 +661,10 @@ def summary_of(rows: Sequence[TicketSla], now: datetime) -> Summary:
             state = "breached"
         elif row.state is TargetState.RUNNING:
             due = row.due_at
-            state = "breached" if due is not None and due < now else (
-                "at_risk" if row.at_risk_at is not None and row.at_risk_at <= now else "running"
+            state = (
+                "breached"
+                if due is not None and due < now
+                else ("at_risk" if row.at_risk_at is not None and row.at_risk_at <= now else "running")
             )
         elif row.state is TargetState.PAUSED:
             state = "paused"
@@ -601,8 +673,13 @@ def summary_of(rows: Sequence[TicketSla], now: datetime) -> Summary:
         remaining = None
         if row.due_at is not None and state != "paused":
             remaining = (row.due_at - now).total_seconds() / 60
-        candidate = Summary(state, row.target, row.due_at, remaining,
-                            row.at_risk_at if state in ("running", "at_risk") else None)
+        candidate = Summary(
+            state,
+            row.target,
+            row.due_at,
+            remaining,
+            row.at_risk_at if state in ("running", "at_risk") else None,
+        )
         if (_RANK[candidate.state], candidate.due_at or now) < (_RANK[best.state], best.due_at or now):
             best = candidate
     return best

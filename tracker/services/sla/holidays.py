@@ -13,14 +13,17 @@ import csv
 import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 import chinese_calendar
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from tracker.domain.i18n import N_, Message
 from tracker.errors import NotFound, ValidationFailed
 from tracker.extensions import db
 from tracker.models import Calendar, CalendarEnteredDay, CalendarVersion, SlaPolicy, User
+from tracker.services.sla.clocks import policy_definition
 
 
 @dataclass
@@ -33,8 +36,19 @@ class ChinaDays:
 
 def known_years() -> range:
     """Return the years the installed chinesecalendar has published data for."""
+    return _known_years(len(chinese_calendar.holidays))
+
+
+@lru_cache(maxsize=4)
+def _known_years(_count: int) -> range:
     years = sorted({d.year for d in chinese_calendar.holidays})
     return range(years[0], years[-1] + 1)
+
+
+@lru_cache(maxsize=16)
+def _official_days(year: int, _count: int) -> frozenset[str]:
+    """Return the installed data's days off of ``year`` as ISO dates (kept: the data is installed)."""
+    return frozenset(d.isoformat() for d in chinese_calendar.holidays if d.year == year)
 
 
 def china_days(years) -> ChinaDays:
@@ -49,8 +63,9 @@ def china_days(years) -> ChinaDays:
         # Every official day off, weekends inside a holiday period included:
         # a calendar that works Saturdays must not work them either.
         result.holidays += sorted(d.isoformat() for d in chinese_calendar.holidays if d.year == year)
-        result.extra_workdays += sorted(d.isoformat() for d in chinese_calendar.workdays if d.year == year
-                                        and d.weekday() >= 5)
+        result.extra_workdays += sorted(
+            d.isoformat() for d in chinese_calendar.workdays if d.year == year and d.weekday() >= 5
+        )
     return result
 
 
@@ -86,7 +101,9 @@ def import_china_holidays(calendar_id: int, years, *, actor: User | None, now: d
         known = known_years()
         raise ValidationFailed(
             N_("No published holiday data for %(years)s; the installed data covers %(first)d to %(last)d."),
-            years=", ".join(str(y) for y in found.missing_years), first=known.start, last=known.stop - 1,
+            years=", ".join(str(y) for y in found.missing_years),
+            first=known.start,
+            last=known.stop - 1,
         )
     definition = merge(calendar.current_version.definition, found)
     note = "China holidays " + ", ".join(str(y) for y in found.years)
@@ -113,7 +130,7 @@ def coverage_warnings(calendar: Calendar, today: date) -> list[int]:
     for year in (today.year, today.year + 1):
         if year in entered:
             continue  # an administrator entered the published schedule
-        official = {d.isoformat() for d in chinese_calendar.holidays if d.year == year}
+        official = _official_days(year, len(chinese_calendar.holidays))
         if year not in known or not official <= holidays:
             missing.append(year)
     return missing
@@ -130,8 +147,16 @@ HOLIDAY, WORKDAY = "holiday", "workday"
 KIND_LABELS = {HOLIDAY: N_("Holiday"), WORKDAY: N_("Make-up working day")}
 # What a file may say in its kind column (case and spaces ignored).
 KIND_WORDS = {
-    "holiday": HOLIDAY, "休": HOLIDAY, "假": HOLIDAY, "放假": HOLIDAY, "节假日": HOLIDAY,
-    "workday": WORKDAY, "working day": WORKDAY, "班": WORKDAY, "上班": WORKDAY, "补班": WORKDAY,
+    "holiday": HOLIDAY,
+    "休": HOLIDAY,
+    "假": HOLIDAY,
+    "放假": HOLIDAY,
+    "节假日": HOLIDAY,
+    "workday": WORKDAY,
+    "working day": WORKDAY,
+    "班": WORKDAY,
+    "上班": WORKDAY,
+    "补班": WORKDAY,
     "调休上班": WORKDAY,
 }
 NAME_MAX = 100
@@ -154,8 +179,9 @@ class DaysRefused(ValidationFailed):
     """Some entered days are wrong; ``rows`` holds (row number, Message) per bad row. Nothing was stored."""
 
     def __init__(self, rows: list[tuple[int, Message]]):
-        super().__init__(N_("Rows with errors: %(count)s. Nothing was saved; correct them and try again."),
-                         count=len(rows))
+        super().__init__(
+            N_("Rows with errors: %(count)s. Nothing was saved; correct them and try again."), count=len(rows)
+        )
         self.rows = rows
 
 
@@ -178,21 +204,33 @@ def _check_rows(rows: list[tuple[int, str, str, str]], definition: dict, today: 
             problem = Message(N_("“%(value)s” is not a date YYYY-MM-DD."), value=day_text[:40])
         kind = KIND_WORDS.get(" ".join((kind_text or "").lower().split()))
         if problem is None and kind is None:
-            problem = Message(N_("“%(value)s” is not a kind: write holiday (休) or workday (班)."),
-                              value=(kind_text or "").strip()[:40])
+            problem = Message(
+                N_("“%(value)s” is not a kind: write holiday (休) or workday (班)."),
+                value=(kind_text or "").strip()[:40],
+            )
         if problem is None and not name:
             problem = Message(N_("Give the day a name, e.g. 春节 or Spring Festival."))
         if problem is None and len(name) > NAME_MAX:
             problem = Message(N_("The name is longer than %(max)d characters."), max=NAME_MAX)
         if problem is None and not first <= day.year <= last:
-            problem = Message(N_("%(day)s is outside the years %(first)d to %(last)d."), day=day.isoformat(),
-                              first=first, last=last)
+            problem = Message(
+                N_("%(day)s is outside the years %(first)d to %(last)d."),
+                day=day.isoformat(),
+                first=first,
+                last=last,
+            )
         if problem is None and day in seen:
-            problem = Message(N_("%(day)s is listed already, in row %(row)d."), day=day.isoformat(),
-                              row=seen[day])
+            problem = Message(
+                N_("%(day)s is listed already, in row %(row)d."), day=day.isoformat(), row=seen[day]
+            )
         if problem is None and kind == WORKDAY and week.get(WEEKDAY_KEYS[day.weekday()]):
-            problem = Message(N_("%(day)s is a working day of this calendar's week already; a make-up working "
-                                 "day is a day off in the week (a weekend day)."), day=day.isoformat())
+            problem = Message(
+                N_(
+                    "%(day)s is a working day of this calendar's week already; a make-up working "
+                    "day is a day off in the week (a weekend day)."
+                ),
+                day=day.isoformat(),
+            )
         if problem is not None:
             errors.append((number, problem))
             continue
@@ -234,8 +272,15 @@ def read_days_file(data: bytes) -> list[tuple[int, str, str, str]]:
         if number == 1 and cells[0].lower() in ("date", "日期"):
             continue
         if len(cells) < 3 or any(cells[3:]):
-            errors.append((number, Message(N_("Expected three columns date,kind,name; found %(count)d."),
-                                           count=len([c for c in cells if c]))))
+            errors.append(
+                (
+                    number,
+                    Message(
+                        N_("Expected three columns date,kind,name; found %(count)d."),
+                        count=len([c for c in cells if c]),
+                    ),
+                )
+            )
             continue
         rows.append((number, cells[0], cells[1], cells[2]))
     if len(rows) + len(errors) > FILE_ROWS_MAX:
@@ -252,11 +297,20 @@ def range_rows(first: date, last: date | None, kind: str, name: str) -> list[tup
         raise ValidationFailed(N_("The last day is before the first."))
     if (last - first).days >= 31:
         raise ValidationFailed(N_("Enter at most 31 days at once."))
-    return [(i + 1, (first + timedelta(days=i)).isoformat(), kind, name) for i in range((last - first).days + 1)]
+    return [
+        (i + 1, (first + timedelta(days=i)).isoformat(), kind, name) for i in range((last - first).days + 1)
+    ]
 
 
-def enter_days(calendar_id: int, rows: list[tuple[int, str, str, str]], *, source: str, actor: User,
-               now: datetime, today: date) -> tuple[CalendarVersion | None, list[EnteredDay]]:
+def enter_days(
+    calendar_id: int,
+    rows: list[tuple[int, str, str, str]],
+    *,
+    source: str,
+    actor: User,
+    now: datetime,
+    today: date,
+) -> tuple[CalendarVersion | None, list[EnteredDay]]:
     """Add days an administrator entered to a calendar as a new version, with their names; commit.
 
     ``rows`` are (row number, date, kind, name). Every row is checked
@@ -274,23 +328,38 @@ def enter_days(calendar_id: int, rows: list[tuple[int, str, str, str]], *, sourc
     days = _check_rows(rows, definition, today)
     entered_holidays = {d.day.isoformat() for d in days if d.kind == HOLIDAY}
     entered_workdays = {d.day.isoformat() for d in days if d.kind == WORKDAY}
-    definition["holidays"] = sorted((set(definition.get("holidays", [])) - entered_workdays) | entered_holidays)
+    definition["holidays"] = sorted(
+        (set(definition.get("holidays", [])) - entered_workdays) | entered_holidays
+    )
     definition["extra_workdays"] = sorted(
-        (set(definition.get("extra_workdays", [])) - entered_holidays) | entered_workdays)
+        (set(definition.get("extra_workdays", [])) - entered_holidays) | entered_workdays
+    )
     note = ("Entered from a file: " if source == "file" else "Entered by hand: ") + "; ".join(
-        f"{d.day.isoformat()} {d.kind} {d.name}" for d in days)
+        f"{d.day.isoformat()} {d.kind} {d.name}" for d in days
+    )
 
     def record(saved_calendar, version):
         version_id = version.id if version is not None else saved_calendar.current_version_id
-        db.session.add_all([
-            CalendarEnteredDay(calendar_id=calendar_id, version_id=version_id, day=d.day, kind=d.kind, name=d.name,
-                               source=source, created_at=now, created_by_id=actor.id)
-            for d in days
-        ])
+        db.session.add_all(
+            [
+                CalendarEnteredDay(
+                    calendar_id=calendar_id,
+                    version_id=version_id,
+                    day=d.day,
+                    kind=d.kind,
+                    name=d.name,
+                    source=source,
+                    created_at=now,
+                    created_by_id=actor.id,
+                )
+                for d in days
+            ]
+        )
 
     try:
-        version = save_calendar_version(calendar_id, definition=definition, note=note,
-                                        actor=actor, now=now, on_saved=record)
+        version = save_calendar_version(
+            calendar_id, definition=definition, note=note, actor=actor, now=now, on_saved=record
+        )
     except Exception:
         db.session.rollback()
         raise
@@ -300,7 +369,8 @@ def enter_days(calendar_id: int, rows: list[tuple[int, str, str, str]], *, sourc
 def entered_days(calendar_id: int) -> list[CalendarEnteredDay]:
     """Return the days entered for a calendar, the latest entry per date, by date."""
     rows = db.session.execute(
-        select(CalendarEnteredDay).where(CalendarEnteredDay.calendar_id == calendar_id)
+        select(CalendarEnteredDay)
+        .where(CalendarEnteredDay.calendar_id == calendar_id)
         .order_by(CalendarEnteredDay.day, CalendarEnteredDay.id)
     ).scalars()
     return list({row.day: row for row in rows}.values())
@@ -309,8 +379,9 @@ def entered_days(calendar_id: int) -> list[CalendarEnteredDay]:
 def _entered_years(calendar_id: int) -> set[int]:
     """Return the years with a holiday entered for the calendar."""
     days = db.session.execute(
-        select(CalendarEnteredDay.day).where(CalendarEnteredDay.calendar_id == calendar_id,
-                                             CalendarEnteredDay.kind == HOLIDAY)
+        select(CalendarEnteredDay.day).where(
+            CalendarEnteredDay.calendar_id == calendar_id, CalendarEnteredDay.kind == HOLIDAY
+        )
     ).scalars()
     return {d.year for d in days}
 
@@ -322,17 +393,31 @@ class MissingYear:
 
 
 def calendars_in_use() -> list[Calendar]:
-    """Return the active calendars that an active policy's current version times a target on, by code."""
+    """Return the active calendars that an active policy's current version times a target on, by code.
+
+    The calendars come with their current version (the holiday check reads
+    it for each); the policies' definitions are kept per process by version.
+    """
     codes: set[str] = set()
-    for policy in db.session.execute(select(SlaPolicy).where(SlaPolicy.is_active.is_(True))).scalars():
-        version = policy.current_version
-        targets = (version.definition.get("targets") or {}) if version else {}
+    for version_id in db.session.execute(
+        select(SlaPolicy.current_version_id).where(
+            SlaPolicy.is_active.is_(True), SlaPolicy.current_version_id.is_not(None)
+        )
+    ).scalars():
+        targets = policy_definition(version_id).get("targets") or {}
         codes |= {rule.get("calendar") for rule in targets.values() if rule.get("calendar")}
     if not codes:
         return []
-    return list(db.session.execute(
-        select(Calendar).where(Calendar.code.in_(codes), Calendar.is_active.is_(True)).order_by(Calendar.code)
-    ).scalars())
+    return list(
+        db.session.execute(
+            select(Calendar)
+            .where(Calendar.code.in_(codes), Calendar.is_active.is_(True))
+            .options(joinedload(Calendar.current_version))
+            .order_by(Calendar.code)
+        )
+        .unique()
+        .scalars()
+    )
 
 
 def next_year_missing(today: date) -> list[MissingYear]:
