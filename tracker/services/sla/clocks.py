@@ -61,15 +61,21 @@ def calendar_version(version_id: int) -> BusinessCalendar:
 
 def calendar_definition(version_id: int) -> dict:
     """Return the definition of a stored calendar version (read once per process)."""
+    return _stored_definition(_calendar_definitions, CalendarVersion, version_id)
+
+
+def _stored_definition(kept: dict, model, version_id: int) -> dict:
+    """Return ``model``'s definition for ``version_id`` from ``kept``, read from the database the first time.
+
+    Stored versions never change: the key is the database and the id.
+    """
     key = (db.session.get_bind().url, version_id)
-    definition = _calendar_definitions.get(key)
+    definition = kept.get(key)
     if definition is None:
-        definition = db.session.execute(
-            select(CalendarVersion.definition).where(CalendarVersion.id == version_id)
-        ).scalar_one()
-        if len(_calendar_definitions) > 512:
-            _calendar_definitions.clear()
-        _calendar_definitions[key] = definition
+        definition = db.session.execute(select(model.definition).where(model.id == version_id)).scalar_one()
+        if len(kept) > 512:
+            kept.clear()
+        kept[key] = definition
     return definition
 
 
@@ -154,16 +160,7 @@ def policy_version_in_force(policy_id: int, at: datetime) -> int | None:
 
 def policy_definition(version_id: int) -> dict:
     """Return the definition of a stored policy version (read once per process)."""
-    key = (db.session.get_bind().url, version_id)
-    definition = _policy_definitions.get(key)
-    if definition is None:
-        definition = db.session.execute(
-            select(SlaPolicyVersion.definition).where(SlaPolicyVersion.id == version_id)
-        ).scalar_one()
-        if len(_policy_definitions) > 512:
-            _policy_definitions.clear()
-        _policy_definitions[key] = definition
-    return definition
+    return _stored_definition(_policy_definitions, SlaPolicyVersion, version_id)
 
 
 def current_calendar_versions(generation: int) -> dict[str, int]:
