@@ -62,6 +62,8 @@ def test_switching_language_keeps_a_half_filled_form_both_ways(actors, shots):
     phone.get_by_label(EN("User name")).fill(NEWCOMER)
     phone.get_by_label(EN("Password")).fill(NEWCOMER_PASSWORD)
     phone.get_by_role("button", name=EN("Log in")).click()
+    # The phone's menu is unfolded on the page after the login, not on the login page (a slow answer).
+    expect(heading(phone)).to_have_text(EN("My requests"))
     nav(phone, EN("New request")).click()
     phone.get_by_role("link", name="Repair and maintenance").click()
     form_address = phone.url
