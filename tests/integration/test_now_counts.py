@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from tests.factories import T0, make_ticket
 from tests.integration import workers
 from tracker.domain.workflow import Action, Priority, Status
-from tracker.models import Escalation, NowCount, NowCountRun, Ticket, User
+from tracker.models import Escalation, NowCount, NowCountRun, NowEscalation, Ticket, User
 from tracker.services.insight import now_counts, reports
 from tracker.services.insight.overview import actions
 from tracker.services.requests import tickets as ticket_service
@@ -127,6 +127,32 @@ def test_the_stored_counts_are_the_live_counts_under_every_filter(campus, world,
         ], filters
         for name, column in product(("backlog", "breached_now", "at_risk_now"), now_counts.BY):
             assert dict(stored.by[name][column]) == dict(live.by[name][column]), (filters, name, column)
+
+
+def test_the_oldest_counted_escalations_are_walked_a_batch_at_a_time_past_those_acknowledged_since(
+    campus, world, db, monkeypatch
+):
+    now_counts.recount(NOW)
+    everything = reports.Filters(first=DAY, last=DAY)
+    count = now_counts.current(everything, NOW).escalations
+    monkeypatch.setattr(actions, "COUNTED_BATCH", 1)  # every counted escalation a batch of its own
+
+    def listed(escalation_count=None):
+        found = actions.actions(everything, NOW, escalation_count=escalation_count)
+        return [a.reference for a in found.candidates[actions.ESCALATION]]
+
+    assert len(listed()) >= 2
+    assert listed(count) == listed()
+    # Acknowledged after the count: the stored list walks past it, as the live list leaves it out.
+    oldest = db.session.execute(
+        select(Escalation)
+        .join(NowEscalation, NowEscalation.escalation_id == Escalation.id)
+        .order_by(NowEscalation.created_at, NowEscalation.escalation_id)
+        .limit(1)
+    ).scalar_one()
+    oldest.acknowledged_at = NOW
+    db.session.commit()
+    assert listed(count) == listed()
 
 
 def test_a_missing_or_old_count_gives_way_to_the_live_count(campus, world, db):

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Select, func, literal, select, text, union
+from sqlalchemy import Select, func, literal, select, text, tuple_, union
 
 from tracker.domain.rectification import ACTIVE_STATUSES
 from tracker.extensions import db
@@ -142,29 +142,18 @@ def actions(
         Ticket.title,
         Ticket.centre_id,
     )
-    ordered = (Escalation.created_at, Escalation.id)
     if escalation_count is None:
         # Counted here, in the same pass: the union of the "now" sets, hashed (see ``pressing_escalations``).
         escalations = pressing_escalations(escalations.add_columns(func.count().over()), filters, now)
+        found = db.session.execute(escalations.order_by(Escalation.created_at, Escalation.id).limit(size * 4))
     else:
         result.counts[ESCALATION] = escalation_count
         # Counted already (the stored "now" counts): the oldest few of the escalations that count listed,
-        # still unacknowledged and open, walked in order instead of building the late and at-risk sets.
-        escalations = (
-            escalations.add_columns(literal(escalation_count))
-            .select_from(NowEscalation)
-            .join(Escalation, Escalation.id == NowEscalation.escalation_id)
-            .join(Ticket, Ticket.id == Escalation.ticket_id)
-            .where(
-                Escalation.acknowledged_at.is_(None), reports.OPEN_CONDITION, reports.ticket_where(filters)
-            )
-        )
-        ordered = (NowEscalation.created_at, NowEscalation.escalation_id)
+        # still unacknowledged and open, instead of building the late and at-risk sets.
+        found = _oldest_counted(escalations.add_columns(literal(escalation_count)), filters, size * 4)
     # A request escalated for two targets or at two levels is one thing to act on: its oldest escalation.
     seen: dict[str, Action] = {}
-    for created, level, target, reference, title, centre_id, total in db.session.execute(
-        escalations.order_by(*ordered).limit(size * 4)
-    ):
+    for created, level, target, reference, title, centre_id, total in found:
         result.counts[ESCALATION] = total
         if reference not in seen:
             seen[reference] = Action(
@@ -172,6 +161,56 @@ def actions(
             )
     result.candidates[ESCALATION] = list(seen.values())[:size]
     return result
+
+
+# How many of the counted escalations are read at a time, oldest first.
+COUNTED_BATCH = 100
+
+
+def _oldest_counted(query: Select, filters: Filters, wanted: int) -> list:
+    """Return up to ``wanted`` rows of ``query`` (over escalations and their requests) for the escalations
+    the last count found (``now_escalations``), oldest first, still unacknowledged and open.
+
+    The counted ones are walked in their index's order, a batch at a time,
+    and each batch is probed by primary key. One statement joining the three
+    tables left the plan to the planner's guess of how many are still
+    unacknowledged: at a million tickets it once scanned every
+    unacknowledged escalation and sorted them (60 ms instead of about 1).
+    """
+    stored = []
+    if filters.centre_id is not None:
+        stored.append(NowEscalation.centre_id == filters.centre_id)
+    if filters.category_id is not None:
+        stored.append(NowEscalation.category_id == filters.category_id)
+    if filters.priority:
+        stored.append(NowEscalation.priority == filters.priority)
+    order = (NowEscalation.created_at, NowEscalation.escalation_id)
+    found: list = []
+    after = None
+    while len(found) < wanted:
+        batch = select(*order).where(*stored)
+        if after is not None:
+            batch = batch.where(tuple_(*order) > tuple_(*after))
+        keys = db.session.execute(batch.order_by(*order).limit(COUNTED_BATCH)).all()
+        if not keys:
+            break
+        found.extend(
+            db.session.execute(
+                query.select_from(Escalation)
+                .join(Ticket, Ticket.id == Escalation.ticket_id)
+                .where(
+                    Escalation.id.in_([key.escalation_id for key in keys]),
+                    Escalation.acknowledged_at.is_(None),
+                    reports.OPEN_CONDITION,
+                    reports.ticket_where(filters),
+                )
+                .order_by(Escalation.created_at, Escalation.id)
+            )
+        )
+        if len(keys) < COUNTED_BATCH:
+            break
+        after = tuple(keys[-1])
+    return found[:wanted]
 
 
 def pressing_escalations(query: Select, filters: Filters, now: datetime) -> Select:
