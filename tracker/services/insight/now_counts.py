@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, delete, func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -166,7 +166,7 @@ def current(
     at = counted_at(now)
     if at is None:
         return _live(filters, now, by if backlog_by else (), by)
-    where = _where(filters)
+    where = reports.scope_where(filters, NowCount)
     sums = (
         func.coalesce(func.sum(NowCount.backlog), 0),
         func.coalesce(func.sum(NowCount.late), 0),
@@ -187,17 +187,6 @@ def current(
                 if number:
                     result.by[name][column][value] = int(number)
     return result
-
-
-def _where(filters: reports.Filters):
-    clauses = []
-    if filters.centre_id is not None:
-        clauses.append(NowCount.centre_id == filters.centre_id)
-    if filters.category_id is not None:
-        clauses.append(NowCount.category_id == filters.category_id)
-    if filters.priority:
-        clauses.append(NowCount.priority == filters.priority)
-    return and_(True, *clauses)
 
 
 def _live(

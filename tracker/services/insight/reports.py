@@ -446,25 +446,27 @@ class Filters:
 
 def _stats_where(filters: Filters, stat=DailyStat):
     """Return the WHERE clause of the filters on a summary table (``daily_stats`` or ``daily_assignee_stats``)."""
-    clauses = [stat.day >= filters.first, stat.day <= filters.last]
-    if filters.centre_id is not None:
-        clauses.append(stat.centre_id == filters.centre_id)
-    if filters.category_id is not None:
-        clauses.append(stat.category_id == filters.category_id)
-    if filters.priority:
-        clauses.append(stat.priority == filters.priority)
-    return and_(*clauses)
+    return and_(stat.day >= filters.first, stat.day <= filters.last, scope_where(filters, stat))
 
 
 def ticket_where(filters: Filters):
     """Return the WHERE clause of the filters' centre, category and priority on ``tickets``."""
+    return scope_where(filters, Ticket)
+
+
+def scope_where(filters: Filters, table):
+    """Return the WHERE clause of the filters' centre, category and priority on ``table``.
+
+    Any table keyed like the tickets: ``tickets``, the daily summaries, the
+    stored "now" counts and escalations.
+    """
     clauses = []
     if filters.centre_id is not None:
-        clauses.append(Ticket.centre_id == filters.centre_id)
+        clauses.append(table.centre_id == filters.centre_id)
     if filters.category_id is not None:
-        clauses.append(Ticket.category_id == filters.category_id)
+        clauses.append(table.category_id == filters.category_id)
     if filters.priority:
-        clauses.append(Ticket.priority == filters.priority)
+        clauses.append(table.priority == filters.priority)
     return and_(True, *clauses)
 
 

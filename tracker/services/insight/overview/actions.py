@@ -177,18 +177,12 @@ def _oldest_counted(query: Select, filters: Filters, wanted: int) -> list:
     unacknowledged: at a million tickets it once scanned every
     unacknowledged escalation and sorted them (60 ms instead of about 1).
     """
-    stored = []
-    if filters.centre_id is not None:
-        stored.append(NowEscalation.centre_id == filters.centre_id)
-    if filters.category_id is not None:
-        stored.append(NowEscalation.category_id == filters.category_id)
-    if filters.priority:
-        stored.append(NowEscalation.priority == filters.priority)
+    stored = reports.scope_where(filters, NowEscalation)
     order = (NowEscalation.created_at, NowEscalation.escalation_id)
     found: list = []
     after = None
     while len(found) < wanted:
-        batch = select(*order).where(*stored)
+        batch = select(*order).where(stored)
         if after is not None:
             batch = batch.where(tuple_(*order) > tuple_(*after))
         keys = db.session.execute(batch.order_by(*order).limit(COUNTED_BATCH)).all()
