@@ -170,6 +170,34 @@ def test_rebuilding_everything_gives_the_same_figures(week, world):
     assert after == before
 
 
+@pytest.mark.parametrize("aim, following", [
+    # Rounds far quicker than the aim: each twice the last (never more).
+    (1000.0, lambda size: size * 2),
+    # Rounds slower than the aim: down to the smallest, then steady.
+    (1e-9, lambda size: 5),
+])
+def test_the_recount_goes_in_rounds_sized_to_its_aim_and_reports_each(week, world, monkeypatch, aim, following):
+    # An import's summary phase reports after every round: rounds sized to
+    # about a second keep its progress moving (issue 16). The figures are
+    # the same whatever the rounds.
+    _, before = reports.figures_by(WEEK, "centre", NOW)
+    monkeypatch.setattr(stats, "FIRST_ROUND", 10)
+    monkeypatch.setattr(stats, "SMALLEST_ROUND", 5)
+    marked = stats.mark_everything()
+    reported = []
+    done = stats.refresh_all(progress=lambda total, waiting: reported.append((total, waiting)), round_seconds=aim)
+    assert done == marked and reported[-1][0] == marked
+    assert all(waiting == marked for _total, waiting in reported)
+    sizes = [total - previous for previous, (total, _) in zip([0] + [t for t, _ in reported], reported)]
+    expected, size = [], 10
+    while sum(expected) + size < marked:  # full rounds, then the last one takes what is left
+        expected.append(size)
+        size = following(size)
+    assert len(expected) >= 3
+    assert sizes == [*expected, marked - sum(expected)]
+    assert reports.figures_by(WEEK, "centre", NOW)[1] == before
+
+
 def test_a_lists_length_comes_from_the_summary_only_while_it_is_current(week, world):
     centre = world.centres["repairs"].id
     cases = [(f, None) for f in reports.PERIOD_FIGURES] + [
@@ -214,6 +242,32 @@ def test_the_set_based_recount_equals_each_days_own_lists(week, world):
     # the drill-down lists on that day alone.
     days = [WEEK.first + timedelta(days=n) for n in range(8)] + [date(2026, 3, 20)]
     centres = [c.id for c in world.centres.values()]
+    rows = assert_recount_equals_the_lists(days, centres)
+    # Asking for one pair gives exactly that pair's rows.
+    tuesday = [r for r in rows if r["day"] == date(2026, 3, 3) and r["centre_id"] == world.centres["repairs"].id]
+    assert sorted(reports.day_rows(date(2026, 3, 3), world.centres["repairs"].id), key=str) == sorted(tuesday, key=str)
+
+
+def test_the_recount_follows_daylight_saving_in_the_campus_zone(week, world, app, monkeypatch):
+    # A campus in New York: clocks go forward at 02:00 on Sunday 8 March
+    # 2026 (07:00 UTC). The database groups by the instant shifted by the
+    # zone's offset, cut where the offset changes: a request on either side
+    # of the change, and one at 00:30 on Monday (04:30 UTC, which one offset
+    # for the whole week would put on Sunday), count on their own days.
+    monkeypatch.setitem(app.config, "TRACKER_TIMEZONE", "America/New_York")
+    utc = ZoneInfo("UTC")
+    for instant in ("2026-03-08 06:59:59", "2026-03-08 07:00:00", "2026-03-09 04:30:00", "2026-03-03 04:59:59"):
+        make_ticket(world, now=datetime.fromisoformat(instant).replace(tzinfo=utc))
+    spans = reports.offset_spans(*reports.day_bounds(date(2026, 3, 1), date(2026, 3, 10)), ZoneInfo("America/New_York"))
+    assert [minutes for _first, _last, minutes in spans] == [-300, -240]
+    assert spans[0][1] == datetime(2026, 3, 8, 7, tzinfo=utc)
+    days = [date(2026, 3, 1) + timedelta(days=n) for n in range(10)]
+    assert_recount_equals_the_lists(days, [c.id for c in world.centres.values()])
+    received = reports.pair_rows([(date(2026, 3, 9), world.centres["repairs"].id)])
+    assert sum(row["received"] for row in received) >= 1  # the 00:30 request, on its Monday
+
+
+def assert_recount_equals_the_lists(days, centres) -> list[dict]:
     rows = reports.pair_rows([(d, c) for d in days for c in centres])
     assert {r["day"] for r in rows} <= set(days)
     cases = [(f, None, [f]) for f in reports.PERIOD_FIGURES] + [
@@ -229,9 +283,7 @@ def test_the_set_based_recount_equals_each_days_own_lists(week, world):
                 assert summed == listed, (d, c, figure, target)
                 checked += listed
     assert checked > 10  # the week has something to count
-    # Asking for one pair gives exactly that pair's rows.
-    tuesday = [r for r in rows if r["day"] == date(2026, 3, 3) and r["centre_id"] == world.centres["repairs"].id]
-    assert sorted(reports.day_rows(date(2026, 3, 3), world.centres["repairs"].id), key=str) == sorted(tuesday, key=str)
+    return rows
 
 
 def test_the_technicians_figures_read_from_their_summary_equal_the_tickets(week, world):

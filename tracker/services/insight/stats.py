@@ -250,18 +250,33 @@ def _pair_arrays(pairs: list[tuple[date, int]]) -> dict:
     return {"days": [day for day, _ in pairs], "centres": [centre for _, centre in pairs]}
 
 
-def refresh_all(*, progress=None) -> int:
-    """Recompute every marked pair; return how many."""
+# A round's aim: an import reports its summary's progress after every
+# round, and the bar is to move at least every 2 s.
+ROUND_SECONDS = 1.0
+FIRST_ROUND, SMALLEST_ROUND, LARGEST_ROUND = 500, 50, 5000
+
+
+def refresh_all(*, progress=None, round_seconds: float = ROUND_SECONDS) -> int:
+    """Recompute every marked pair, in rounds sized to last about ``round_seconds``; return how many.
+
+    A round's cost grows with the requests of its days (the database
+    counts them), so after each full round the next is scaled by how long
+    it took, at most doubled: a dense span of days gets smaller rounds.
+    """
     total = 0
     waiting = db.session.execute(select(func.count()).select_from(StatsDirty)).scalar_one()
+    limit = FIRST_ROUND
     while True:
-        # Large batches: the pairs are read as runs of days, a few queries each.
-        done = refresh(limit=2000)
+        began = time.monotonic()
+        done = refresh(limit=limit)
         if not done:
             return total
         total += done
         if progress is not None:
             progress(total, max(waiting, total))
+        if done == limit:
+            took = max(time.monotonic() - began, 0.001)
+            limit = max(SMALLEST_ROUND, min(LARGEST_ROUND, int(limit * min(2.0, round_seconds / took))))
 
 
 # How long a reader that needs a span current waits for a refresh another

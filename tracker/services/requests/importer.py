@@ -1713,8 +1713,8 @@ class _Run:
             if self.progress is not None:
                 self.progress(run)
 
-        # Rounds of 2,000 pairs: smaller ones made the summary phase three
-        # times longer (each round reads its days whole; docs/import.md).
+        # Rounds sized to about a second each (the database counts each
+        # round's days, so a round costs what its requests do: docs/import.md).
         stats.refresh_all(progress=progress)
 
 
