@@ -91,7 +91,7 @@ def pair_rows(pairs: Iterable[tuple[date, int]]) -> tuple[list[dict], list[dict]
         centres = sorted({centre for day, centre in wanted if first <= day <= last})
         start, end = reports.day_bounds(first, last)
         in_run = and_(
-            Ticket.centre_id.in_(centres),
+            reports.in_round_centres(centres),
             reports.period_condition("resolved", start, end),
             Ticket.assignee_id.is_not(None),
         )
@@ -238,7 +238,7 @@ def _ratings(centres, start: datetime, end: datetime, wanted: set, counts: dict,
         select(Ticket.centre_id, Ticket.assignee_id, Feedback.given_at, Feedback.rating)
         .join(Ticket, Ticket.id == Feedback.ticket_id)
         .where(
-            Ticket.centre_id.in_(centres),
+            reports.in_round_centres(centres),
             Ticket.assignee_id.is_not(None),
             Feedback.given_at >= start,
             Feedback.given_at < end,
@@ -257,7 +257,7 @@ def _follow_ups(centres, start: datetime, end: datetime, wanted: set, counts: di
         select(Ticket.centre_id, Ticket.assignee_id, FollowUp.done_at, FollowUp.result)
         .join(Ticket, Ticket.id == FollowUp.ticket_id)
         .where(
-            Ticket.centre_id.in_(centres),
+            reports.in_round_centres(centres),
             Ticket.assignee_id.is_not(None),
             FollowUp.status == FollowUpStatus.DONE,
             FollowUp.done_at >= start,
