@@ -324,6 +324,19 @@ def queue(notices: Sequence[Notice], recipients: dict[str, list[int]], *, now: d
     """
     if _suppressed.get():
         return []
+    rows = notice_rows(notices, recipients, now=now, people=people)
+    ids = _insert_ignoring_duplicates(rows)
+    publish_inserted(rows, ids)
+    return ids
+
+
+def notice_rows(notices: Sequence[Notice], recipients: dict[str, list[int]], *, now: datetime,
+                people: People | None = None) -> list[dict]:
+    """Return the outbox rows ``queue`` writes for ``notices`` (their columns by name), writing nothing.
+
+    For a caller that writes them with other rows in one statement (filing
+    on PostgreSQL: services.requests.tickets), then calls ``publish_inserted``.
+    """
     users = {uid for ids in recipients.values() for uid in ids}
     if people is not None and all(n.kind in people.kinds for n in notices) and users <= people.locales.keys():
         choices, locales = people.choices, people.locales
@@ -383,13 +396,16 @@ def queue(notices: Sequence[Notice], recipients: dict[str, list[int]], *, now: d
                     "next_attempt_at": notice.not_before or now,
                 }
             )
-    ids = _insert_ignoring_duplicates(rows)
+    return rows
+
+
+def publish_inserted(rows: list[dict], ids: list[int]) -> None:
+    """Have the rows just inserted (``ids``, of ``rows``) delivered once the transaction commits."""
     if any(row["channel"] != Channel.IN_APP.value for row in rows):
         # RETURNING gives the inserted ids only, in no promised order: the
         # worker looks at all of them and skips what is not due or in-app.
         for start in range(0, len(ids), 500):
             publish_after_commit("notifications.deliver", ids[start : start + 500])
-    return ids
 
 
 # ---------------------------------------------------------------- in-app
