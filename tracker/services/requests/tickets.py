@@ -7,15 +7,15 @@ request or the login.
 """
 
 import functools
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import (
-    Date,
     Integer,
     Select,
     String,
@@ -24,13 +24,11 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
-    literal,
     or_,
     select,
-    union_all,
+    text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, make_transient_to_detached
 
@@ -57,7 +55,6 @@ from tracker.models import (
     Notification,
     ReferenceCounter,
     SlaPolicy,
-    StatsDirty,
     Ticket,
     TicketEvent,
     TicketSla,
@@ -445,74 +442,101 @@ def _folds_writes() -> bool:
 
 
 # Stands for the ticket's id in its notices' keys until the one statement gives it.
-_ID_GAP = "\x00"
+_ID_GAP = "{ticket}"
 
 
 def _written_columns(table) -> tuple[str, ...]:
     """Return the columns ``_column_values`` gives for a row of ``table`` (all but the primary key), in its order."""
-    mapper = next(m for m in (Ticket, TicketEvent, TicketSla) if m.__table__ is table).__mapper__
+    mapper = next(m for m in (Ticket, TicketEvent, TicketSla, Notification) if m.__table__ is table).__mapper__
     return tuple(a.columns[0].key for a in mapper.column_attrs if not a.columns[0].primary_key)
 
 
+def _json_plain(value):
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value.value if isinstance(value, Enum) else value
+
+
 @functools.cache
-def _filing_statement(events: int, targets: int, notice_columns: tuple[str, ...], notices: int, marks: int):
-    """Return the one statement writing a filing on PostgreSQL, for its shape (built once per shape).
+def _json_converters(table) -> dict[str, Callable]:
+    """Return, per column of ``table``, what turns a value into what its JSON record holds for PostgreSQL.
 
-    Data-modifying CTEs: the ticket (``t``), then each event, target and
-    notice as ``INSERT … SELECT`` from ``t`` (they take its id, a notice's key
-    too), and the summary marks (one ``INSERT … ON CONFLICT DO UPDATE`` in
-    ``write_marks``' order); it returns the ticket's id and each row's id,
-    in the order given. The bind names are ``t_<column>``, ``e<i>_<column>``,
-    ``s<i>_<column>``, ``n<i>_<column>`` (``n<i>_key_head``/``_key_tail``
-    around the id) and ``m<i>_day``/``m<i>_centre``.
+    The column's own bind processing first (UTC instants, enums' values), as
+    SQLAlchemy would send it; JSON columns keep their value (nested in the record).
     """
-    def bind(name, column):
-        return bindparam(name, type_=column.type)
+    from sqlalchemy.dialects.postgresql.psycopg import dialect
+    from sqlalchemy.types import JSON, TypeDecorator
 
-    ticket_table = _TICKETS
-    t = (
-        insert(ticket_table)
-        .values({c: bind(f"t_{c}", ticket_table.c[c]) for c in _written_columns(ticket_table)})
-        .returning(ticket_table.c.id)
-        .cte("t")
-    )
-    children = []
-    for table, prefix, count in ((_EVENTS, "e", events), (_TARGETS, "s", targets)):
-        columns = [c for c in _written_columns(table) if c != "ticket_id"]
-        for i in range(count):
-            rows = select(t.c.id, *[bind(f"{prefix}{i}_{c}", table.c[c]) for c in columns])
-            children.append(
-                insert(table).from_select(["ticket_id", *columns], rows).returning(table.c.id).cte(f"{prefix}{i}")
-            )
-    outbox_table = Notification.__table__
-    columns = [c for c in notice_columns if c not in ("ticket_id", "idempotency_key")]
-    for i in range(notices):
-        key = func.concat(bindparam(f"n{i}_key_head", type_=String), t.c.id, bindparam(f"n{i}_key_tail", type_=String))
-        rows = select(t.c.id, key, *[bind(f"n{i}_{c}", outbox_table.c[c]) for c in columns])
-        children.append(
-            pg_insert(outbox_table).from_select(["ticket_id", "idempotency_key", *columns], rows)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(outbox_table.c.id).cte(f"n{i}")
+    pg = dialect()
+    converters = {}
+    for column in table.columns:
+        kind = column.type
+        if isinstance(kind, JSON):
+            converters[column.key] = lambda v: v
+        elif isinstance(kind, TypeDecorator):
+            converters[column.key] = lambda v, kind=kind: _json_plain(kind.process_bind_param(v, pg))
+        else:
+            converters[column.key] = _json_plain
+    return converters
+
+
+def _json_record(table, values: dict) -> dict:
+    converters = _json_converters(table)
+    return {name: converters[name](value) for name, value in values.items()}
+
+
+@functools.cache
+def _filing_statement(notices: bool, marks: bool):
+    """Return the one statement writing a filing on PostgreSQL (built once per shape).
+
+    Each table's rows come as one JSON parameter (``json_populate_record(set)``
+    into the table's row type): a short statement with five parameters, which
+    SQLAlchemy and psycopg keep parsed (psycopg parses again any statement
+    longer than 4 KB or with more than 50 parameters: a statement with a
+    parameter per column cost more than the four it replaced). Data-modifying
+    CTEs: the ticket (``t``), its events (``e``), targets (``s``) and notices
+    (``n``, their key taking the ticket's id at ``_ID_GAP``) inserted from
+    ``t`` in the order given, then the summary marks (``m``) in
+    ``write_marks``' order. Returns the ticket's id and the events', targets'
+    and notices' ids, each in the order given (ids of one insert ascend in
+    its rows' order).
+    """
+    def columns(table, *skip):
+        return [c for c in _written_columns(table) if c not in skip]
+
+    def children(table, name, param, *, first=(), values=(), tail=""):
+        names = columns(table, "ticket_id", *first)
+        return (
+            f"{name} AS (INSERT INTO {table.name} (ticket_id, {', '.join([*first, *names])}) "
+            f"SELECT t.id, {', '.join([*values, *(f'r.{c}' for c in names)])} "
+            f"FROM t, json_populate_recordset(NULL::{table.name}, CAST(:{param} AS json)) WITH ORDINALITY AS r "
+            f"ORDER BY r.ordinality{tail} RETURNING id)"
         )
-    writes = [t, *children]
+
+    ticket_columns = ", ".join(columns(_TICKETS))
+    parts = [
+        f"t AS (INSERT INTO tickets ({ticket_columns}) SELECT {ticket_columns} "
+        "FROM json_populate_record(NULL::tickets, CAST(:ticket AS json)) RETURNING id)",
+        children(_EVENTS, "e", "events"),
+        children(_TARGETS, "s", "targets"),
+    ]
+    if notices:
+        parts.append(children(
+            Notification.__table__, "n", "notices", first=("idempotency_key",),
+            values=(f"replace(r.idempotency_key, '{_ID_GAP}', t.id::text)",),
+            tail=" ON CONFLICT (idempotency_key) DO NOTHING",
+        ))
     if marks:
-        marks_table = StatsDirty.__table__
-        # Rows in (day, centre) order, as write_marks takes the locks. (A multi-row VALUES would
-        # not be cached by SQLAlchemy: compiled again at every filing.)
-        pairs = [
-            select(bindparam(f"m{i}_day", type_=Date).label("day"),
-                   bindparam(f"m{i}_centre", type_=Integer).label("centre_id"), literal(1).label("version"))
-            for i in range(marks)
-        ]
-        rows = pairs[0] if marks == 1 else union_all(*pairs).order_by("day", "centre_id")
-        writes.append(
-            pg_insert(marks_table)
-            .from_select(["day", "centre_id", "version"], rows)
-            .on_conflict_do_update(index_elements=["day", "centre_id"], set_={"version": marks_table.c.version + 1})
-            .returning(marks_table.c.day)
-            .cte("m")
+        parts.append(
+            "m AS (INSERT INTO stats_dirty (day, centre_id, version) SELECT r.day, r.centre_id, 1 "
+            "FROM json_to_recordset(CAST(:marks AS json)) AS r(day date, centre_id integer) "
+            "ORDER BY r.day, r.centre_id "
+            "ON CONFLICT (day, centre_id) DO UPDATE SET version = stats_dirty.version + 1 RETURNING day)"
         )
-    return select(*[select(cte.c.id).scalar_subquery() for cte in (t, *children)]).add_cte(*writes)
+    ids = ["(SELECT id FROM t)", "(SELECT array_agg(id ORDER BY id) FROM e)",
+           "(SELECT array_agg(id ORDER BY id) FROM s)"]
+    ids.append("(SELECT array_agg(id ORDER BY id) FROM n)" if notices else "NULL")
+    return text("WITH " + ",\n".join(parts) + "\nSELECT " + ", ".join(ids))
 
 
 def _write_filed_at_once(ticket: Ticket, *, now: datetime) -> None:
@@ -534,30 +558,27 @@ def _write_filed_at_once(ticket: Ticket, *, now: datetime) -> None:
         notices, recipients, staff = filed
         notice_rows = outbox.notice_rows(notices, recipients, now=now, people=staff)
     marks = stats.take_marks()
-    params = {f"t_{k}": v for k, v in _column_values(ticket).items()}
-    for prefix, children in (("e", ticket.events), ("s", ticket.slas)):
-        for i, child in enumerate(children):
-            params.update((f"{prefix}{i}_{k}", v) for k, v in _column_values(child).items() if k != "ticket_id")
-    notice_columns = tuple(notice_rows[0]) if notice_rows else ()
-    for i, row in enumerate(notice_rows):
-        head, _, tail = row["idempotency_key"].partition(_ID_GAP)
-        params[f"n{i}_key_head"], params[f"n{i}_key_tail"] = head, tail
-        params.update((f"n{i}_{k}", v) for k, v in row.items() if k not in ("ticket_id", "idempotency_key"))
-    for i, (day, centre_id) in enumerate(marks):
-        params[f"m{i}_day"], params[f"m{i}_centre"] = day, centre_id
-    statement = _filing_statement(len(ticket.events), len(ticket.slas), notice_columns, len(notice_rows), len(marks))
-    ids = db.session.execute(statement, params).one()
-    ticket.id = ids[0]
-    written = 1
-    for children in (ticket.events, ticket.slas):
-        for child in children:
-            child.ticket_id, child.id = ticket.id, ids[written]
-            written += 1
+    params = {
+        "ticket": json.dumps(_json_record(_TICKETS, _column_values(ticket))),
+        "events": json.dumps([_json_record(_EVENTS, _column_values(e)) for e in ticket.events]),
+        "targets": json.dumps([_json_record(_TARGETS, _column_values(s)) for s in ticket.slas]),
+    }
+    if notice_rows:
+        outbox_table = Notification.__table__
+        params["notices"] = json.dumps([_json_record(outbox_table, row) for row in notice_rows])
+    if marks:
+        params["marks"] = json.dumps([{"day": day.isoformat(), "centre_id": centre_id} for day, centre_id in marks])
+    statement = _filing_statement(bool(notice_rows), bool(marks))
+    ticket_id, event_ids, target_ids, notice_ids = db.session.execute(statement, params).one()
+    ticket.id = ticket_id
+    for children, ids in ((ticket.events, event_ids), (ticket.slas, target_ids)):
+        for child, child_id in zip(children, ids or (), strict=True):
+            child.ticket_id, child.id = ticket_id, child_id
             make_transient_to_detached(child)
     make_transient_to_detached(ticket)
     db.session.add(ticket)  # with its events and SLA rows (cascade), as persistent objects
     idempotency.note_created(ticket)  # no flush saw it: a form's one-time key records it here
-    outbox.publish_inserted(notice_rows, [i for i in ids[written:] if i is not None])
+    outbox.publish_inserted(notice_rows, list(notice_ids or ()))
 
 
 def _column_values(row) -> dict:
