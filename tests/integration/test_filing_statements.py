@@ -36,6 +36,12 @@ def _counted(send) -> tuple[object, list[str]]:
     return answer, _sent(statements)
 
 
+def _filing(separate: int) -> int:
+    """Return a filing's statements: ``separate`` where the writes go one table at a time (SQLite), four
+    fewer on PostgreSQL, where the ticket, event, targets, notices and summary mark are one statement."""
+    return separate - 4 if _db.engine.dialect.name == "postgresql" else separate
+
+
 def _many_places(world, n: int) -> None:
     """Add ``n`` rooms under the world's building: a catalogue the size of a real campus."""
     building = world.locations["building"]
@@ -79,8 +85,10 @@ def test_filing_through_the_web_form_takes_as_few_statements_as_the_api(client, 
     assert not any("FROM locations" in s or "FROM categories" in s for s in sent), "\n---\n".join(sent)
     _filed_in_full(answer.headers["Location"].rsplit("/", 1)[-1])
     # User and roles, catalogue, reference, summary mark, ticket, event,
-    # targets, dispatchers, webhooks, notices: 15 before (issue 20).
-    assert len(sent) <= 10, "\n---\n".join(sent)
+    # targets, dispatchers, webhooks, notices: 15 before (issue 20), then 10. The
+    # dispatchers and webhooks are one statement; on PostgreSQL the ticket, event,
+    # targets, notices and mark are one more (docs/api.md, "Filing CPU, third pass").
+    assert len(sent) <= _filing(9), "\n---\n".join(sent)
 
 
 def test_a_web_form_with_its_one_time_key_adds_two_statements(client, world, login_as):
@@ -91,7 +99,7 @@ def test_a_web_form_with_its_one_time_key_adds_two_statements(client, world, log
     assert answer.status_code == 302
     _filed_in_full(answer.headers["Location"].rsplit("/", 1)[-1])
     # The expired keys' purge, the claim (one insert), and the key's object at the commit.
-    assert len(sent) <= 13, "\n---\n".join(sent)
+    assert len(sent) <= _filing(9) + 3, "\n---\n".join(sent)
     # Sent again: lands on the same request, files nothing.
     again = client.post("/tickets/new/repairs", data={**form, "once": "counted"})
     assert again.headers["Location"] == answer.headers["Location"]
@@ -112,8 +120,8 @@ def test_filing_through_the_api_with_an_idempotency_key_takes_few_statements(cli
     )
     assert answer.status_code == 201, answer.get_json()
     _filed_in_full(answer.get_json()["reference"])
-    # test_intake's ten, plus the purge, the claim and the key's object.
-    assert len(sent) <= 13, "\n---\n".join(sent)
+    # test_intake's nine (five on PostgreSQL), plus the purge, the claim and the key's object.
+    assert len(sent) <= _filing(9) + 3, "\n---\n".join(sent)
 
 
 # ---------------------------------------------------------------- the place picker

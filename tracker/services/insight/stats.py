@@ -98,6 +98,17 @@ def write_marks(session=None) -> None:
     session.execute(_MARK[session.get_bind().dialect.name], rows)
 
 
+def take_marks(session=None) -> list[tuple[date, int]]:
+    """Return the marks gathered in the transaction, in the order ``write_marks`` writes them, and forget them.
+
+    For a caller that writes them itself, last before its commit, in that
+    order (filing on PostgreSQL folds them into its one write:
+    services.requests.tickets).
+    """
+    session = session if session is not None else db.session()
+    return sorted(session.info.pop(_PENDING, None) or ())
+
+
 @event.listens_for(Session, "before_commit")
 def _write_marks_before_commit(session) -> None:
     # Also at a savepoint's commit: a commit of the whole transaction while a

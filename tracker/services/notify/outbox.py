@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, bindparam, func, or_, select, text, update
+from sqlalchemy import and_, bindparam, cast, func, null, or_, select, text, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import joinedload
 
@@ -192,6 +192,9 @@ class People:
     by_role: dict[Role, list[int]]  # sorted ids, as users_with_role gives them
     choices: dict[tuple[int, str, Channel], bool]  # their stored choices for ``kinds``
     locales: dict[int, str | None]
+    # The centre's active webhooks (its own and the site-wide ones) with their kinds, read with them.
+    centre_id: int | None = None
+    webhooks: list[tuple[int, list[str] | None]] | None = None
 
 
 # Built once (filing is the hot path).
@@ -207,34 +210,47 @@ _CENTRE_PEOPLE = (
 )
 
 
+_HOOKS = Webhook.__table__.c
+# Core, built once: queuing needs the ids only, and every filing asks.
+_ACTIVE_WEBHOOKS = select(_HOOKS.id, _HOOKS.kinds).where(
+    _HOOKS.is_active.is_(True), or_(_HOOKS.centre_id.is_(None), _HOOKS.centre_id == bindparam("centre_id"))
+)
+# The people and, in rows with no role, the centre's webhooks: one statement (issue 20).
+_CENTRE_PEOPLE_AND_HOOKS = union_all(
+    _CENTRE_PEOPLE.add_columns(cast(null(), Webhook.kinds.type).label("hook_kinds")),
+    select(_HOOKS.id, null(), null(), null(), null(), null(), _HOOKS.kinds).where(
+        _HOOKS.is_active.is_(True), or_(_HOOKS.centre_id.is_(None), _HOOKS.centre_id == bindparam("centre_id"))
+    ),
+)
+
+
 def centre_people(centre_id: int, roles: Sequence[Role], kind: str, *more_kinds: str) -> People:
     """Return the active holders of ``roles`` in a centre with their choices for ``kind`` (and ``more_kinds``) and languages.
 
     One statement instead of users_with_role, preferences and the languages
     read one after the other (filing a ticket: docs/api.md, "Intake speed";
     a filing dispatched automatically tells the dispatchers and the
-    technician with it: docs/workers.md, "Automatic dispatch burst").
+    technician with it: docs/workers.md, "Automatic dispatch burst"). The
+    centre's webhooks come in the same statement (``People.webhooks``):
+    ``queue`` does not read them again for the centre's notices.
     """
     kinds = frozenset((kind, *more_kinds))
     rows = db.session.execute(
-        _CENTRE_PEOPLE,
+        _CENTRE_PEOPLE_AND_HOOKS,
         {"kinds": sorted(kinds), "roles": [Role(r).value for r in roles], "centre_id": centre_id},
     ).all()
     holders: dict[Role, set[int]] = {role: set() for role in roles}
-    choices, locales = {}, {}
-    for user_id, locale, role, chosen_kind, channel, is_enabled in rows:
+    choices, locales, hooks = {}, {}, []
+    for user_id, locale, role, chosen_kind, channel, is_enabled, hook_kinds in rows:
+        if role is None:  # a webhook
+            hooks.append((user_id, hook_kinds))
+            continue
         holders[Role(role)].add(user_id)
         locales[user_id] = locale
         if channel is not None:
             choices[(user_id, chosen_kind, Channel(channel))] = is_enabled
-    return People(kinds, {role: sorted(ids) for role, ids in holders.items()}, choices, locales)
-
-
-_HOOKS = Webhook.__table__.c
-# Core, built once: queuing needs the ids only, and every filing asks.
-_ACTIVE_WEBHOOKS = select(_HOOKS.id, _HOOKS.kinds).where(
-    _HOOKS.is_active.is_(True), or_(_HOOKS.centre_id.is_(None), _HOOKS.centre_id == bindparam("centre_id"))
-)
+    return People(kinds, {role: sorted(ids) for role, ids in holders.items()}, choices, locales,
+                  centre_id, sorted(hooks))
 
 
 def webhook_ids(kind: str, centre_id: int | None) -> list[int]:
@@ -324,6 +340,19 @@ def queue(notices: Sequence[Notice], recipients: dict[str, list[int]], *, now: d
     """
     if _suppressed.get():
         return []
+    rows = notice_rows(notices, recipients, now=now, people=people)
+    ids = _insert_ignoring_duplicates(rows)
+    publish_inserted(rows, ids)
+    return ids
+
+
+def notice_rows(notices: Sequence[Notice], recipients: dict[str, list[int]], *, now: datetime,
+                people: People | None = None) -> list[dict]:
+    """Return the outbox rows ``queue`` writes for ``notices`` (their columns by name), writing nothing.
+
+    For a caller that writes them with other rows in one statement (filing
+    on PostgreSQL: services.requests.tickets), then calls ``publish_inserted``.
+    """
     users = {uid for ids in recipients.values() for uid in ids}
     if people is not None and all(n.kind in people.kinds for n in notices) and users <= people.locales.keys():
         choices, locales = people.choices, people.locales
@@ -335,6 +364,8 @@ def queue(notices: Sequence[Notice], recipients: dict[str, list[int]], *, now: d
     default_locale = current_app.config["BABEL_DEFAULT_LOCALE"]
     # One read per centre, whatever the kinds (a dispatched filing queues two).
     webhook_cache: dict[int | None, list[tuple[int, list[str] | None]]] = {}
+    if people is not None and people.webhooks is not None:
+        webhook_cache[people.centre_id] = people.webhooks
     rows = []
     for notice in notices:
         base = {
@@ -383,13 +414,16 @@ def queue(notices: Sequence[Notice], recipients: dict[str, list[int]], *, now: d
                     "next_attempt_at": notice.not_before or now,
                 }
             )
-    ids = _insert_ignoring_duplicates(rows)
+    return rows
+
+
+def publish_inserted(rows: list[dict], ids: list[int]) -> None:
+    """Have the rows just inserted (``ids``, of ``rows``) delivered once the transaction commits."""
     if any(row["channel"] != Channel.IN_APP.value for row in rows):
         # RETURNING gives the inserted ids only, in no promised order: the
         # worker looks at all of them and skips what is not due or in-app.
         for start in range(0, len(ids), 500):
             publish_after_commit("notifications.deliver", ids[start : start + 500])
-    return ids
 
 
 # ---------------------------------------------------------------- in-app

@@ -6,14 +6,29 @@ the actor (None for the application itself) and ``now``; they never read the
 request or the login.
 """
 
+import functools
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import Integer, Select, String, and_, bindparam, func, insert, inspect, or_, select, update
+from sqlalchemy import (
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    func,
+    insert,
+    inspect,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, make_transient_to_detached
 
@@ -37,6 +52,7 @@ from tracker.models import (
     Centre,
     EventKind,
     Location,
+    Notification,
     ReferenceCounter,
     SlaPolicy,
     Ticket,
@@ -218,10 +234,14 @@ def file_ticket(request: NewTicket, *, requester: User, now: datetime,
         dispatched = auto_dispatch.dispatch_new(ticket, now)
         # The deadlines go in with the ticket's first write (no UPDATE after it).
         sla.start_clocks(ticket, ticket.events, policy, now)
-        _write_filed(ticket)
+        if dispatched is None and before_commit is None and _folds_writes():
+            # PostgreSQL: the ticket, its event, targets, notices and summary marks in one statement.
+            _write_filed_at_once(ticket, now=now)
+        else:
+            _write_filed(ticket)
+            # With the technician's notice when dispatched: one read of the people, one write.
+            _notify_filed(ticket, now=now, dispatched=dispatched)
         sla.note_deferred(ticket.id)
-        # With the technician's notice when dispatched: one read of the people, one write.
-        _notify_filed(ticket, now=now, dispatched=dispatched)
         if before_commit is not None:
             before_commit(ticket)
         db.session.commit()
@@ -417,6 +437,150 @@ def _write_filed(ticket: Ticket) -> None:
     idempotency.note_created(ticket)  # no flush saw it: a form's one-time key records it here
 
 
+def _folds_writes() -> bool:
+    return db.session.get_bind().dialect.name == "postgresql"
+
+
+# Stands for the ticket's id in its notices' keys until the one statement gives it.
+_ID_GAP = "{ticket}"
+
+
+def _written_columns(table) -> tuple[str, ...]:
+    """Return the columns ``_column_values`` gives for a row of ``table`` (all but the primary key), in its order."""
+    mapper = next(m for m in (Ticket, TicketEvent, TicketSla, Notification) if m.__table__ is table).__mapper__
+    return tuple(a.columns[0].key for a in mapper.column_attrs if not a.columns[0].primary_key)
+
+
+def _json_plain(value):
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value.value if isinstance(value, Enum) else value
+
+
+@functools.cache
+def _json_converters(table) -> dict[str, Callable]:
+    """Return, per column of ``table``, what turns a value into what its JSON record holds for PostgreSQL.
+
+    The column's own bind processing first (UTC instants, enums' values), as
+    SQLAlchemy would send it; JSON columns keep their value (nested in the record).
+    """
+    from sqlalchemy.dialects.postgresql.psycopg import dialect
+    from sqlalchemy.types import JSON, TypeDecorator
+
+    pg = dialect()
+    converters = {}
+    for column in table.columns:
+        kind = column.type
+        if isinstance(kind, JSON):
+            converters[column.key] = lambda v: v
+        elif isinstance(kind, TypeDecorator):
+            converters[column.key] = lambda v, kind=kind: _json_plain(kind.process_bind_param(v, pg))
+        else:
+            converters[column.key] = _json_plain
+    return converters
+
+
+def _json_record(table, values: dict) -> dict:
+    converters = _json_converters(table)
+    return {name: converters[name](value) for name, value in values.items()}
+
+
+@functools.cache
+def _filing_statement(notices: bool, marks: bool):
+    """Return the one statement writing a filing on PostgreSQL (built once per shape).
+
+    Each table's rows come as one JSON parameter (``json_populate_record(set)``
+    into the table's row type): a short statement with five parameters, which
+    SQLAlchemy and psycopg keep parsed (psycopg parses again any statement
+    longer than 4 KB or with more than 50 parameters: a statement with a
+    parameter per column cost more than the four it replaced). Data-modifying
+    CTEs: the ticket (``t``), its events (``e``), targets (``s``) and notices
+    (``n``, their key taking the ticket's id at ``_ID_GAP``) inserted from
+    ``t`` in the order given, then the summary marks (``m``) in
+    ``write_marks``' order. Returns the ticket's id and the events', targets'
+    and notices' ids, each in the order given (ids of one insert ascend in
+    its rows' order).
+    """
+    def columns(table, *skip):
+        return [c for c in _written_columns(table) if c not in skip]
+
+    def children(table, name, param, *, first=(), values=(), tail=""):
+        names = columns(table, "ticket_id", *first)
+        return (
+            f"{name} AS (INSERT INTO {table.name} (ticket_id, {', '.join([*first, *names])}) "
+            f"SELECT t.id, {', '.join([*values, *(f'r.{c}' for c in names)])} "
+            f"FROM t, json_populate_recordset(NULL::{table.name}, CAST(:{param} AS json)) WITH ORDINALITY AS r "
+            f"ORDER BY r.ordinality{tail} RETURNING id)"
+        )
+
+    ticket_columns = ", ".join(columns(_TICKETS))
+    parts = [
+        f"t AS (INSERT INTO tickets ({ticket_columns}) SELECT {ticket_columns} "
+        "FROM json_populate_record(NULL::tickets, CAST(:ticket AS json)) RETURNING id)",
+        children(_EVENTS, "e", "events"),
+        children(_TARGETS, "s", "targets"),
+    ]
+    if notices:
+        parts.append(children(
+            Notification.__table__, "n", "notices", first=("idempotency_key",),
+            values=(f"replace(r.idempotency_key, '{_ID_GAP}', t.id::text)",),
+            tail=" ON CONFLICT (idempotency_key) DO NOTHING",
+        ))
+    if marks:
+        parts.append(
+            "m AS (INSERT INTO stats_dirty (day, centre_id, version) SELECT r.day, r.centre_id, 1 "
+            "FROM json_to_recordset(CAST(:marks AS json)) AS r(day date, centre_id integer) "
+            "ORDER BY r.day, r.centre_id "
+            "ON CONFLICT (day, centre_id) DO UPDATE SET version = stats_dirty.version + 1 RETURNING day)"
+        )
+    ids = ["(SELECT id FROM t)", "(SELECT array_agg(id ORDER BY id) FROM e)",
+           "(SELECT array_agg(id ORDER BY id) FROM s)"]
+    ids.append("(SELECT array_agg(id ORDER BY id) FROM n)" if notices else "NULL")
+    return text("WITH " + ",\n".join(parts) + "\nSELECT " + ", ".join(ids))
+
+
+def _write_filed_at_once(ticket: Ticket, *, now: datetime) -> None:
+    """On PostgreSQL, write a filing in one statement: ``_write_filed``, ``_notify_filed`` and the marks' own; no commit.
+
+    The same rows as those three write (test_intake.py compares them): the
+    people to tell and the webhooks are read first (they need no id), then
+    one statement (``_filing_statement``) writes the ticket, its events, its
+    targets, its notices (their keys take the ticket's id in SQL) and the
+    summary marks ``stats.write_marks`` would have written at the commit,
+    in the same order. Afterwards the objects are in the session as loaded,
+    as ``_write_filed`` leaves them.
+    """
+    from tracker.services.insight import stats
+
+    notice_rows: list[dict] = []
+    filed = _filed_notices(ticket, key_id=_ID_GAP)
+    if filed is not None:
+        notices, recipients, staff = filed
+        notice_rows = outbox.notice_rows(notices, recipients, now=now, people=staff)
+    marks = stats.take_marks()
+    params = {
+        "ticket": json.dumps(_json_record(_TICKETS, _column_values(ticket))),
+        "events": json.dumps([_json_record(_EVENTS, _column_values(e)) for e in ticket.events]),
+        "targets": json.dumps([_json_record(_TARGETS, _column_values(s)) for s in ticket.slas]),
+    }
+    if notice_rows:
+        outbox_table = Notification.__table__
+        params["notices"] = json.dumps([_json_record(outbox_table, row) for row in notice_rows])
+    if marks:
+        params["marks"] = json.dumps([{"day": day.isoformat(), "centre_id": centre_id} for day, centre_id in marks])
+    statement = _filing_statement(bool(notice_rows), bool(marks))
+    ticket_id, event_ids, target_ids, notice_ids = db.session.execute(statement, params).one()
+    ticket.id = ticket_id
+    for children, ids in ((ticket.events, event_ids), (ticket.slas, target_ids)):
+        for child, child_id in zip(children, ids or (), strict=True):
+            child.ticket_id, child.id = ticket_id, child_id
+            make_transient_to_detached(child)
+    make_transient_to_detached(ticket)
+    db.session.add(ticket)  # with its events and SLA rows (cascade), as persistent objects
+    idempotency.note_created(ticket)  # no flush saw it: a form's one-time key records it here
+    outbox.publish_inserted(notice_rows, list(notice_ids or ()))
+
+
 def _column_values(row) -> dict:
     """Return a new object's column values by column name, its columns' defaults filled in (on the object too)."""
     values = {}
@@ -440,13 +604,25 @@ def _notify_filed(ticket: Ticket, *, now: datetime, dispatched: TicketEvent | No
     ``dispatched``: the automatic assignment made at filing, whose notice to
     the technician (as ``_notify`` gives it) goes in with the same statements.
     """
+    filed = _filed_notices(ticket, key_id=ticket.id, dispatched=dispatched)
+    if filed is not None:
+        notices, recipients, staff = filed
+        outbox.queue(notices, recipients, now=now, people=staff)
+
+
+def _filed_notices(ticket: Ticket, *, key_id, dispatched: TicketEvent | None = None):
+    """Return a filing's notices, their recipients and the people read for them; None when notices are suppressed.
+
+    ``key_id`` is the ticket's id in the notices' keys (``_ID_GAP`` before
+    the ticket is written).
+    """
     if outbox.is_suppressed():
-        return
+        return None
     roles = (Role.DISPATCHER, Role.CENTRE_HEAD) + ((Role.TECHNICIAN,) if dispatched is not None else ())
     kinds = ("ticket_assigned",) if dispatched is not None else ()
     staff = outbox.centre_people(ticket.centre_id, roles, "ticket_filed", *kinds)
     people = staff.by_role[Role.DISPATCHER] or staff.by_role[Role.CENTRE_HEAD]
-    key = f"ticket:{ticket.id}:filed"
+    key = f"ticket:{key_id}:filed"
     notices = [outbox.Notice(kind="ticket_filed", key=key, subject=f"{ticket.reference} ticket_filed",
                              payload={"reference": ticket.reference, "title": ticket.title},
                              ticket_id=ticket.id, centre_id=ticket.centre_id, link=f"/tickets/{ticket.reference}")]
@@ -456,7 +632,7 @@ def _notify_filed(ticket: Ticket, *, now: datetime, dispatched: TicketEvent | No
         if assigned is not None:
             notices.append(assigned[0])
             recipients[assigned[0].key] = assigned[1]
-    outbox.queue(notices, recipients, now=now, people=staff)
+    return notices, recipients, staff
 
 
 def _title_from(description: str) -> str:
