@@ -188,7 +188,8 @@ def test_the_recount_goes_in_rounds_sized_to_its_aim_and_reports_each(week, worl
     done = stats.refresh_all(progress=lambda total, waiting: reported.append((total, waiting)), round_seconds=aim)
     assert done == marked and reported[-1][0] == marked
     assert all(waiting == marked for _total, waiting in reported)
-    sizes = [total - previous for previous, (total, _) in zip([0] + [t for t, _ in reported], reported)]
+    totals = [total for total, _waiting in reported]
+    sizes = [total - previous for previous, total in zip([0, *totals[:-1]], totals, strict=True)]
     expected, size = [], 10
     while sum(expected) + size < marked:  # full rounds, then the last one takes what is left
         expected.append(size)
