@@ -90,7 +90,9 @@ def test_filing_and_sweeping_move_the_counters_and_histograms(client, db, world,
     assert moved("tracker_http_requests_total", endpoint="tickets.file", method="POST", status="302") == 1
     assert moved("tracker_http_requests_total", endpoint="api.ticket_file", method="POST", status="201") == 1
     assert not any(ticket_ref in str(key) for key in after for ticket_ref in ("RP-", "/tickets/"))
-    assert moved("tracker_sla_sweep_seconds_count") == 1
+    # At least this sweep: the metrics folder is the whole test run's, and a worker another test
+    # started may still be sweeping into it (seen once on CI: 2).
+    assert moved("tracker_sla_sweep_seconds_count") >= 1
     assert value(after, "tracker_sla_sweep_last_run_timestamp_seconds") >= time.time() - 60
     # Two targets of the T0 ticket may breach; each was due a minute before the sweep or more.
     assert moved("tracker_sla_breach_detection_seconds_count") == result.breached
