@@ -169,7 +169,8 @@ def recent(entity: str, entity_id: int, limit: int = 20) -> list[AdminEvent]:
 # ---------------------------------------------------------------- recording
 
 
-def _plain(value):
+def plain(value):
+    """Return a column value as JSON holds it: an enum as its value, a date or time in ISO 8601."""
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime | date):
@@ -186,7 +187,7 @@ def _column_changes(obj, created: bool) -> dict:
             continue
         history = state.attrs[name].history
         if created:
-            after = _plain(getattr(obj, name))
+            after = plain(getattr(obj, name))
             if name in _SECRET:
                 changes[_SECRET[name]] = ["", "set"]
             elif after not in (None, ""):
@@ -194,8 +195,8 @@ def _column_changes(obj, created: bool) -> dict:
             continue
         if not history.has_changes():
             continue
-        before = _plain(history.deleted[0]) if history.deleted else None
-        after = _plain(history.added[0]) if history.added else None
+        before = plain(history.deleted[0]) if history.deleted else None
+        after = plain(history.added[0]) if history.added else None
         if before == after:
             continue
         if name in _SECRET:
@@ -207,7 +208,7 @@ def _column_changes(obj, created: bool) -> dict:
 
 def _role_text(role: UserRole, centre_codes: dict[int, str]) -> str:
     """Return "technician@repairs" (the centre's code), or the role alone."""
-    value = _plain(role.role)
+    value = plain(role.role)
     if role.centre_id is None:
         return value
     return f"{value}@{centre_codes.get(role.centre_id, role.centre_id)}"

@@ -218,9 +218,7 @@ _ACTIVE_WEBHOOKS = select(_HOOKS.id, _HOOKS.kinds).where(
 # The people and, in rows with no role, the centre's webhooks: one statement (issue 20).
 _CENTRE_PEOPLE_AND_HOOKS = union_all(
     _CENTRE_PEOPLE.add_columns(cast(null(), Webhook.kinds.type).label("hook_kinds")),
-    select(_HOOKS.id, null(), null(), null(), null(), null(), _HOOKS.kinds).where(
-        _HOOKS.is_active.is_(True), or_(_HOOKS.centre_id.is_(None), _HOOKS.centre_id == bindparam("centre_id"))
-    ),
+    _ACTIVE_WEBHOOKS.with_only_columns(_HOOKS.id, null(), null(), null(), null(), null(), _HOOKS.kinds),
 )
 
 

@@ -10,7 +10,7 @@ import functools
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import datetime
 from enum import Enum
 from zoneinfo import ZoneInfo
 
@@ -60,7 +60,7 @@ from tracker.models import (
     TicketSla,
     User,
 )
-from tracker.services import bulk, idempotency
+from tracker.services import audit, bulk, idempotency
 from tracker.services.dispatch import auto as auto_dispatch
 from tracker.services.insight.scorecards.summary import rework_window
 from tracker.services.notify import outbox
@@ -451,12 +451,6 @@ def _written_columns(table) -> tuple[str, ...]:
     return tuple(a.columns[0].key for a in mapper.column_attrs if not a.columns[0].primary_key)
 
 
-def _json_plain(value):
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value.value if isinstance(value, Enum) else value
-
-
 @functools.cache
 def _json_converters(table) -> dict[str, Callable]:
     """Return, per column of ``table``, what turns a value into what its JSON record holds for PostgreSQL.
@@ -474,9 +468,9 @@ def _json_converters(table) -> dict[str, Callable]:
         if isinstance(kind, JSON):
             converters[column.key] = lambda v: v
         elif isinstance(kind, TypeDecorator):
-            converters[column.key] = lambda v, kind=kind: _json_plain(kind.process_bind_param(v, pg))
+            converters[column.key] = lambda v, kind=kind: audit.plain(kind.process_bind_param(v, pg))
         else:
-            converters[column.key] = _json_plain
+            converters[column.key] = audit.plain
     return converters
 
 
