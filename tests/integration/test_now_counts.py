@@ -155,6 +155,44 @@ def test_the_oldest_counted_escalations_are_walked_a_batch_at_a_time_past_those_
     assert listed(count) == listed()
 
 
+def test_the_oldest_counted_escalations_read_only_the_rows_wanted(campus, world, db, monkeypatch):
+    # Issue 20: the first batch is as long as the rows wanted and each probe stops at them; the list stays
+    # the live one's, with fewer rows wanted than counted or more, and past one acknowledged since the count.
+    now_counts.recount(NOW)
+    everything = reports.Filters(first=DAY, last=DAY)
+    count = now_counts.current(everything, NOW).escalations
+    counted = db.session.execute(select(func.count()).select_from(NowEscalation)).scalar_one()
+    assert counted > 4  # more than one request's four rows (size 1): the probe must stop short of them
+
+    def listed(size, escalation_count=None):
+        found = actions.actions(everything, NOW, escalation_count=escalation_count, size=size)
+        return [(a.reference, a.since) for a in found.candidates[actions.ESCALATION]]
+
+    def rows(wanted):
+        query = select(Escalation.id)
+        return [row.id for row in actions._oldest_counted(query, everything, wanted)]
+
+    live_order = (
+        db.session.execute(
+            select(Escalation.id)
+            .join(NowEscalation, NowEscalation.escalation_id == Escalation.id)
+            .order_by(Escalation.created_at, Escalation.id)
+        )
+        .scalars()
+        .all()
+    )
+    for wanted in (1, 3, counted, counted + 5):
+        assert rows(wanted) == live_order[:wanted], wanted
+    oldest = db.session.get(Escalation, live_order[0])
+    oldest.acknowledged_at = NOW
+    db.session.commit()
+    for batch in (actions.COUNTED_BATCH, 2):
+        monkeypatch.setattr(actions, "COUNTED_BATCH", batch)
+        assert rows(3) == live_order[1:4], batch
+        for size in (1, 2, 5):
+            assert listed(size, count) == listed(size), (batch, size)
+
+
 def test_a_missing_or_old_count_gives_way_to_the_live_count(campus, world, db):
     everything = reports.Filters(first=DAY, last=DAY)
     assert now_counts.current(everything, NOW).counted_at is None  # never counted: live
