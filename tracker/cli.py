@@ -477,7 +477,8 @@ def _require_schema_at_head() -> None:
 @click.option("--as-of", default=None,
               help="Read open tickets' clocks at this local time of the source (ISO, e.g. 2016-01-13T00:00); "
                    "default now.")
-@click.option("--batch-size", default=2500, show_default=True, type=click.IntRange(100, 100_000))
+@click.option("--batch-size", default=None, type=click.IntRange(100, 100_000),
+              help="Rows a batch (each commits with the progress); default: sized to about a second each.")
 @click.option("--errors", "show_errors", default=20, show_default=True, help="Row errors to print.")
 @with_appcontext
 def import_tickets(paths, mapping_code, dry_run, time_zone, encoding, as_of, batch_size, show_errors):

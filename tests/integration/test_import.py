@@ -380,6 +380,39 @@ def test_importing_the_same_rows_again_never_creates_a_second_ticket(db, world, 
     assert count(Ticket) == 4
 
 
+@pytest.mark.parametrize("aim, growing", [(60.0, True), (1e-9, False)], ids=["quick-batches", "slow-batches"])
+def test_the_rows_go_in_batches_sized_to_their_aim_each_with_its_progress(db, world, tmp_path, monkeypatch,
+                                                                          aim, growing):
+    # Unless a size is given, each batch's rate sizes the next (issue 16: the
+    # progress bar moves about every second however busy the machine is).
+    # What is imported is the same whatever the batches.
+    monkeypatch.setattr(importer, "BATCH_SIZE", 10)
+    monkeypatch.setattr(importer, "SMALLEST_BATCH", 4)
+    monkeypatch.setattr(importer, "LARGEST_BATCH", 80)
+    rows = [f"B{i},2026-01-05 09:{i % 60:02d},2026-01-05 11:30,done,{('Repairs', 'Dorms')[i % 2]},"
+            f"{('Leak', 'Keys')[i % 2]},Item {i}" for i in range(400)]
+    mapping = importer.save_mapping(None, campus_mapping(), actor=None, now=T0)
+    created = importer.create_run(mapping=mapping, files=[write(tmp_path, "many.csv", rows)], dry_run=False,
+                                  as_of=AS_OF, time_zone=None, actor=None, now=T0)
+    imported = []
+
+    def progress(current):
+        if current.status is RunStatus.RUNNING and current.rows_imported != (imported or [0])[-1]:
+            imported.append(current.rows_imported)
+
+    done = importer.execute_run(created.id, progress=progress, batch_seconds=aim)
+    assert done.status is RunStatus.DONE, done.message
+    assert (done.rows_imported, count(Ticket), count(TicketSla) > 0) == (400, 400, True)
+    sizes = [after - before for before, after in zip([0, *imported[:-1]], imported, strict=True)]
+    assert sum(sizes) == 400 and sizes[0] == 10
+    full = sizes[:-1]  # the file's last rows make the last batch, whatever its size
+    if growing:  # each batch doubles the next, up to the largest
+        assert full == sorted(full) and max(full) == 80 and set(full) <= {10, 20, 40, 80}
+    else:  # each batch shrinks the next to the smallest
+        assert full == sorted(full, reverse=True) and full[-1] == 4 and set(full) <= {10, 4}
+        assert len(sizes) > 400 // 10
+
+
 def test_imported_history_is_written_as_events_at_the_source_times(db, world, tmp_path):
     mapping = importer.save_mapping(None, campus_mapping(), actor=None, now=T0)
     run(mapping, [write(tmp_path, "a.csv", GOOD_ROWS)])
@@ -584,9 +617,9 @@ def test_a_run_started_on_the_page_is_executed_by_a_worker_with_its_progress(mak
     row = system.wait_until("the import run to finish", finished, timeout=300)
     assert row.status == "done" and row.rows_total == 12_000
     assert system.count(Ticket, Ticket.source_key.like("olddesk:W%")) == 12_000
-    # Progress was committed batch by batch while it ran (BATCH_SIZE rows a batch).
-    batches = set(range(0, 12_000, importer.BATCH_SIZE)) | {12_000}
-    assert {total for phase, total in seen if phase == "rows"} <= batches
+    # Progress was committed batch by batch while it ran: batches sized to a
+    # second, from SMALLEST_BATCH to BATCH_SIZE rows, never row by row.
+    assert all(importer.SMALLEST_BATCH <= total <= 12_000 for phase, total in seen if phase == "rows" and total)
     client = system.app.test_client()
     client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     admin = db.session.execute(select(User).where(User.username == "admin")).scalar_one()

@@ -46,6 +46,7 @@ import queue
 import re
 import secrets
 import threading
+import time
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
@@ -123,7 +124,16 @@ OUTCOME_LABELS = {
     "cancelled": N_("Cancelled"),
 }
 SUFFIXES = (".csv", ".csv.gz", ".xlsx")
+# The rows go in batches, each committed with the run's progress. Unless a
+# caller fixes the size, batches start at BATCH_SIZE rows and each batch's
+# rate sizes the next to take about BATCH_SECONDS (at most doubling, between
+# the bounds): the progress bar moves about every second however busy the
+# machine is, and on SQLite a batch holds the write lock, which the web's
+# writers wait for, about that long at most. Never more than BATCH_SIZE: a
+# file's last rows go as one batch, which is not cut to the aim.
 BATCH_SIZE = 2500
+BATCH_SECONDS = 1.0
+SMALLEST_BATCH, LARGEST_BATCH = 250, BATCH_SIZE
 # Batches read and checked ahead of the one being written (bounds the memory).
 READ_AHEAD = 2
 # Row errors stored per run; the count goes on beyond.
@@ -732,16 +742,19 @@ def stored_error_count(run_id: int) -> int:
 def execute_run(
     run_id: int,
     *,
-    batch_size: int = BATCH_SIZE,
+    batch_size: int | None = None,
     progress: Callable[[ImportRun], object] | None = None,
     clock: Callable[[], datetime] | None = None,
+    batch_seconds: float = BATCH_SECONDS,
 ) -> ImportRun | None:
     """Run a pending run to its end; return it, or None when another worker has it (or had it).
 
     Safe to call twice: only one caller claims a pending run. Every batch
     commits, with the run's progress; a failure stops the run (status
     ``failed``, the message says why) and keeps the batches written before
-    it, so running the same files again imports the rest.
+    it, so running the same files again imports the rest. ``batch_size``
+    fixes the rows of a batch; without it batches are sized to take about
+    ``batch_seconds`` each (BATCH_SECONDS).
     """
     from tracker.clock import utcnow
 
@@ -760,7 +773,7 @@ def execute_run(
     try:
         # The rows and the summary make millions of short-lived objects, none in cycles (docs/import.md).
         with outbox.suppressed(), collector_paused():
-            _Run(run, batch_size=batch_size, progress=progress, clock=clock).execute()
+            _Run(run, batch_size=batch_size, progress=progress, clock=clock, batch_seconds=batch_seconds).execute()
     except Exception as error:
         db.session.rollback()
         run = db.session.get(ImportRun, run_id)
@@ -870,10 +883,14 @@ class _Totals:
 class _Run:
     """Read, check and (unless dry) write one run's files."""
 
-    def __init__(self, run: ImportRun, *, batch_size: int, progress, clock):
+    def __init__(self, run: ImportRun, *, batch_size: int | None, progress, clock,
+                 batch_seconds: float = BATCH_SECONDS):
         self.run = run
         self.dry = run.is_dry_run
-        self.batch_size = batch_size
+        # The reading thread cuts batches of ``batch_size`` rows; the writing
+        # thread resizes it after each full batch unless the caller fixed it.
+        self.batch_size = batch_size or BATCH_SIZE
+        self.batch_seconds = None if batch_size else batch_seconds
         self.progress = progress
         self.clock = clock
         settings = run.settings
@@ -1005,6 +1022,7 @@ class _Run:
         session = db.session()
         session.commit()
         thread.start()
+        last = time.monotonic()
         try:
             while True:
                 if session.in_transaction():  # e.g. the progress callback read the run: free SQLite's lock
@@ -1012,6 +1030,9 @@ class _Run:
                 kind, payload, *rest = handoff.get()
                 if kind == "rows":
                     self._write(payload, rest[0])
+                    now = time.monotonic()
+                    self._resize(len(payload), now - last)
+                    last = now
                 elif kind == "end":
                     self._write([], payload)
                     return
@@ -1020,6 +1041,21 @@ class _Run:
         finally:
             stop.set()
             thread.join()
+
+    def _resize(self, rows: int, took: float) -> None:
+        """Size the next batches from a batch of ``rows`` that took ``took`` seconds from the last update.
+
+        The time is the whole step between two progress updates (reading
+        and checking, or waiting for them, and writing), so it is what the
+        progress bar shows. A batch of fewer than SMALLEST_BATCH rows (a
+        small file's) says little of the rate and is not used. The reading
+        thread takes the new size at its next batch; the batches it has
+        read ahead keep theirs.
+        """
+        if self.batch_seconds is None or took <= 0 or rows < SMALLEST_BATCH:
+            return
+        wanted = min(2 * self.batch_size, rows * self.batch_seconds / took)
+        self.batch_size = max(SMALLEST_BATCH, min(LARGEST_BATCH, int(wanted)))
 
     def _read_files(self, put) -> None:
         for item in self.files:
