@@ -1062,6 +1062,17 @@ def _display_late(url: str, *, late: int = 10_000, at_risk: int = 5_000) -> None
                                   ELSE now() - interval '10 minutes' END
             FROM numbered WHERE s.id = numbered.id
             """, {"late": late, "at_risk": at_risk})
+        # As sla._recompute keeps it: a request's next deadline is the earliest of its targets still
+        # running (late ones included), which the overview's walk down the longest-late requests reads.
+        # Left as loaded, the late requests' next deadline stayed in the future and that walk found none.
+        conn.execute(
+            """
+            UPDATE tickets t SET next_due_at = d.due FROM (
+                SELECT s.ticket_id, min(s.due_at) AS due FROM ticket_slas s JOIN tickets o ON o.id = s.ticket_id
+                WHERE o.is_open AND s.milestone_at IS NULL AND s.state IN ('running', 'breached')
+                GROUP BY s.ticket_id
+            ) d WHERE t.id = d.ticket_id AND t.next_due_at IS DISTINCT FROM d.due
+            """)
         conn.execute("VACUUM (ANALYZE) ticket_slas")
         conn.execute("VACUUM (ANALYZE) tickets")
     print(f"  {sa.make_url(url).database}: {table_state(url)}", flush=True)
