@@ -86,6 +86,27 @@ def build_world() -> World:
     return world
 
 
+WORLD_USERS = ("requester", "other_requester", "technician", "other_technician", "dorm_technician", "dispatcher",
+               "centre_head", "dorm_head", "leadership", "admin")
+
+
+def world_of() -> World:
+    """Return the World that ``build_world`` wrote, read back from the database."""
+    from sqlalchemy import select
+
+    from tracker.models import SlaPolicy
+
+    world = World(password=PASSWORD)
+    world.policies = {p.code: p for p in db.session.execute(select(SlaPolicy).order_by(SlaPolicy.id)).scalars()}
+    world.centres = {c.code: c for c in db.session.execute(select(Centre).order_by(Centre.id)).scalars()}
+    world.categories = {c.code: c for c in db.session.execute(select(Category).order_by(Category.id)).scalars()}
+    places = {p.code: p for p in db.session.execute(select(Location).order_by(Location.id)).scalars()}
+    world.locations.update(campus=places["main"], building=places["main-b3"], room=places["main-b3-301"])
+    users = {u.username: u for u in db.session.execute(select(User).order_by(User.id)).scalars()}
+    world.users = {name: users[name.replace("_", "-")] for name in WORLD_USERS}
+    return world
+
+
 # Actions that take a ticket from NEW to each status, and who does them.
 _PATHS = {
     Status.NEW: [],
