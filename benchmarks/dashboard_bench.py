@@ -314,6 +314,7 @@ def ensure_summary(url: str, label: str, options) -> dict:
     build["seconds"] = round(finished - started, 1)
     with psycopg.connect(conninfo(url), autocommit=True) as conn:
         conn.execute("ANALYZE daily_stats")
+        conn.execute("ANALYZE daily_centre_stats")
         build["size"] = conn.execute("SELECT pg_size_pretty(pg_total_relation_size('daily_stats'))").fetchone()[0]
     after = summary_coverage(url, zone)
     build["rows"] = after["rows"]
@@ -1004,6 +1005,15 @@ GROUP BY day, centre_id, category_id, priority
 """
 
 
+def _roll_up(conn) -> None:
+    """Fill daily_centre_stats from daily_stats as the refresh would (it must be empty), and analyse both."""
+    from tracker.services.insight.stats import centre_rollup_sql
+
+    conn.execute(centre_rollup_sql())
+    conn.execute("VACUUM (ANALYZE) daily_stats")
+    conn.execute("VACUUM (ANALYZE) daily_centre_stats")
+
+
 def _display_load(url: str, *, tickets: int, open_tickets: int, seed: int = 21) -> dict:
     """Load ``tickets`` tickets (``open_tickets`` of them open) with _bulkload; return the row counts."""
     import _bulkload as bulk
@@ -1031,9 +1041,9 @@ def _display_summary(url: str) -> dict:
     started = time.perf_counter()
     with psycopg.connect(conninfo(url), autocommit=True) as conn:
         conn.execute("SET work_mem = '256MB'")
-        conn.execute("TRUNCATE daily_stats, stats_dirty")
+        conn.execute("TRUNCATE daily_stats, daily_centre_stats, stats_dirty")
         conn.execute(_SUMMARY_SQL)
-        conn.execute("VACUUM (ANALYZE) daily_stats")
+        _roll_up(conn)
         rows = conn.execute("SELECT count(*), coalesce(sum(received), 0) FROM daily_stats").fetchone()
     seconds = time.perf_counter() - started
     print(f"  {sa.make_url(url).database}: daily_stats {rows[0]:,} rows ({rows[1]:,} received) in {seconds:.0f} s",
@@ -1111,7 +1121,8 @@ def _display_10m(url_1m: str, url_10m: str) -> dict:
             """,
             {"span": span, "first": first, "last": last},
         )
-        conn.execute("VACUUM (ANALYZE) daily_stats")
+        conn.execute("TRUNCATE daily_centre_stats")
+        _roll_up(conn)
         rows, received = conn.execute("SELECT count(*), sum(received) FROM daily_stats").fetchone()
         open_now = conn.execute("SELECT count(*) FROM tickets WHERE is_open").fetchone()[0]
     seconds = time.perf_counter() - started

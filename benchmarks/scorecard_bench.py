@@ -105,7 +105,7 @@ def build_summary(url: str) -> None:
         )
     with psycopg.connect(bulk.conninfo(url), autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-        for table in ("daily_technician_stats", "daily_technician_holds", "daily_stats"):
+        for table in ("daily_technician_stats", "daily_technician_holds", "daily_stats", "daily_centre_stats"):
             print(f"  {table}: {conn.execute(f'SELECT count(*) FROM {table}').fetchone()[0]:,} rows")
 
 

@@ -62,6 +62,7 @@ from tracker.models.sla import (
 from tracker.models.standards import ReplayStatus, SlaReplay
 from tracker.models.stats import (
     DailyAssigneeStat,
+    DailyCentreStat,
     DailyStat,
     NowCount,
     NowCountRun,
@@ -113,6 +114,7 @@ __all__ = [
     "VersionStatus",
     "ApiToken",
     "DailyAssigneeStat",
+    "DailyCentreStat",
     "DailyStat",
     "StatsDirty",
     "NowCount",

@@ -81,6 +81,7 @@ from tracker.domain.workflow import Priority, Status
 from tracker.extensions import db
 from tracker.models import (
     DailyAssigneeStat,
+    DailyCentreStat,
     DailyStat,
     EventKind,
     Feedback,
@@ -529,6 +530,19 @@ class Filters:
     @property
     def bounds(self) -> tuple[datetime, datetime]:
         return day_bounds(self.first, self.last)
+
+
+def day_summary(filters: Filters):
+    """Return the summary table whose rows a day the filters' sums read: the fewest that hold them.
+
+    ``daily_centre_stats`` (one row per day and centre) when no category or
+    priority is chosen, ``daily_stats`` otherwise. Both have the day, the
+    centre and the counters under the same names, and sum to the same
+    figures (the refresh keeps them together).
+    """
+    if filters.category_id is None and not filters.priority:
+        return DailyCentreStat
+    return DailyStat
 
 
 def _stats_where(filters: Filters, stat=DailyStat):

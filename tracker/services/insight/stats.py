@@ -1,4 +1,4 @@
-"""Keeping ``daily_stats`` current: mark the days a change touched, recompute them.
+"""Keeping ``daily_stats`` (and ``daily_centre_stats``, its per-centre sums) current: mark the days a change touched, recompute them.
 
 A change marks (local day, centre) pairs in its own transaction: the days
 its ticket was filed, resolved, closed or cancelled, and the days its
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from tracker.extensions import db
 from tracker.models import (
     DailyAssigneeStat,
+    DailyCentreStat,
     DailyStat,
     DailyTechnicianHold,
     DailyTechnicianStat,
@@ -32,6 +33,7 @@ from tracker.models import (
     StatsDirty,
     Ticket,
 )
+from tracker.models.stats import SUMMED_COLUMNS
 from tracker.services import bulk
 from tracker.services.insight import reports
 from tracker.services.insight.scorecards import summary as scorecard_summary
@@ -214,7 +216,9 @@ def refresh(*, limit: int = 200) -> int:
 
     stat = DailyStat.__table__
     assignee_stat = DailyAssigneeStat.__table__
-    for table_ in (stat, assignee_stat, DailyTechnicianStat.__table__, DailyTechnicianHold.__table__):
+    tables = (stat, DailyCentreStat.__table__, assignee_stat, DailyTechnicianStat.__table__,
+              DailyTechnicianHold.__table__)
+    for table_ in tables:
         if arrays is not None:
             db.session.connection().execute(
                 text(f'DELETE FROM "{table_.name}" AS t USING {_PAIRS} WHERE {_THIS_PAIR}'), arrays
@@ -232,6 +236,13 @@ def refresh(*, limit: int = 200) -> int:
     if rows:
         # COPY on PostgreSQL: every column is given (the sums default to 0 in pair_rows).
         bulk.insert(stat, [row | {"refreshed_at": now} for row in rows])
+        # The per-centre sums, from the rows just written, in this transaction.
+        if arrays is not None:
+            db.session.connection().execute(text(centre_rollup_sql(f"JOIN {_PAIRS} ON {_THIS_PAIR}")), arrays)
+        else:
+            db.session.connection().execute(
+                text(centre_rollup_sql("WHERE t.day = :d AND t.centre_id = :c")), keys
+            )
     assignee_rows = reports.assignee_pair_rows(pairs)
     if assignee_rows:
         db.session.execute(assignee_stat.insert(), assignee_rows)
@@ -255,6 +266,21 @@ def refresh(*, limit: int = 200) -> int:
 
 _PAIRS = "unnest(CAST(:days AS date[]), CAST(:centres AS integer[])) AS pair(day, centre_id)"
 _THIS_PAIR = "t.day = pair.day AND t.centre_id = pair.centre_id"
+
+
+def centre_rollup_sql(where: str = "") -> str:
+    """Return the INSERT of ``daily_centre_stats`` from ``daily_stats`` (as ``t``) rows chosen by ``where``.
+
+    ``where``: a JOIN or WHERE on ``t``; none for every day and centre (the
+    table must be empty of those pairs first). The benchmarks' loaders that
+    write ``daily_stats`` in SQL run it too.
+    """
+    names = ", ".join(SUMMED_COLUMNS)
+    sums = ", ".join(f"coalesce(sum(t.{name}), 0)" for name in SUMMED_COLUMNS)
+    return (
+        f"INSERT INTO daily_centre_stats (day, centre_id, {names}) "
+        f"SELECT t.day, t.centre_id, {sums} FROM daily_stats AS t {where} GROUP BY t.day, t.centre_id"
+    )
 
 
 def _pair_arrays(pairs: list[tuple[date, int]]) -> dict:

@@ -1,7 +1,8 @@
 """The overview's period figures: totals of this period and the one before, and weekly points for sparklines.
 
-Everything here is summed from ``daily_stats`` (one statement, grouped by
-day) so it stays flat as history grows; the "now" figures (backlog,
+Everything here is summed from the daily summary (``daily_centre_stats``,
+or ``daily_stats`` under a category or priority filter; one statement,
+grouped by day) so it stays flat as history grows; the "now" figures (backlog,
 breached and at risk now) come from ``reports.figures_by`` like the tables.
 """
 
@@ -14,9 +15,8 @@ from datetime import date, timedelta
 from sqlalchemy import and_, func, select
 
 from tracker.extensions import db
-from tracker.models import DailyStat
 from tracker.models.stats import TARGET_COLUMNS
-from tracker.services.insight.reports import Filters, period_start
+from tracker.services.insight.reports import Filters, day_summary, period_start, scope_where
 from tracker.services.sla.standards.promises import Comparison, previous_period
 
 SPARK_WEEKS = 12
@@ -84,22 +84,18 @@ def period_figures(filters: Filters, *, weeks: int = SPARK_WEEKS) -> PeriodFigur
     """Return the period's sums, the previous period's (same length, just before) and ``weeks`` weekly points.
 
     The weeks end with the one holding the period's last day (that week may
-    be partial). One statement over ``daily_stats``: at most one row per day.
+    be partial). One statement over ``daily_centre_stats`` (``daily_stats`` when a
+    category or priority is chosen, ``reports.day_summary``): at most one row per day.
     """
     before = previous_period(filters)
     spark_first = period_start(filters.last, "week") - timedelta(weeks=weeks - 1)
     first = min(before.first, spark_first)
-    clauses = [DailyStat.day >= first, DailyStat.day <= filters.last]
-    if filters.centre_id is not None:
-        clauses.append(DailyStat.centre_id == filters.centre_id)
-    if filters.category_id is not None:
-        clauses.append(DailyStat.category_id == filters.category_id)
-    if filters.priority:
-        clauses.append(DailyStat.priority == filters.priority)
+    stat = day_summary(filters)
+    clauses = [stat.day >= first, stat.day <= filters.last, scope_where(filters, stat)]
     query = (
-        select(DailyStat.day, *(func.coalesce(func.sum(getattr(DailyStat, c)), 0) for c in COLUMNS))
+        select(stat.day, *(func.coalesce(func.sum(getattr(stat, c)), 0) for c in COLUMNS))
         .where(and_(*clauses))
-        .group_by(DailyStat.day)
+        .group_by(stat.day)
     )
     current, previous = Sums(), Sums()
     by_week: dict[date, Sums] = defaultdict(Sums)

@@ -25,11 +25,12 @@ from tracker.models import (
     Benchmark,
     BenchmarkLink,
     Category,
+    DailyCentreStat,
     DailyStat,
     SlaPolicy,
 )
 from tracker.models.stats import TARGET_COLUMNS
-from tracker.services.insight.reports import Filters
+from tracker.services.insight.reports import Filters, day_summary
 from tracker.services.sla import clocks as sla
 
 
@@ -240,29 +241,32 @@ def _counts(
     ``by_category``: per category of those instead (keys are (category id, target)).
     One row per group and period (``day >= first``: the period, else the
     one before), ten plain sums: building fifty ``case`` expressions cost
-    more of the page's Python than the statement's run (issue 21).
+    more of the page's Python than the statement's run (issue 21). From
+    ``daily_centre_stats`` unless a category or priority is chosen or the
+    rows are per category (``reports.day_summary``).
     """
     before = previous_period(filters)
+    stat = DailyStat if by_category is not None else day_summary(filters)
     clauses = [
-        DailyStat.day >= before.first,
-        DailyStat.day <= filters.last,
-        DailyStat.centre_id.in_(centre_ids),
+        stat.day >= before.first,
+        stat.day <= filters.last,
+        stat.centre_id.in_(centre_ids),
     ]
     if filters.category_id is not None:
-        clauses.append(DailyStat.category_id == filters.category_id)
+        clauses.append(stat.category_id == filters.category_id)
     if filters.priority:
-        clauses.append(DailyStat.priority == filters.priority)
-    key = DailyStat.centre_id
+        clauses.append(stat.priority == filters.priority)
+    key = stat.centre_id
     if by_category is not None:
-        clauses.append(DailyStat.category_id.in_(by_category))
-        key = DailyStat.category_id
-    current = (DailyStat.day >= filters.first).label("current")
-    query = select(key, current, *_SUMS).where(and_(*clauses)).group_by(key, current)
+        clauses.append(stat.category_id.in_(by_category))
+        key = stat.category_id
+    current = (stat.day >= filters.first).label("current")
+    query = select(key, current, *_SUMS[stat]).where(and_(*clauses)).group_by(key, current)
     sums: dict[int, dict[bool, list[int]]] = {}
     for group, is_current, *values in db.session.execute(query):
         sums.setdefault(group, {})[bool(is_current)] = [int(v or 0) for v in values]
     result = {}
-    nothing = [0] * len(_SUMS)
+    nothing = [0] * (2 * len(TARGET_COLUMNS))
     for group, periods in sums.items():
         numbers, previous = periods.get(True, nothing), periods.get(False, nothing)
         for index, target in enumerate(TARGET_COLUMNS):
@@ -281,12 +285,11 @@ def _counts(
     return result
 
 
-# Met and breached of each target, in TARGET_COLUMNS' order: built once, shared by every statement.
-_SUMS = [
-    func.sum(getattr(DailyStat, f"{target}_{outcome}"))
-    for target in TARGET_COLUMNS
-    for outcome in ("met", "breached")
-]
+# Met and breached of each target, in TARGET_COLUMNS' order, per summary table: built once, shared by every statement.
+_SUMS = {
+    stat: [func.sum(getattr(stat, f"{target}_{outcome}")) for target in TARGET_COLUMNS for outcome in ("met", "breached")]
+    for stat in (DailyStat, DailyCentreStat)
+}
 
 
 def _standards(
