@@ -222,8 +222,8 @@ def world(db):
     The first test of the run builds it through the services
     (``build_world``); its rows, ids and sequences are kept, and every later
     test gets exactly those rows back in one transaction instead of building
-    them again (about 50 ms of CPU a test, most of it the ten users and the
-    default SLA policies' calendars: a tenth of CI's time).
+    them again (about 30 ms of CPU a test, most of it the ten users and the
+    default SLA policies' calendars; README, "Tests").
     """
     from tests.factories import build_world, world_of
 
