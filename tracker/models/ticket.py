@@ -117,6 +117,17 @@ class Ticket(db.Model):
             postgresql_where=text("is_open"),
             sqlite_where=text("is_open"),
         ),
+        # The overview's longest-late walk (overview/actions.py): open requests in
+        # their next deadline's order, ties in the walk's own order, so it stops
+        # after the rows it shows however many share the earliest deadline.
+        Index(
+            "ix_tickets_open_next_due",
+            "next_due_at",
+            "created_at",
+            "id",
+            postgresql_where=text("is_open"),
+            sqlite_where=text("is_open"),
+        ),
         Index(
             "ix_tickets_open",
             "centre_id",
