@@ -28,13 +28,17 @@ COLUMNS = (
     'rating_sum', 'rating_count', 'closed_auto', 'closed_rated',
 )
 
+DEFAULTED = ('dispatch_met', 'dispatch_breached', 'closed_auto', 'closed_rated')
+
 
 def upgrade():
     op.create_table(
         'daily_centre_stats',
         sa.Column('day', sa.Date(), nullable=False),
         sa.Column('centre_id', sa.Integer(), nullable=False),
-        *(sa.Column(name, sa.Integer(), nullable=False) for name in COLUMNS),
+        # As daily_stats' (tracker.models.stats.DayCounters): the later counters default to 0 in the database too.
+        *(sa.Column(name, sa.Integer(), nullable=False, server_default=sa.text('0') if name in DEFAULTED else None)
+          for name in COLUMNS),
         sa.PrimaryKeyConstraint('day', 'centre_id', name=op.f('pk_daily_centre_stats')),
     )
     names = ', '.join(COLUMNS)

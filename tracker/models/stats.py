@@ -21,7 +21,41 @@ from tracker.models.types import UTCDateTime
 TARGET_COLUMNS = ("dispatch", "response", "arrival", "resolution", "confirmation")
 
 
-class DailyStat(db.Model):
+class DayCounters:
+    """The daily summaries' counters, one definition for both tables.
+
+    ``daily_stats`` keeps them per centre, category and priority,
+    ``daily_centre_stats`` per centre (their sums). Every one is a plain
+    count summed over its rows (SUMMED_COLUMNS); ``sort_order`` puts them
+    after each table's own keys, as the migrations created them.
+    """
+
+    received: Mapped[int] = mapped_column(Integer, sort_order=10, default=0)
+    resolved: Mapped[int] = mapped_column(Integer, sort_order=10, default=0)
+    closed: Mapped[int] = mapped_column(Integer, sort_order=10, default=0)
+    cancelled: Mapped[int] = mapped_column(Integer, sort_order=10, default=0)
+    # Dispatch came later (issue 17): rows older than it hold 0, which is
+    # what they counted (no policy measured dispatch before).
+    dispatch_met: Mapped[int] = mapped_column(Integer, sort_order=10, default=0, server_default="0")
+    dispatch_breached: Mapped[int] = mapped_column(Integer, sort_order=10, default=0, server_default="0")
+    response_met: Mapped[int] = mapped_column(Integer, sort_order=10, default=0)
+    response_breached: Mapped[int] = mapped_column(Integer, sort_order=10, default=0)
+    arrival_met: Mapped[int] = mapped_column(Integer, sort_order=10, default=0)
+    arrival_breached: Mapped[int] = mapped_column(Integer, sort_order=10, default=0)
+    resolution_met: Mapped[int] = mapped_column(Integer, sort_order=10, default=0)
+    resolution_breached: Mapped[int] = mapped_column(Integer, sort_order=10, default=0)
+    confirmation_met: Mapped[int] = mapped_column(Integer, sort_order=10, default=0)
+    confirmation_breached: Mapped[int] = mapped_column(Integer, sort_order=10, default=0)
+    # Requesters' ratings given that day (feedback).
+    rating_sum: Mapped[int] = mapped_column(Integer, sort_order=10, default=0)
+    rating_count: Mapped[int] = mapped_column(Integer, sort_order=10, default=0)
+    # Of the requests closed that day: closed by the application (nobody confirmed),
+    # and those with a requester's rating (honest satisfaction, docs/feedback.md).
+    closed_auto: Mapped[int] = mapped_column(Integer, sort_order=10, default=0, server_default="0")
+    closed_rated: Mapped[int] = mapped_column(Integer, sort_order=10, default=0, server_default="0")
+
+
+class DailyStat(DayCounters, db.Model):
     __tablename__ = "daily_stats"
     # "Figures as of": the newest refreshed_at, read by every dashboard page.
     __table_args__ = (Index("ix_daily_stats_refreshed_at", "refreshed_at"),)
@@ -30,30 +64,7 @@ class DailyStat(db.Model):
     centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"), primary_key=True)
     category_id: Mapped[int] = mapped_column(ForeignKey("categories.id"), primary_key=True)
     priority: Mapped[str] = mapped_column(String(16), primary_key=True)
-    received: Mapped[int] = mapped_column(Integer, default=0)
-    resolved: Mapped[int] = mapped_column(Integer, default=0)
-    closed: Mapped[int] = mapped_column(Integer, default=0)
-    cancelled: Mapped[int] = mapped_column(Integer, default=0)
-    # Dispatch came later (issue 17): rows older than it hold 0, which is
-    # what they counted (no policy measured dispatch before).
-    dispatch_met: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    dispatch_breached: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    response_met: Mapped[int] = mapped_column(Integer, default=0)
-    response_breached: Mapped[int] = mapped_column(Integer, default=0)
-    arrival_met: Mapped[int] = mapped_column(Integer, default=0)
-    arrival_breached: Mapped[int] = mapped_column(Integer, default=0)
-    resolution_met: Mapped[int] = mapped_column(Integer, default=0)
-    resolution_breached: Mapped[int] = mapped_column(Integer, default=0)
-    confirmation_met: Mapped[int] = mapped_column(Integer, default=0)
-    confirmation_breached: Mapped[int] = mapped_column(Integer, default=0)
-    # Requesters' ratings given that day (feedback).
-    rating_sum: Mapped[int] = mapped_column(Integer, default=0)
-    rating_count: Mapped[int] = mapped_column(Integer, default=0)
-    # Of the requests closed that day: closed by the application (nobody confirmed),
-    # and those with a requester's rating (honest satisfaction, docs/feedback.md).
-    closed_auto: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    closed_rated: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime(), sort_order=20)
 
 
 # daily_stats' counters, every one a plain count summed over its rows.
@@ -70,7 +81,7 @@ SUMMED_COLUMNS = (
 )
 
 
-class DailyCentreStat(db.Model):
+class DailyCentreStat(DayCounters, db.Model):
     """``daily_stats`` summed per local day and centre: the same counters without category and priority.
 
     Kept by the same refresh, in the same transaction, for the same (day,
@@ -87,24 +98,6 @@ class DailyCentreStat(db.Model):
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     centre_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    received: Mapped[int] = mapped_column(Integer, default=0)
-    resolved: Mapped[int] = mapped_column(Integer, default=0)
-    closed: Mapped[int] = mapped_column(Integer, default=0)
-    cancelled: Mapped[int] = mapped_column(Integer, default=0)
-    dispatch_met: Mapped[int] = mapped_column(Integer, default=0)
-    dispatch_breached: Mapped[int] = mapped_column(Integer, default=0)
-    response_met: Mapped[int] = mapped_column(Integer, default=0)
-    response_breached: Mapped[int] = mapped_column(Integer, default=0)
-    arrival_met: Mapped[int] = mapped_column(Integer, default=0)
-    arrival_breached: Mapped[int] = mapped_column(Integer, default=0)
-    resolution_met: Mapped[int] = mapped_column(Integer, default=0)
-    resolution_breached: Mapped[int] = mapped_column(Integer, default=0)
-    confirmation_met: Mapped[int] = mapped_column(Integer, default=0)
-    confirmation_breached: Mapped[int] = mapped_column(Integer, default=0)
-    rating_sum: Mapped[int] = mapped_column(Integer, default=0)
-    rating_count: Mapped[int] = mapped_column(Integer, default=0)
-    closed_auto: Mapped[int] = mapped_column(Integer, default=0)
-    closed_rated: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class DailyAssigneeStat(db.Model):
