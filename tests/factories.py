@@ -86,10 +86,6 @@ def build_world() -> World:
     return world
 
 
-WORLD_USERS = ("requester", "other_requester", "technician", "other_technician", "dorm_technician", "dispatcher",
-               "centre_head", "dorm_head", "leadership", "admin")
-
-
 def world_of() -> World:
     """Return the World that ``build_world`` wrote, read back from the database."""
     from sqlalchemy import select
@@ -102,8 +98,8 @@ def world_of() -> World:
     world.categories = {c.code: c for c in db.session.execute(select(Category).order_by(Category.id)).scalars()}
     places = {p.code: p for p in db.session.execute(select(Location).order_by(Location.id)).scalars()}
     world.locations.update(campus=places["main"], building=places["main-b3"], room=places["main-b3-301"])
-    users = {u.username: u for u in db.session.execute(select(User).order_by(User.id)).scalars()}
-    world.users = {name: users[name.replace("_", "-")] for name in WORLD_USERS}
+    # Its users only, in the order it made them, by the names it gave (``other-requester``: ``other_requester``).
+    world.users = {u.username.replace("-", "_"): u for u in db.session.execute(select(User).order_by(User.id)).scalars()}
     return world
 
 
