@@ -146,11 +146,15 @@ def _clear_postgres(conn, tables) -> None:
         names = ", ".join(f'"{t.name}"' for t in tables)
         conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
         return
-    sequences = conn.exec_driver_sql(
-        "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) FROM pg_sequences"
-    ).scalars()
-    restarts = "; ".join(f"SELECT setval('{name}', 1, false)" for name in sequences)
+    restarts = "; ".join(f"SELECT setval('{name}', 1, false)" for name in _sequence_names(conn))
     conn.exec_driver_sql(f"SET LOCAL session_replication_role = replica; {deletes}; {restarts}")
+
+
+def _sequence_names(conn) -> list[str]:
+    """Return PostgreSQL's sequences, quoted, as ``setval`` takes them."""
+    return conn.exec_driver_sql(
+        "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) FROM pg_sequences"
+    ).scalars().all()
 
 
 @pytest.fixture
@@ -254,10 +258,7 @@ def _rows_of(database) -> tuple[list, list]:
                   for table in database.metadata.sorted_tables]
         sequences = []
         if conn.dialect.name == "postgresql":
-            names = conn.exec_driver_sql(
-                "SELECT quote_ident(schemaname) || '.' || quote_ident(sequencename) FROM pg_sequences"
-            ).scalars().all()
-            for name in names:
+            for name in _sequence_names(conn):
                 value, called = conn.exec_driver_sql(f"SELECT last_value, is_called FROM {name}").one()
                 sequences.append((name, value, called))
     return [(table, rows) for table, rows in tables if rows], sequences

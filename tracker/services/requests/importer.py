@@ -888,7 +888,7 @@ class _Run:
         self.run = run
         self.dry = run.is_dry_run
         # The reading thread cuts batches of ``batch_size`` rows; the writing
-        # thread resizes it after each full batch unless the caller fixed it.
+        # thread resizes it after each batch (``_resize``) unless the caller fixed it.
         self.batch_size = batch_size or BATCH_SIZE
         self.batch_seconds = None if batch_size else batch_seconds
         self.progress = progress
