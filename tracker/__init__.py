@@ -4,7 +4,7 @@ from pathlib import Path
 
 from flask import Flask, has_request_context, request, session
 from flask_babel import get_locale
-from sqlalchemy import event
+from sqlalchemy import bindparam, event, select
 from sqlalchemy.orm import joinedload
 
 from tracker import config as settings
@@ -148,14 +148,18 @@ def _register_login() -> None:
 
     login.localize_callback = gettext
 
+    # The roles with the user, in one statement: every page asks for them.
+    # Built once: Session.get with options builds and keys its query anew on
+    # every request (issue 20: about 0.15 ms of a filing's CPU).
+    by_id = select(User).options(joinedload(User.roles)).where(User.id == bindparam("user_id"))
+
     @login.user_loader
     def _load_user(user_id: str):
         # The cookie holds "<id>.<session token>": a changed token ends the session.
         ident, _, token = user_id.partition(".")
         if not ident.isdigit():
             return None
-        # The roles with the user, in one statement: every page asks for them.
-        user = db.session.get(User, int(ident), options=[joinedload(User.roles)])
+        user = db.session.execute(by_id, {"user_id": int(ident)}).unique().scalar_one_or_none()
         if user is None or not user.is_active or user.session_token != token:
             return None
         return user

@@ -37,9 +37,10 @@ def _counted(send) -> tuple[object, list[str]]:
 
 
 def _filing(separate: int) -> int:
-    """Return a filing's statements: ``separate`` where the writes go one table at a time (SQLite), four
-    fewer on PostgreSQL, where the ticket, event, targets, notices and summary mark are one statement."""
-    return separate - 4 if _db.engine.dialect.name == "postgresql" else separate
+    """Return a filing's statements: ``separate`` where the writes go one table at a time (SQLite), six
+    fewer on PostgreSQL, where the ticket, event, targets, notices and summary mark are one statement
+    and the catalogue's statement also takes the reference and reads the people to tell."""
+    return separate - 6 if _db.engine.dialect.name == "postgresql" else separate
 
 
 def _many_places(world, n: int) -> None:

@@ -60,6 +60,9 @@ class Ticket(db.Model):
     # within the rework window before filing, read with the catalogue
     # (services.scorecards.summary.repeat_days).
     repeated_resolutions = None
+    # Not stored: the people to tell of the filing and the centre's webhooks,
+    # read with the catalogue on PostgreSQL (services.tickets._filing_catalogue).
+    filing_people = None
     __table_args__ = (
         Index("ix_tickets_centre_status", "centre_id", "status"),
         Index("ix_tickets_requester_created", "requester_id", "created_at"),

@@ -237,6 +237,52 @@ def centre_people(centre_id: int, roles: Sequence[Role], kind: str, *more_kinds:
         _CENTRE_PEOPLE_AND_HOOKS,
         {"kinds": sorted(kinds), "roles": [Role(r).value for r in roles], "centre_id": centre_id},
     ).all()
+    return _people_of(rows, centre_id, roles, kinds)
+
+
+# Filing, on PostgreSQL: the people ``centre_people(centre, FILING_ROLES,
+# "ticket_filed")`` reads and the centre's webhooks, as two JSON columns of
+# the filing's catalogue statement (services.requests.tickets; issue 20).
+FILING_ROLES = (Role.DISPATCHER, Role.CENTRE_HEAD)
+FILING_KIND = "ticket_filed"
+
+
+def filing_people_columns(centre_id) -> tuple:
+    """Return the two JSON columns that read a filing's people and webhooks for the centre ``centre_id`` (a SQL expression).
+
+    ``filing_people`` turns their values into what ``centre_people`` returns.
+    Only the people's rows change shape: the same joins and conditions.
+    """
+    people = (
+        select(func.json_agg(func.json_build_array(
+            User.id, User.locale, UserRole.role, NotificationPreference.kind, NotificationPreference.channel,
+            NotificationPreference.is_enabled)))
+        .select_from(User)
+        .join(UserRole, UserRole.user_id == User.id)
+        .outerjoin(NotificationPreference,
+                   and_(NotificationPreference.user_id == User.id, NotificationPreference.kind == FILING_KIND))
+        # Not IN (…): an expanding list makes SQLAlchemy render the statement anew at every execution.
+        .where(or_(*(UserRole.role == role.value for role in FILING_ROLES)), UserRole.centre_id == centre_id,
+               User.is_active.is_(True))
+        .scalar_subquery()
+    )
+    hooks = (
+        select(func.json_agg(func.json_build_array(_HOOKS.id, _HOOKS.kinds)))
+        .where(_HOOKS.is_active.is_(True), or_(_HOOKS.centre_id.is_(None), _HOOKS.centre_id == centre_id))
+        .scalar_subquery()
+    )
+    return people, hooks
+
+
+def filing_people(centre_id: int, people: list | None, hooks: list | None) -> People:
+    """Return ``centre_people(centre_id, FILING_ROLES, FILING_KIND)`` from the values of ``filing_people_columns``."""
+    rows = [(*row, None) for row in people or ()]
+    rows += [(hook_id, None, None, None, None, None, kinds) for hook_id, kinds in hooks or ()]
+    return _people_of(rows, centre_id, FILING_ROLES, frozenset((FILING_KIND,)))
+
+
+def _people_of(rows, centre_id: int, roles: Sequence[Role], kinds: frozenset[str]) -> People:
+    """Return the People of ``centre_people``'s rows: (user, locale, role, kind, channel, enabled, None) or a webhook's (id, None ×5, kinds)."""
     holders: dict[Role, set[int]] = {role: set() for role in roles}
     choices, locales, hooks = {}, {}, []
     for user_id, locale, role, chosen_kind, channel, is_enabled, hook_kinds in rows:

@@ -265,7 +265,10 @@ def new_ticket(request: NewTicket, *, requester: User, now: datetime,
     """
     if not requester.is_active or not requester.has_role(Role.REQUESTER):
         raise PermissionDenied(N_("Your account may not file requests."))
-    if catalogue is None:
+    filing = None
+    if catalogue is None and _folds_writes():
+        centre, category, location, policy_row, filing = _catalogue(request, now, filing=True)
+    elif catalogue is None:
         centre, category, location, policy_row = _catalogue(request, now)
     else:
         key = (_as_id(request.centre_id), _as_id(request.category_id))
@@ -311,7 +314,8 @@ def new_ticket(request: NewTicket, *, requester: User, now: datetime,
     # As sla.current_policy_version_id: no policy, or a switched-off one, means no SLA.
     policy = sla.current_policy(version_id if is_active else None, policy_code, generation)
     ticket = Ticket(
-        reference=_next_reference(centre.ref_prefix, now),
+        reference=(_next_reference(centre.ref_prefix, now) if filing is None or filing.number is None
+                   else format_reference(centre.ref_prefix, local_year(now), filing.number)),
         # The objects, not only their ids: the ticket holds them, so
         # naming them afterwards (the API's answer) loads nothing.
         centre=centre,
@@ -335,6 +339,8 @@ def new_ticket(request: NewTicket, *, requester: User, now: datetime,
     ticket.is_auto_dispatch = bool(is_auto_dispatch)
     if catalogue is None:  # a cached catalogue row is another request's place
         ticket.repeated_resolutions = tuple(repeated)
+    if filing is not None:
+        ticket.filing_people = filing.people
     _record(
         ticket,
         EventKind.FILED,
@@ -378,30 +384,80 @@ _CATALOGUE_ROWS = (
     # Whether the category dispatches automatically (services.dispatch.auto), in the same statement.
     .outerjoin(CategoryDispatch, CategoryDispatch.category_id == Category.id)
 )
-_CATALOGUE = _CATALOGUE_ROWS.where(Centre.id == bindparam("centre_id", type_=Integer))
-_CATALOGUE_BY_CODE = _CATALOGUE_ROWS.where(Centre.code == bindparam("centre_code", type_=String))
+_BY_ID = Centre.id == bindparam("centre_id", type_=Integer)
+_BY_CODE = Centre.code == bindparam("centre_code", type_=String)
+_CATALOGUE = _CATALOGUE_ROWS.where(_BY_ID)
+_CATALOGUE_BY_CODE = _CATALOGUE_ROWS.where(_BY_CODE)
 
 
-def _catalogue(request: NewTicket, filed_at: datetime) -> tuple[Centre | None, Category | None, Location | None, tuple]:
+def _filing_catalogue(centre_named) -> Select:
+    """Return the catalogue statement of one filing on PostgreSQL: ``_CATALOGUE_ROWS`` and two statements' work more.
+
+    The centre's reference counter is bumped in a CTE (``_BUMP``'s UPDATE;
+    its new value, or NULL on the year's first filing, which
+    ``next_reference`` then makes), and the people to tell with the centre's
+    webhooks come as JSON (``outbox.filing_people_columns``). A filing that
+    is refused rolls back, and the bump with it (``file_ticket``). Issue 20:
+    two statements fewer a filing.
+    """
+    prefix = select(Centre.ref_prefix).where(centre_named).scalar_subquery()
+    bump = (
+        update(_COUNTERS)
+        .where(_COUNTERS.c.prefix == prefix, _COUNTERS.c.year == bindparam("b_year", type_=Integer))
+        .values(last_value=_COUNTERS.c.last_value + 1)
+        .returning(_COUNTERS.c.last_value)
+        .cte("bump")
+    )
+    people, hooks = outbox.filing_people_columns(Centre.id)
+    return _CATALOGUE_ROWS.add_columns(select(bump.c.last_value).scalar_subquery(), people, hooks).where(centre_named)
+
+
+_COUNTERS = ReferenceCounter.__table__
+_FILING = _filing_catalogue(_BY_ID)
+_FILING_BY_CODE = _filing_catalogue(_BY_CODE)
+
+
+@dataclass(frozen=True)
+class _Filing:
+    """What the filing catalogue statement reads beyond the catalogue: the counter's new value and the people to tell."""
+
+    number: int | None
+    people: outbox.People
+
+
+def _catalogue(request: NewTicket, filed_at: datetime, *, filing: bool = False):
     """Return the request's centre, category and place (None when absent) in one statement.
 
     With them: the category's policy's version in force at ``filed_at``, whether the policy
     is active, its code, and sla.CALENDAR_GENERATION (all None without a
     category or policy), then whether the category dispatches automatically and
     the first and last resolution the filing makes rework (None without).
+    ``filing`` (PostgreSQL): the statement also bumps the centre's counter and
+    reads the people to tell (``_filing_catalogue``); a fifth value, a
+    ``_Filing`` (None without a centre), is returned.
     """
     by_code = request.centre_id is None and request.centre_code is not None
-    row = db.session.execute(_CATALOGUE_BY_CODE if by_code else _CATALOGUE, {
+    params = {
         "centre_id": _as_id(request.centre_id),
         "centre_code": request.centre_code,
         "category_id": _as_id(request.category_id),
         "location_id": _as_id(request.location_id),
         "filed_at": filed_at,
         "rework_since": filed_at - rework_window(),
-    }).first()
+    }
+    if filing:
+        params["b_year"] = local_year(filed_at)
+        statement = _FILING_BY_CODE if by_code else _FILING
+    else:
+        statement = _CATALOGUE_BY_CODE if by_code else _CATALOGUE
+    row = db.session.execute(statement, params).first()
     if row is None:
-        return None, None, None, (None,) * 7
-    return row[0], row[1], row[2], tuple(row[3:])
+        return (None, None, None, (None,) * 7) + ((None,) if filing else ())
+    if not filing:
+        return row[0], row[1], row[2], tuple(row[3:])
+    number, people, hooks = row[-3:]
+    return (row[0], row[1], row[2], tuple(row[3:-3]),
+            _Filing(number, outbox.filing_people(row[0].id, people, hooks)))
 
 
 _TICKETS, _EVENTS, _TARGETS = Ticket.__table__, TicketEvent.__table__, TicketSla.__table__
@@ -614,7 +670,10 @@ def _filed_notices(ticket: Ticket, *, key_id, dispatched: TicketEvent | None = N
         return None
     roles = (Role.DISPATCHER, Role.CENTRE_HEAD) + ((Role.TECHNICIAN,) if dispatched is not None else ())
     kinds = ("ticket_assigned",) if dispatched is not None else ()
-    staff = outbox.centre_people(ticket.centre_id, roles, "ticket_filed", *kinds)
+    if dispatched is None and ticket.filing_people is not None:
+        staff = ticket.filing_people  # read with the catalogue (_filing_catalogue)
+    else:
+        staff = outbox.centre_people(ticket.centre_id, roles, "ticket_filed", *kinds)
     people = staff.by_role[Role.DISPATCHER] or staff.by_role[Role.CENTRE_HEAD]
     key = f"ticket:{key_id}:filed"
     notices = [outbox.Notice(kind="ticket_filed", key=key, subject=f"{ticket.reference} ticket_filed",
@@ -643,7 +702,6 @@ def _next_reference(prefix: str, now: datetime) -> str:
     return next_reference(prefix, now)
 
 
-_COUNTERS = ReferenceCounter.__table__
 # A Core statement, built once: the ORM's bulk-update bookkeeping is not needed here.
 _BUMP = (
     update(_COUNTERS)
@@ -673,6 +731,11 @@ def next_reference(prefix: str, now: datetime, *, counter: str | None = None, di
             value = 1
         except IntegrityError:
             value = db.session.execute(_BUMP, where).scalar_one()
+    return format_reference(prefix, year, value, digits)
+
+
+def format_reference(prefix: str, year: int, value: int, digits: int = 6) -> str:
+    """Return the reference "<prefix>-<year>-<number>" of a counter's value."""
     return f"{prefix}-{year}-{value:0{digits}d}"
 
 
