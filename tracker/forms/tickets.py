@@ -28,6 +28,14 @@ def _coerce_int_or_none(value):
 
 
 class FileTicketForm(OnceForm):
+    class Meta:
+        # The app's CSRFProtect checks every POST's token before the view
+        # runs (a POST without it is refused with 400); the page renders the
+        # token with csrf_token() (templates/tickets/file.html). The form's
+        # own token field would sign a new token at every filing, which a
+        # filing that succeeds never shows (issue 20).
+        csrf = False
+
     # The centre's categories and the places are checked by id in the
     # filing's one catalogue statement (services.tickets), not against lists
     # read for the form: a catalogue may hold thousands of places.
