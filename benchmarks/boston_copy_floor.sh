@@ -18,29 +18,24 @@ for t in tickets ticket_events ticket_slas; do
   $P -c "DROP TABLE IF EXISTS f_$t; CREATE TABLE f_$t (LIKE $t INCLUDING ALL)"
   echo "$t: $(wc -l < $D/$t.copy) rows, $(du -h $D/$t.copy | cut -f1)"
 done
-cat /proc/loadavg
-/usr/bin/time -f "all three in one transaction, no keys: wall %e s" $P <<SQL
+# copy_in PREFIX WHAT: the three files into PREFIXtickets, PREFIXticket_events, PREFIXticket_slas, one transaction.
+copy_in() {
+  cat /proc/loadavg
+  /usr/bin/time -f "all three in one transaction, $2: wall %e s" $P <<SQL
 \timing on
 BEGIN;
-\copy f_tickets from $D/tickets.copy
-\copy f_ticket_events from $D/ticket_events.copy
-\copy f_ticket_slas from $D/ticket_slas.copy
+\copy ${1}tickets from $D/tickets.copy
+\copy ${1}ticket_events from $D/ticket_events.copy
+\copy ${1}ticket_slas from $D/ticket_slas.copy
 COMMIT;
 SQL
-cat /proc/loadavg
+  cat /proc/loadavg
+}
+copy_in f_ "no keys"
 for t in tickets ticket_events ticket_slas; do $P -c "DROP TABLE f_$t"; done
 if [ $KEYS = 1 ]; then
   # Everything that points at the tickets goes too (notifications, marks are not keyed to them).
   $P -c "TRUNCATE tickets CASCADE" -c "VACUUM ANALYZE tickets, ticket_events, ticket_slas"
-  cat /proc/loadavg
-  /usr/bin/time -f "all three in one transaction, into the tables, keys checked: wall %e s" $P <<SQL
-\timing on
-BEGIN;
-\copy tickets from $D/tickets.copy
-\copy ticket_events from $D/ticket_events.copy
-\copy ticket_slas from $D/ticket_slas.copy
-COMMIT;
-SQL
-  cat /proc/loadavg
+  copy_in "" "into the tables, keys checked"
 fi
 rm -rf $D
