@@ -197,17 +197,30 @@ class People:
     webhooks: list[tuple[int, list[str] | None]] | None = None
 
 
-# Built once (filing is the hot path).
-_CENTRE_PEOPLE = (
-    select(User.id, User.locale, UserRole.role, NotificationPreference.kind, NotificationPreference.channel,
+# What centre_people reads of each person: id, language, role, and a choice (kind, channel, on) or NULLs.
+_PERSON = (User.id, User.locale, UserRole.role, NotificationPreference.kind, NotificationPreference.channel,
            NotificationPreference.is_enabled)
-    .join(UserRole, UserRole.user_id == User.id)
-    .outerjoin(NotificationPreference,
-               and_(NotificationPreference.user_id == User.id,
-                    NotificationPreference.kind.in_(bindparam("kinds", expanding=True))))
-    .where(UserRole.role.in_(bindparam("roles", expanding=True)), UserRole.centre_id == bindparam("centre_id"),
-           User.is_active.is_(True))
-)
+
+
+def _people_query(roles, kinds, centre_id):
+    """Return the select of ``_PERSON`` for the active holders of a role among ``roles`` in ``centre_id``.
+
+    With their choices of a kind among ``kinds`` (an outer join: NULLs
+    without). ``roles`` and ``kinds`` are the conditions on ``UserRole.role``
+    and ``NotificationPreference.kind``, ``centre_id`` a SQL expression.
+    """
+    return (
+        select(*_PERSON)
+        .join(UserRole, UserRole.user_id == User.id)
+        .outerjoin(NotificationPreference, and_(NotificationPreference.user_id == User.id, kinds))
+        .where(roles, UserRole.centre_id == centre_id, User.is_active.is_(True))
+    )
+
+
+# Built once (filing is the hot path).
+_CENTRE_PEOPLE = _people_query(UserRole.role.in_(bindparam("roles", expanding=True)),
+                               NotificationPreference.kind.in_(bindparam("kinds", expanding=True)),
+                               bindparam("centre_id"))
 
 
 _HOOKS = Webhook.__table__.c
@@ -250,20 +263,14 @@ FILING_KIND = "ticket_filed"
 def filing_people_columns(centre_id) -> tuple:
     """Return the two JSON columns that read a filing's people and webhooks for the centre ``centre_id`` (a SQL expression).
 
-    ``filing_people`` turns their values into what ``centre_people`` returns.
-    Only the people's rows change shape: the same joins and conditions.
+    ``filing_people`` turns their values into what ``centre_people`` returns:
+    the same query (``_people_query``), its rows gathered as JSON.
     """
+    # Not IN (…): an expanding list makes SQLAlchemy render the statement anew at every execution.
     people = (
-        select(func.json_agg(func.json_build_array(
-            User.id, User.locale, UserRole.role, NotificationPreference.kind, NotificationPreference.channel,
-            NotificationPreference.is_enabled)))
-        .select_from(User)
-        .join(UserRole, UserRole.user_id == User.id)
-        .outerjoin(NotificationPreference,
-                   and_(NotificationPreference.user_id == User.id, NotificationPreference.kind == FILING_KIND))
-        # Not IN (…): an expanding list makes SQLAlchemy render the statement anew at every execution.
-        .where(or_(*(UserRole.role == role.value for role in FILING_ROLES)), UserRole.centre_id == centre_id,
-               User.is_active.is_(True))
+        _people_query(or_(*(UserRole.role == role.value for role in FILING_ROLES)),
+                      NotificationPreference.kind == FILING_KIND, centre_id)
+        .with_only_columns(func.json_agg(func.json_build_array(*_PERSON)), maintain_column_froms=False)
         .scalar_subquery()
     )
     hooks = (

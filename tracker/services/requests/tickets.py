@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     Select,
     String,
+    Update,
     and_,
     bindparam,
     func,
@@ -315,7 +316,7 @@ def new_ticket(request: NewTicket, *, requester: User, now: datetime,
     policy = sla.current_policy(version_id if is_active else None, policy_code, generation)
     ticket = Ticket(
         reference=(_next_reference(centre.ref_prefix, now) if filing is None or filing.number is None
-                   else format_reference(centre.ref_prefix, local_year(now), filing.number)),
+                   else format_reference(centre.ref_prefix, filing.year, filing.number)),
         # The objects, not only their ids: the ticket holds them, so
         # naming them afterwards (the API's answer) loads nothing.
         centre=centre,
@@ -400,19 +401,28 @@ def _filing_catalogue(centre_named) -> Select:
     is refused rolls back, and the bump with it (``file_ticket``). Issue 20:
     two statements fewer a filing.
     """
-    prefix = select(Centre.ref_prefix).where(centre_named).scalar_subquery()
-    bump = (
-        update(_COUNTERS)
-        .where(_COUNTERS.c.prefix == prefix, _COUNTERS.c.year == bindparam("b_year", type_=Integer))
-        .values(last_value=_COUNTERS.c.last_value + 1)
-        .returning(_COUNTERS.c.last_value)
-        .cte("bump")
-    )
+    bump = _bump(select(Centre.ref_prefix).where(centre_named).scalar_subquery()).cte("bump")
     people, hooks = outbox.filing_people_columns(Centre.id)
     return _CATALOGUE_ROWS.add_columns(select(bump.c.last_value).scalar_subquery(), people, hooks).where(centre_named)
 
 
 _COUNTERS = ReferenceCounter.__table__
+
+
+def _bump(counter) -> Update:
+    """Return the counter's bump: ``UPDATE … SET last_value = last_value + 1 … RETURNING last_value``.
+
+    ``counter`` is the counter row's name (a parameter, or the centre's prefix
+    read in SQL); the year is the parameter ``b_year``. No row: the year's first.
+    """
+    return (
+        update(_COUNTERS)
+        .where(_COUNTERS.c.prefix == counter, _COUNTERS.c.year == bindparam("b_year", type_=Integer))
+        .values(last_value=_COUNTERS.c.last_value + 1)
+        .returning(_COUNTERS.c.last_value)
+    )
+
+
 _FILING = _filing_catalogue(_BY_ID)
 _FILING_BY_CODE = _filing_catalogue(_BY_CODE)
 
@@ -421,7 +431,8 @@ _FILING_BY_CODE = _filing_catalogue(_BY_CODE)
 class _Filing:
     """What the filing catalogue statement reads beyond the catalogue: the counter's new value and the people to tell."""
 
-    number: int | None
+    year: int  # the campus year the counter counts (local_year)
+    number: int | None  # None: the year's first, no counter row yet
     people: outbox.People
 
 
@@ -446,7 +457,7 @@ def _catalogue(request: NewTicket, filed_at: datetime, *, filing: bool = False):
         "rework_since": filed_at - rework_window(),
     }
     if filing:
-        params["b_year"] = local_year(filed_at)
+        params["b_year"] = year = local_year(filed_at)
         statement = _FILING_BY_CODE if by_code else _FILING
     else:
         statement = _CATALOGUE_BY_CODE if by_code else _CATALOGUE
@@ -457,7 +468,7 @@ def _catalogue(request: NewTicket, filed_at: datetime, *, filing: bool = False):
         return row[0], row[1], row[2], tuple(row[3:])
     number, people, hooks = row[-3:]
     return (row[0], row[1], row[2], tuple(row[3:-3]),
-            _Filing(number, outbox.filing_people(row[0].id, people, hooks)))
+            _Filing(year, number, outbox.filing_people(row[0].id, people, hooks)))
 
 
 _TICKETS, _EVENTS, _TARGETS = Ticket.__table__, TicketEvent.__table__, TicketSla.__table__
@@ -703,12 +714,7 @@ def _next_reference(prefix: str, now: datetime) -> str:
 
 
 # A Core statement, built once: the ORM's bulk-update bookkeeping is not needed here.
-_BUMP = (
-    update(_COUNTERS)
-    .where(_COUNTERS.c.prefix == bindparam("b_counter"), _COUNTERS.c.year == bindparam("b_year"))
-    .values(last_value=_COUNTERS.c.last_value + 1)
-    .returning(_COUNTERS.c.last_value)
-)
+_BUMP = _bump(bindparam("b_counter"))
 
 
 def next_reference(prefix: str, now: datetime, *, counter: str | None = None, digits: int = 6) -> str:
