@@ -170,11 +170,13 @@ def serve(args) -> None:
         "--pid",
         args.pidfile,
         "--daemon",
-        "--access-logfile",
-        "/dev/null",
+        # No access log, as the peer's gunicorn (peer_django_helpdesk.sh):
+        # the desk logs its own line per request (tracker.logs), which stays.
         "--error-logfile",
         f"{args.workdir}/ours-gunicorn-{args.port}.log",
     ]
+    if args.access_log:
+        command[-2:-2] = ["--access-logfile", args.access_log]
     subprocess.run(command, check=True, cwd=root, env=env)
     time.sleep(3)
     print("serving on", args.port, "pid", Path(args.pidfile).read_text().strip(), flush=True)
@@ -402,6 +404,8 @@ def main() -> None:
     )
     parser.add_argument("--workdir", default="/tmp/peer", help="serve: metrics folder and error log here")
     parser.add_argument("--root", default="", help="serve: the checkout to serve (default: this one)")
+    parser.add_argument("--access-log", default="", metavar="PATH",
+                        help="serve: gunicorn's access log too (default none, as the peer's)")
     args = parser.parse_args()
     {"prepare": prepare, "serve": serve, "stop": stop, "pairs": pairs, "floor": floor}[args.command](args)
 

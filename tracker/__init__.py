@@ -61,7 +61,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_wtforms_translations()
     babel.init_app(
         app,
-        locale_selector=_select_locale,
+        locale_selector=_request_locale,
         timezone_selector=lambda: app.config["TRACKER_TIMEZONE"],
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
@@ -117,6 +117,13 @@ def _configure_engine(engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+def _request_locale():
+    """Return the reader's language as a parsed Babel locale (flask-babel would parse the text again per request)."""
+    from tracker.i18n import parsed_locale
+
+    return parsed_locale(str(_select_locale()))
+
 
 def _select_locale() -> str:
     from flask_login import current_user

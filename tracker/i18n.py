@@ -9,7 +9,7 @@ column formats (the ``dt`` filter).
 from datetime import date, datetime
 from functools import cache, lru_cache
 
-from babel import support
+from babel import Locale, support
 from babel.numbers import parse_pattern
 from flask import request
 from flask_babel import format_date, format_time, get_locale, get_translations
@@ -58,6 +58,17 @@ def shown(value):
     if hasattr(value, "name_for"):  # a catalogue row (centre, material): its name in the reader's language
         return value.name_for(str(get_locale()))
     return value
+
+
+@cache
+def parsed_locale(name: str) -> Locale:
+    """Return the Babel locale named ``name``, parsed once a process.
+
+    flask-babel parses its selector's answer on every request, and Babel's
+    parse scans every known locale name; the selectors (the pages' and the
+    API's) answer with a Locale from here, which it takes as it is.
+    """
+    return Locale.parse(name)
 
 
 @cache

@@ -9,7 +9,7 @@ another site, so the API needs no CSRF token. The caller acts as a
 which the services check as they check a user on the web.
 """
 
-from functools import cache, wraps
+from functools import wraps
 
 from babel import Locale
 from flask import current_app, g, request
@@ -19,6 +19,7 @@ from tracker.clock import utcnow
 from tracker.domain.i18n import N_
 from tracker.errors import PermissionDenied
 from tracker.extensions import db
+from tracker.i18n import parsed_locale
 from tracker.services.admin import api_tokens
 from tracker.services.admin.api_tokens import ScopedUser
 
@@ -32,19 +33,12 @@ def _header_locale() -> str | None:
     return "zh_CN" if match == "zh" else match
 
 
-@cache
-def _parsed(name: str) -> Locale:
-    # flask-babel parses the selector's answer on every request, and Babel's
-    # parse scans every known locale name: a millisecond per API call.
-    return Locale.parse(name)
-
-
 def api_locale() -> Locale:
     """Return the language of this API answer: Accept-Language, else the token owner's, else the default."""
     chosen = g.get("api_locale")
     if chosen:
-        return _parsed(chosen)
-    return _parsed(_header_locale() or current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN"))
+        return parsed_locale(chosen)
+    return parsed_locale(_header_locale() or current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN"))
 
 
 def choose_locale(user) -> None:

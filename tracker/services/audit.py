@@ -15,7 +15,7 @@ password is recorded as changed, nothing more.
 from __future__ import annotations
 
 import enum
-from datetime import date, datetime
+from datetime import date
 
 from flask_babel import gettext
 from sqlalchemy import Select, event, inspect, select
@@ -173,7 +173,7 @@ def plain(value):
     """Return a column value as JSON holds it: an enum as its value, a date or time in ISO 8601."""
     if isinstance(value, enum.Enum):
         return value.value
-    if isinstance(value, datetime | date):
+    if isinstance(value, date):  # a datetime is a date too
         return value.isoformat()
     return value
 

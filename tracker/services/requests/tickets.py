@@ -24,7 +24,6 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
-    inspect,
     or_,
     select,
     text,
@@ -519,31 +518,44 @@ def _written_columns(table) -> tuple[str, ...]:
 
 
 @functools.cache
-def _json_converters(table) -> dict[str, Callable]:
-    """Return, per column of ``table``, what turns a value into what its JSON record holds for PostgreSQL.
+def _json_converters(table) -> tuple[tuple[str, Callable], ...]:
+    """Return the columns of ``table`` whose values change on the way into its JSON record for PostgreSQL, with how.
 
     The column's own bind processing first (UTC instants, enums' values), as
-    SQLAlchemy would send it; JSON columns keep their value (nested in the record).
+    SQLAlchemy would send it, then what JSON holds (``audit.plain``). JSON
+    columns keep their value (nested in the record), and so do plain text,
+    number and flag columns: ``json.dumps`` writes them as they are (a str
+    enum as its value). Only the others are listed: a filing's records hold
+    about a hundred values, and most need nothing.
     """
     from sqlalchemy.dialects.postgresql.psycopg import dialect
     from sqlalchemy.types import JSON, TypeDecorator
 
     pg = dialect()
-    converters = {}
+    converters = []
     for column in table.columns:
         kind = column.type
         if isinstance(kind, JSON):
-            converters[column.key] = lambda v: v
-        elif isinstance(kind, TypeDecorator):
-            converters[column.key] = lambda v, kind=kind: audit.plain(kind.process_bind_param(v, pg))
-        else:
-            converters[column.key] = audit.plain
-    return converters
+            continue
+        if isinstance(kind, TypeDecorator):
+            converters.append((column.key, lambda v, kind=kind: audit.plain(kind.process_bind_param(v, pg))))
+            continue
+        try:
+            python_type = kind.python_type
+        except NotImplementedError:
+            python_type = None
+        if python_type not in (str, int, bool, float):
+            converters.append((column.key, audit.plain))
+    return tuple(converters)
 
 
 def _json_record(table, values: dict) -> dict:
-    converters = _json_converters(table)
-    return {name: converters[name](value) for name, value in values.items()}
+    record = dict(values)
+    for name, convert in _json_converters(table):
+        value = record.get(name)
+        if value is not None:  # None stays None through every conversion
+            record[name] = convert(value)
+    return record
 
 
 @functools.cache
@@ -642,20 +654,31 @@ def _write_filed_at_once(ticket: Ticket, *, now: datetime) -> None:
     outbox.publish_inserted(notice_rows, list(notice_ids or ()))
 
 
-def _column_values(row) -> dict:
-    """Return a new object's column values by column name, its columns' defaults filled in (on the object too)."""
-    values = {}
-    for attribute in inspect(row).mapper.column_attrs:
+@functools.cache
+def _column_plan(mapper) -> tuple[tuple[str, str, bool, object], ...]:
+    """Return, per column of ``mapper`` but the primary key: its attribute, its column and its default (callable?, arg)."""
+    plan = []
+    for attribute in mapper.column_attrs:
         column = attribute.columns[0]
         if column.primary_key:
             continue
-        if attribute.key in row.__dict__:
-            value = row.__dict__[attribute.key]
+        default = column.default
+        plan.append((attribute.key, column.key, default is not None and default.is_callable,
+                     None if default is None else default.arg))
+    return tuple(plan)
+
+
+def _column_values(row) -> dict:
+    """Return a new object's column values by column name, its columns' defaults filled in (on the object too)."""
+    values = {}
+    state = row.__dict__
+    for key, name, is_callable, default in _column_plan(type(row).__mapper__):
+        if key in state:
+            value = state[key]
         else:
-            default = column.default
-            value = None if default is None else default.arg(None) if default.is_callable else default.arg
-            setattr(row, attribute.key, value)
-        values[column.key] = value
+            value = default(None) if is_callable else default
+            setattr(row, key, value)
+        values[name] = value
     return values
 
 
