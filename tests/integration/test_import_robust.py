@@ -278,3 +278,55 @@ def test_the_run_page_counts_the_requests_filed_on_another_day_in_the_campus_zon
     assert "日期按 Asia/Shanghai 时间划分。" in client.get("/dashboard").get_data(as_text=True)
     page = client.get(f"/admin/imports/runs/{done.id}").get_data(as_text=True)
     assert "2 个请求在 Asia/Shanghai（仪表板按日统计所用的时区）与在 America/New_York（来源的时区）中的提交日期不同" in page
+
+
+def _sqlite_settings() -> tuple[int, int]:
+    connection = db.session.connection()
+    return (connection.exec_driver_sql("PRAGMA cache_size").scalar(),
+            connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar())
+
+
+def test_an_import_writes_on_sqlites_bulk_settings_and_its_connections_get_their_own_back(
+        db, world, tmp_path, monkeypatch):
+    from sqlalchemy import event
+
+    from tracker.services import bulk
+
+    if db.engine.dialect.name != "sqlite":
+        # PostgreSQL has no such settings: an import sends it no PRAGMA.
+        sent = []
+
+        def note(conn, cursor, statement, *args):
+            sent.append(statement)
+
+        event.listen(db.engine, "before_cursor_execute", note)
+        try:
+            mapping = importer.save_mapping(None, campus_mapping(), actor=None, now=T0)
+            run(mapping, [write(tmp_path, "a.csv", GOOD_ROWS)], batch_size=2)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", note)
+        assert sent and not [s for s in sent if "PRAGMA" in s.upper()]
+        return
+
+    db.session.commit()
+    before = _sqlite_settings()
+    assert before != (bulk.SQLITE_BULK_PRAGMAS["cache_size"], bulk.SQLITE_BULK_PRAGMAS["wal_autocheckpoint"])
+    seen = []
+    insert = importer._Run._insert
+
+    def watched(self, batch):
+        seen.append(_sqlite_settings())
+        return insert(self, batch)
+
+    monkeypatch.setattr(importer._Run, "_insert", watched)
+    mapping = importer.save_mapping(None, campus_mapping(), actor=None, now=T0)
+    run(mapping, [write(tmp_path, "a.csv", GOOD_ROWS)], batch_size=2)
+    assert len(seen) >= 2  # every batch's transaction
+    assert set(seen) == {(bulk.SQLITE_BULK_PRAGMAS["cache_size"], bulk.SQLITE_BULK_PRAGMAS["wal_autocheckpoint"])}
+    # Outside the import every connection of the pool is back on its own settings.
+    db.session.commit()
+    for _ in range(3):
+        with db.engine.begin() as connection:
+            assert (connection.exec_driver_sql("PRAGMA cache_size").scalar(),
+                    connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()) == before
+    assert _sqlite_settings() == before

@@ -10,9 +10,13 @@ SQLite gets an executemany, which is what it is fast at.
 
 from __future__ import annotations
 
+import functools
 import json
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime, timedelta, timezone
 from enum import Enum
 from operator import itemgetter
 
@@ -20,6 +24,7 @@ from sqlalchemy import JSON, Table
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tracker.extensions import db
+from tracker.models.types import StrEnumType, UTCDateTime
 
 
 class JsonText(str):
@@ -31,6 +36,50 @@ class JsonText(str):
     """
 
     __slots__ = ()
+
+
+# SQLite's settings for a connection writing in bulk (an import), against the
+# defaults every other connection keeps (2 MB of page cache, a checkpoint of
+# the write-ahead log every 1,000 pages, 4 MB): 64 MB of cache and a
+# checkpoint every 10,000 pages (40 MB). An import's batches (22 indexes on
+# tickets) read their pages back from the operating system, and nearly every
+# batch's commit checkpointed and synced the file; the two took Boston's
+# import from 22.9 to 20.4 s (docs/import.md, "SQLite's own settings").
+SQLITE_BULK_PRAGMAS = {"cache_size": -64 * 1024, "wal_autocheckpoint": 10_000}
+_sqlite_bulk: ContextVar[bool] = ContextVar("sqlite_bulk", default=False)
+
+
+@contextmanager
+def sqlite_bulk_writing() -> Iterator[None]:
+    """Give SQLite connections this context begins transactions on the bulk settings (SQLITE_BULK_PRAGMAS).
+
+    Threads started inside keep the defaults (a new thread has a context of
+    its own). A connection tuned here gets its own settings back at the
+    next transaction begun outside, in whatever thread or request.
+    """
+    token = _sqlite_bulk.set(True)
+    try:
+        yield
+    finally:
+        _sqlite_bulk.reset(token)
+
+
+def tune_sqlite(connection) -> None:
+    """At a transaction's start on SQLite (tracker's "begin" hook), before BEGIN: bulk settings or the connection's own."""
+    wanted = _sqlite_bulk.get()
+    info = connection.info  # kept with the driver's connection across the pool
+    if info.get("sqlite_bulk", False) == wanted:
+        return
+    if wanted:
+        info["sqlite_before"] = {
+            name: connection.exec_driver_sql(f"PRAGMA {name}").scalar() for name in SQLITE_BULK_PRAGMAS
+        }
+        values = SQLITE_BULK_PRAGMAS
+    else:
+        values = info.pop("sqlite_before")
+    for name, value in values.items():
+        connection.exec_driver_sql(f"PRAGMA {name}={int(value)}")
+    info["sqlite_bulk"] = wanted
 
 
 def _is_postgres() -> bool:
@@ -78,10 +127,11 @@ def _sqlite_values(table: Table, columns: Sequence[str], rows: Sequence[dict]) -
 
     What SQLAlchemy's executemany does, without its per-row parameter
     building (most of an import's time on SQLite): the same processors, so
-    the same stored text (times, JSON, enums).
+    the same stored text (times, JSON, enums); some by a quicker way to the
+    same text (``_sqlite_processor``).
     """
     dialect = db.session.get_bind().dialect
-    processors = [(i, table.c[c].type.dialect_impl(dialect).bind_processor(dialect)) for i, c in enumerate(columns)]
+    processors = [(i, _sqlite_processor(table.c[c].type, dialect)) for i, c in enumerate(columns)]
     processors = [(i, p) for i, p in processors if p is not None]
     values_of = itemgetter(*columns) if len(columns) > 1 else (lambda row: (row[columns[0]],))
     if not processors:
@@ -93,6 +143,60 @@ def _sqlite_values(table: Table, columns: Sequence[str], rows: Sequence[dict]) -
             values[i] = process(values[i])
         result.append(values)
     return result
+
+
+# Instants to check the quick ways against SQLAlchemy's own processors with, once per process.
+_SAMPLE_INSTANTS = (
+    datetime(2015, 1, 1, tzinfo=UTC),
+    datetime(2026, 12, 8, 3, 4, 5, 600007, tzinfo=timezone(timedelta(hours=8))),
+    datetime(1999, 12, 31, 23, 59, 59, 1, tzinfo=timezone(timedelta(hours=-5))),
+)
+
+
+@functools.cache
+def _sqlite_processor(column_type, dialect):
+    """Return what turns a value of ``column_type`` into SQLite's parameter, as SQLAlchemy's processor does.
+
+    About half of an import's time on SQLite went on the processors of its
+    UTC instants (the type's check and conversion, then SQLAlchemy's text
+    formatting, in Python) and enums. Where a quicker way gives the same
+    parameter it is used: for UTC instants ``datetime.isoformat`` (in C)
+    after the same check, taken only if it writes SQLAlchemy's text for the
+    sample instants; for enums, a value that already is one of the enum's
+    values as it is. JSON text made by the caller (``JsonText``) is taken
+    as it is too, as COPY takes it.
+    """
+    process = column_type.dialect_impl(dialect).bind_processor(dialect)
+    if isinstance(column_type, UTCDateTime):
+        if process is not None and all(_utc_text(v) == process(v) for v in _SAMPLE_INSTANTS):
+            return _utc_text
+    elif isinstance(column_type, StrEnumType):
+        values = frozenset(member.value for member in column_type.enum_cls)
+        general = process
+        return lambda value: value if value.__class__ is str and value in values else general(value)
+    elif isinstance(column_type, JSON) and process is not None:
+        general = process
+        return lambda value: value if isinstance(value, JsonText) else general(value)
+    return process
+
+
+def _utc_text(value):
+    # UTCDateTime.process_bind_param's check, then SQLite DATETIME's text (its default storage format).
+    if value is None:
+        return None
+    if value.__class__ is datetime and value.tzinfo is UTC:  # most are (an import's all): no conversion
+        return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise ValueError(f"naive or non-datetime value for a UTC column: {value!r}")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _json_decoded(table: Table, rows: Sequence[dict]) -> list[dict]:
+    """Return the rows with any ``JsonText`` value decoded: SQLAlchemy's JSON type encodes what it is given."""
+    json_columns = [c for c in rows[0] if c in table.c and isinstance(table.c[c].type, JSON)]
+    if not any(isinstance(row[c], JsonText) for row in rows for c in json_columns):
+        return list(rows)
+    return [{k: json.loads(v) if isinstance(v, JsonText) else v for k, v in row.items()} for row in rows]
 
 
 def _sqlite_raw(table: Table, columns: Sequence[str]) -> bool:
@@ -112,7 +216,7 @@ def insert(table: Table, rows: Sequence[dict]) -> None:
     if not _is_postgres():
         columns = list(rows[0])
         if not _sqlite_raw(table, columns):
-            db.session.execute(table.insert(), list(rows))
+            db.session.execute(table.insert(), _json_decoded(table, rows))
             return
         column_list = ", ".join(f'"{c}"' for c in columns)
         cursor = _sqlite_cursor()
@@ -147,7 +251,8 @@ def insert_ignoring_conflicts(
         )
         result = []
         for start in range(0, len(rows), 500):
-            result.extend(tuple(r) for r in db.session.execute(statement, list(rows[start : start + 500])).all())
+            chunk = _json_decoded(table, rows[start : start + 500])
+            result.extend(tuple(r) for r in db.session.execute(statement, chunk).all())
         return result
     if not _is_postgres():
         # One multi-row INSERT per 500 rows (SQLite's executemany returns no rows).

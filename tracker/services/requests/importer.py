@@ -52,7 +52,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from json.encoder import encode_basestring
+from json.encoder import encode_basestring, encode_basestring_ascii
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo, available_timezones
@@ -931,8 +931,12 @@ class _Run:
         self._policies: dict[int | None, tuple] = {}
         self._requester_id: int | None = None
         self._source_policy = None
-        # COPY takes the events' data as JSON text made from a template (``_event_texts``).
-        self.json_text = db.session.get_bind().dialect.name == "postgresql"
+        # The events' data go in as JSON text made from a template (``_event_texts``),
+        # as each database's writer would encode the dicts: COPY (PostgreSQL)
+        # with ensure_ascii=False (bulk._copy_rows), SQLite as SQLAlchemy's JSON
+        # type does (json.dumps' default, ASCII).
+        postgres = db.session.get_bind().dialect.name == "postgresql"
+        self._encode = encode_basestring if postgres else encode_basestring_ascii
         self._marker_text = f'"imported": true, "run_id": {self.run_id}'
         self._action_texts = {
             action: bulk.JsonText(f'{{"action": "{action}", {self._marker_text}}}')
@@ -959,9 +963,10 @@ class _Run:
         finally:
             for reader in readers:
                 reader.close()
-        self._pipeline()
-        if not self.dry:
-            self._refresh_summary()
+        with bulk.sqlite_bulk_writing():
+            self._pipeline()
+            if not self.dry:
+                self._refresh_summary()
         run = self.run
         run.status = RunStatus.DONE
         run.finished_at = self.clock()
@@ -1007,7 +1012,9 @@ class _Run:
 
         def read() -> None:
             try:
-                with app.app_context():
+                # Its own connection on the bulk settings too: a page cache the
+                # writer would empty again, each time the pool gave it this one.
+                with app.app_context(), bulk.sqlite_bulk_writing():
                     self._read_files(put)
                 put(("end", self._snapshot(self.bytes_before)))
             except _Stopped:
@@ -1528,7 +1535,7 @@ class _Run:
         tickets, events, slas, by_id = [], [], [], {}
         days: set = set()
         zone = self.campus
-        event_rows = self._event_texts if self.json_text else self._event_rows
+        event_rows = self._event_texts
         for ticket_id, reference, row in zip(ids, references, fresh, strict=True):
             facts = _facts(row)
             version_id, calendars, clocks = self._clocks(row, facts)
@@ -1632,31 +1639,16 @@ class _Run:
             "source_key": row.key,
         }
 
-    def _event_rows(self, ticket_id: int, row: _Row) -> list[dict]:
-        marker = {"imported": True, "run_id": self.run_id}
-        filed = {"priority": row.priority.value, "category_id": row.category.id, "source": Source.IMPORT.value,
-                 "source_key": row.key, **marker}
-        if self.uses_due and row.due is not None:
-            filed["source_due_at"] = row.due.isoformat()
-        events = [_event(ticket_id, EventKind.FILED, row.opened, None, Status.NEW, "", filed)]
-        if row.outcome in ("resolved", "closed"):
-            events.append(_event(ticket_id, EventKind.STATUS_CHANGED, row.closed, Status.NEW, Status.RESOLVED,
-                                 row.resolution_note, {"action": "resolve", **marker}))
-        if row.outcome == "closed":
-            events.append(_event(ticket_id, EventKind.STATUS_CHANGED, row.closed, Status.RESOLVED, Status.CLOSED,
-                                 "", {"action": "confirm", **marker}))
-        elif row.outcome == "cancelled":
-            events.append(_event(ticket_id, EventKind.STATUS_CHANGED, row.closed, Status.NEW, Status.CANCELLED,
-                                 row.resolution_note, {"action": "cancel", **marker}))
-        return events
-
     def _event_texts(self, ticket_id: int, row: _Row) -> list[dict]:
-        """Return ``_event_rows`` with each event's data as JSON text (COPY), formatted from a template.
+        """Return the row's events (filed, then resolved, closed or cancelled), each one's data as JSON text.
 
-        The text is exactly what ``json.dumps`` makes of ``_event_rows``'
-        dicts, keys in the same order (tested).
+        The text is formatted from a template: exactly what ``json.dumps``
+        makes of the data's dict, keys in the same order, as the database's
+        writer would encode it (``self._encode``; tested). The filing's data:
+        priority, category, source, source key, the run's marker and the
+        source's due time when the mapping has one.
         """
-        marker = self._marker_text
+        marker, _encode = self._marker_text, self._encode
         category_id = row.category.id
         filed = (
             f'{{"priority": {_encode(_VALUE[row.priority])}, '
@@ -1780,19 +1772,6 @@ def _facts(row: _Row) -> list[Fact]:
     return facts
 
 
-def _event(ticket_id, kind, at, from_status, to_status, body, data) -> dict:
-    return {
-        "ticket_id": ticket_id,
-        "kind": kind.value,
-        "actor_id": None,
-        "created_at": at,
-        "from_status": from_status.value if from_status else None,
-        "to_status": to_status.value if to_status else None,
-        "body": body,
-        "data": data,
-    }
-
-
 def _event_text(ticket_id, kind: str, at, from_status: str | None, to_status: str, body, data) -> dict:
     """Return ``_event``'s row with the values already as text (no enum members)."""
     return {
@@ -1816,9 +1795,6 @@ _OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)
 _IMPORT = Source.IMPORT.value
 _FILED, _STATUS_CHANGED = EventKind.FILED.value, EventKind.STATUS_CHANGED.value
 _NEW, _RESOLVED, _CLOSED, _CANCELLED = (s.value for s in (Status.NEW, Status.RESOLVED, Status.CLOSED, Status.CANCELLED))
-_encode = encode_basestring  # json.dumps(text, ensure_ascii=False)
-
-
 def _sla_row(ticket_id, target, clock, version_id, calendar_version_id, now) -> dict:
     return {
         "ticket_id": ticket_id,

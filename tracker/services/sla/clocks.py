@@ -292,7 +292,7 @@ def source_deadline_policy(policy: Policy, filed_at: datetime, due_at: datetime 
         return Policy(targets={}, pauses=policy.pauses)
     minutes = (due_at - filed_at).total_seconds() / 60
     resolution = TargetRule(
-        minutes=dict.fromkeys(Priority, minutes), calendar=rule.calendar, at_risk_share=rule.at_risk_share
+        minutes=dict.fromkeys(_PRIORITY_MEMBERS, minutes), calendar=rule.calendar, at_risk_share=rule.at_risk_share
     )
     return Policy(targets={Target.RESOLUTION: resolution}, pauses=policy.pauses)
 
@@ -333,6 +333,8 @@ def target_calendar_codes(version: SlaPolicyVersion) -> dict[Target, str]:
 
 
 _PRIORITIES = {priority.value: priority for priority in Priority}
+# Iterating an enum class walks its members anew: an import builds this policy per row.
+_PRIORITY_MEMBERS = tuple(Priority)
 _STATUS_KINDS = (EventKind.ASSIGNED, EventKind.STATUS_CHANGED)
 
 
