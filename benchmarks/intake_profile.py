@@ -45,10 +45,12 @@ per filing is steadier than wall time, but read a few runs.
 from __future__ import annotations
 
 import argparse
+import atexit
 import cProfile
 import os
 import pstats
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -350,6 +352,8 @@ def main() -> None:
     if not args.reuse:
         fresh_database(args.database)
     instance = Path(tempfile.mkdtemp(prefix="intake-profile-"))
+    # The app's folder (the filesystem broker's queue, attachments) goes with the run.
+    atexit.register(shutil.rmtree, instance, ignore_errors=True)
     app = build_app(args.database, instance, args.limiter)
     if args.dispatch and not args.centre:
         parser.error("--dispatch needs --centre")

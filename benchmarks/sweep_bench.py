@@ -29,6 +29,7 @@ Needs PostgreSQL (the database is dropped and created) and Redis on
 from __future__ import annotations
 
 import argparse
+import atexit
 import cProfile
 import io
 import json
@@ -38,6 +39,7 @@ import platform
 import pstats
 import random
 import shlex
+import shutil
 import signal
 import statistics
 import subprocess
@@ -1193,6 +1195,8 @@ def main() -> None:
     url = options.database_url
 
     instance = Path(tempfile.mkdtemp(prefix="sweep-bench-"))
+    # The app's folder (attachments, the metrics' files) goes with the run.
+    atexit.register(shutil.rmtree, instance, ignore_errors=True)
     env_vars = {
         "DATABASE_URL": url,
         "TRACKER_ENV": "development",
