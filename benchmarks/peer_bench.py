@@ -176,7 +176,7 @@ def serve(args) -> None:
         f"{args.workdir}/ours-gunicorn-{args.port}.log",
     ]
     if args.access_log:
-        command[-2:-2] = ["--access-logfile", args.access_log]
+        command += ["--access-logfile", args.access_log]
     subprocess.run(command, check=True, cwd=root, env=env)
     time.sleep(3)
     print("serving on", args.port, "pid", Path(args.pidfile).read_text().strip(), flush=True)

@@ -123,12 +123,16 @@ def _configure_engine(engine) -> None:
 
 def _request_locale():
     """Return the reader's language as a parsed Babel locale (flask-babel would parse the text again per request)."""
+    from babel import Locale
+
     from tracker.i18n import parsed_locale
 
-    return parsed_locale(str(_select_locale()))
+    chosen = _select_locale()
+    return chosen if isinstance(chosen, Locale) else parsed_locale(chosen)  # the API's is parsed already
 
 
-def _select_locale() -> str:
+def _select_locale():
+    """Return the reader's language: a locale's name, or for the API the Locale it chose (api_locale)."""
     from flask_login import current_user
 
     if has_request_context() and request.path.startswith("/api/"):

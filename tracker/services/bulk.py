@@ -21,6 +21,7 @@ from enum import Enum
 from operator import itemgetter
 
 from sqlalchemy import JSON, Table
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from tracker.extensions import db
@@ -44,7 +45,8 @@ class JsonText(str):
 # checkpoint every 10,000 pages (40 MB). An import's batches (22 indexes on
 # tickets) read their pages back from the operating system, and nearly every
 # batch's commit checkpointed and synced the file; the two took Boston's
-# import from 22.9 to 20.4 s (docs/import.md, "SQLite's own settings").
+# import from 22.9 to 20.4 s (docs/import.md, "SQLite: the parameters written
+# quicker, and the settings of an import's connections").
 SQLITE_BULK_PRAGMAS = {"cache_size": -64 * 1024, "wal_autocheckpoint": 10_000}
 _sqlite_bulk: ContextVar[bool] = ContextVar("sqlite_bulk", default=False)
 
@@ -172,23 +174,23 @@ def _sqlite_processor(column_type, dialect):
             return _utc_text
     elif isinstance(column_type, StrEnumType):
         values = frozenset(member.value for member in column_type.enum_cls)
-        general = process
-        return lambda value: value if value.__class__ is str and value in values else general(value)
+        return lambda value: value if value.__class__ is str and value in values else process(value)
     elif isinstance(column_type, JSON) and process is not None:
-        general = process
-        return lambda value: value if isinstance(value, JsonText) else general(value)
+        return lambda value: value if isinstance(value, JsonText) else process(value)
     return process
 
 
+_SQLITE = sqlite.dialect()
+_UTC_TYPE = UTCDateTime()
+
+
 def _utc_text(value):
-    # UTCDateTime.process_bind_param's check, then SQLite DATETIME's text (its default storage format).
+    # The type's own conversion (it refuses naive values), then SQLite DATETIME's text (its default storage format).
     if value is None:
         return None
     if value.__class__ is datetime and value.tzinfo is UTC:  # most are (an import's all): no conversion
         return value.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
-    if not isinstance(value, datetime) or value.tzinfo is None:
-        raise ValueError(f"naive or non-datetime value for a UTC column: {value!r}")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return _UTC_TYPE.process_bind_param(value, _SQLITE).isoformat(" ", "microseconds")
 
 
 def _json_decoded(table: Table, rows: Sequence[dict]) -> list[dict]:

@@ -1773,7 +1773,7 @@ def _facts(row: _Row) -> list[Fact]:
 
 
 def _event_text(ticket_id, kind: str, at, from_status: str | None, to_status: str, body, data) -> dict:
-    """Return ``_event``'s row with the values already as text (no enum members)."""
+    """Return an imported event's row (no actor), its values already as text (no enum members)."""
     return {
         "ticket_id": ticket_id,
         "kind": kind,
@@ -1795,6 +1795,8 @@ _OPEN_VALUES = frozenset(s.value for s in OPEN_STATUSES)
 _IMPORT = Source.IMPORT.value
 _FILED, _STATUS_CHANGED = EventKind.FILED.value, EventKind.STATUS_CHANGED.value
 _NEW, _RESOLVED, _CLOSED, _CANCELLED = (s.value for s in (Status.NEW, Status.RESOLVED, Status.CLOSED, Status.CANCELLED))
+
+
 def _sla_row(ticket_id, target, clock, version_id, calendar_version_id, now) -> dict:
     return {
         "ticket_id": ticket_id,

@@ -514,7 +514,7 @@ _ID_GAP = "{ticket}"
 def _written_columns(table) -> tuple[str, ...]:
     """Return the columns ``_column_values`` gives for a row of ``table`` (all but the primary key), in its order."""
     mapper = next(m for m in (Ticket, TicketEvent, TicketSla, Notification) if m.__table__ is table).__mapper__
-    return tuple(a.columns[0].key for a in mapper.column_attrs if not a.columns[0].primary_key)
+    return tuple(name for _key, name, _is_callable, _default in _column_plan(mapper))
 
 
 @functools.cache
